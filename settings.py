@@ -1,0 +1,208 @@
+"""Typed, frozen settings loaded once from ``settings.toml``.
+
+Every key is declared here as a dataclass field with a default; ``settings.toml`` at the
+repository root documents each key in place (a test checks that the two agree). An unknown
+key or a value of the wrong type stops the start with a message naming the key and the
+file. Secrets may come from the environment and are masked whenever printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_SETTINGS_PATH = ROOT / "settings.toml"
+
+# Environment variables that override secret settings (so they need not sit in a file).
+ENV_SECRET_KEY = "TIPPOCKET_SECRET_KEY"
+ENV_MONGODB_URI = "TIPPOCKET_MONGODB_URI"
+
+
+class SettingsError(Exception):
+    """A settings file that cannot be used; the message names the file and the key."""
+
+
+class Secret(str):
+    """A string that never shows itself in ``repr``/``str`` formatting of its owner."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+def mask_uri(uri: str) -> str:
+    """Hide the password in a URI such as ``mongodb://user:pw@host``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest:
+        return uri
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else uri
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    data_dir: str = "data"
+    max_request_kib: int = 256
+
+    def origin(self) -> str:
+        """The scheme://host:port that browsers send as Origin for our own pages."""
+        url = self.public_url or f"http://{self.host}:{self.port}"
+        return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    backend: str = "sqlite"
+    sqlite_path: str = ""
+    sqlite_busy_timeout_ms: int = 5000
+    mongodb_uri: Secret = Secret("")
+    mongodb_database: str = "tippocket"
+    mongodb_write_concern: str = "majority"
+    mongodb_journal: bool = True
+    mongodb_timeout_ms: int = 5000
+
+    def __repr__(self) -> str:
+        return (
+            f"StoreSettings(backend={self.backend!r}, sqlite_path={self.sqlite_path!r}, "
+            f"mongodb_uri={mask_uri(self.mongodb_uri.reveal())!r}, "
+            f"mongodb_database={self.mongodb_database!r})"
+        )
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret_key: Secret = Secret("")
+    session_idle_minutes: int = 120
+    session_max_hours: int = 14
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 300
+    cookie_secure: str = "auto"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    source: str = "<defaults>"
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(self.server.data_dir)
+        return path if path.is_absolute() else ROOT / path
+
+    @property
+    def sqlite_path(self) -> Path:
+        if self.store.sqlite_path:
+            path = Path(self.store.sqlite_path)
+            return path if path.is_absolute() else self.data_dir / path
+        return self.data_dir / "tippocket.sqlite3"
+
+    def replace(self, **sections: Any) -> Settings:
+        """A copy with some keys changed: ``replace(server={"port": 0})``."""
+        updated: dict[str, Any] = {}
+        for name, changes in sections.items():
+            updated[name] = dataclasses.replace(getattr(self, name), **changes)
+        return dataclasses.replace(self, **updated)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "store": StoreSettings,
+    "security": SecuritySettings,
+}
+
+# Values each choice-valued key accepts.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("store", "backend"): ("sqlite", "mongodb"),
+    ("store", "mongodb_write_concern"): ("majority", "1", "0"),
+    ("security", "cookie_secure"): ("auto", "always", "never"),
+}
+
+
+def _check_value(path: str, section: str, key: str, expected: Any, value: Any) -> Any:
+    secret = expected is Secret
+    if secret:
+        expected = str
+    name = f"[{section}] {key}"
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise SettingsError(
+            f"{path}: {name} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
+    choices = CHOICES.get((section, key))
+    if choices is not None and value not in choices:
+        raise SettingsError(f"{path}: {name} must be one of {', '.join(choices)}, got {value!r}")
+    if expected is int and value < 0:
+        raise SettingsError(f"{path}: {name} must not be negative, got {value}")
+    return Secret(value) if secret else value
+
+
+def _build_section(path: str, section: str, raw: Any) -> Any:
+    cls = SECTIONS[section]
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{path}: [{section}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise SettingsError(
+                f"{path}: unknown key [{section}] {key} (known: {', '.join(sorted(known))})"
+            )
+        values[key] = _check_value(path, section, key, hints[key], value)
+    return cls(**values)
+
+
+def load_settings(
+    path: Path | str | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate a settings file; environment secrets override the file."""
+    env = os.environ if env is None else env
+    file = Path(path) if path is not None else DEFAULT_SETTINGS_PATH
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{file}: settings file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{file}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{file}: cannot read: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise SettingsError(
+                f"{file}: unknown section [{name}] (known: {', '.join(SECTIONS)})"
+            )
+        sections[name] = _build_section(str(file), name, value)
+    settings = Settings(**sections, source=str(file))
+    if env.get(ENV_SECRET_KEY):
+        settings = settings.replace(security={"secret_key": Secret(env[ENV_SECRET_KEY])})
+    if env.get(ENV_MONGODB_URI):
+        settings = settings.replace(store={"mongodb_uri": Secret(env[ENV_MONGODB_URI])})
+    if settings.store.backend == "mongodb" and not settings.store.mongodb_uri:
+        raise SettingsError(
+            f"{file}: [store] backend is mongodb but mongodb_uri is empty "
+            f"(set it in the file or in ${ENV_MONGODB_URI})"
+        )
+    return settings
+
+
+def documented_keys() -> list[tuple[str, str]]:
+    """Every (section, key) the settings accept, for the documentation test."""
+    return [(s, f.name) for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]

@@ -1,0 +1,215 @@
+"""The one storage interface every backend implements, and its errors.
+
+Callers see records (``store.records``), never rows or documents. Writes return only after
+the backend has made them durable (SQLite commit in WAL mode with ``synchronous=FULL``;
+MongoDB with the configured write concern), so anything acknowledged to a user survives a
+crash.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from store.records import (
+    AuditEntry,
+    Broadcast,
+    Clip,
+    Job,
+    LoginSession,
+    Question,
+    StaffUser,
+    field_names,
+)
+
+R = TypeVar("R")
+
+
+class StoreError(Exception):
+    """Base of every storage failure; the message is safe to show an operator."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached or opened (server down, file unreadable, disk full)."""
+
+
+class NotFound(StoreError):
+    """No record with that id."""
+
+
+class Conflict(StoreError):
+    """A unique key is taken (a staff name, a question's client id)."""
+
+
+class VersionConflict(StoreError):
+    """The record changed since the caller read it; re-read and decide again."""
+
+    def __init__(self, message: str, current: Any = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+OPERATORS = ("eq", "in", "ne", "lt", "lte", "gt", "gte")
+
+
+def parse_where(cls: type[Any], where: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """Validate a filter into ``(field, op, value)`` triples.
+
+    ``{"state": "queued"}`` is equality, a list or tuple value means "any of", and a key
+    suffix picks a comparison: ``{"created_at__gte": t}``. Field names are checked against
+    the record type and values must be plain scalars, so neither backend can be handed a
+    column name or a MongoDB operator object from outside.
+    """
+    names = set(field_names(cls))
+    triples: list[tuple[str, str, Any]] = []
+    for key, value in (where or {}).items():
+        name, _, op = key.partition("__")
+        op = op or ("in" if isinstance(value, list | tuple) else "eq")
+        if name not in names or op not in OPERATORS:
+            raise ValueError(f"cannot filter {cls.__name__} by {key!r}")
+        values = list(value) if op == "in" else [value]
+        for item in values:
+            if not isinstance(item, str | int | float | bool):
+                raise ValueError(f"filter value for {key!r} must be a scalar")
+        triples.append((name, op, values if op == "in" else value))
+    return triples
+
+
+def parse_order(cls: type[Any], order_by: Sequence[str]) -> list[tuple[str, bool]]:
+    """``["-created_at"]`` → ``[("created_at", True)]`` (True = descending), validated."""
+    names = set(field_names(cls))
+    result = []
+    for item in order_by:
+        name = item.lstrip("-")
+        if name not in names:
+            raise ValueError(f"cannot order {cls.__name__} by {item!r}")
+        result.append((name, item.startswith("-")))
+    return result
+
+
+def check_changes(cls: type[Any], changes: dict[str, Any]) -> None:
+    bad = set(changes) - set(cls.mutable)
+    if bad:
+        raise ValueError(f"{cls.__name__} fields not changeable: {', '.join(sorted(bad))}")
+
+
+def job_outcome(job: Job, error: str, retry_at: float | None) -> tuple[str, float]:
+    """The state a job moves to when its worker lets go of it."""
+    if not error:
+        return "done", job.run_after
+    if retry_at is not None and job.attempts < job.max_attempts:
+        return "queued", retry_at
+    return "failed", job.run_after
+
+
+class Store(abc.ABC):
+    """What Tip Pocket keeps. Every method is a coroutine and never blocks the event loop."""
+
+    backend: str = "abstract"
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, create the schema/indexes and apply migrations."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def status(self) -> dict[str, Any]:
+        """A quick health probe: ``{"ok": bool, "backend": ..., ...}``; never raises."""
+
+    # --- generic record access --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert(self, record: R) -> R:
+        """Store a new record; raises Conflict on a duplicate id or unique key."""
+
+    @abc.abstractmethod
+    async def get(self, cls: type[R], record_id: str) -> R:
+        """The record, or NotFound."""
+
+    @abc.abstractmethod
+    async def find(
+        self,
+        cls: type[R],
+        where: dict[str, Any] | None = None,
+        *,
+        order_by: Sequence[str] = ("created_at",),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[R]:
+        """Records matching every condition of ``where`` (see ``parse_where``), ordered by
+        ``order_by`` (field names, ``-name`` for descending)."""
+
+    @abc.abstractmethod
+    async def count(self, cls: type[Any], where: dict[str, Any] | None = None) -> int: ...
+
+    @abc.abstractmethod
+    async def update(
+        self, cls: type[R], record_id: str, changes: dict[str, Any], *,
+        expected_version: int | None = None, now: float,
+    ) -> R:
+        """Change mutable fields; bump ``version`` and ``updated_at``.
+
+        With ``expected_version``, the change applies only if nobody changed the record since
+        (else VersionConflict carrying the current record). Raises NotFound."""
+
+    @abc.abstractmethod
+    async def delete(self, cls: type[Any], record_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def delete_where(self, cls: type[Any], where: dict[str, Any]) -> int: ...
+
+    # --- operations with their own atomicity ------------------------------------------------
+
+    @abc.abstractmethod
+    async def insert_question(self, question: Question) -> tuple[Question, bool]:
+        """Store a question once per (viewer_id, client_id): returns (stored, created).
+
+        A retry with the same client id returns the first stored question and ``False``."""
+
+    @abc.abstractmethod
+    async def increment(
+        self, cls: type[R], record_id: str, field_name: str, by: int, *, now: float
+    ) -> R:
+        """Atomically add ``by`` to an integer field (me-too counts, view counts)."""
+
+    @abc.abstractmethod
+    async def claim_job(
+        self, worker: str, now: float, lease_seconds: float, kinds: Iterable[str]
+    ) -> Job | None:
+        """Take the oldest runnable job (queued and due, or running with an expired lease)."""
+
+    @abc.abstractmethod
+    async def finish_job(
+        self, job_id: str, worker: str, *, now: float, error: str = "",
+        retry_at: float | None = None,
+    ) -> Job:
+        """Close a job this worker holds: done (no error), queued again at ``retry_at``, or
+        failed for good. Raises VersionConflict if the worker no longer holds the lease."""
+
+    # --- conveniences built on the generic calls ---------------------------------------------
+
+    async def user_by_name(self, name: str) -> StaffUser | None:
+        found = await self.find(StaffUser, {"name": name}, limit=1)
+        return found[0] if found else None
+
+    async def revoke_logins(self, user_id: str) -> int:
+        return await self.delete_where(LoginSession, {"user_id": user_id})
+
+    async def audit(self, entry: AuditEntry) -> AuditEntry:
+        return await self.insert(entry)
+
+    async def questions_of(self, session_id: str, states: Sequence[str] = ()) -> list[Question]:
+        where: dict[str, Any] = {"session_id": session_id}
+        if states:
+            where["state"] = list(states)
+        return await self.find(Question, where, order_by=("created_at",))
+
+    async def broadcasts(self, status: str | None = None) -> list[Broadcast]:
+        where = {"status": status} if status else None
+        return await self.find(Broadcast, where, order_by=("-scheduled_start",))
+
+    async def clips_of(self, session_id: str) -> list[Clip]:
+        return await self.find(Clip, {"session_id": session_id})

@@ -1,0 +1,68 @@
+"""Shared fixtures: settings → app → a real server on a loopback port → real clients.
+
+A test that needs a component the machine may lack (Chromium, a MongoDB server) calls
+``require(...)``: it skips with the reason on a developer's machine and fails under CI=true,
+where every component must be present.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from settings import Secret, Settings, load_settings
+from store.base import Store
+from store.sqlite import SQLiteStore
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip (locally) or fail (under CI=true) when a needed component is missing."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The shipped settings.toml, pointed at a temporary data directory and a free port."""
+    base = load_settings(env={})
+    return base.replace(
+        server={"data_dir": str(tmp_path / "data"), "port": 0},
+        security={"secret_key": Secret("test-secret-key-0123456789abcdef")},
+    )
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MONGODB_URI when set; otherwise a SecantusDB server started for this test run."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    try:
+        from secantus import SecantusDBServer
+    except ImportError:
+        require(False, "no MONGODB_URI and SecantusDB is not installed (pip install -e '.[test]')")
+        return
+    server: Any = SecantusDBServer(storage_path=str(tmp_path_factory.mktemp("secantus")))
+    server.start()
+    try:
+        yield str(server.uri)
+    finally:
+        server.stop()
