@@ -1,0 +1,177 @@
+"""Command line: ``serve`` (default), ``adduser`` and ``check``.
+
+This module only parses arguments, loads settings and starts things; the application itself
+is built by ``web.app.create_app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from settings import Settings, SettingsError, load_settings, mask_uri
+from store import StoreError, make_store
+
+log = logging.getLogger("tippocket")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="run.py", description="Tip Pocket server")
+    parser.add_argument("--settings", type=Path, default=None,
+                        help="settings file (default: settings.toml beside run.py)")
+    parser.add_argument("--data-dir", default=None, help="override [server] data_dir")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the server (the default)")
+    serve.add_argument("--host", default=None, help="override [server] host")
+    serve.add_argument("--port", type=int, default=None, help="override [server] port")
+    add = commands.add_parser("adduser", help="create a staff account")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["admin", "moderator", "host"])
+    add.add_argument("--display-name", default="")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    commands.add_parser("check", help="validate the settings and reach the store")
+    # Options may also follow the subcommand: `run.py serve --settings x.toml`.
+    for sub in (serve, add, commands.choices["check"]):
+        sub.add_argument("--settings", type=Path, default=argparse.SUPPRESS)
+        sub.add_argument("--data-dir", default=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.command = args.command or "serve"
+    return args
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.settings)
+    server: dict[str, object] = {}
+    if args.data_dir:
+        server["data_dir"] = str(Path(args.data_dir).resolve())
+    if getattr(args, "host", None):
+        server["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        server["port"] = args.port
+    return settings.replace(server=server) if server else settings
+
+
+def describe_store(settings: Settings) -> str:
+    if settings.store.backend == "mongodb":
+        uri = mask_uri(settings.store.mongodb_uri.reveal())
+        return f"MongoDB {uri} (database {settings.store.mongodb_database})"
+    return f"SQLite {settings.sqlite_path}"
+
+
+async def check(settings: Settings) -> int:
+    print(f"settings: {settings.source}")
+    print(f"store:    {describe_store(settings)}")
+    store = make_store(settings)
+    try:
+        await store.open()
+        status = await store.status()
+    except StoreError as exc:
+        print(f"error: cannot use the store: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    if not status.get("ok"):
+        print(f"error: the store is not healthy: {status.get('error')}", file=sys.stderr)
+        return 1
+    print(f"ok: store reachable in {status.get('latency_ms')} ms")
+    return 0
+
+
+async def adduser(settings: Settings, args: argparse.Namespace) -> int:
+    from moderation.staff import LoginThrottle, StaffAccounts, StaffError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码 / password: ")
+        if getpass.getpass("再输入一次 / again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 1
+    store = make_store(settings)
+    try:
+        await store.open()
+        accounts = StaffAccounts(store, LoginThrottle(0, 0))
+        user = await accounts.create(args.name, args.role, password, actor="cli",
+                                     display_name=args.display_name)
+    except StaffError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"error: cannot use the store: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"created {user.role} account {user.name}")
+    return 0
+
+
+async def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from web import keys
+    from web.app import create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    try:
+        await runner.setup()
+    except StoreError as exc:
+        print(f"error: cannot use the store: {exc}", file=sys.stderr)
+        return 1
+    try:
+        password = await app[keys.ACCOUNTS].ensure_initial_admin()
+        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            print(f"error: cannot listen on {settings.server.host}:{settings.server.port}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        port = runner.addresses[0][1] if runner.addresses else settings.server.port
+        url = settings.server.public_url or f"http://{settings.server.host}:{port}"
+        print(f"Tip Pocket is serving at {url}/  (store: {describe_store(settings)})")
+        if password:
+            print("A first administrator account was created. Log in at "
+                  f"{url}/login with\n    name:     admin\n    password: {password}\n"
+                  "This password is shown only once: change it after logging in.")
+        else:
+            print(f"Staff log in at {url}/login  (add accounts: python run.py adduser NAME "
+                  "--role moderator)")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("shutting down")
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check":
+        return asyncio.run(check(settings))
+    if args.command == "adduser":
+        return asyncio.run(adduser(settings, args))
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

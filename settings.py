@@ -206,3 +206,23 @@ def load_settings(
 def documented_keys() -> list[tuple[str, str]]:
     """Every (section, key) the settings accept, for the documentation test."""
     return [(s, f.name) for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def ensure_secret_key(settings: Settings) -> bytes:
+    """The signing key: from the settings/environment, else kept in ``<data_dir>/secret_key``
+    (created with mode 0600 on first run)."""
+    if settings.security.secret_key:
+        return settings.security.secret_key.reveal().encode()
+    path = settings.data_dir / "secret_key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key + b"\n")
+    return key

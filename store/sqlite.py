@@ -161,6 +161,13 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate(conn)
+            # Prove the file is writable now, not at the first viewer's question.
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT)"
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO store_meta VALUES ('opened_at', ?)", (str(time.time()),)
+            )
             return conn
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite file {self.path}: {exc}") from exc

@@ -1,0 +1,236 @@
+"""Staff accounts: creation, roles, passwords (argon2id) and login throttling.
+
+Plain Python over the store: no HTTP here. Every change is written to the audit log, and a
+role change, a disabled account or a new password revokes the account's logins at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from store.base import Conflict, Store
+from store.records import ROLES, AuditEntry, StaffUser, new_id, to_dict
+
+Clock = Callable[[], float]
+
+NAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
+ROLE_LABELS = {"admin": "管理员", "moderator": "审核员", "host": "主持人"}
+
+
+class StaffError(Exception):
+    """A staff-account request that cannot be done; the message is for the user (Chinese)."""
+
+
+class LoginFailed(StaffError):
+    pass
+
+
+class LoginThrottled(StaffError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"登录失败次数过多，请 {retry_after} 秒后再试。")
+        self.retry_after = retry_after
+
+
+def check_name(name: str) -> str:
+    name = name.strip().lower()
+    if not NAME_RE.fullmatch(name):
+        raise StaffError("账号名须为 2–32 位小写字母、数字或 _ . -，并以字母开头。")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise StaffError(f"未知角色：{role}")
+    return role
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise StaffError(f"密码长度须为 {MIN_PASSWORD}–{MAX_PASSWORD} 个字符。")
+    if password.strip() != password or not password.strip():
+        raise StaffError("密码首尾不能是空格。")
+    return password
+
+
+def generate_password() -> str:
+    """A random password a person can type: 4 groups of 4 unambiguous characters."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
+
+
+@dataclass
+class LoginThrottle:
+    """Counts failed logins per key (an account name, a client address) in memory.
+
+    After ``max_failures`` failures inside the lockout window the key is refused until the
+    window has passed. In-memory is enough for one process; several hub nodes each keep
+    their own counts, which at worst multiplies the allowance by the node count.
+    """
+
+    max_failures: int
+    lockout_seconds: int
+    clock: Clock = time.time
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def retry_after(self, *keys: str) -> int:
+        now = self.clock()
+        wait = 0.0
+        for key in keys:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.lockout_seconds]
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)
+            if self.max_failures and len(recent) >= self.max_failures:
+                wait = max(wait, recent[-self.max_failures] + self.lockout_seconds - now)
+        return int(wait) + (1 if wait > int(wait) else 0)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        for key in keys:
+            self._failures.setdefault(key, []).append(now)
+            del self._failures[key][: -max(self.max_failures, 1)]
+        if len(self._failures) > 100_000:  # bound memory under a spray of names
+            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
+            for key in oldest[: len(oldest) // 2]:
+                del self._failures[key]
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+class StaffAccounts:
+    def __init__(self, store: Store, throttle: LoginThrottle, clock: Clock = time.time) -> None:
+        self.store = store
+        self.throttle = throttle
+        self.clock = clock
+        # argon2id with the library's defaults (64 MiB, 3 passes): memory-hard by design.
+        self._hasher = PasswordHasher()
+        self._dummy_hash = ""
+
+    async def hash_password(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        def verify() -> bool:
+            try:
+                return self._hasher.verify(password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(verify)
+
+    async def _audit(self, actor: str, action: str, target: StaffUser,
+                     before: dict[str, object] | None, after: dict[str, object] | None) -> None:
+        await self.store.audit(AuditEntry(
+            id=new_id(), at=self.clock(), actor=actor, action=action,
+            target=f"staff:{target.name}", before=before, after=after,
+        ))
+
+    async def create(self, name: str, role: str, password: str, *, actor: str,
+                     display_name: str = "") -> StaffUser:
+        name, role = check_name(name), check_role(role)
+        check_password(password)
+        now = self.clock()
+        account = StaffUser(
+            id=new_id(), name=name, role=role, password_hash=await self.hash_password(password),
+            display_name=display_name.strip()[:40], created_at=now, updated_at=now,
+        )
+        try:
+            await self.store.insert(account)
+        except Conflict:
+            raise StaffError(f"账号 {name} 已存在。") from None
+        await self._audit(actor, "staff.create", account, None, {"role": role})
+        return account
+
+    async def ensure_initial_admin(self) -> str | None:
+        """On an empty store, create ``admin`` with a random password and return it once."""
+        if await self.store.count(StaffUser) > 0:
+            return None
+        password = generate_password()
+        await self.create("admin", "admin", password, actor="system", display_name="管理员")
+        return password
+
+    async def authenticate(self, name: str, password: str, client: str) -> StaffUser:
+        keys = (f"name:{name.strip().lower()[:64]}", f"addr:{client}")
+        wait = self.throttle.retry_after(*keys)
+        if wait:
+            raise LoginThrottled(wait)
+        account = await self.store.user_by_name(name.strip().lower()[:64])
+        if account is None:
+            # Spend the same effort as a real check so timing does not reveal valid names.
+            if not self._dummy_hash:
+                self._dummy_hash = await self.hash_password(secrets.token_hex(8))
+            await self._verify(self._dummy_hash, password)
+            ok = False
+        else:
+            ok = await self._verify(account.password_hash, password[:MAX_PASSWORD])
+        if not ok or account is None:
+            self.throttle.failed(*keys)
+            raise LoginFailed("账号或密码不正确。")
+        if account.disabled:
+            raise LoginFailed("此账号已停用，请联系管理员。")
+        self.throttle.succeeded(*keys)
+        return account
+
+    async def set_role(self, user_id: str, role: str, *, actor: str) -> StaffUser:
+        check_role(role)
+        current = await self.store.get(StaffUser, user_id)
+        if current.role == role:
+            return current
+        await self._guard_last_admin(current, losing_admin=role != "admin")
+        updated = await self.store.update(StaffUser, user_id, {"role": role}, now=self.clock())
+        await self.store.revoke_logins(user_id)
+        await self._audit(actor, "staff.role", updated, {"role": current.role}, {"role": role})
+        return updated
+
+    async def set_disabled(self, user_id: str, disabled: bool, *, actor: str) -> StaffUser:
+        current = await self.store.get(StaffUser, user_id)
+        if disabled:
+            await self._guard_last_admin(current, losing_admin=True)
+        updated = await self.store.update(
+            StaffUser, user_id, {"disabled": disabled}, now=self.clock()
+        )
+        if disabled:
+            await self.store.revoke_logins(user_id)
+        await self._audit(actor, "staff.disable" if disabled else "staff.enable", updated,
+                          {"disabled": current.disabled}, {"disabled": disabled})
+        return updated
+
+    async def set_password(self, user_id: str, password: str, *, actor: str) -> StaffUser:
+        check_password(password)
+        digest = await self.hash_password(password)
+        updated = await self.store.update(
+            StaffUser, user_id, {"password_hash": digest}, now=self.clock()
+        )
+        await self.store.revoke_logins(user_id)
+        await self._audit(actor, "staff.password", updated, None, None)
+        return updated
+
+    async def _guard_last_admin(self, account: StaffUser, *, losing_admin: bool) -> None:
+        if not losing_admin or account.role != "admin" or account.disabled:
+            return
+        admins = await self.store.find(StaffUser, {"role": "admin", "disabled": False})
+        if len(admins) <= 1:
+            raise StaffError("不能停用或降级最后一个管理员账号。")
+
+    async def list(self) -> list[StaffUser]:
+        return await self.store.find(StaffUser, order_by=("role", "name"))
+
+
+def public_view(account: StaffUser) -> dict[str, object]:
+    """An account without its password hash, for logs and templates."""
+    view = to_dict(account)
+    view.pop("password_hash")
+    return view

@@ -1,0 +1,58 @@
+"""The composition root: ``create_app(settings)`` builds the whole application.
+
+Each long-lived resource owns its lifetime in one cleanup context, so start-up and shut-down
+order reads top to bottom here. Nothing else constructs stores, clients or workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from moderation.logins import Logins
+from moderation.staff import LoginThrottle, StaffAccounts
+from settings import Settings, ensure_secret_key
+from store import make_store
+from web import keys
+from web.auth import auth_middleware
+from web.errors import error_middleware
+from web.render import make_templates
+from web.routes import setup_routes
+from web.security import add_security_headers, csrf_middleware
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware, csrf_middleware],
+        client_max_size=settings.server.max_request_kib * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.TEMPLATES] = make_templates()
+    app[keys.ROUTE_ROLES] = {}
+    setup_routes(app)
+    app.on_response_prepare.append(add_security_headers)
+    app.cleanup_ctx.append(_secret_key)
+    app.cleanup_ctx.append(_store)
+    return app
+
+
+async def _secret_key(app: web.Application) -> AsyncIterator[None]:
+    app[keys.SECRET_KEY] = ensure_secret_key(app[keys.SETTINGS])
+    yield
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = make_store(settings)
+    await store.open()
+    app[keys.STORE] = store
+    security = settings.security
+    throttle = LoginThrottle(security.login_max_failures, security.login_lockout_seconds)
+    app[keys.ACCOUNTS] = StaffAccounts(store, throttle)
+    app[keys.LOGINS] = Logins(store, idle_seconds=security.session_idle_minutes * 60,
+                              max_seconds=security.session_max_hours * 3600)
+    try:
+        yield
+    finally:
+        await store.close()

@@ -1,0 +1,94 @@
+"""Staff authentication over HTTP: the login cookie, role checks on every route, and the
+login/logout pages. The account logic itself lives in ``moderation.staff`` and
+``moderation.logins``."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from moderation.staff import LoginFailed, LoginThrottled, StaffError
+from web import keys
+from web.render import render
+from web.security import CSRF_COOKIE, cookie_secure, login_csrf_token, set_login_csrf_cookie
+
+LOGIN_COOKIE = "tp_staff"
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def safe_next(target: str) -> str:
+    """Only same-site paths may be a post-login destination."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/staff"
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    login = await request.app[keys.LOGINS].resolve(token) if token else None
+    request["login"] = login
+    roles = request.app[keys.ROUTE_ROLES].get(request.match_info.route)
+    if roles is None:
+        return await handler(request)
+    if login is None:
+        if request.path.startswith("/api/"):
+            raise web.HTTPUnauthorized(text="login required")
+        code = "expired" if token else "login"
+        target = request.path_qs if request.method == "GET" else "/staff"
+        location = f"/login?msg={code}&next={quote(target)}"
+        response = web.HTTPFound(location)
+        if token:
+            response.del_cookie(LOGIN_COOKIE, path="/")
+        raise response
+    if login.user.role not in roles:
+        raise web.HTTPForbidden(reason="role")
+    return await handler(request)
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if request.get("login"):
+        raise web.HTTPFound(safe_next(request.query.get("next", "/staff")))
+    login_csrf_token(request)
+    response = render(request, "login.html", error="", name="",
+                      next=safe_next(request.query.get("next", "/staff")))
+    set_login_csrf_cookie(request, response)
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name = str(form.get("name", ""))[:64]
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "/staff")))
+    request["csrf_token"] = request.cookies.get(CSRF_COOKIE, "")
+    try:
+        user = await request.app[keys.ACCOUNTS].authenticate(
+            name, password, client_address(request)
+        )
+    except LoginThrottled as exc:
+        response = render(request, "login.html", status=429, next=target, error=str(exc),
+                          name=name)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except (LoginFailed, StaffError) as exc:
+        return render(request, "login.html", status=401, next=target, error=str(exc),
+                      name=name)
+    token, _ = await request.app[keys.LOGINS].start(user, client_address(request))
+    response = web.HTTPSeeOther(target)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Lax", path="/",
+                        secure=cookie_secure(request))
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(LOGIN_COOKIE, "")
+    if token:
+        await request.app[keys.LOGINS].end(token)
+    response = web.HTTPSeeOther("/login?msg=loggedout")
+    response.del_cookie(LOGIN_COOKIE, path="/")
+    raise response

@@ -1,0 +1,20 @@
+"""Typed application keys: everything the handlers reach through ``request.app``."""
+
+from __future__ import annotations
+
+import jinja2
+from aiohttp import web
+
+from moderation.logins import Logins
+from moderation.staff import StaffAccounts
+from settings import Settings
+from store.base import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+ACCOUNTS = web.AppKey("accounts", StaffAccounts)
+LOGINS = web.AppKey("logins", Logins)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+SECRET_KEY = web.AppKey("secret_key", bytes)
+# Which roles may use each route: None for public routes. Filled by web.routes.
+ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])

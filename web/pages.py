@@ -1,0 +1,51 @@
+"""Pages and endpoints that are not about one feature: home, staff home, health, own password."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from moderation.staff import LoginFailed, StaffError
+from web import keys
+from web.auth import client_address
+from web.render import render
+
+STARTED = time.time()
+
+
+async def home(request: web.Request) -> web.Response:
+    return render(request, "home.html")
+
+
+async def staff_home(request: web.Request) -> web.Response:
+    return render(request, "staff_home.html")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    status = await request.app[keys.STORE].status()
+    body = {"ok": bool(status.get("ok")), "store": status,
+            "uptime_s": round(time.time() - STARTED, 1)}
+    return web.json_response(body, status=200 if body["ok"] else 503)
+
+
+async def password_form(request: web.Request, *, error: str = "",
+                        status: int = 200) -> web.Response:
+    return render(request, "account_password.html", status=status, error=error)
+
+
+async def password_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    current, new, repeat = (str(form.get(k, ""))[:512] for k in ("current", "new", "repeat"))
+    me = request["login"].user
+    accounts = request.app[keys.ACCOUNTS]
+    if new != repeat:
+        return await password_form(request, error="两次输入的新密码不一致。", status=400)
+    try:
+        await accounts.authenticate(me.name, current, client_address(request))
+        await accounts.set_password(me.id, new, actor=me.name)
+    except LoginFailed:
+        return await password_form(request, error="当前密码不正确。", status=400)
+    except StaffError as exc:
+        return await password_form(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/login?msg=password")

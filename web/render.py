@@ -1,0 +1,55 @@
+"""Jinja2 templates (autoescaped) and the helpers every page uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from moderation.staff import ROLE_LABELS
+from web import keys
+
+# Notices a redirect may ask a page to show (by code, so a link cannot inject text).
+NOTICES = {
+    "expired": "登录已过期，请重新登录。",
+    "login": "请先登录。",
+    "loggedout": "已退出登录。",
+    "password": "密码已修改，请用新密码重新登录。",
+    "saved": "已保存。",
+}
+
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def format_time(epoch: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if not epoch:
+        return "—"
+    return dt.datetime.fromtimestamp(epoch, CHINA_TZ).strftime(fmt)
+
+
+def make_templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = format_time
+    env.globals["role_labels"] = ROLE_LABELS
+    return env
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    login = request.get("login")
+    context.setdefault("notice", NOTICES.get(request.query.get("msg", ""), ""))
+    base = {
+        "request": request,
+        "me": login.user if login else None,
+        "csrf_token": request.get("csrf_token", ""),
+        "path": request.path,
+    }
+    html = request.app[keys.TEMPLATES].get_template(template).render(**base, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
