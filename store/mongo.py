@@ -297,7 +297,7 @@ class MongoStore(Store):
                 connectTimeoutMS=self.timeout_ms,
                 appname="tippocket",
             )
-        except PyMongoError as exc:
+        except (PyMongoError, ValueError, TypeError) as exc:  # the URI parser raises all three
             raise StoreUnavailable(
                 self._scrub(f"MongoDB URI {self.masked_uri} is not usable: {_short(exc)}")
             ) from exc

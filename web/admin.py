@@ -15,7 +15,7 @@ AUDIT_PAGE = 50
 
 
 def actor(request: web.Request) -> str:
-    return str(request["login"].user.name)
+    return request[keys.LOGIN].user.name
 
 
 async def staff_list(request: web.Request, *, error: str = "", created: str = "",
@@ -64,7 +64,7 @@ async def staff_update(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="未知操作")
     except StaffError as exc:
         return await staff_list(request, error=str(exc), status=400)
-    if user_id == request["login"].user.id and action != "enable":
+    if user_id == request[keys.LOGIN].user.id and action != "enable":
         # Changing one's own account revoked one's own login too.
         raise web.HTTPSeeOther("/login?msg=expired")
     target = await request.app[keys.STORE].get(StaffUser, user_id)

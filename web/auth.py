@@ -31,7 +31,8 @@ def safe_next(target: str) -> str:
 async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
     token = request.cookies.get(LOGIN_COOKIE, "")
     login = await request.app[keys.LOGINS].resolve(token) if token else None
-    request["login"] = login
+    if login is not None:
+        request[keys.LOGIN] = login
     roles = request.app[keys.ROUTE_ROLES].get(request.match_info.route)
     if roles is None:
         return await handler(request)
@@ -51,7 +52,7 @@ async def auth_middleware(request: web.Request, handler: web.Handler) -> web.Str
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    if request.get("login"):
+    if keys.LOGIN in request:
         raise web.HTTPFound(safe_next(request.query.get("next", "/staff")))
     login_csrf_token(request)
     response = render(request, "login.html", error="", name="",
@@ -65,7 +66,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     name = str(form.get("name", ""))[:64]
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "/staff")))
-    request["csrf_token"] = request.cookies.get(CSRF_COOKIE, "")
+    request[keys.CSRF_TOKEN] = request.cookies.get(CSRF_COOKIE, "")
     try:
         user = await request.app[keys.ACCOUNTS].authenticate(
             name, password, client_address(request)

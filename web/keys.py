@@ -5,7 +5,7 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
-from moderation.logins import Logins
+from moderation.logins import ActiveLogin, Logins
 from moderation.staff import StaffAccounts
 from settings import Settings
 from store.base import Store
@@ -18,3 +18,7 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SECRET_KEY = web.AppKey("secret_key", bytes)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
+
+# Per-request storage.
+LOGIN = web.RequestKey("login", ActiveLogin)  # absent for anonymous requests
+CSRF_TOKEN = web.RequestKey("csrf_token", str)

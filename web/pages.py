@@ -37,7 +37,7 @@ async def password_form(request: web.Request, *, error: str = "",
 async def password_submit(request: web.Request) -> web.Response:
     form = await request.post()
     current, new, repeat = (str(form.get(k, ""))[:512] for k in ("current", "new", "repeat"))
-    me = request["login"].user
+    me = request[keys.LOGIN].user
     accounts = request.app[keys.ACCOUNTS]
     if new != repeat:
         return await password_form(request, error="两次输入的新密码不一致。", status=400)

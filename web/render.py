@@ -43,12 +43,12 @@ def make_templates() -> jinja2.Environment:
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    login = request.get("login")
+    login = request.get(keys.LOGIN)
     context.setdefault("notice", NOTICES.get(request.query.get("msg", ""), ""))
     base = {
         "request": request,
         "me": login.user if login else None,
-        "csrf_token": request.get("csrf_token", ""),
+        "csrf_token": request.get(keys.CSRF_TOKEN, ""),
         "path": request.path,
     }
     html = request.app[keys.TEMPLATES].get_template(template).render(**base, **context)

