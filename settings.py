@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_SETTINGS_PATH = ROOT / "settings.toml"
 
 # Environment variables that override secret settings (so they need not sit in a file).
-ENV_SECRET_KEY = "TIPPOCKET_SECRET_KEY"
+ENV_SECRET_KEY = "TIPPOCKET_SECRET_KEY"  # noqa: S105 - a variable name
 ENV_MONGODB_URI = "TIPPOCKET_MONGODB_URI"
 
 
@@ -70,7 +70,7 @@ class StoreSettings:
     backend: str = "sqlite"
     sqlite_path: str = ""
     sqlite_busy_timeout_ms: int = 5000
-    mongodb_uri: Secret = Secret("")
+    mongodb_uri: Secret = Secret("")  # noqa: RUF009 - immutable
     mongodb_database: str = "tippocket"
     mongodb_write_concern: str = "majority"
     mongodb_journal: bool = True
@@ -86,7 +86,7 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    secret_key: Secret = Secret("")
+    secret_key: Secret = Secret("")  # noqa: RUF009 - immutable
     session_idle_minutes: int = 120
     session_max_hours: int = 14
     login_max_failures: int = 5

@@ -12,7 +12,6 @@ so neither reads nor writes ever block the event loop.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import queue
@@ -49,10 +48,16 @@ MAX_BATCH = 512
 _SQL_OPS = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
-@functools.cache
+_BOOL_FIELDS: dict[type[Any], frozenset[str]] = {}
+
+
 def _bool_fields(cls: type[Any]) -> frozenset[str]:
-    hints = typing.get_type_hints(cls)
-    return frozenset(name for name in field_names(cls) if hints[name] is bool)
+    """Fields stored as SQLite integers that read back as bool (cached per record type)."""
+    found = _BOOL_FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _BOOL_FIELDS[cls] = frozenset(n for n in field_names(cls) if hints[n] is bool)
+    return found
 
 
 def _to_row(record: Any) -> dict[str, Any]:

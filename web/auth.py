@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from moderation.staff import LoginFailed, LoginThrottled, StaffError
 from web import keys
@@ -28,7 +29,7 @@ def safe_next(target: str) -> str:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.cookies.get(LOGIN_COOKIE, "")
     login = await request.app[keys.LOGINS].resolve(token) if token else None
     if login is not None:

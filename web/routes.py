@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from store.records import ROLES
 from web import admin, auth, keys, pages
@@ -23,7 +24,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 class Route:
     method: str
     path: str
-    handler: web.Handler
+    handler: Handler
     roles: frozenset[str] | None
 
 

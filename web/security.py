@@ -12,6 +12,7 @@ import hmac
 import secrets
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from web import keys
 
@@ -88,7 +89,7 @@ def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse) ->
 
 
 @web.middleware
-async def csrf_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     login = request.get(keys.LOGIN)
     if login is not None:
         request[keys.CSRF_TOKEN] = login.session.csrf_token

@@ -1,0 +1,1 @@
+"""Browser tests: Debian Chromium driven through Playwright."""

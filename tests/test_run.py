@@ -1,0 +1,186 @@
+"""The command line as an operator uses it: real processes, real files, real ports."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPPOCKET_")}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args], input=stdin, capture_output=True,
+        text=True, timeout=timeout, env=env, check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_check_passes_on_the_default_sqlite(tmp_path: Path) -> None:
+    result = run("check", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    assert "ok: store reachable" in result.stdout
+    assert (tmp_path / "d" / "tippocket.sqlite3").exists()
+
+
+def test_check_fails_clearly_on_unreachable_mongodb(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    settings = tmp_path / "mongo.toml"
+    settings.write_text(
+        '[store]\nbackend = "mongodb"\n'
+        f'mongodb_uri = "mongodb://tp:s3cret@127.0.0.1:{port}/"\nmongodb_timeout_ms = 500\n',
+        encoding="utf-8",
+    )
+    result = run("check", "--settings", str(settings))
+    assert result.returncode == 1
+    assert "error: cannot use the store" in result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_settings_stop_with_the_key_named(tmp_path: Path) -> None:
+    settings = tmp_path / "bad.toml"
+    settings.write_text("[server]\nportt = 1\n", encoding="utf-8")
+    result = run("check", "--settings", str(settings))
+    assert result.returncode == 2
+    assert "unknown key [server] portt" in result.stderr and str(settings) in result.stderr
+
+
+def test_check_reports_a_locked_database(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    assert run("check", "--data-dir", str(data)).returncode == 0
+    settings = tmp_path / "s.toml"
+    settings.write_text("[store]\nsqlite_busy_timeout_ms = 200\n", encoding="utf-8")
+    holder = sqlite3.connect(data / "tippocket.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run("check", "--settings", str(settings), "--data-dir", str(data))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1
+    assert "database is locked" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def immutable(tmp_path: Path) -> Iterator[list[Path]]:
+    """Files made read-only even for root (chattr +i), restored afterwards."""
+    marked: list[Path] = []
+    yield marked
+    for path in marked:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def can_chattr(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe"
+    probe.write_text("x")
+    ok = shutil.which("chattr") is not None and subprocess.run(
+        ["chattr", "+i", str(probe)], capture_output=True, check=False).returncode == 0
+    if ok:
+        subprocess.run(["chattr", "-i", str(probe)], check=False)
+    return ok
+
+
+def test_check_reports_a_read_only_database(tmp_path: Path, immutable: list[Path]) -> None:
+    data = tmp_path / "d"
+    assert run("check", "--data-dir", str(data)).returncode == 0
+    for name in ("tippocket.sqlite3-wal", "tippocket.sqlite3-shm"):
+        (data / name).unlink(missing_ok=True)
+    if os.geteuid() == 0:
+        require(can_chattr(tmp_path), "chattr +i is not supported on this filesystem")
+        for path in (data / "tippocket.sqlite3", data):
+            subprocess.run(["chattr", "+i", str(path)], check=True)
+            immutable.append(path)
+    else:
+        (data / "tippocket.sqlite3").chmod(0o444)
+        data.chmod(0o555)
+    try:
+        result = run("check", "--data-dir", str(data))
+    finally:
+        if os.geteuid() != 0:
+            data.chmod(0o755)
+    assert result.returncode == 1
+    assert "error: cannot use the store" in result.stderr
+    assert "readonly" in result.stderr or "unable to open" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_adduser_from_stdin_and_duplicate(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    ok = run("adduser", "wangli", "--role", "moderator", "--password-stdin", "--data-dir", data,
+             stdin="a-long-password\n")
+    assert ok.returncode == 0, ok.stderr
+    assert "created moderator account wangli" in ok.stdout
+    again = run("adduser", "wangli", "--role", "host", "--password-stdin", "--data-dir", data,
+                stdin="a-long-password\n")
+    assert again.returncode == 1 and "已存在" in again.stderr
+    short = run("adduser", "zhao", "--role", "host", "--password-stdin", "--data-dir", data,
+                stdin="short\n")
+    assert short.returncode == 1 and "密码长度" in short.stderr
+
+
+def test_serve_creates_the_first_admin_once_and_serves_login(tmp_path: Path) -> None:
+    import urllib.request
+
+    data = str(tmp_path / "d")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "serve", "--data-dir", data, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("password:" in x for x in lines):
+            time.sleep(0.1)
+        output = "".join(lines)
+        assert f"http://127.0.0.1:{port}/" in output, output
+        password = re.search(r"password: (\S+)", output)
+        assert password, output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as page:
+            assert "工作人员登录" in page.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert proc.returncode == 0
+    # A second start finds the admin and prints no password.
+    second = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "serve", "--data-dir", data, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    time.sleep(3)
+    second.terminate()
+    out, _ = second.communicate(timeout=20)
+    assert "Staff log in at" in out and "password:" not in out
