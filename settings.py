@@ -95,10 +95,22 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    question_min_chars: int = 1
+    question_max_chars: int = 300
+    viewer_questions_per_minute: int = 5
+    address_questions_per_minute: int = 30
+    send_queue_frames: int = 256
+    resume_buffer_events: int = 1000
+    heartbeat_seconds: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     source: str = "<defaults>"
 
     @property
@@ -125,6 +137,7 @@ SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "store": StoreSettings,
     "security": SecuritySettings,
+    "live": LiveSettings,
 }
 
 # Values each choice-valued key accepts.

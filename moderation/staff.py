@@ -118,6 +118,14 @@ class StaffAccounts:
         # argon2id with the library's defaults (64 MiB, 3 passes): memory-hard by design.
         self._hasher = PasswordHasher()
         self._dummy_hash = ""
+        # Called with a user id whenever that account's logins are revoked, so that open
+        # websockets close too (the app connects this to the hub).
+        self.on_revoke: list[Callable[[str], object]] = []
+
+    async def _revoke(self, user_id: str) -> None:
+        await self.store.revoke_logins(user_id)
+        for callback in self.on_revoke:
+            callback(user_id)
 
     async def hash_password(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -191,7 +199,7 @@ class StaffAccounts:
             return current
         await self._guard_last_admin(current, losing_admin=role != "admin")
         updated = await self.store.update(StaffUser, user_id, {"role": role}, now=self.clock())
-        await self.store.revoke_logins(user_id)
+        await self._revoke(user_id)
         await self._audit(actor, "staff.role", updated, {"role": current.role}, {"role": role})
         return updated
 
@@ -203,7 +211,7 @@ class StaffAccounts:
             StaffUser, user_id, {"disabled": disabled}, now=self.clock()
         )
         if disabled:
-            await self.store.revoke_logins(user_id)
+            await self._revoke(user_id)
         await self._audit(actor, "staff.disable" if disabled else "staff.enable", updated,
                           {"disabled": current.disabled}, {"disabled": disabled})
         return updated
@@ -214,7 +222,7 @@ class StaffAccounts:
         updated = await self.store.update(
             StaffUser, user_id, {"password_hash": digest}, now=self.clock()
         )
-        await self.store.revoke_logins(user_id)
+        await self._revoke(user_id)
         await self._audit(actor, "staff.password", updated, None, None)
         return updated
 

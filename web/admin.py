@@ -74,8 +74,8 @@ async def staff_update(request: web.Request) -> web.Response:
 
 async def audit_log(request: web.Request) -> web.Response:
     where: dict[str, Any] = {}
-    for key in ("actor", "action"):
-        value = request.query.get(key, "").strip()[:64]
+    for param, key in (("actor", "actor"), ("action", "action"), ("session", "session_id")):
+        value = request.query.get(param, "").strip()[:64]
         if value:
             where[key] = value
     try:

@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from live.hub import Hub
+from live.sessions import Sessions
+from moderation.catalog import load_catalog
 from moderation.logins import Logins
+from moderation.service import Limits, Moderation
 from moderation.staff import LoginThrottle, StaffAccounts
 from settings import Settings, ensure_secret_key
 from store import make_store
@@ -34,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_live)
     return app
 
 
@@ -56,3 +61,24 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await store.close()
+
+
+async def _live(app: web.Application) -> AsyncIterator[None]:
+    """The hub, the moderation service and broadcast sessions; sockets close first."""
+    live = app[keys.SETTINGS].live
+    hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
+    catalog = load_catalog()
+    limits = Limits(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
+                    viewer_per_minute=live.viewer_questions_per_minute,
+                    address_per_minute=live.address_questions_per_minute)
+    moderation = Moderation(app[keys.STORE], hub.publish, catalog, limits)
+    await moderation.start()
+    app[keys.HUB] = hub
+    app[keys.CATALOG] = catalog
+    app[keys.MODERATION] = moderation
+    app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed)
+    app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
+    try:
+        yield
+    finally:
+        hub.drop_all("server_shutdown")

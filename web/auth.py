@@ -9,6 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from moderation.logins import token_digest
 from moderation.staff import LoginFailed, LoginThrottled, StaffError
 from web import keys
 from web.render import render
@@ -91,6 +92,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(LOGIN_COOKIE, "")
     if token:
         await request.app[keys.LOGINS].end(token)
+        request.app[keys.HUB].drop_login(token_digest(token), "logged_out")
     response = web.HTTPSeeOther("/login?msg=loggedout")
     response.del_cookie(LOGIN_COOKIE, path="/")
     raise response

@@ -5,7 +5,11 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
+from live.hub import Hub
+from live.sessions import Sessions
+from moderation.catalog import Catalog
 from moderation.logins import ActiveLogin, Logins
+from moderation.service import Moderation
 from moderation.staff import StaffAccounts
 from settings import Settings
 from store.base import Store
@@ -16,6 +20,10 @@ ACCOUNTS = web.AppKey("accounts", StaffAccounts)
 LOGINS = web.AppKey("logins", Logins)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SECRET_KEY = web.AppKey("secret_key", bytes)
+HUB = web.AppKey("hub", Hub)
+MODERATION = web.AppKey("moderation", Moderation)
+SESSIONS = web.AppKey("sessions", Sessions)
+CATALOG = web.AppKey("catalog", Catalog)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

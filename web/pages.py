@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from live.sessions import STATUS_LABELS
 from moderation.staff import LoginFailed, StaffError
 from web import keys
 from web.auth import client_address
@@ -15,11 +16,18 @@ STARTED = time.time()
 
 
 async def home(request: web.Request) -> web.Response:
-    return render(request, "home.html")
+    groups = await request.app[keys.SESSIONS].listing()
+    return render(request, "home.html", live=groups["live"], upcoming=groups["upcoming"][:5],
+                  status_labels=STATUS_LABELS)
 
 
 async def staff_home(request: web.Request) -> web.Response:
-    return render(request, "staff_home.html")
+    groups = await request.app[keys.SESSIONS].listing()
+    me = request[keys.LOGIN].user
+    sessions = groups["live"] + groups["upcoming"]
+    if me.role == "host":  # a host sees the broadcasts they are on first
+        sessions.sort(key=lambda b: me.id not in b.host_ids)
+    return render(request, "staff_home.html", sessions=sessions, status_labels=STATUS_LABELS)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -13,10 +13,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from store.records import ROLES
-from web import admin, auth, keys, pages
+from web import admin, admin_sessions, auth, keys, live_pages, pages, ws
 
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
+MODERATORS = frozenset({"moderator", "admin"})
+HOSTS = frozenset({"host", "admin"})
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -41,6 +43,18 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/staff", admin.staff_create, ADMIN),
     Route("POST", "/admin/staff/{user_id}", admin.staff_update, ADMIN),
     Route("GET", "/admin/audit", admin.audit_log, ADMIN),
+    Route("GET", "/admin/sessions", admin_sessions.sessions_list, ADMIN),
+    Route("POST", "/admin/sessions", admin_sessions.session_create, ADMIN),
+    Route("GET", "/admin/sessions/{session_id}", admin_sessions.session_detail, ADMIN),
+    Route("POST", "/admin/sessions/{session_id}", admin_sessions.session_update, ADMIN),
+    Route("GET", "/admin/lists", admin_sessions.lists_page, ADMIN),
+    Route("POST", "/admin/lists", admin_sessions.lists_update, ADMIN),
+    Route("GET", "/live/{session_id}", live_pages.live_page, None),
+    Route("GET", "/staff/sessions/{session_id}/moderate", live_pages.moderate_page, MODERATORS),
+    Route("GET", "/staff/sessions/{session_id}/host", live_pages.host_page, HOSTS),
+    # The websockets authenticate themselves (a viewer cookie; a staff login per frame).
+    Route("GET", "/ws/live/{session_id}", ws.viewer_socket, None),
+    Route("GET", "/ws/staff/{session_id}", ws.staff_socket, None),
 )
 
 

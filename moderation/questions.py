@@ -1,0 +1,227 @@
+"""A question's life, as a pure state machine.
+
+    pending ──approve──▶ queued ──on_air──▶ on_air ──answered──▶ answered
+       │                  │  ▲                │
+       │                  │  └──requeue───────┘
+       ├──reply───────────┼──▶ replied      (answered in text)
+       ├──merge───────────┼──▶ merged       (into another question)
+       └──decline─────────┴──▶ declined     (with a reason)
+
+``transition`` takes a question, an action and who acts, and returns the field changes to
+store — or raises ``Refused`` with a message for the person who tried. No I/O happens here;
+``moderation.service`` reads, calls this, writes and publishes.
+
+Who may do what: moderators (and admins) triage; hosts (and admins) run the air. Every
+question ends in one of the final states, each of which the asker can see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from store.records import Question
+
+PENDING, QUEUED, ON_AIR = "pending", "queued", "on_air"
+ANSWERED, REPLIED, MERGED, DECLINED = "answered", "replied", "merged", "declined"
+STATES = (PENDING, QUEUED, ON_AIR, ANSWERED, REPLIED, MERGED, DECLINED)
+FINAL = frozenset({ANSWERED, REPLIED, MERGED, DECLINED})
+OPEN = frozenset({PENDING, QUEUED, ON_AIR})
+# States everyone watching the session may see (the queue, the air, the answers).
+PUBLIC = frozenset({QUEUED, ON_AIR, ANSWERED})
+
+STATE_LABELS = {
+    PENDING: "等待审核",
+    QUEUED: "已进入队列",
+    ON_AIR: "正在直播解答",
+    ANSWERED: "已在直播中解答",
+    REPLIED: "已文字回复",
+    MERGED: "已合并到相同问题",
+    DECLINED: "未采用",
+}
+
+MODERATORS = frozenset({"moderator", "admin"})
+HOSTS = frozenset({"host", "admin"})
+MAX_REPLY = 1000
+MAX_REASON = 200
+
+
+class Refused(Exception):
+    """An action that cannot apply; ``code`` is for programs, the message for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Approve:
+    category: str
+    item_id: str = ""
+    service_link: str = ""
+    host_id: str = ""
+
+
+@dataclass(frozen=True)
+class Edit:
+    text: str
+
+
+@dataclass(frozen=True)
+class Merge:
+    into: Question  # the surviving question, as read with this one
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+
+
+@dataclass(frozen=True)
+class Decline:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Pin:
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class Move:
+    position: float
+
+
+@dataclass(frozen=True)
+class OnAir:
+    pass
+
+
+@dataclass(frozen=True)
+class Answered:
+    pass
+
+
+@dataclass(frozen=True)
+class Requeue:
+    pass
+
+
+@dataclass(frozen=True)
+class Skip:
+    position: float  # the end of the queue
+
+
+Action = Approve | Edit | Merge | Reply | Decline | Pin | Move | OnAir | Answered | Requeue | Skip
+
+# (states the action applies in, roles allowed)
+RULES: dict[type[Any], tuple[frozenset[str], frozenset[str]]] = {
+    Approve: (frozenset({PENDING}), MODERATORS),
+    Edit: (OPEN, MODERATORS),
+    Merge: (frozenset({PENDING, QUEUED}), MODERATORS),
+    Reply: (frozenset({PENDING, QUEUED}), MODERATORS),
+    Decline: (frozenset({PENDING, QUEUED}), MODERATORS),
+    Pin: (frozenset({QUEUED}), MODERATORS),
+    Move: (frozenset({QUEUED}), MODERATORS),
+    OnAir: (frozenset({QUEUED}), HOSTS),
+    Answered: (frozenset({ON_AIR}), HOSTS),
+    Requeue: (frozenset({ON_AIR}), HOSTS),
+    Skip: (frozenset({QUEUED}), HOSTS),
+}
+
+ACTION_NAMES = {
+    Approve: "approve", Edit: "edit", Merge: "merge", Reply: "reply", Decline: "decline",
+    Pin: "pin", Move: "move", OnAir: "on_air", Answered: "answered", Requeue: "requeue",
+    Skip: "skip",
+}
+
+
+def action_name(action: Action) -> str:
+    return ACTION_NAMES[type(action)]
+
+
+def _clean(text: str, limit: int, what: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        raise Refused("empty", f"{what}不能为空。")
+    if len(text) > limit:
+        raise Refused("too_long", f"{what}最多 {limit} 字。")
+    return text
+
+
+def transition(question: Question, action: Action, *, role: str, now: float,
+               on_air_id: str = "") -> dict[str, Any]:
+    """The field changes ``action`` makes to ``question``, or Refused.
+
+    ``on_air_id`` is the session's question on air now, if any: only one at a time."""
+    states, roles = RULES[type(action)]
+    if role not in roles:
+        raise Refused("forbidden", "你的角色不能执行这个操作。")
+    if question.state not in states:
+        raise Refused(
+            "invalid_state",
+            f"这个问题现在是“{STATE_LABELS[question.state]}”，不能{_verb(action)}。",
+        )
+    match action:
+        case Approve(category=category, item_id=item_id, service_link=link, host_id=host):
+            if not category:
+                raise Refused("missing_category", "请先选择问题分类。")
+            return {"state": QUEUED, "category": category, "item_id": item_id,
+                    "service_link": link, "host_id": host}
+        case Edit(text=text):
+            return {"text": _clean(text, 300, "问题")}
+        case Merge(into=target):
+            if target.id == question.id:
+                raise Refused("merge_self", "不能合并到它自己。")
+            if target.session_id != question.session_id:
+                raise Refused("merge_other_session", "只能合并到本场直播的问题。")
+            if target.state in (MERGED, DECLINED, REPLIED):
+                raise Refused("merge_target_closed", "目标问题已关闭，请选择其他问题。")
+            return {"state": MERGED, "merged_into": target.id}
+        case Reply(text=text):
+            return {"state": REPLIED, "reply": _clean(text, MAX_REPLY, "回复")}
+        case Decline(reason=reason):
+            return {"state": DECLINED, "decline_reason": _clean(reason, MAX_REASON, "原因")}
+        case Pin(pinned=pinned):
+            return {"pinned": pinned}
+        case Move(position=position):
+            return {"position": position}
+        case OnAir():
+            if on_air_id and on_air_id != question.id:
+                raise Refused("air_busy", "已有问题正在直播，请先标记“已解答”或退回队列。")
+            return {"state": ON_AIR, "on_air_at": now}
+        case Answered():
+            return {"state": ANSWERED, "answered_at": now}
+        case Requeue():
+            return {"state": QUEUED, "on_air_at": 0.0}
+        case Skip(position=position):
+            return {"position": position, "pinned": False}
+    raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
+
+
+def _verb(action: Action) -> str:
+    return {
+        Approve: "通过", Edit: "修改", Merge: "合并", Reply: "回复", Decline: "拒绝",
+        Pin: "置顶", Move: "调整顺序", OnAir: "上直播", Answered: "标记已解答",
+        Requeue: "退回队列", Skip: "跳过",
+    }[type(action)]
+
+
+def queue_order(questions: list[Question]) -> list[Question]:
+    """The host's queue: pinned first, then by position (then age, for equal positions)."""
+    queued = [q for q in questions if q.state == QUEUED]
+    return sorted(queued, key=lambda q: (not q.pinned, q.position, q.created_at, q.id))
+
+
+def position_before(ordered: list[Question], before_id: str | None) -> float:
+    """A position that puts a question just above ``before_id`` (or last when None)."""
+    positions = [q.position for q in ordered]
+    if before_id is None:
+        return (max(positions) + 1.0) if positions else 1.0
+    index = next((i for i, q in enumerate(ordered) if q.id == before_id), None)
+    if index is None:
+        raise Refused("not_found", "找不到要插在前面的问题。")
+    after = ordered[index].position
+    previous = ordered[index - 1].position if index > 0 else after - 2.0
+    return (previous + after) / 2.0

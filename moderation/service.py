@@ -1,0 +1,472 @@
+"""The moderation service: questions in, staff actions, events out.
+
+``Moderation`` keeps an in-memory board per broadcast (its questions, loaded once from the
+store, then written through), so that screening a new question for duplicates or building a
+snapshot costs no database round trip. Every change goes store-first: a question is
+acknowledged, and an action's event published, only after the store has committed it.
+
+Staff actions on one broadcast run one at a time (a lock per broadcast), so the one-on-air
+rule and the version check are decided against the latest state; a second moderator acting
+on a question the first has just changed gets ``Refused("conflict")`` with the current
+question, never a silent overwrite. Viewers' questions do not take that lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from live.hub import Event
+from moderation.catalog import Catalog
+from moderation.filters import BlockedTerm, TextRejected, normalize_text, screen
+from moderation.pii import mask_pii
+from moderation.questions import (
+    FINAL,
+    ON_AIR,
+    OPEN,
+    QUEUED,
+    Action,
+    Answered,
+    Approve,
+    Decline,
+    Edit,
+    Merge,
+    Move,
+    OnAir,
+    Pin,
+    Refused,
+    Reply,
+    Requeue,
+    Skip,
+    action_name,
+    position_before,
+    queue_order,
+    transition,
+)
+from moderation.ratelimit import RateLimiter, SlowMode
+from moderation.views import (
+    owner_view,
+    public_view,
+    question_events,
+    session_events,
+    session_view,
+    staff_view,
+)
+from store.base import Conflict, Store, VersionConflict
+from store.records import (
+    AuditEntry,
+    Broadcast,
+    MeToo,
+    Question,
+    ReasonTemplate,
+    StaffUser,
+    TermRule,
+    ViewerRestriction,
+    new_id,
+)
+
+Publish = Callable[[str, Iterable[Event]], None]
+MAX_NICKNAME = 20
+ME_TOO_FLUSH_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class Limits:
+    min_chars: int = 1
+    max_chars: int = 300
+    viewer_per_minute: int = 5
+    address_per_minute: int = 30
+
+
+@dataclass
+class Board:
+    """One broadcast's questions, in memory, mirroring the store."""
+
+    session: Broadcast
+    questions: dict[str, Question] = field(default_factory=dict)
+    by_client: dict[tuple[str, str], str] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    slow_mode: SlowMode | None = None
+
+    def put(self, q: Question) -> None:
+        self.questions[q.id] = q
+        self.by_client[(q.viewer_id, q.client_id)] = q.id
+
+    def queue(self) -> list[Question]:
+        return queue_order(list(self.questions.values()))
+
+    def open_texts(self) -> list[tuple[str, str]]:
+        return [(q.id, q.text) for q in self.questions.values() if q.state in OPEN]
+
+
+class Moderation:
+    def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.publish = publish
+        self.catalog = catalog
+        self.limits = limits
+        self.clock = clock
+        self.item_names = {item.id: item.name for item in catalog.items}
+        self.boards: dict[str, Board] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
+        self.per_viewer = RateLimiter(limits.viewer_per_minute, 60.0, clock=clock)
+        self.per_address = RateLimiter(limits.address_per_minute, 60.0, clock=clock)
+        self.terms: list[BlockedTerm] = []
+        self.restrictions: dict[str, ViewerRestriction] = {}
+        self._me_too_dirty: set[tuple[str, str]] = set()
+        self._me_too_timer: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        """Load what every question is checked against: blocked terms, restrictions."""
+        await self.reload_terms()
+        for r in await self.store.find(ViewerRestriction, order_by=["created_at"]):
+            self.restrictions[r.id] = r
+
+    async def reload_terms(self) -> None:
+        rules = await self.store.find(TermRule, order_by=["term"])
+        self.terms = [BlockedTerm(r.term, "reject" if r.action == "reject" else "hold")
+                      for r in rules]
+
+    # --- boards -----------------------------------------------------------------------
+
+    async def board(self, session_id: str) -> Board:
+        found = self.boards.get(session_id)
+        if found is not None:
+            return found
+        lock = self._loading.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            found = self.boards.get(session_id)
+            if found is None:
+                session = await self.store.get(Broadcast, session_id)
+                found = Board(session)
+                found.slow_mode = SlowMode(int(session.settings.get("slow_mode_seconds", 0)),
+                                           clock=self.clock)
+                for q in await self.store.questions_of(session_id):
+                    found.put(q)
+                self.boards[session_id] = found
+        return found
+
+    def session_changed(self, session: Broadcast) -> None:
+        """Tell viewers and staff about a changed broadcast (started, ended, edited)."""
+        board = self.boards.get(session.id)
+        if board is not None:
+            board.session = session
+        self.publish(session.id, session_events(session))
+
+    def _emit(self, before: Question | None, after: Question) -> None:
+        self.publish(after.session_id, question_events(before, after, self.item_names))
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def viewer_snapshot(self, board: Board, viewer_id: str) -> dict[str, Any]:
+        public = [q for q in board.questions.values() if q.state in (QUEUED, ON_AIR)]
+        answered = sorted((q for q in board.questions.values() if q.state == "answered"),
+                          key=lambda q: -q.answered_at)
+        mine = [q for q in board.questions.values() if q.viewer_id == viewer_id]
+        return {
+            "session": session_view(board.session),
+            "questions": [public_view(q, self.item_names) for q in public + answered],
+            "mine": [owner_view(q, self.item_names) for q in mine],
+        }
+
+    def staff_snapshot(self, board: Board) -> dict[str, Any]:
+        open_first = sorted(board.questions.values(),
+                            key=lambda q: (q.state in FINAL, -q.created_at))
+        return {
+            "session": session_view(board.session),
+            "questions": [staff_view(q, self.item_names) for q in open_first[:500]],
+            "restrictions": [_restriction_view(r) for r in self.restrictions.values()
+                             if self._restriction_active(r)],
+        }
+
+    # --- viewers ----------------------------------------------------------------------
+
+    def _restriction_active(self, r: ViewerRestriction) -> bool:
+        return r.kind == "ban" or r.until > self.clock()
+
+    def _check_restriction(self, viewer_id: str) -> None:
+        r = self.restrictions.get(viewer_id)
+        if r is None or not self._restriction_active(r):
+            return
+        if r.kind == "ban":
+            raise Refused("banned", "你已被禁止在直播间提问。")
+        wait = r.until - self.clock()
+        raise RefusedRetry("timed_out", f"你已被暂时禁言，请 {int(wait) + 1} 秒后再试。", wait)
+
+    async def ask(self, session_id: str, viewer_id: str, client_addr: str, client_id: str,
+                  text: str, nickname: str = "") -> tuple[Question, bool]:
+        """Screen and store a viewer's question; returns (question, created).
+
+        A retry with a client id already stored returns the stored question at once."""
+        board = await self.board(session_id)
+        existing = board.by_client.get((viewer_id, client_id))
+        if existing is not None:
+            return board.questions[existing], False
+        if board.session.status == "ended":
+            raise Refused("session_ended", "本场直播已结束，欢迎下次再来提问。")
+        self._check_restriction(viewer_id)
+        try:
+            screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
+                              catalog=self.catalog, min_len=self.limits.min_chars,
+                              max_len=self.limits.max_chars)
+        except TextRejected as exc:
+            raise Refused(exc.code, exc.message) from None
+        if screened.verdict == "reject":
+            raise Refused("blocked", "问题包含不允许发布的内容，未能提交。")
+        assert board.slow_mode is not None
+        for limiter, key in ((board.slow_mode, viewer_id), (self.per_viewer, viewer_id),
+                             (self.per_address, client_addr)):
+            wait = limiter.check(key)
+            if wait:
+                raise RefusedRetry(
+                    "rate_limited", f"提问太频繁，请 {int(wait) + 1} 秒后再试。", wait)
+        flags: dict[str, Any] = {}
+        if screened.pii:
+            flags["pii"] = screened.pii
+        if screened.verdict == "hold":
+            flags["held_terms"] = screened.matched_terms
+        if screened.duplicate_of:
+            flags["duplicate_of"] = screened.duplicate_of
+            flags["duplicate_score"] = round(screened.duplicate_score, 2)
+        if screened.suggestion is not None:
+            flags["suggested_item"] = screened.suggestion.item_id
+            flags["suggested_category"] = screened.suggestion.category
+        now = self.clock()
+        question = Question(
+            id=new_id(), session_id=session_id, viewer_id=viewer_id, client_id=client_id,
+            text=screened.text, nickname=clean_nickname(nickname), flags=flags,
+            created_at=now, updated_at=now,
+        )
+        stored, created = await self.store.insert_question(question)
+        board.put(stored)
+        if created:
+            self._emit(None, stored)
+        return stored, created
+
+    async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:
+        board = await self.board(session_id)
+        q = board.questions.get(question_id)
+        if q is None:
+            raise Refused("not_found", "找不到这个问题。")
+        if q.state not in (QUEUED, ON_AIR):
+            raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
+        if q.viewer_id == viewer_id:
+            raise Refused("own_question", "这是你自己的问题。")
+        try:
+            await self.store.insert(MeToo(id=f"{question_id}:{viewer_id}",
+                                          question_id=question_id, viewer_id=viewer_id,
+                                          created_at=self.clock()))
+        except Conflict:
+            raise Refused("already", "你已经说过“我也想问”了。") from None
+        updated = await self.store.increment(Question, question_id, "me_too", 1,
+                                             now=self.clock())
+        # Keep the count without clobbering a concurrent staff change in memory.
+        current = board.questions.get(question_id, updated)
+        board.put(_with(current, me_too=updated.me_too))
+        self._schedule_me_too_flush(session_id, question_id)
+        return board.questions[question_id]
+
+    def _schedule_me_too_flush(self, session_id: str, question_id: str) -> None:
+        """Coalesce "me too" bursts: one event per question per flush interval, not one per
+        click, so a popular question does not flood every viewer's socket."""
+        self._me_too_dirty.add((session_id, question_id))
+        if self._me_too_timer is None:
+            loop = asyncio.get_running_loop()
+            self._me_too_timer = loop.call_later(ME_TOO_FLUSH_SECONDS, self._flush_me_too)
+
+    def _flush_me_too(self) -> None:
+        self._me_too_timer = None
+        dirty, self._me_too_dirty = self._me_too_dirty, set()
+        for session_id, question_id in dirty:
+            board = self.boards.get(session_id)
+            q = board.questions.get(question_id) if board else None
+            if q is not None:
+                self._emit(q, q)
+
+    # --- staff ------------------------------------------------------------------------
+
+    async def act(self, session_id: str, user: StaffUser, message_type: str,
+                  fields: dict[str, Any]) -> Question:
+        """Apply one staff action to one question; returns the changed question."""
+        board = await self.board(session_id)
+        async with board.lock:
+            q = board.questions.get(fields["question_id"])
+            if q is None:
+                raise Refused("not_found", "找不到这个问题。")
+            if q.version != fields["version"]:
+                raise RefusedConflict(q)
+            action = self._action(board, q, message_type, fields)
+            now = self.clock()
+            changes = transition(q, action, role=user.role, now=now,
+                                 on_air_id=board.session.on_air_id)
+            try:
+                updated = await self.store.update(Question, q.id, changes,
+                                                  expected_version=q.version, now=now)
+            except VersionConflict as exc:
+                board.put(exc.current)
+                raise RefusedConflict(exc.current) from None
+            board.put(updated)
+            if isinstance(action, Merge):
+                target = await self.store.increment(Question, action.into.id, "merged_count",
+                                                    1, now=now)
+                board.put(target)
+                self._emit(action.into, target)
+            session = await self._sync_on_air(board, updated, now)
+            await self.store.audit(AuditEntry(
+                id=new_id(), at=now, actor=user.name, action=f"question.{action_name(action)}",
+                target=f"question:{q.id}", session_id=session_id,
+                before={k: getattr(q, k) for k in changes}, after=changes,
+            ))
+        self._emit(q, updated)
+        if session is not None:
+            self.session_changed(session)
+        return updated
+
+    def _action(self, board: Board, q: Question, kind: str, f: dict[str, Any]) -> Action:
+        if kind == "approve":
+            item = self.catalog.get(f.get("item_id") or "")
+            if f.get("item_id") and item is None:
+                raise Refused("unknown_item", "业务事项不存在。")
+            if f["category"] not in self.catalog.categories:
+                raise Refused("unknown_category", "问题分类不存在。")
+            return Approve(f["category"], item.id if item else "", item.link if item else "",
+                           f.get("host_id") or "")
+        if kind == "edit":
+            try:
+                text = normalize_text(f["text"], min_len=self.limits.min_chars,
+                                      max_len=self.limits.max_chars)
+            except TextRejected as exc:
+                raise Refused(exc.code, exc.message) from None
+            return Edit(mask_pii(text)[0])
+        if kind == "merge":
+            target = board.questions.get(f["into"])
+            if target is None:
+                raise Refused("not_found", "找不到要合并到的问题。")
+            return Merge(target)
+        if kind == "reply":
+            return Reply(mask_pii(f["text"])[0])
+        if kind == "decline":
+            return Decline(f["reason"])
+        if kind == "pin":
+            return Pin(f["pinned"])
+        if kind == "move":
+            others = [x for x in board.queue() if x.id != q.id]
+            return Move(position_before(others, f.get("before")))
+        if kind == "skip":
+            return Skip(position_before(board.queue(), None))
+        simple: dict[str, Action] = {"on_air": OnAir(), "answered": Answered(),
+                                     "requeue": Requeue()}
+        if kind in simple:
+            return simple[kind]
+        raise Refused("unknown_type", "未知操作。")
+
+    async def _sync_on_air(self, board: Board, q: Question, now: float) -> Broadcast | None:
+        """Keep the broadcast's on-air pointer in step with the question's state; returns
+        the changed broadcast, to announce once the question's own event is out."""
+        session = board.session
+        target = q.id if q.state == ON_AIR else ("" if session.on_air_id == q.id else None)
+        if target is None or target == session.on_air_id:
+            return None
+        board.session = await self.store.update(Broadcast, session.id, {"on_air_id": target},
+                                                now=now)
+        return board.session
+
+    async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int) -> Broadcast:
+        if user.role not in ("moderator", "admin"):
+            raise Refused("forbidden", "你的角色不能执行这个操作。")
+        board = await self.board(session_id)
+        async with board.lock:
+            before = int(board.session.settings.get("slow_mode_seconds", 0))
+            settings = {**board.session.settings, "slow_mode_seconds": seconds}
+            now = self.clock()
+            updated = await self.store.update(Broadcast, session_id, {"settings": settings},
+                                              now=now)
+            assert board.slow_mode is not None
+            board.slow_mode.set_interval(seconds)
+            await self.store.audit(AuditEntry(
+                id=new_id(), at=now, actor=user.name, action="session.slow_mode",
+                target=f"session:{session_id}", session_id=session_id,
+                before={"slow_mode_seconds": before}, after={"slow_mode_seconds": seconds}))
+        self.session_changed(updated)
+        return updated
+
+    async def restrict(self, session_id: str, user: StaffUser, viewer_id: str, kind: str,
+                       minutes: int, reason: str) -> ViewerRestriction:
+        if user.role not in ("moderator", "admin"):
+            raise Refused("forbidden", "你的角色不能执行这个操作。")
+        if kind not in ("timeout", "ban"):
+            raise Refused("bad_field", "kind 只能是 timeout 或 ban。")
+        if kind == "timeout" and not minutes:
+            raise Refused("bad_field", "请填写禁言时长（分钟）。")
+        now = self.clock()
+        record = ViewerRestriction(
+            id=viewer_id, kind=kind, until=now + minutes * 60 if kind == "timeout" else 0.0,
+            reason=reason.strip()[:200], by=user.name, session_id=session_id,
+            created_at=now, updated_at=now)
+        await self.store.delete(ViewerRestriction, viewer_id)
+        await self.store.insert(record)
+        self.restrictions[viewer_id] = record
+        await self.store.audit(AuditEntry(
+            id=new_id(), at=now, actor=user.name, action=f"viewer.{kind}",
+            target=f"viewer:{viewer_id}", session_id=session_id, before=None,
+            after={"until": record.until, "reason": record.reason}))
+        self.publish(session_id, [Event("staff", "restriction",
+                                        {"restriction": _restriction_view(record)})])
+        return record
+
+    async def unrestrict(self, session_id: str, user: StaffUser, viewer_id: str) -> None:
+        if user.role not in ("moderator", "admin"):
+            raise Refused("forbidden", "你的角色不能执行这个操作。")
+        if not await self.store.delete(ViewerRestriction, viewer_id):
+            raise Refused("not_found", "这位观众没有被限制。")
+        self.restrictions.pop(viewer_id, None)
+        await self.store.audit(AuditEntry(
+            id=new_id(), at=self.clock(), actor=user.name, action="viewer.unrestrict",
+            target=f"viewer:{viewer_id}", session_id=session_id))
+        self.publish(session_id, [Event("staff", "restriction",
+                                        {"restriction": {"viewer_id": viewer_id,
+                                                         "kind": "none"}})])
+
+    async def reason_templates(self) -> list[ReasonTemplate]:
+        return await self.store.find(ReasonTemplate, order_by=["position", "created_at"])
+
+
+class RefusedRetry(Refused):
+    """Refused for now: the client may try again after ``retry_after`` seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+class RefusedConflict(Refused):
+    """Someone changed the question first; carries it as it is now."""
+
+    def __init__(self, current: Question) -> None:
+        super().__init__("conflict", "这个问题刚被其他人处理过，已显示最新状态，请确认后再操作。")
+        self.current = current
+
+
+def clean_nickname(nickname: str) -> str:
+    try:
+        text = normalize_text(nickname, min_len=1, max_len=200)
+    except TextRejected:
+        return ""
+    return mask_pii(text[:MAX_NICKNAME])[0]
+
+
+def _with(q: Question, **changes: Any) -> Question:
+    from dataclasses import replace
+
+    return replace(q, **changes)
+
+
+def _restriction_view(r: ViewerRestriction) -> dict[str, Any]:
+    return {"viewer_id": r.id, "kind": r.kind, "until": r.until, "reason": r.reason,
+            "by": r.by}
+
+

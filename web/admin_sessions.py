@@ -1,0 +1,139 @@
+"""Admin pages for broadcast sessions (schedule, edit, start, end) and for the lists the
+moderators work with (blocked terms, decline reason templates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from live.sessions import STATUS_LABELS, SessionError, SessionForm
+from store.base import Conflict
+from store.records import Broadcast, ReasonTemplate, StaffUser, TermRule, new_id
+from web import keys
+from web.admin import actor
+from web.render import CHINA_TZ, render
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def parse_local(value: str) -> float:
+    """A ``datetime-local`` value, read as Beijing time, to epoch seconds (0 when empty)."""
+    value = value.strip()
+    if not value:
+        return 0.0
+    try:
+        moment = dt.datetime.strptime(value[:16], LOCAL_FORMAT).replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        raise SessionError("时间格式不正确。") from None
+    return moment.timestamp()
+
+
+def format_local(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, CHINA_TZ).strftime(LOCAL_FORMAT) if epoch else ""
+
+
+async def _form(request: web.Request) -> SessionForm:
+    data = await request.post()
+    return SessionForm(
+        title=str(data.get("title", ""))[:200],
+        description=str(data.get("description", ""))[:2000],
+        scheduled_start=parse_local(str(data.get("scheduled_start", ""))),
+        scheduled_end=parse_local(str(data.get("scheduled_end", ""))),
+        host_ids=tuple(str(v)[:64] for v in data.getall("host_ids", [])[:10]),
+        presenter=str(data.get("presenter", ""))[:100],
+    )
+
+
+async def _hosts(request: web.Request) -> list[StaffUser]:
+    return await request.app[keys.STORE].find(
+        StaffUser, {"role": ["host", "admin"], "disabled": False}, order_by=["name"])
+
+
+async def sessions_list(request: web.Request, *, error: str = "",
+                        status: int = 200) -> web.Response:
+    sessions = request.app[keys.SESSIONS]
+    groups = await sessions.listing()
+    figures = {b.id: await sessions.figures(b.id) for group in groups.values() for b in group}
+    return render(request, "admin/sessions.html", status=status, groups=groups,
+                  figures=figures, hosts=await _hosts(request), error=error,
+                  status_labels=STATUS_LABELS, format_local=format_local)
+
+
+async def session_create(request: web.Request) -> web.Response:
+    try:
+        created = await request.app[keys.SESSIONS].create(await _form(request),
+                                                          actor=actor(request))
+    except SessionError as exc:
+        return await sessions_list(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther(f"/admin/sessions/{created.id}?msg=saved")
+
+
+async def session_detail(request: web.Request, *, error: str = "",
+                         status: int = 200) -> web.Response:
+    session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
+    figures = await request.app[keys.SESSIONS].figures(session.id)
+    return render(request, "admin/session.html", status=status, session=session,
+                  figures=figures, hosts=await _hosts(request), error=error,
+                  status_labels=STATUS_LABELS, format_local=format_local,
+                  counts=request.app[keys.HUB].counts(session.id))
+
+
+async def session_update(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    sessions = request.app[keys.SESSIONS]
+    data = await request.post()
+    action = str(data.get("action", "edit"))
+    try:
+        if action == "start":
+            await sessions.start(session_id, actor=actor(request))
+        elif action == "end":
+            await sessions.end(session_id, actor=actor(request))
+        elif action == "edit":
+            await sessions.edit(session_id, await _form(request), actor=actor(request))
+        else:
+            raise web.HTTPBadRequest(text="未知操作")
+    except SessionError as exc:
+        return await session_detail(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther(f"/admin/sessions/{session_id}?msg=saved")
+
+
+async def lists_page(request: web.Request, *, error: str = "",
+                     status: int = 200) -> web.Response:
+    store = request.app[keys.STORE]
+    terms = await store.find(TermRule, order_by=["term"])
+    reasons = await store.find(ReasonTemplate, order_by=["position", "created_at"])
+    return render(request, "admin/lists.html", status=status, terms=terms, reasons=reasons,
+                  error=error)
+
+
+async def lists_update(request: web.Request) -> web.Response:
+    store = request.app[keys.STORE]
+    data = await request.post()
+    action = str(data.get("action", ""))
+    now = request.app[keys.MODERATION].clock()
+    if action == "add_term":
+        term = " ".join(str(data.get("term", "")).split())[:30]
+        rule = "reject" if data.get("rule") == "reject" else "hold"
+        if not term:
+            return await lists_page(request, error="请填写词语。", status=400)
+        try:
+            await store.insert(TermRule(id=new_id(), term=term, action=rule,
+                                        created_by=actor(request), created_at=now,
+                                        updated_at=now))
+        except Conflict:
+            return await lists_page(request, error=f"“{term}”已在列表中。", status=400)
+    elif action == "delete_term":
+        await store.delete(TermRule, str(data.get("id", ""))[:64])
+    elif action == "add_reason":
+        text = " ".join(str(data.get("text", "")).split())[:200]
+        if not text:
+            return await lists_page(request, error="请填写原因。", status=400)
+        await store.insert(ReasonTemplate(id=new_id(), text=text, position=now,
+                                          created_at=now, updated_at=now))
+    elif action == "delete_reason":
+        await store.delete(ReasonTemplate, str(data.get("id", ""))[:64])
+    else:
+        raise web.HTTPBadRequest(text="未知操作")
+    await request.app[keys.MODERATION].reload_terms()
+    raise web.HTTPSeeOther("/admin/lists?msg=saved")

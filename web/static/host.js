@@ -1,0 +1,148 @@
+// The host console: the question on air in large type, with 已解答 / 退回队列, and the next
+// questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
+
+import { LiveSocket, el, readJson, queueOrder, showStatus } from "./socket.js";
+
+const root = document.getElementById("console");
+const sessionId = root.dataset.sessionId;
+const me = root.dataset.me;
+const CATALOG = readJson("catalog-data", { categories: [], items: [] });
+const STATUS_LABELS = readJson("status-labels", {});
+const ITEMS = new Map(CATALOG.items.map((item) => [item.id, item]));
+const SHOWN = 15; // queued questions listed
+
+const $ = (id) => document.getElementById(id);
+const dom = {
+  title: $("session-title"), status: $("session-status"), note: $("session-note"),
+  connection: $("connection"), air: $("air"), airError: $("air-error"),
+  queue: $("queue"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
+};
+
+const state = {
+  session: { status: "", on_air_id: "" },
+  questions: new Map(),
+  synced: false,
+  busy: new Set(), // question ids with an action in flight
+  errors: new Map(), // question id -> refusal message
+};
+
+const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
+  onStatus: (status) => showStatus(dom.connection, status),
+  onSnapshot: (frame) => {
+    state.session = frame.session;
+    state.questions = new Map(frame.questions.map((q) => [q.id, q]));
+    state.synced = true;
+    scheduleRender();
+  },
+  onEvent: (frame) => {
+    if (frame.kind === "question") state.questions.set(frame.question.id, frame.question);
+    else if (frame.kind === "session") state.session = frame.session;
+    scheduleRender();
+  },
+});
+
+function act(q, type) {
+  state.busy.add(q.id);
+  state.errors.delete(q.id);
+  dom.airError.hidden = true;
+  scheduleRender();
+  socket.request(type, { question_id: q.id, version: q.version }).then(() => {
+    state.busy.delete(q.id);
+    scheduleRender();
+  }, (err) => {
+    state.busy.delete(q.id);
+    if (err.code === "conflict" && err.current) state.questions.set(err.current.id, err.current);
+    state.errors.set(q.id, err.message);
+    if (type === "answered" || type === "requeue") {
+      dom.airError.textContent = err.message;
+      dom.airError.hidden = false;
+    }
+    scheduleRender();
+  });
+}
+
+let renderQueued = false;
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  renderSession();
+  renderAir();
+  renderQueue();
+}
+
+function renderSession() {
+  const s = state.session;
+  if (!s.status) return;
+  dom.title.textContent = s.title;
+  dom.status.textContent = STATUS_LABELS[s.status] || s.status;
+  dom.status.className = `tag status-${s.status}`;
+  dom.note.textContent = s.status === "scheduled" ? "直播尚未开始：可以先看看队列里的问题。"
+    : s.status === "ended" ? "本场直播已结束。" : "";
+}
+
+function details(q) {
+  const item = ITEMS.get(q.item_id);
+  const bits = [];
+  if (q.category) bits.push(el("span", { class: "badge category" }, q.category));
+  if (q.item_id) bits.push(el("span", { class: "badge item" }, item ? item.name : q.item_name || q.item_id));
+  bits.push(el("span", { class: "me-too-count" }, `${q.me_too || 0} 人也想问`));
+  if (q.merged_count) bits.push(el("span", { class: "merged-count" }, `合并了 ${q.merged_count} 个相同问题`));
+  if (q.nickname) bits.push(el("span", { class: "hint" }, `提问：${q.nickname}`));
+  if (q.host_id && q.host_id === me) bits.push(el("span", { class: "badge assigned" }, "指定由你解答"));
+  return bits;
+}
+
+function onAirQuestion() {
+  const id = state.session.on_air_id;
+  const q = id ? state.questions.get(id) : null;
+  if (q && q.state === "on_air") return q;
+  return [...state.questions.values()].find((x) => x.state === "on_air") || null;
+}
+
+function renderAir() {
+  if (!state.synced) return;
+  const q = onAirQuestion();
+  if (!q) {
+    dom.air.replaceChildren(el("p", { class: "air-empty" }, "现在没有问题在直播。从右侧队列选一个“上直播”。"));
+    return;
+  }
+  const busy = state.busy.has(q.id);
+  dom.air.replaceChildren(el("article", { class: "air-question", dataset: { questionId: q.id } },
+    el("p", { class: "air-text" }, q.text),
+    el("p", { class: "air-meta" }, ...details(q)),
+    el("div", { class: "air-actions" },
+      el("button", { type: "button", class: "big answered", disabled: busy, onclick: () => act(q, "answered") }, "已解答"),
+      el("button", { type: "button", class: "big secondary", disabled: busy, onclick: () => act(q, "requeue") }, "退回队列"))));
+}
+
+function renderQueue() {
+  const queue = queueOrder([...state.questions.values()]);
+  const shown = queue.slice(0, SHOWN);
+  dom.queue.replaceChildren(...shown.map((q, i) => {
+    const busy = state.busy.has(q.id);
+    const error = state.errors.get(q.id);
+    return el("li", { class: "host-item", dataset: { questionId: q.id } },
+      el("span", { class: "queue-number" }, String(i + 1)),
+      el("div", { class: "host-item-body" },
+        el("p", { class: "host-text" }, q.text),
+        el("p", { class: "air-meta" }, q.pinned ? el("span", { class: "badge pinned" }, "置顶") : null, ...details(q)),
+        error ? el("p", { class: "inline-error", role: "alert" }, error) : null),
+      el("div", { class: "host-item-actions" },
+        el("button", { type: "button", class: "on-air", disabled: busy, onclick: () => act(q, "on_air") }, "上直播"),
+        el("button", { type: "button", class: "secondary", disabled: busy, onclick: () => act(q, "skip") }, "跳过")));
+  }));
+  dom.queueEmpty.hidden = queue.length > 0 || !state.synced;
+  dom.queueCount.textContent = queue.length > SHOWN ? `（共 ${queue.length} 个，显示前 ${SHOWN} 个）`
+    : queue.length ? `（${queue.length}）` : "";
+}
+
+socket.start();
+render();

@@ -1,0 +1,475 @@
+// The viewer's page (/live/{id}): the question on air, the queue, the answers, asking and
+// following one's own questions. Everything shown comes from the websocket (socket.js);
+// user and staff text is only ever put into the page as text nodes.
+
+import {
+  LiveSocket, el, clock, dateTime, readJson, queueOrder, showStatus, charCount,
+} from "./socket.js";
+
+const root = document.getElementById("live");
+const sessionId = root.dataset.sessionId;
+const MAX_CHARS = 300;
+const STATUS_LABELS = readJson("status-labels", {});
+const KEYS = {
+  pending: `tp.ask.${sessionId}`,
+  meToo: `tp.metoo.${sessionId}`,
+  nickname: "tp.nickname",
+};
+const PII_NOTE = "为保护隐私，已隐去你问题中的个人信息。";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  title: $("session-title"), status: $("session-status"), schedule: $("session-schedule"),
+  note: $("session-note"), connection: $("connection"),
+  onAir: $("on-air-body"), queue: $("queue"), queueEmpty: $("queue-empty"),
+  queueCount: $("queue-count"), answered: $("answered"), answeredEmpty: $("answered-empty"),
+  answeredCount: $("answered-count"), mine: $("mine"), mineEmpty: $("mine-empty"),
+  form: $("ask-form"), text: $("ask-text"), nickname: $("ask-nickname"),
+  counter: $("ask-counter"), submit: $("ask-submit"), error: $("ask-error"),
+  notice: $("ask-notice"), closed: $("ask-closed"),
+};
+
+// --- local storage (may be unavailable: private browsing) -------------------------------
+
+function load(key, fallback) {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw === null ? fallback : JSON.parse(raw);
+  } catch {
+    return fallback;
+  }
+}
+
+function save(key, value) {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Not persisted; the page still works for this visit.
+  }
+}
+
+function uuid() {
+  if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // crypto.randomUUID needs a secure context; plain http on a LAN address has none.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+// --- state --------------------------------------------------------------------------------
+
+const state = {
+  session: { status: root.dataset.status, on_air_id: "", slow_mode_seconds: 0 },
+  questions: new Map(), // public view: queued, on air, answered
+  mine: new Map(), // owner view: every question this viewer asked
+  pressed: new Set(load(KEYS.meToo, [])), // questions this viewer said "me too" to
+  pending: load(KEYS.pending, []), // asks not yet acknowledged: {client_id, text, nickname}
+  sending: new Set(), // client ids in flight
+  blocked: "", // "banned" or "" — asking is not possible for this viewer
+  retryUntil: 0, // ms timestamp: asking disabled until then (rate limit, timeout)
+  retryCode: "",
+  meTooErrors: new Map(), // question id -> the refusal of a "me too"
+  synced: false,
+};
+const PUBLIC_STATES = new Set(["queued", "on_air", "answered"]);
+
+function applyQuestion(q) {
+  if (q.mine) state.mine.set(q.id, q);
+  if (PUBLIC_STATES.has(q.state)) {
+    state.questions.set(q.id, q);
+  } else {
+    state.questions.delete(q.id);
+  }
+}
+
+const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
+  onStatus: (status) => {
+    showStatus(ui.connection, status);
+    renderAskState();
+  },
+  onSnapshot: (frame) => {
+    state.session = frame.session;
+    state.questions = new Map();
+    for (const q of frame.questions || []) state.questions.set(q.id, q);
+    state.mine = new Map();
+    for (const q of frame.mine || []) state.mine.set(q.id, q);
+    state.synced = true;
+    scheduleRender();
+  },
+  onEvent: (frame) => {
+    if (frame.kind === "question") applyQuestion(frame.question);
+    else if (frame.kind === "question_removed") state.questions.delete(frame.id);
+    else if (frame.kind === "session") state.session = frame.session;
+    scheduleRender();
+  },
+  onError: (frame) => {
+    if (frame.code === "no_viewer") showAskError(frame.message);
+  },
+});
+
+// --- rendering ----------------------------------------------------------------------------
+
+let renderQueued = false;
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  renderSession();
+  const queue = currentQueue();
+  renderOnAir();
+  renderQueue(queue);
+  renderAnswered();
+  renderMine(queue);
+  renderAskState();
+}
+
+function currentQueue() {
+  const all = new Map(state.questions);
+  for (const q of state.mine.values()) {
+    if (q.state === "queued" && !all.has(q.id)) all.set(q.id, q);
+  }
+  return queueOrder([...all.values()]);
+}
+
+function renderSession() {
+  const s = state.session;
+  if (s.title) {
+    ui.title.textContent = s.title;
+    document.title = document.title.replace(/^[^·]*·/, `${s.title} ·`);
+  }
+  ui.status.textContent = STATUS_LABELS[s.status] || s.status;
+  ui.status.className = `tag status-${s.status}`;
+  root.dataset.status = s.status;
+  if (s.scheduled_start) {
+    const end = s.scheduled_end ? ` – ${clock(s.scheduled_end)}` : "";
+    ui.schedule.textContent = `计划时间：${dateTime(s.scheduled_start)}${end}`;
+  }
+  let note = "";
+  if (s.status === "scheduled") note = "直播尚未开始，欢迎先提问，开播后民警会按顺序解答。";
+  else if (s.status === "ended") note = "本场直播已结束，感谢关注。";
+  else if (s.slow_mode_seconds) note = `慢速模式已开启：每 ${s.slow_mode_seconds} 秒可提问一次。`;
+  ui.note.textContent = note;
+  ui.note.hidden = !note;
+}
+
+function meta(q) {
+  const parts = [];
+  if (q.category) parts.push(el("span", { class: "badge category" }, q.category));
+  if (q.item_name) parts.push(el("span", { class: "badge item" }, q.item_name));
+  if (q.service_link && /^https?:\/\//.test(q.service_link)) {
+    parts.push(el("a", { href: q.service_link, rel: "noopener", target: "_blank" }, "去办理"));
+  }
+  return parts;
+}
+
+function who(q) {
+  return el("span", { class: "who-asked" }, q.nickname || "匿名观众");
+}
+
+function counts(q) {
+  const parts = [];
+  if (q.me_too) parts.push(el("span", { class: "me-too-count" }, `${q.me_too} 人也想问`));
+  if (q.merged_count) {
+    parts.push(el("span", { class: "merged-count" }, `另有 ${q.merged_count} 个相同问题`));
+  }
+  return parts;
+}
+
+function renderOnAir() {
+  const id = state.session.on_air_id;
+  let q = id ? state.questions.get(id) : null;
+  if (!q) q = [...state.questions.values()].find((x) => x.state === "on_air") || null;
+  if (!q) {
+    ui.onAir.replaceChildren(el("p", { class: "hint" }, "暂时没有正在解答的问题。"));
+    return;
+  }
+  ui.onAir.replaceChildren(
+    el("article", { class: "on-air-question", id: `q-${q.id}`, dataset: { questionId: q.id } },
+      el("p", { class: "on-air-text" }, q.text),
+      el("p", { class: "question-meta" }, who(q), ...meta(q), ...counts(q)),
+      state.mine.has(q.id) ? el("p", { class: "mine-flag" }, "这是你的问题，正在直播解答！") : null),
+  );
+}
+
+function meTooButton(q) {
+  const own = state.mine.has(q.id);
+  const pressed = state.pressed.has(q.id);
+  const label = own ? "我的问题" : pressed ? "已想问" : "我也想问";
+  return el("button", {
+    type: "button", class: "small me-too", disabled: own || pressed,
+    "aria-pressed": pressed ? "true" : "false", dataset: { questionId: q.id },
+    onclick: () => meToo(q.id),
+  }, label);
+}
+
+function queueItem(q, index) {
+  return el("li", { class: "question", id: `q-${q.id}`, dataset: { questionId: q.id } },
+    el("span", { class: "queue-number", "aria-label": `第 ${index + 1} 位` }, String(index + 1)),
+    el("div", { class: "question-body" },
+      el("p", { class: "question-text" }, q.text),
+      el("p", { class: "question-meta" }, who(q), ...meta(q), q.pinned ? el("span", { class: "badge pinned" }, "置顶") : null),
+      el("div", { class: "question-actions" }, meTooButton(q), ...counts(q),
+        state.meTooErrors.has(q.id)
+          ? el("span", { class: "inline-error", role: "alert" }, state.meTooErrors.get(q.id))
+          : null)));
+}
+
+function renderQueue(queue) {
+  ui.queue.replaceChildren(...queue.map(queueItem));
+  ui.queueEmpty.hidden = queue.length > 0;
+  ui.queueCount.textContent = queue.length ? `（${queue.length}）` : "";
+}
+
+function renderAnswered() {
+  const answered = [...state.questions.values()]
+    .filter((q) => q.state === "answered")
+    .sort((a, b) => b.answered_at - a.answered_at);
+  ui.answered.replaceChildren(...answered.map((q) => el("li", {
+    class: "question answered", id: `q-${q.id}`, dataset: { questionId: q.id },
+  },
+  el("div", { class: "question-body" },
+    el("p", { class: "question-text" }, q.text),
+    el("p", { class: "question-meta" }, who(q), ...meta(q), ...counts(q),
+      el("span", { class: "hint" }, `${clock(q.answered_at)} 解答`))))));
+  ui.answeredEmpty.hidden = answered.length > 0;
+  ui.answeredCount.textContent = answered.length ? `（${answered.length}）` : "";
+}
+
+function jumpTo(id) {
+  const target = document.getElementById(`q-${id}`);
+  if (!target) return;
+  target.scrollIntoView({ behavior: "smooth", block: "center" });
+  target.classList.remove("flash");
+  void target.offsetWidth; // restart the animation
+  target.classList.add("flash");
+}
+
+function stateLine(q, queue) {
+  const line = el("p", { class: `my-state state-${q.state}` });
+  switch (q.state) {
+    case "queued": {
+      const index = queue.findIndex((x) => x.id === q.id);
+      line.textContent = index >= 0 ? `已进入队列（第 ${index + 1} 位）` : "已进入队列";
+      break;
+    }
+    case "merged":
+      line.textContent = "已合并到相同问题";
+      break;
+    default:
+      line.textContent = q.state_label || q.state;
+  }
+  return line;
+}
+
+function outcome(q) {
+  if (q.state === "replied" && q.reply) {
+    return el("div", { class: "reply" }, el("span", { class: "reply-label" }, "工作人员回复："),
+      el("span", { class: "reply-text" }, q.reply));
+  }
+  if (q.state === "declined") {
+    return el("p", { class: "decline-reason" }, "原因：", q.decline_reason || "未说明");
+  }
+  if (q.state === "merged" && q.merged_into) {
+    const target = state.questions.get(q.merged_into);
+    if (!target) return el("p", { class: "hint" }, "相同的问题正在等待解答，请留意队列。");
+    return el("p", { class: "merged-link" }, el("a", {
+      href: `#q-${q.merged_into}`,
+      onclick: (ev) => {
+        ev.preventDefault();
+        jumpTo(q.merged_into);
+      },
+    }, `查看相同问题：${target.text.length > 40 ? `${target.text.slice(0, 40)}…` : target.text}`));
+  }
+  return null;
+}
+
+function renderMine(queue) {
+  const sending = state.pending.filter((p) => ![...state.mine.values()].some((q) => q.client_id === p.client_id));
+  const items = [];
+  for (const p of sending) {
+    items.push(el("li", { class: "question mine sending" },
+      el("p", { class: "question-text" }, p.text),
+      el("p", { class: "my-state state-sending" }, "正在提交…")));
+  }
+  const mine = [...state.mine.values()].sort((a, b) => b.created_at - a.created_at);
+  for (const q of mine) {
+    items.push(el("li", {
+      class: `question mine state-${q.state}`, dataset: { questionId: q.id, state: q.state },
+    },
+    el("p", { class: "question-text" }, q.text),
+    el("p", { class: "question-meta" }, el("span", { class: "hint" }, clock(q.created_at)), ...meta(q)),
+    stateLine(q, queue),
+    outcome(q),
+    q.masked && q.masked.length ? el("p", { class: "pii-note" }, PII_NOTE) : null));
+  }
+  ui.mine.replaceChildren(...items);
+  ui.mineEmpty.hidden = items.length > 0;
+}
+
+// --- asking ---------------------------------------------------------------------------------
+
+function askClosedReason() {
+  if (state.session.status === "ended") return "本场直播已结束，提问已关闭。";
+  if (state.blocked === "banned") return "你已被禁止在本直播间提问。";
+  return "";
+}
+
+function renderAskState() {
+  const closed = askClosedReason();
+  const count = charCount(ui.text.value);
+  ui.counter.textContent = `${count}/${MAX_CHARS}`;
+  ui.counter.classList.toggle("over", count > MAX_CHARS);
+  const waiting = state.retryUntil > Date.now();
+  const busy = state.sending.size > 0;
+  ui.text.disabled = Boolean(closed);
+  ui.nickname.disabled = Boolean(closed);
+  ui.submit.disabled = Boolean(closed) || waiting || busy || count === 0 || count > MAX_CHARS;
+  ui.submit.textContent = busy ? "提交中…" : "提交问题";
+  ui.closed.textContent = closed;
+  ui.closed.hidden = !closed;
+  ui.form.classList.toggle("closed", Boolean(closed));
+}
+
+let countdown = null;
+
+function retryText(code, seconds) {
+  const wait = seconds > 90 ? `${Math.ceil(seconds / 60)} 分钟` : `${seconds} 秒`;
+  if (code === "timed_out") return `你已被暂时禁言，请 ${wait}后再试。`;
+  return `提问太频繁，请 ${wait}后再试。`;
+}
+
+function showAskError(message) {
+  clearInterval(countdown);
+  countdown = null;
+  ui.error.textContent = message;
+  ui.error.hidden = !message;
+}
+
+function startCountdown(code, retryAfter, message) {
+  state.retryUntil = Date.now() + retryAfter * 1000;
+  state.retryCode = code;
+  const tick = () => {
+    const left = Math.ceil((state.retryUntil - Date.now()) / 1000);
+    if (left <= 0) {
+      clearInterval(countdown);
+      countdown = null;
+      state.retryUntil = 0;
+      ui.error.hidden = true;
+      ui.error.textContent = "";
+      renderAskState();
+      return;
+    }
+    ui.error.textContent = code === "rate_limited" || code === "timed_out"
+      ? retryText(code, left) : message;
+  };
+  showAskError(message);
+  tick();
+  countdown = setInterval(tick, 1000);
+  renderAskState();
+}
+
+function showNotice(text) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = !text;
+}
+
+function savePending() {
+  save(KEYS.pending, state.pending);
+}
+
+function dropPending(clientId) {
+  state.pending = state.pending.filter((p) => p.client_id !== clientId);
+  state.sending.delete(clientId);
+  savePending();
+}
+
+function sendAsk(entry) {
+  state.sending.add(entry.client_id);
+  const fields = { client_id: entry.client_id, text: entry.text };
+  if (entry.nickname) fields.nickname = entry.nickname;
+  scheduleRender();
+  socket.request("ask", fields).then(() => {
+    dropPending(entry.client_id);
+    if (ui.text.value.trim() === entry.text.trim()) ui.text.value = "";
+    showAskError("");
+    showNotice("问题已提交，审核通过后会进入队列。你可以在“我的问题”里查看进度。");
+    scheduleRender();
+  }, (err) => {
+    // Refused: nothing was stored. Keep the text so the viewer can change it and retry.
+    dropPending(entry.client_id);
+    if (!ui.text.value.trim()) ui.text.value = entry.text;
+    showNotice("");
+    if (err.code === "banned") state.blocked = "banned";
+    if (err.retryAfter) startCountdown(err.code, err.retryAfter, err.message);
+    else showAskError(err.message);
+    scheduleRender();
+  });
+}
+
+ui.form.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = ui.text.value.trim();
+  const count = charCount(text);
+  if (!count) {
+    showAskError("问题不能为空。");
+    return;
+  }
+  if (count > MAX_CHARS) {
+    showAskError(`问题最多 ${MAX_CHARS} 字，当前 ${count} 字。`);
+    return;
+  }
+  if (state.sending.size || askClosedReason() || state.retryUntil > Date.now()) return;
+  const nickname = ui.nickname.value.trim().slice(0, 20);
+  save(KEYS.nickname, nickname);
+  const entry = { client_id: uuid(), text, nickname };
+  state.pending.push(entry);
+  savePending();
+  showAskError("");
+  showNotice("");
+  sendAsk(entry);
+});
+
+ui.text.addEventListener("input", () => renderAskState());
+ui.nickname.addEventListener("change", () => save(KEYS.nickname, ui.nickname.value.trim()));
+
+// --- me too ---------------------------------------------------------------------------------
+
+function meToo(questionId) {
+  if (state.pressed.has(questionId)) return;
+  state.meTooErrors.delete(questionId);
+  state.pressed.add(questionId);
+  save(KEYS.meToo, [...state.pressed]);
+  scheduleRender();
+  socket.request("me_too", { question_id: questionId }).then((ack) => {
+    const q = state.questions.get(questionId);
+    if (q && typeof ack.me_too === "number") {
+      state.questions.set(questionId, { ...q, me_too: Math.max(q.me_too, ack.me_too) });
+    }
+    scheduleRender();
+  }, (err) => {
+    if (err.code !== "already") {
+      state.pressed.delete(questionId);
+      save(KEYS.meToo, [...state.pressed]);
+      state.meTooErrors.set(questionId, err.message);
+    }
+    scheduleRender();
+  });
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+ui.nickname.value = load(KEYS.nickname, "") || "";
+socket.start();
+// Questions submitted before a reload but never acknowledged go out again with the same
+// client_id; the server stores each at most once.
+for (const entry of state.pending) sendAsk(entry);
+render();
