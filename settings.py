@@ -143,7 +143,7 @@ SECTIONS: dict[str, type[Any]] = {
 # Values each choice-valued key accepts.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("store", "backend"): ("sqlite", "mongodb"),
-    ("store", "mongodb_write_concern"): ("majority", "1", "0"),
+    ("store", "mongodb_write_concern"): ("majority", "1"),
     ("security", "cookie_secure"): ("auto", "always", "never"),
 }
 

@@ -61,6 +61,7 @@ class Approve:
     item_id: str = ""
     service_link: str = ""
     host_id: str = ""
+    position: float = 0.0  # where it joins the queue: the end, normally
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,12 @@ def transition(question: Question, action: Action, *, role: str, now: float,
             f"这个问题现在是“{STATE_LABELS[question.state]}”，不能{_verb(action)}。",
         )
     match action:
-        case Approve(category=category, item_id=item_id, service_link=link, host_id=host):
+        case Approve(category=category, item_id=item_id, service_link=link, host_id=host,
+                     position=position):
             if not category:
                 raise Refused("missing_category", "请先选择问题分类。")
             return {"state": QUEUED, "category": category, "item_id": item_id,
-                    "service_link": link, "host_id": host}
+                    "service_link": link, "host_id": host, "position": position}
         case Edit(text=text):
             return {"text": _clean(text, 300, "问题")}
         case Merge(into=target):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from live.hub import Event
@@ -46,6 +46,7 @@ from moderation.questions import (
     queue_order,
     transition,
 )
+from moderation.questions import PUBLIC as PUBLIC_STATES
 from moderation.ratelimit import RateLimiter, SlowMode
 from moderation.views import (
     owner_view,
@@ -250,12 +251,13 @@ class Moderation:
     async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:
         board = await self.board(session_id)
         q = board.questions.get(question_id)
-        if q is None:
+        # Questions not shown to the public do not exist as far as other viewers know.
+        if q is None or (q.state not in PUBLIC_STATES and q.viewer_id != viewer_id):
             raise Refused("not_found", "找不到这个问题。")
-        if q.state not in (QUEUED, ON_AIR):
-            raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
         if q.viewer_id == viewer_id:
             raise Refused("own_question", "这是你自己的问题。")
+        if q.state not in (QUEUED, ON_AIR):
+            raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
         try:
             await self.store.insert(MeToo(id=f"{question_id}:{viewer_id}",
                                           question_id=question_id, viewer_id=viewer_id,
@@ -264,9 +266,10 @@ class Moderation:
             raise Refused("already", "你已经说过“我也想问”了。") from None
         updated = await self.store.increment(Question, question_id, "me_too", 1,
                                              now=self.clock())
-        # Keep the count without clobbering a concurrent staff change in memory.
+        # Keep the count without clobbering a concurrent staff change in memory (the
+        # increment leaves the version alone, so staff actions do not conflict with it).
         current = board.questions.get(question_id, updated)
-        board.put(_with(current, me_too=updated.me_too))
+        board.put(replace(current, me_too=updated.me_too))
         self._schedule_me_too_flush(session_id, question_id)
         return board.questions[question_id]
 
@@ -334,7 +337,7 @@ class Moderation:
             if f["category"] not in self.catalog.categories:
                 raise Refused("unknown_category", "问题分类不存在。")
             return Approve(f["category"], item.id if item else "", item.link if item else "",
-                           f.get("host_id") or "")
+                           f.get("host_id") or "", position_before(board.queue(), None))
         if kind == "edit":
             try:
                 text = normalize_text(f["text"], min_len=self.limits.min_chars,
@@ -457,12 +460,6 @@ def clean_nickname(nickname: str) -> str:
     except TextRejected:
         return ""
     return mask_pii(text[:MAX_NICKNAME])[0]
-
-
-def _with(q: Question, **changes: Any) -> Question:
-    from dataclasses import replace
-
-    return replace(q, **changes)
 
 
 def _restriction_view(r: ViewerRestriction) -> dict[str, Any]:

@@ -173,7 +173,10 @@ class Store(abc.ABC):
     async def increment(
         self, cls: type[R], record_id: str, field_name: str, by: int, *, now: float
     ) -> R:
-        """Atomically add ``by`` to an integer field (me-too counts, view counts)."""
+        """Atomically add ``by`` to an integer field (me-too counts, view counts).
+
+        The version is left alone: a counter moving is not a change anyone decides on, and
+        bumping it would make every staff action on a popular question a conflict."""
 
     @abc.abstractmethod
     async def claim_job(

@@ -8,11 +8,11 @@ What this module owns, and why:
   (lists and dicts natively, no JSON encoding), and documents become records again on the
   way out. A field added to a record type with a default needs no migration here: documents
   written before it simply take the default.
-* **Durability.** Every write uses the configured write concern (``w`` = ``"majority"``,
-  1 or 0, with ``j`` = journal), set on the database, so a write is acknowledged only once
+* **Durability.** Every write uses the configured write concern (``w`` = ``"majority"``
+  or 1, with ``j`` = journal), set on the database, so a write is acknowledged only once
   it would survive what the operator asked it to survive (``"majority"``: a primary
-  failover). ``w=0`` cannot be combined with the journal, and a fire-and-forget write cannot
-  tell the caller about a duplicate key or how many documents it removed; see ``_acked``.
+  failover). Unacknowledged writes (``w=0``) are refused: they could not report a
+  duplicate key, nor back the promise that an acknowledged question is stored.
 * **Atomicity without transactions.** Every state change that must not race is a single
   conditional ``findAndModify``: version-checked updates, counters, job claims under a
   lease (``lease_owner``/``lease_expires``: a worker that dies simply lets its lease run
@@ -45,6 +45,7 @@ from pymongo.errors import (
     OperationFailure,
     PyMongoError,
 )
+from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from settings import mask_uri
@@ -181,12 +182,13 @@ def _record_id(record_id: Any) -> str:
 
 
 def parse_write_concern(write_concern: str, journal: bool) -> WriteConcern:
-    """``"majority"``, ``"1"`` or ``"0"`` (any count of members) and the journal flag as a
-    WriteConcern. ``w=0`` asks for no acknowledgement at all, so the journal cannot be
-    waited for; it is dropped (``open`` logs that)."""
+    """``"majority"`` or a member count (``"1"``) and the journal flag as a WriteConcern.
+
+    ``w=0`` is not offered: an unacknowledged write could not report a duplicate key or
+    promise that an acknowledged question is stored, which the store contract requires."""
     w: int | str = int(write_concern) if write_concern.isdigit() else write_concern
     if w == 0:
-        return WriteConcern(w=0)
+        raise ValueError("write concern w=0 cannot keep the store's durability promise")
     return WriteConcern(w=w, j=journal)
 
 
@@ -215,7 +217,6 @@ class MongoStore(Store):
         self.masked_uri = mask_uri(uri)
         self.database_name = database
         self.timeout_ms = int(timeout_ms)
-        self.journal_requested = journal
         self.write_concern = parse_write_concern(str(write_concern), journal)
         self._client: AsyncMongoClient[Document] | None = None
         self._db: AsyncDatabase[Document] | None = None
@@ -274,27 +275,17 @@ class MongoStore(Store):
     def _collection(self, cls: type[Any]) -> AsyncCollection[Document]:
         return self.database[cls.collection]
 
-    def _acked(self, cls: type[Any]) -> AsyncCollection[Document]:
-        """The collection for inserts and deletes, whose reply the caller needs (a duplicate
-        key is a ``Conflict``; a delete returns its count). Under ``w=0`` the driver would
-        send them unacknowledged and never learn either, so they use ``w=1`` instead.
-        findAndModify-based writes always get a reply and keep the configured concern."""
-        collection = self._collection(cls)
-        if self.write_concern.acknowledged:
-            return collection
-        return collection.with_options(write_concern=WriteConcern(w=1))
-
     async def open(self) -> None:
         if self._client is not None:
             return
-        if not self.write_concern.acknowledged and self.journal_requested:
-            log.warning("MongoDB write concern w=0 cannot wait for the journal; "
-                        "journal=true is ignored")
         try:
             client: AsyncMongoClient[Document] = AsyncMongoClient(
                 self._uri,
                 serverSelectionTimeoutMS=self.timeout_ms,
                 connectTimeoutMS=self.timeout_ms,
+                # Every operation, not just connecting: a server that accepts connections
+                # and then hangs must not hang a viewer's question with it.
+                timeoutMS=self.timeout_ms,
                 appname="tippocket",
             )
         except (PyMongoError, ValueError, TypeError) as exc:  # the URI parser raises all three
@@ -368,7 +359,7 @@ class MongoStore(Store):
         cls = type(record)
         doc = _to_doc(record)
         with self._errors(f"insert into {cls.collection}", cls):  # type: ignore[attr-defined]
-            await self._acked(cls).insert_one(doc)
+            await self._collection(cls).insert_one(doc)
         return record
 
     async def get(self, cls: type[R], record_id: str) -> R:
@@ -426,7 +417,8 @@ class MongoStore(Store):
         sets = {name: _encode(cls, name, value) for name, value in changes.items()}
         if "updated_at" in field_names(cls):
             sets["updated_at"] = float(now)
-        update: Document = {"$inc": {**(increments or {}), "version": 1}}
+        # Counters alone leave the version be (see Store.increment).
+        update: Document = {"$inc": {**(increments or {}), **({"version": 1} if changes else {})}}
         if sets:  # an empty $set is an error before MongoDB 5.0
             update["$set"] = sets
         return update
@@ -448,7 +440,7 @@ class MongoStore(Store):
 
     async def delete(self, cls: type[Any], record_id: str) -> bool:
         with self._errors(f"deleting in {cls.collection}"):
-            result = await self._acked(cls).delete_one({"_id": _record_id(record_id)})
+            result = await self._collection(cls).delete_one({"_id": _record_id(record_id)})
         return result.deleted_count > 0
 
     async def delete_where(self, cls: type[Any], where: dict[str, Any]) -> int:
@@ -456,7 +448,7 @@ class MongoStore(Store):
         if not query:
             raise ValueError("delete_where needs a condition")
         with self._errors(f"deleting in {cls.collection}"):
-            result = await self._acked(cls).delete_many(query)
+            result = await self._collection(cls).delete_many(query)
         return int(result.deleted_count)
 
     # --- operations with their own atomicity ----------------------------------------------
@@ -468,9 +460,14 @@ class MongoStore(Store):
                 return await self.insert(question), True
             except Conflict:
                 # The unique (viewer_id, client_id) index refused it: the first copy is
-                # stored (the server wrote it before refusing ours), so read it back.
+                # stored (the server wrote it before refusing ours), so read it back — with
+                # read concern "local", since under "majority" (settable in the URI) the
+                # first copy may not be visible yet while its own write concern waits.
+                questions = self._collection(Question).with_options(
+                    read_concern=ReadConcern("local")
+                )
                 with self._errors("read from questions"):
-                    existing = await self._collection(Question).find_one(key)
+                    existing = await questions.find_one(key)
                 if existing is not None:
                     return _from_doc(Question, existing), False
                 # Deleted in between, or the clash was on the question id: try once more.

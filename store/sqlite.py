@@ -368,7 +368,8 @@ class SQLiteStore(Store):
         for name, by in (increments or {}).items():
             sets.append(f"{name} = {name} + ?")
             params.append(by)
-        sets.append("version = version + 1")
+        if changes:  # counters alone are not an edit: they leave the version be
+            sets.append("version = version + 1")
         if "updated_at" in field_names(cls):
             sets.append("updated_at = ?")
             params.append(now)

@@ -20,6 +20,9 @@ from store.sqlite import SQLiteStore
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# The web fixtures (a running app, logged-in clients) serve the live tests too.
+pytest_plugins = ["tests.support"]
+
 
 def require(available: bool, reason: str) -> None:
     """Skip (locally) or fail (under CI=true) when a needed component is missing."""

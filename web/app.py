@@ -39,7 +39,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_live)
+    app.on_shutdown.append(_close_sockets)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Tell every websocket client to come back later (1001) before the server stops
+    waiting for handlers; clients resume from their cursor once it is back."""
+    app[keys.HUB].drop_all("server_shutdown")
 
 
 async def _secret_key(app: web.Application) -> AsyncIterator[None]:
@@ -78,7 +85,4 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     app[keys.MODERATION] = moderation
     app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed)
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
-    try:
-        yield
-    finally:
-        hub.drop_all("server_shutdown")
+    yield

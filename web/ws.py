@@ -81,19 +81,14 @@ async def _pump(ws: web.WebSocketResponse, conn: Connection) -> None:
             await ws.send_str(frame)
         except (ConnectionError, RuntimeError):
             return
+        finally:
+            conn.queue.task_done()
 
 
-def _on_drop(ws: web.WebSocketResponse) -> Callable[[str], None]:
-    def close(reason: str) -> None:
-        code, text = CLOSE_REASONS.get(reason, (CLOSE_FORBIDDEN, reason))
-        task = asyncio.get_running_loop().create_task(ws.close(code=code, message=text.encode()))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-    return close
-
-
-_background: set[asyncio.Task[Any]] = set()
+async def _flush(conn: Connection) -> None:
+    """Give queued frames (an error explaining a close, say) a moment to go out."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(conn.queue.join(), timeout=2.0)
 
 
 class ErrorBudget:
@@ -121,9 +116,11 @@ async def _serve(ws: web.WebSocketResponse, conn: Connection,
         except ProtocolError as exc:
             conn.offer(dumps(exc.frame()))
             if exc.fatal:
+                await _flush(conn)
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=exc.code.encode())
                 break
             if not budget.spend():
+                await _flush(conn)
                 await ws.close(code=CLOSE_TOO_MANY_ERRORS, message=b"too many errors")
                 break
             continue
@@ -140,16 +137,29 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
                snapshot: Callable[[], dict[str, Any]], handle: Callable[[Message], Any],
                vocabulary: dict[str, Any]) -> web.WebSocketResponse:
     hub = request.app[keys.HUB]
-    conn.on_drop = _on_drop(ws)
     writer = asyncio.create_task(_pump(ws, conn))
+    serving = asyncio.create_task(_serve(ws, conn, handle, vocabulary))
+    # The hub drops a connection (too slow, logged out, shutting down) by stopping its
+    # receive loop; the close itself happens below, in this task, never concurrently.
+    def stop(reason: str) -> None:
+        serving.cancel()
+
+    conn.on_drop = stop
     hub.connect(conn, request.query.get("since"), snapshot)
     try:
-        await _serve(ws, conn, handle, vocabulary)
+        await serving
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not conn.dropped or (current is not None and current.cancelling()):
+            raise
     finally:
         hub.disconnect(conn)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+    if conn.dropped and not ws.closed:
+        code, text = CLOSE_REASONS.get(conn.dropped, (CLOSE_FORBIDDEN, conn.dropped))
+        await ws.close(code=code, message=text.encode())
     return ws
 
 
@@ -206,13 +216,18 @@ async def _staff_login(request: web.Request) -> ActiveLogin | None:
 async def staff_socket(request: web.Request) -> web.StreamResponse:
     _check_origin(request)
     login = await _staff_login(request)
-    if login is None:
-        raise web.HTTPUnauthorized(text="login required")
-    user = login.user
     board = await _board(request)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
     await ws.prepare(request)
+    if login is None:
+        # Accept, then close with a code the page understands ("log in again"); a refused
+        # handshake looks to a browser exactly like a network failure.
+        await ws.send_str(dumps({"type": "error", "code": "unauthorized",
+                                 "message": "登录已失效，请重新登录。"}))
+        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"login required")
+        return ws
+    user = login.user
     session_id = board.session.id
     conn = Connection("staff", session_id, user_id=user.id, login_id=login.session.id,
                       queue_size=request.app[keys.SETTINGS].live.send_queue_frames)

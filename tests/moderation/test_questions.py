@@ -38,7 +38,7 @@ def test_the_happy_path_from_pending_to_answered() -> None:
     changes = transition(q(), Approve("机动车", "vehicle-inspection", "12123://x"),
                          role="moderator", now=NOW)
     assert changes == {"state": "queued", "category": "机动车", "item_id": "vehicle-inspection",
-                       "service_link": "12123://x", "host_id": ""}
+                       "service_link": "12123://x", "host_id": "", "position": 0.0}
     assert transition(q("queued"), OnAir(), role="host", now=NOW) == {
         "state": "on_air", "on_air_at": NOW}
     assert transition(q("on_air"), Answered(), role="host", now=NOW + 60) == {

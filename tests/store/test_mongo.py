@@ -4,6 +4,9 @@ mapping of records to documents. The behaviour both backends share is in test_co
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -19,6 +22,20 @@ from store.records import LoginSession, Question, StaffUser, new_id
 from tests.conftest import require
 
 NOW = 1_760_000_000.0
+
+
+# PyMongo 4.20 leaks a socket when closing a client cancels a monitor that is still
+# connecting (PYTHON-5867: the CancelledError skips the socket's close). That happens when
+# the server is unreachable. The tests that do this finalize the leak inside themselves
+# (``collect_leaked_sockets``) and ignore just that warning, so it cannot fail a later test.
+ignore_leaked_sockets = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+)
+
+
+async def collect_leaked_sockets() -> None:
+    await asyncio.sleep(0.05)  # let the cancelled monitor tasks unwind
+    gc.collect()
 
 
 def unique_db() -> str:
@@ -48,12 +65,20 @@ def question(client_id: str = "c1") -> Question:
 # --- no server needed -------------------------------------------------------------------------
 
 
+async def open_failure(store: MongoStore) -> str:
+    """Open ``store`` expecting StoreUnavailable; its message. The exception (whose chain
+    references the closed client) dies here, so ``collect_leaked_sockets`` can reach it."""
+    with pytest.raises(StoreUnavailable) as info:
+        await store.open()
+    return str(info.value)
+
+
+@ignore_leaked_sockets
 async def test_unreachable_server_names_the_masked_uri_and_the_timeout() -> None:
     uri = "mongodb://tippocket:s3cr%40t-pw@127.0.0.1:1/?serverSelectionTimeoutMS=300"
     store = MongoStore(uri, timeout_ms=300)
-    with pytest.raises(StoreUnavailable) as info:
-        await store.open()
-    message = str(info.value)
+    message = await open_failure(store)
+    await collect_leaked_sockets()
     assert "mongodb://tippocket:***@127.0.0.1:1/" in message
     assert "could not be reached within 300 ms" in message
     assert "s3cr" not in message and "pw" not in message
@@ -71,10 +96,8 @@ async def test_status_of_a_store_never_opened_is_not_ok() -> None:
 
 
 async def test_a_malformed_uri_is_store_unavailable() -> None:
-    store = MongoStore("mongodb://user:hunter2@127.0.0.1:notaport/")
-    with pytest.raises(StoreUnavailable) as info:
-        await store.open()
-    assert "hunter2" not in str(info.value)
+    message = await open_failure(MongoStore("mongodb://user:hunter2@127.0.0.1:notaport/"))
+    assert "hunter2" not in message and "not usable" in message
 
 
 # --- against a server -------------------------------------------------------------------------
@@ -106,7 +129,6 @@ async def test_opening_twice_is_harmless(mongo_store: MongoStore) -> None:
 @pytest.mark.parametrize(("w", "journal", "expected"), [
     ("majority", True, WriteConcern(w="majority", j=True)),
     ("1", False, WriteConcern(w=1, j=False)),
-    ("0", True, WriteConcern(w=0)),  # w=0 cannot wait for the journal: j is dropped
 ])
 async def test_write_concern_is_applied(
     mongodb_uri: str, w: str, journal: bool, expected: WriteConcern
@@ -116,7 +138,6 @@ async def test_write_concern_is_applied(
     try:
         assert store.database.write_concern == expected
         assert store.database["questions"].write_concern == expected
-        # Even under w=0 the store still learns about duplicates and counts deletions.
         await store.insert(user("alice"))
         with pytest.raises(Conflict):
             await store.insert(user("alice"))
@@ -129,6 +150,11 @@ async def test_write_concern_is_applied(
     finally:
         await store.drop_database()
         await store.close()
+
+
+def test_unacknowledged_writes_are_refused() -> None:
+    with pytest.raises(ValueError, match="w=0"):
+        MongoStore("mongodb://127.0.0.1:1/", write_concern="0")
 
 
 @pytest.mark.mongodb
@@ -144,7 +170,28 @@ async def test_a_closed_store_reports_and_raises_store_errors(mongodb_uri: str) 
     await store.close()  # closing twice is fine
 
 
+async def lose_the_server(server: Any) -> tuple[dict[str, Any], str]:
+    """Open a store on ``server``, stop the server; the store's status and the error of a
+    read afterwards."""
+    store = MongoStore(str(server.uri), database="tp_gone", timeout_ms=400)
+    try:
+        await store.open()
+        await store.insert(user())
+        # SecantusDB 0.7's stop() waits 2 s for its accept() to return; shutting the
+        # listening socket down first wakes it at once. Only speed depends on this.
+        with contextlib.suppress(AttributeError, OSError):
+            server._socket.shutdown(socket.SHUT_RDWR)
+        server.stop()
+        status = await store.status()
+        with pytest.raises(StoreUnavailable) as info:
+            await store.count(StaffUser)
+        return status, str(info.value)
+    finally:
+        await store.close()
+
+
 @pytest.mark.mongodb
+@ignore_leaked_sockets
 async def test_a_server_that_goes_away_surfaces_as_store_unavailable(tmp_path: Path) -> None:
     try:
         from secantus import SecantusDBServer
@@ -153,25 +200,13 @@ async def test_a_server_that_goes_away_surfaces_as_store_unavailable(tmp_path: P
         return
     server: Any = SecantusDBServer(storage_path=str(tmp_path / "gone"))
     server.start()
-    store = MongoStore(str(server.uri), database="tp_gone", timeout_ms=400)
     try:
-        await store.open()
-        await store.insert(user())
-        # SecantusDB 0.7's stop() waits 2 s for its accept() to return; shutting the
-        # listening socket down first wakes it at once. Only speed depends on this.
-        try:
-            server._socket.shutdown(socket.SHUT_RDWR)
-        except (AttributeError, OSError):
-            pass
-        server.stop()
-        status = await store.status()
-        assert status["ok"] is False and status["error"]
-        with pytest.raises(StoreUnavailable) as info:
-            await store.count(StaffUser)
-        assert "MongoDB" in str(info.value)
+        status, error = await lose_the_server(server)
     finally:
-        await store.close()
         server.stop()
+        await collect_leaked_sockets()
+    assert status["ok"] is False and status["error"]
+    assert "MongoDB" in error
 
 
 @pytest.mark.mongodb
@@ -229,4 +264,5 @@ async def test_limit_zero_means_no_rows_like_sqlite(mongo_store: MongoStore) -> 
 async def test_values_bson_cannot_hold_are_a_value_error(mongo_store: MongoStore) -> None:
     with pytest.raises(ValueError):
         await mongo_store.insert(Question(id=new_id(), session_id="s", viewer_id="v",
-                                          client_id="c", text="t", flags={1: "x"}))
+                                          client_id="c", text="t",
+                                          flags={1: "x"}))  # type: ignore[dict-item]

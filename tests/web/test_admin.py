@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from store.records import AuditEntry, StaffUser
-from tests.web.conftest import Site, staff_csrf
+from tests.support import Site, staff_csrf
 from web import keys
 
 

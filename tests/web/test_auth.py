@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from store.records import LoginSession
-from tests.web.conftest import PASSWORD, Site, csrf_of, staff_csrf
+from tests.support import PASSWORD, Site, csrf_of, staff_csrf
 from web import keys
 
 

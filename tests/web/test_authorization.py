@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from store.records import ROLES
 from live.sessions import SessionForm
-from tests.web.conftest import Site, staff_csrf
+from store.records import ROLES
+from tests.support import Site, staff_csrf
 from web import keys
 from web.routes import ROUTES
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from settings import Settings
 from store.records import new_id
-from tests.web.conftest import ClientFactory, Site
+from tests.support import ClientFactory, Site
 from web.app import create_app
 
 

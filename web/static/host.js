@@ -1,7 +1,9 @@
 // The host console: the question on air in large type, with 已解答 / 退回队列, and the next
 // questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
 
-import { LiveSocket, el, readJson, queueOrder, showStatus } from "./socket.js";
+import {
+  LiveSocket, el, readJson, queueOrder, showStatus, questionAction,
+} from "./socket.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -36,7 +38,14 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
   },
   onEvent: (frame) => {
     if (frame.kind === "question") state.questions.set(frame.question.id, frame.question);
-    else if (frame.kind === "session") state.session = frame.session;
+    else if (frame.kind === "session") {
+      if (frame.session.on_air_id !== state.session.on_air_id) {
+        // The air changed hands: earlier refusals ("air_busy") no longer apply.
+        state.errors.clear();
+        dom.airError.hidden = true;
+      }
+      state.session = frame.session;
+    }
     scheduleRender();
   },
 });
@@ -46,12 +55,12 @@ function act(q, type) {
   state.errors.delete(q.id);
   dom.airError.hidden = true;
   scheduleRender();
-  socket.request(type, { question_id: q.id, version: q.version }).then(() => {
+  const current = (fresher) => state.questions.set(fresher.id, fresher);
+  questionAction(socket, q, type, {}, current).then(() => {
     state.busy.delete(q.id);
     scheduleRender();
   }, (err) => {
     state.busy.delete(q.id);
-    if (err.code === "conflict" && err.current) state.questions.set(err.current.id, err.current);
     state.errors.set(q.id, err.message);
     if (type === "answered" || type === "requeue") {
       dom.airError.textContent = err.message;
@@ -136,7 +145,7 @@ function renderQueue() {
         el("p", { class: "air-meta" }, q.pinned ? el("span", { class: "badge pinned" }, "置顶") : null, ...details(q)),
         error ? el("p", { class: "inline-error", role: "alert" }, error) : null),
       el("div", { class: "host-item-actions" },
-        el("button", { type: "button", class: "on-air", disabled: busy, onclick: () => act(q, "on_air") }, "上直播"),
+        el("button", { type: "button", class: "go-air", disabled: busy, onclick: () => act(q, "on_air") }, "上直播"),
         el("button", { type: "button", class: "secondary", disabled: busy, onclick: () => act(q, "skip") }, "跳过")));
   }));
   dom.queueEmpty.hidden = queue.length > 0 || !state.synced;

@@ -2,7 +2,9 @@
 // restricting askers. State comes from the staff websocket (socket.js); every action quotes
 // the question's version, and a "conflict" refusal brings the question as it is now.
 
-import { LiveSocket, el, clock, readJson, queueOrder, showStatus } from "./socket.js";
+import {
+  LiveSocket, el, clock, readJson, queueOrder, showStatus, questionAction,
+} from "./socket.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -86,7 +88,8 @@ function act(q, type, fields = {}) {
   entry.busy = true;
   entry.error = "";
   scheduleRender();
-  return socket.request(type, { question_id: q.id, version: q.version, ...fields }).then((ack) => {
+  const current = (fresher) => state.questions.set(fresher.id, fresher);
+  return questionAction(socket, q, type, fields, current).then((ack) => {
     entry.busy = false;
     entry.panel = "";
     entry.values = {};
@@ -95,7 +98,6 @@ function act(q, type, fields = {}) {
   }, (err) => {
     entry.busy = false;
     entry.error = err.message;
-    if (err.code === "conflict" && err.current) state.questions.set(err.current.id, err.current);
     scheduleRender();
     return null;
   });

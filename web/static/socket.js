@@ -331,10 +331,12 @@ export function clock(epoch, seconds = false) {
 /** "5月12日 14:00" in China time, from epoch seconds. */
 export function dateTime(epoch) {
   if (!epoch) return "";
-  return new Date(epoch * 1000).toLocaleString("zh-CN", {
+  const parts = {};
+  for (const part of new Intl.DateTimeFormat("en-GB", {
     month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
     timeZone: CHINA,
-  });
+  }).formatToParts(new Date(epoch * 1000))) parts[part.type] = part.value;
+  return `${parts.month}月${parts.day}日 ${parts.hour}:${parts.minute}`;
 }
 
 /** Read JSON from a <script type="application/json" id="..."> block. */
@@ -369,4 +371,37 @@ export function charCount(text) {
   const cleaned = text.normalize("NFC").replace(/\s/gu, " ")
     .replace(/[\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0]/gu, "");
   return [...cleaned.split(" ").filter(Boolean).join(" ")].length;
+}
+
+// Fields of a question that change without anyone deciding anything: "me too" clicks (and
+// merges into it) bump the stored version too, so a staff action quoting the version from
+// just before such a click is refused with "conflict" although nothing that matters changed.
+const COUNT_FIELDS = new Set(["me_too", "merged_count", "version", "updated_at"]);
+
+/** True when `current` differs from `seen` only in counters (and so in version). */
+export function onlyCountsChanged(seen, current) {
+  if (!seen || !current || seen.id !== current.id) return false;
+  const names = new Set([...Object.keys(seen), ...Object.keys(current)]);
+  for (const name of names) {
+    if (COUNT_FIELDS.has(name)) continue;
+    if (JSON.stringify(seen[name]) !== JSON.stringify(current[name])) return false;
+  }
+  return true;
+}
+
+/**
+ * Send a staff action on question `q`, quoting its version. A "conflict" caused only by
+ * counters moving is retried once with the current version; any other refusal rejects.
+ */
+export function questionAction(socket, q, type, fields, onCurrent) {
+  const send = (version) => socket.request(type, { question_id: q.id, version, ...fields });
+  return send(q.version).catch((err) => {
+    if (err.code !== "conflict" || !err.current) throw err;
+    if (onCurrent) onCurrent(err.current);
+    if (!onlyCountsChanged(q, err.current)) throw err;
+    return send(err.current.version).catch((again) => {
+      if (again.code === "conflict" && again.current && onCurrent) onCurrent(again.current);
+      throw again;
+    });
+  });
 }

@@ -1,4 +1,5 @@
-"""Web fixtures: the app from the real factory, served on a loopback port, real HTTP clients."""
+"""Shared test helpers and the ``site`` fixture: the app from the real factory, served on a
+loopback port, and real HTTP clients (registered as a plugin by ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
