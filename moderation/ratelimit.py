@@ -55,8 +55,9 @@ class RateLimiter:
         # dict itself is ordered by last use, least recent first.
         self._log: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def check(self, key: str) -> float:
-        """0.0 if ``key`` may go now (the attempt is recorded), else the seconds to wait."""
+    def check(self, key: str, *, record: bool = True) -> float:
+        """0.0 if ``key`` may go now (the attempt is recorded unless ``record`` is false),
+        else the seconds to wait."""
         now = self._clock()
         horizon = now - self.per_seconds
         times = self._log.get(key)
@@ -69,7 +70,8 @@ class RateLimiter:
         while times and times[0] <= horizon:
             times.popleft()
         if len(times) < self.count:
-            times.append(now)
+            if record:
+                times.append(now)
             return 0.0
         # A clock that stepped back could make this exceed the window; never ask for more.
         return min(times[0] - horizon, self.per_seconds)
@@ -121,14 +123,17 @@ class SlowMode:
         """Change the interval (seconds, 0 = off); applies to the next ``check``."""
         self._interval = _check_interval(seconds)
 
-    def check(self, viewer_id: str) -> float:
-        """0.0 if the viewer may ask now (and this is recorded), else the seconds to wait."""
+    def check(self, viewer_id: str, *, record: bool = True) -> float:
+        """0.0 if the viewer may ask now (recorded unless ``record`` is false), else the
+        seconds to wait."""
         now = self._clock()
         last = self._last.get(viewer_id)
         if last is not None and self._interval > 0:
             wait = min(last + self._interval - now, self._interval)
             if wait > 0:
                 return wait
+        if not record:
+            return 0.0
         self._last[viewer_id] = now
         self._last.move_to_end(viewer_id)
         self._evict(now)

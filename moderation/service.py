@@ -47,7 +47,7 @@ from moderation.questions import (
     transition,
 )
 from moderation.questions import PUBLIC as PUBLIC_STATES
-from moderation.ratelimit import RateLimiter, SlowMode
+from moderation.ratelimit import RateLimiter, SlowMode, wait_message
 from moderation.views import (
     owner_view,
     public_view,
@@ -219,12 +219,15 @@ class Moderation:
         if screened.verdict == "reject":
             raise Refused("blocked", "问题包含不允许发布的内容，未能提交。")
         assert board.slow_mode is not None
-        for limiter, key in ((board.slow_mode, viewer_id), (self.per_viewer, viewer_id),
-                             (self.per_address, client_addr)):
-            wait = limiter.check(key)
-            if wait:
-                raise RefusedRetry(
-                    "rate_limited", f"提问太频繁，请 {int(wait) + 1} 秒后再试。", wait)
+        limits = ((board.slow_mode, viewer_id), (self.per_viewer, viewer_id),
+                  (self.per_address, client_addr))
+        # Ask every limiter first and record only when all allow: a refusal by one must
+        # not count as a question against the others.
+        wait = max(limiter.check(key, record=False) for limiter, key in limits)
+        if wait:
+            raise RefusedRetry("rate_limited", wait_message(wait), wait)
+        for limiter, key in limits:
+            limiter.check(key)
         flags: dict[str, Any] = {}
         if screened.pii:
             flags["pii"] = screened.pii

@@ -129,6 +129,11 @@ async def _serve(ws: web.WebSocketResponse, conn: Connection,
             conn.offer(dumps({"type": "error", "code": "unavailable", "re": message.id,
                               "message": "服务暂时不可用，请稍后重试。"}))
             continue
+        except Exception:  # a bug: log it, tell this client, keep serving everyone
+            log.exception("unexpected error handling a websocket frame")
+            conn.offer(dumps({"type": "error", "code": "internal",
+                              "message": "服务器出错了，请稍后重试。"}))
+            continue
         if reply is not None:
             conn.offer(dumps({"type": "ack", "re": message.id, **reply}))
 

@@ -163,3 +163,14 @@ def test_nonsense_interval_is_refused(seconds: float) -> None:
 @pytest.mark.parametrize(("wait", "seconds"), [(0.2, 1), (1.0, 1), (1.01, 2), (29.5, 30)])
 def test_wait_message_rounds_up_to_whole_seconds(wait: float, seconds: int) -> None:
     assert wait_message(wait) == f"提问太频繁，请 {seconds} 秒后再试。"
+
+
+def test_a_check_without_recording_leaves_no_trace() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1, 60, clock=lambda: now[0])
+    slow = SlowMode(30, clock=lambda: now[0])
+    for _ in range(3):
+        assert limiter.check("v", record=False) == 0.0
+        assert slow.check("v", record=False) == 0.0
+    assert limiter.check("v") == 0.0 and slow.check("v") == 0.0
+    assert limiter.check("v", record=False) > 0 and slow.check("v", record=False) > 0
