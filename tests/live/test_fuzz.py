@@ -118,7 +118,7 @@ JSON = st.recursive(
     max_leaves=8,
 )
 SCHEMAS = {**VIEWER_MESSAGES, **STAFF_MESSAGES}
-TYPES = sorted(SCHEMAS) + ["", "ASK", "question", "hello"]
+TYPES = [*sorted(SCHEMAS), "", "ASK", "question", "hello"]
 FIELDS = sorted({f for spec in SCHEMAS.values() for f in spec} | {"extra"})
 VALUES = JSON | st.text(min_size=1, max_size=400) | st.integers(0, 5)
 ASK_TEXT = st.sampled_from(["驾照快到期了在哪里换", "电瓶车怎么上牌", "年审要带什么",
