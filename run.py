@@ -128,6 +128,8 @@ async def serve(settings: Settings) -> int:
         return 1
     try:
         password = await app[keys.ACCOUNTS].ensure_initial_admin()
+        if password:  # a fresh install: give the moderators their usual decline reasons
+            await app[keys.MODERATION].seed_reason_templates()
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         try:
             await site.start()

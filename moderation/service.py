@@ -71,6 +71,13 @@ from store.records import (
 
 Publish = Callable[[str, Iterable[Event]], None]
 MAX_NICKNAME = 20
+DEFAULT_REASONS = (
+    "与本场直播的主题无关，欢迎拨打 122 或到车管所窗口咨询。",
+    "问题涉及您个人的具体案件，需要核实身份，请到窗口或拨打 122 办理。",
+    "问题描述不够清楚，请补充关键信息（如车型、业务类型）后重新提问。",
+    "本场已经解答过相同的问题，请查看已解答列表或小贴士视频。",
+    "内容不文明或含有不实信息，未予采用。",
+)
 ME_TOO_FLUSH_SECONDS = 0.3
 
 
@@ -439,6 +446,17 @@ class Moderation:
 
     async def reason_templates(self) -> list[ReasonTemplate]:
         return await self.store.find(ReasonTemplate, order_by=["position", "created_at"])
+
+    async def seed_reason_templates(self) -> int:
+        """On a fresh install, the decline reasons a help desk needs on day one (admins edit
+        them at /admin/lists). Does nothing once any template exists."""
+        if await self.store.count(ReasonTemplate):
+            return 0
+        now = self.clock()
+        for i, text in enumerate(DEFAULT_REASONS):
+            await self.store.insert(ReasonTemplate(id=new_id(), text=text, position=float(i),
+                                                   created_at=now, updated_at=now))
+        return len(DEFAULT_REASONS)
 
 
 class RefusedRetry(Refused):

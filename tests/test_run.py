@@ -184,3 +184,36 @@ def test_serve_creates_the_first_admin_once_and_serves_login(tmp_path: Path) -> 
     second.terminate()
     out, _ = second.communicate(timeout=20)
     assert "Staff log in at" in out and "password:" not in out
+
+
+def test_first_start_seeds_decline_reasons_once(tmp_path: Path) -> None:
+    import asyncio
+
+    from settings import Secret, load_settings
+    from store import make_store
+    from store.records import ReasonTemplate
+
+    data = tmp_path / "d"
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "serve", "--data-dir", str(data), "--port",
+         str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "serving at" in line:
+                break
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+    async def count() -> int:
+        settings = load_settings(env={}).replace(
+            server={"data_dir": str(data)}, security={"secret_key": Secret("x")})
+        store = make_store(settings)
+        await store.open()
+        try:
+            return await store.count(ReasonTemplate)
+        finally:
+            await store.close()
+
+    assert asyncio.run(count()) == 5
