@@ -9,7 +9,7 @@ from aiohttp import web
 
 from live.sessions import STATUS_LABELS, SessionError, SessionForm
 from store.base import Conflict
-from store.records import Broadcast, ReasonTemplate, StaffUser, TermRule, new_id
+from store.records import AuditEntry, Broadcast, ReasonTemplate, StaffUser, TermRule, new_id
 from web import keys
 from web.admin import actor
 from web.render import CHINA_TZ, render
@@ -107,6 +107,13 @@ async def lists_page(request: web.Request, *, error: str = "",
                   error=error)
 
 
+async def _audit(request: web.Request, action: str, target: str,
+                 before: dict[str, str] | None, after: dict[str, str] | None) -> None:
+    await request.app[keys.STORE].audit(AuditEntry(
+        id=new_id(), at=request.app[keys.MODERATION].clock(), actor=actor(request),
+        action=action, target=target, before=before, after=after))
+
+
 async def lists_update(request: web.Request) -> web.Response:
     store = request.app[keys.STORE]
     data = await request.post()
@@ -123,16 +130,26 @@ async def lists_update(request: web.Request) -> web.Response:
                                         updated_at=now))
         except Conflict:
             return await lists_page(request, error=f"“{term}”已在列表中。", status=400)
+        await _audit(request, "terms.add", f"term:{term}", None, {"action": rule})
     elif action == "delete_term":
-        await store.delete(TermRule, str(data.get("id", ""))[:64])
+        rule_id = str(data.get("id", ""))[:64]
+        found = await store.find(TermRule, {"id": rule_id})
+        if found and await store.delete(TermRule, rule_id):
+            await _audit(request, "terms.delete", f"term:{found[0].term}",
+                         {"action": found[0].action}, None)
     elif action == "add_reason":
         text = " ".join(str(data.get("text", "")).split())[:200]
         if not text:
             return await lists_page(request, error="请填写原因。", status=400)
         await store.insert(ReasonTemplate(id=new_id(), text=text, position=now,
                                           created_at=now, updated_at=now))
+        await _audit(request, "reasons.add", "reasons", None, {"text": text})
     elif action == "delete_reason":
-        await store.delete(ReasonTemplate, str(data.get("id", ""))[:64])
+        reason_id = str(data.get("id", ""))[:64]
+        found_reasons = await store.find(ReasonTemplate, {"id": reason_id})
+        if found_reasons and await store.delete(ReasonTemplate, reason_id):
+            await _audit(request, "reasons.delete", "reasons",
+                         {"text": found_reasons[0].text}, None)
     else:
         raise web.HTTPBadRequest(text="未知操作")
     await request.app[keys.MODERATION].reload_terms()

@@ -367,3 +367,21 @@ async def test_asking_before_the_start_and_after_the_end(live: Live) -> None:
     assert ended["session"]["ended_at"]
     refused = await ask(viewer, "结束后再问")
     assert refused["code"] == "session_ended"
+
+
+async def test_blocked_terms_reject_or_hold(live: Live) -> None:
+    from store.records import TermRule
+
+    store = live.app[keys.STORE]
+    await store.insert(TermRule(id="t1", term="骗子", action="reject"))
+    await store.insert(TermRule(id="t2", term="投诉", action="hold"))
+    await live.app[keys.MODERATION].reload_terms()
+    viewer = await live.viewer()
+    mod = await live.staff("mod", "moderator")
+    refused = await ask(viewer, "你们都是骗 子")
+    assert refused["code"] == "blocked" and "不允许" in refused["message"]
+    held = await ask(viewer, "我要投诉检测站乱收费")
+    assert held["type"] == "ack"
+    seen = await mod.until(state_of(held["question_id"], "pending"))
+    assert seen["question"]["flags"]["held_terms"] == ["投诉"]
+    assert await store.count(Question) == 1
