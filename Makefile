@@ -25,8 +25,18 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+# Browser libraries (hls.js) come from the npm registry into node_modules/, never into the
+# repository. Without npm the server still runs; the live page then plays video only in
+# browsers with native HLS, and says so.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else \
+	  echo "warning: npm not found; hls.js not installed (apt-get install npm to add it)"; \
+	fi
+
+install: $(VENV)/.installed node_modules/.installed
+install-test: $(VENV)/.installed-test node_modules/.installed
 
 run: install
 	$(PY) run.py serve $(ARGS)
@@ -46,4 +56,4 @@ bench: install-test
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
