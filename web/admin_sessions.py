@@ -95,7 +95,8 @@ async def session_update(request: web.Request) -> web.Response:
             raise web.HTTPBadRequest(text="未知操作")
     except SessionError as exc:
         return await session_detail(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther(f"/admin/sessions/{session_id}?msg=saved")
+    notice = {"start": "started", "end": "ended"}.get(action, "saved")
+    raise web.HTTPSeeOther(f"/admin/sessions/{session_id}?msg={notice}")
 
 
 async def lists_page(request: web.Request, *, error: str = "",

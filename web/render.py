@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from moderation.staff import ROLE_LABELS
-from web import keys
+from web import audit_view, keys
 
 # Notices a redirect may ask a page to show (by code, so a link cannot inject text).
 NOTICES = {
@@ -18,6 +18,8 @@ NOTICES = {
     "loggedout": "已退出登录。",
     "password": "密码已修改，请用新密码重新登录。",
     "saved": "已保存。",
+    "started": "直播已开始：观众页、审核台和主持台都已切换到直播状态。",
+    "ended": "直播已结束：观众不能再提问。",
 }
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -38,7 +40,13 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["time"] = format_time
+    env.filters["action_label"] = audit_view.action_label
+    env.filters["target_label"] = audit_view.target_label
+    env.filters["describe"] = lambda values: audit_view.describe(values, format_time)
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["audit_actions"] = audit_view.ACTIONS
+    # Chinese stays readable in JSON blocks (still HTML-safe: <, >, & and ' are escaped).
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     return env
 
 

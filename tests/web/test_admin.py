@@ -97,8 +97,10 @@ async def test_audit_log_records_and_filters_staff_changes(site: Site) -> None:
     assert (entries[1].before, entries[1].after) == ({"role": "moderator"}, {"role": "host"})
     page = await client.get("/admin/audit", params={"action": "staff.role"})
     html = await page.text()
-    assert "<td>staff.role</td>" in html and "staff:mod1" in html
-    assert "<td>staff.create</td>" not in html
+    assert 'data-action="staff.role"' in html and "账号 mod1" in html
+    assert 'data-action="staff.create"' not in html
+    assert "修改角色" in html and "审核员" in html and "主持人" in html  # labelled, in Chinese
+    assert "\\u" not in html
     bad = await client.get("/admin/audit", params={"page": "x"})
     assert bad.status == 400
     assert await site.app[keys.STORE].count(StaffUser) == 2

@@ -377,9 +377,14 @@ function startCountdown(code, retryAfter, message) {
   renderAskState();
 }
 
+let noticeTimer = 0;
+
 function showNotice(text) {
   ui.notice.textContent = text;
   ui.notice.hidden = !text;
+  // A confirmation, not a state: "我的问题" carries the question's progress from here on.
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => showNotice(""), 8000);
 }
 
 function savePending() {

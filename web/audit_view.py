@@ -1,0 +1,70 @@
+"""How the audit log reads to an admin: Chinese names for actions, fields and values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moderation.questions import STATE_LABELS
+from moderation.staff import ROLE_LABELS
+
+ACTIONS = {
+    "staff.create": "添加账号", "staff.role": "修改角色", "staff.disable": "停用账号",
+    "staff.enable": "启用账号", "staff.password": "修改密码",
+    "session.create": "安排直播", "session.edit": "编辑直播", "session.start": "开始直播",
+    "session.end": "结束直播", "session.slow_mode": "慢速模式",
+    "question.approve": "通过问题", "question.edit": "编辑问题", "question.merge": "合并问题",
+    "question.reply": "文字回复", "question.decline": "拒绝问题", "question.pin": "置顶",
+    "question.move": "调整顺序", "question.on_air": "上直播", "question.answered": "标记已解答",
+    "question.requeue": "退回队列", "question.skip": "跳过",
+    "viewer.timeout": "禁言观众", "viewer.ban": "封禁观众", "viewer.unrestrict": "解除限制",
+    "terms.add": "添加屏蔽词", "terms.delete": "删除屏蔽词",
+    "reasons.add": "添加拒绝原因", "reasons.delete": "删除拒绝原因",
+}
+FIELDS = {
+    "role": "角色", "disabled": "已停用", "state": "状态", "category": "分类",
+    "item_id": "业务事项", "service_link": "办理链接", "host_id": "主持人", "text": "内容",
+    "reply": "回复", "decline_reason": "原因", "merged_into": "合并到", "position": "顺序",
+    "pinned": "置顶", "on_air_at": "上直播时间", "answered_at": "解答时间", "title": "标题",
+    "description": "简介", "scheduled_start": "计划开始", "scheduled_end": "计划结束",
+    "host_ids": "主持人", "presenter": "主播", "status": "状态",
+    "slow_mode_seconds": "慢速模式（秒）", "until": "截止", "reason": "原因", "action": "处理",
+}
+TARGETS = {"staff": "账号", "question": "问题", "session": "直播", "viewer": "观众",
+           "term": "屏蔽词", "reasons": "拒绝原因"}
+STATUS = {"scheduled": "即将开始", "live": "直播中", "ended": "已结束"}
+TERM_ACTIONS = {"hold": "待审核", "reject": "直接拒绝"}
+
+
+def action_label(action: str) -> str:
+    return ACTIONS.get(action, action)
+
+
+def target_label(target: str) -> str:
+    kind, _, rest = target.partition(":")
+    return f"{TARGETS.get(kind, kind)} {rest}".strip()
+
+
+def describe(values: dict[str, Any] | None, format_time: Any) -> list[tuple[str, str]]:
+    """``[(field label, value text)]`` for one side of an audit entry."""
+    if not values:
+        return []
+    out = []
+    for key, value in values.items():
+        if key.endswith("_at") or key in ("until", "scheduled_start", "scheduled_end"):
+            text = format_time(value, "%Y-%m-%d %H:%M:%S") if value else "—"
+        elif isinstance(value, bool):
+            text = "是" if value else "否"
+        elif key == "role":
+            text = ROLE_LABELS.get(str(value), str(value))
+        elif key == "state":
+            text = STATE_LABELS.get(str(value), str(value))
+        elif key == "status":
+            text = STATUS.get(str(value), str(value))
+        elif key == "action":
+            text = TERM_ACTIONS.get(str(value), str(value))
+        elif isinstance(value, list):
+            text = "、".join(map(str, value)) or "—"
+        else:
+            text = str(value) if value != "" else "—"
+        out.append((FIELDS.get(key, key), text))
+    return out
