@@ -129,10 +129,11 @@ def field_value(draw: st.DrawFn, name: str, spec: Any, ids: list[str]) -> Any:
     """Mostly a value the schema accepts (so frames reach the service), sometimes not."""
     if draw(st.integers(0, 6)) == 0:
         return draw(VALUES)
-    if name in ("question_id", "into", "before") and ids:
-        # An index, not the id itself: hypothesis needs draws that do not depend on what
-        # the server has stored so far.
-        return ids[draw(st.integers(0, 1000)) % len(ids)]
+    if name in ("question_id", "into", "before"):
+        # Both draws always happen, and the id is picked by index: hypothesis needs the
+        # sequence of draws not to depend on what the server has stored so far.
+        index, fallback = draw(st.integers(0, 1000)), draw(st.text(max_size=64))
+        return ids[index % len(ids)] if ids else fallback
     if name == "text":
         return draw(ASK_TEXT)
     if name == "category":
