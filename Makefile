@@ -52,8 +52,9 @@ pytest: install-test
 
 test: lint typecheck pytest
 
+# Each benchmark prints one JSON line with its figures and the floor measured in the same run.
 bench: install-test
-	$(PY) bench/run_all.py
+	$(PY) bench/hub.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -51,6 +51,8 @@ class Connection:
     queue: asyncio.Queue[str] = field(init=False)
     dropped: str = ""
     on_drop: Callable[[str], None] | None = None
+    # Writes encoded frames straight to the socket when nothing is queued; False = cannot.
+    write: Callable[[bytes], bool] | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.queue_size)
@@ -71,12 +73,33 @@ class Connection:
             return False
         return True
 
+    def offer_many(self, frames: list[tuple[str, bytes]]) -> None:
+        if self.dropped:
+            return
+        if self.write is not None and self.queue.empty() and self.write(
+                b"".join(wire for _, wire in frames)):
+            return
+        for text, _ in frames:
+            if not self.offer(text):
+                return
+
     def drop(self, reason: str) -> None:
         if self.dropped:
             return
         self.dropped = reason
         if self.on_drop is not None:
             self.on_drop(reason)
+
+
+def ws_frame(text: str) -> bytes:
+    """A server text frame (FIN, unmasked): the same bytes for every recipient."""
+    data = text.encode()
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + data
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
 
 
 class Channel:
@@ -102,6 +125,22 @@ class Channel:
         for conn in self._targets(event.audience):
             conn.offer(frame)
         return self.seq
+
+    def publish_many(self, events: list[Event]) -> None:
+        per: dict[Connection, list[tuple[str, bytes]]] = {}
+        for event in events:
+            self.seq += 1
+            frame = dumps({"type": "event", "seq": self.seq, "kind": event.kind, **event.data})
+            self.buffer.append((self.seq, event.audience, frame))
+            item = (frame, ws_frame(frame))
+            for conn in self._targets(event.audience):
+                found = per.get(conn)
+                if found is None:
+                    per[conn] = [item]
+                else:
+                    found.append(item)
+        for conn, frames in per.items():
+            conn.offer_many(frames)
 
     def _targets(self, audience: str) -> Iterable[Connection]:
         if audience == PUBLIC:
@@ -157,9 +196,7 @@ class Hub:
         return found
 
     def publish(self, session_id: str, events: Iterable[Event]) -> None:
-        channel = self.channel(session_id)
-        for event in events:
-            channel.publish(event)
+        self.channel(session_id).publish_many(list(events))
 
     def connect(self, conn: Connection, since: str | None,
                 snapshot: Callable[[], dict[str, Any]]) -> str:

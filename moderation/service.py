@@ -334,9 +334,10 @@ class Moderation:
                 target=f"question:{q.id}", session_id=session_id,
                 before={k: getattr(q, k) for k in changes}, after=changes,
             ))
-        self._emit(q, updated)
+        events = list(question_events(q, updated, self.item_names))
         if session is not None:
-            self.session_changed(session)
+            events.extend(session_events(session))
+        self.publish(session_id, events)
         return updated
 
     def _action(self, board: Board, q: Question, kind: str, f: dict[str, Any]) -> Action:

@@ -7,9 +7,10 @@ whole keywords, then split or partial matches, weighted by how rare a phrase is 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from moderation.catalog import Catalog
@@ -73,13 +74,15 @@ def suggest_item(text: str, catalog: Catalog) -> Suggestion | None:
                 continue
             for position, whole in holders.items():
                 if whole:
-                    weight = WHOLE_WEIGHT * len(piece) ** 1.5 * index.idf(piece, whole=True)
+                    weight = WHOLE_WEIGHT * len(piece) ** 1.5 * index.idf_whole[piece]
                 else:
-                    weight = PIECE_WEIGHT * _topical(piece) ** 1.5 * index.idf(piece)
+                    weight = PIECE_WEIGHT * _topical(piece) ** 1.5 * index.idf_any[piece]
                 if weight > 0:
                     hits.setdefault(position, []).append(_Hit(start, end, weight))
-    for position, cue in index.cues:
-        weight = SPLIT_WEIGHT * len(cue) ** 1.5 * index.idf(cue, whole=True)
+    present = set(query)
+    for position, cue, chars, weight in index.split:
+        if not chars <= present:
+            continue  # both halves found needs every character of the cue in the query
         for hit in _split_hits(query, cue, weight):
             hits.setdefault(position, []).append(hit)
 
@@ -154,6 +157,9 @@ class _SuggestIndex:
     pieces: dict[str, dict[int, bool]]
     longest: int
     item_count: int
+    idf_whole: dict[str, float] = field(default_factory=dict)
+    idf_any: dict[str, float] = field(default_factory=dict)
+    split: tuple[tuple[int, str, frozenset[str], float], ...] = ()
 
     def idf(self, piece: str, *, whole: bool = False) -> float:
         """ln(1 + N/df) / ln(1 + N): 1.0 for a phrase of one item, near 0 for all items.
@@ -189,4 +195,10 @@ def _suggest_index(catalog: Catalog) -> _SuggestIndex:
                     entry = pieces.setdefault(cue[start:end], {})
                     entry[position] = entry.get(position, False) or end - start == len(cue)
     longest = max((len(cue) for _, cue in cues), default=2)
-    return _SuggestIndex(tuple(cues), pieces, longest, max(len(catalog.items), 1))
+    index = _SuggestIndex(tuple(cues), pieces, longest, max(len(catalog.items), 1))
+    index.idf_whole.update({p: index.idf(p, whole=True) for p in pieces})
+    index.idf_any.update({p: index.idf(p) for p in pieces})
+    split = tuple((position, cue, frozenset(cue),
+                   SPLIT_WEIGHT * len(cue) ** 1.5 * index.idf(cue, whole=True))
+                  for position, cue in cues if len(cue) >= 3)
+    return dataclasses.replace(index, split=split)

@@ -44,6 +44,8 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if response.status == 101:
+        return  # a websocket upgrade renders nothing; 1 KiB per idle socket is better saved
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith(("/login", "/staff", "/admin", "/account", "/moderate", "/host")):

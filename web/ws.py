@@ -73,15 +73,17 @@ def _socket(request: web.Request) -> web.WebSocketResponse:
                                  max_msg_size=MAX_FRAME_HARD)
 
 
-async def _pump(ws: web.WebSocketResponse, conn: Connection) -> None:
+async def _pump(ws: web.WebSocketResponse, conn: Connection, busy: list[bool]) -> None:
     """Drain the connection's queue into the socket, in order."""
     while True:
         frame = await conn.queue.get()
+        busy[0] = True
         try:
             await ws.send_str(frame)
         except (ConnectionError, RuntimeError):
             return
         finally:
+            busy[0] = False
             conn.queue.task_done()
 
 
@@ -142,7 +144,18 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
                snapshot: Callable[[], dict[str, Any]], handle: Callable[[Message], Any],
                vocabulary: dict[str, Any]) -> web.WebSocketResponse:
     hub = request.app[keys.HUB]
-    writer = asyncio.create_task(_pump(ws, conn))
+    busy = [False]
+    transport = request.transport
+
+    def direct(data: bytes) -> bool:
+        if busy[0] or transport is None or transport.is_closing() or (
+                transport.get_write_buffer_size() > 65536):
+            return False
+        transport.write(data)
+        return True
+
+    conn.write = direct
+    writer = asyncio.create_task(_pump(ws, conn, busy))
     serving = asyncio.create_task(_serve(ws, conn, handle, vocabulary))
     # The hub drops a connection (too slow, logged out, shutting down) by stopping its
     # receive loop; the close itself happens below, in this task, never concurrently.

@@ -109,3 +109,39 @@ async def test_drop_user_and_login_close_only_those_sockets() -> None:
     assert (a1.dropped, a2.dropped, b.dropped) == ("logged_out", "", "")
     assert hub.drop_user("a", "logged_out") == 2
     assert a2.dropped == "logged_out" and not b.dropped
+
+
+def test_ws_frame_encodes_each_length_form() -> None:
+    from live.hub import ws_frame
+
+    for size, header in ((5, b"\x81\x05"), (200, b"\x81\x7e\x00\xc8"),
+                         (70_000, b"\x81\x7f" + (70_000).to_bytes(8, "big"))):
+        frame = ws_frame("x" * size)
+        assert frame.startswith(header) and frame.endswith(b"x" * size)
+        assert len(frame) == len(header) + size
+    assert ws_frame("驾照") == b"\x81\x06" + "驾照".encode()
+
+
+async def test_direct_writes_keep_order_and_fall_back_to_the_queue() -> None:
+    hub = Hub()
+    written: list[bytes] = []
+    accept = [True]
+
+    def write(data: bytes) -> bool:
+        if accept[0]:
+            written.append(data)
+        return accept[0]
+
+    conn = Connection("viewer", "s", viewer_id="v")
+    hub.connect(conn, None, snapshot)
+    conn.write = write
+    # Queue not empty (hello, snapshot waiting): frames must queue behind them.
+    hub.publish("s", [Event(PUBLIC, "a", {}), Event(PUBLIC, "b", {})])
+    assert written == [] and [f["kind"] for f in frames(conn)[2:]] == ["a", "b"]
+    # Queue empty: one write carries both frames, in order.
+    hub.publish("s", [Event(PUBLIC, "c", {}), Event(PUBLIC, "d", {})])
+    assert len(written) == 1 and written[0].index(b'"c"') < written[0].index(b'"d"')
+    # The socket cannot take it now (busy or backed up): the queue does.
+    accept[0] = False
+    hub.publish("s", [Event(PUBLIC, "e", {})])
+    assert [f["kind"] for f in frames(conn)] == ["e"]
