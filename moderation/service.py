@@ -71,6 +71,8 @@ from store.records import (
 
 Publish = Callable[[str, Iterable[Event]], None]
 MAX_NICKNAME = 20
+# Open questions a new one is compared with for the duplicate hint (the newest ones).
+DUPLICATE_WINDOW = 200
 DEFAULT_REASONS = (
     "与本场直播的主题无关，欢迎拨打 122 或到车管所窗口咨询。",
     "问题涉及您个人的具体案件，需要核实身份，请到窗口或拨打 122 办理。",
@@ -106,8 +108,18 @@ class Board:
     def queue(self) -> list[Question]:
         return queue_order(list(self.questions.values()))
 
-    def open_texts(self) -> list[tuple[str, str]]:
-        return [(q.id, q.text) for q in self.questions.values() if q.state in OPEN]
+    def open_texts(self, limit: int = DUPLICATE_WINDOW) -> list[tuple[str, str]]:
+        """The newest open questions, oldest of them first (so a tie points at the original):
+        what a new question is checked against for duplicates. Bounded, so a flood of
+        questions cannot make each new one slower."""
+        found: list[tuple[str, str]] = []
+        for q in reversed(self.questions.values()):
+            if q.state in OPEN:
+                found.append((q.id, q.text))
+                if len(found) >= limit:
+                    break
+        found.reverse()
+        return found
 
 
 class Moderation:
