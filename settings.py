@@ -106,35 +106,17 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
-class MediaSettings:
-    record: bool = True
-    media_dir: str = ""
-    ffmpeg: str = ""
-    segment_seconds: int = 2
-    stall_seconds: int = 10
-    test_picture_size: str = "1280x720"
-
-
-@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     live: LiveSettings = field(default_factory=LiveSettings)
-    media: MediaSettings = field(default_factory=MediaSettings)
     source: str = "<defaults>"
 
     @property
     def data_dir(self) -> Path:
         path = Path(self.server.data_dir)
         return path if path.is_absolute() else ROOT / path
-
-    @property
-    def media_dir(self) -> Path:
-        if self.media.media_dir:
-            path = Path(self.media.media_dir)
-            return path if path.is_absolute() else self.data_dir / path
-        return self.data_dir / "media"
 
     @property
     def sqlite_path(self) -> Path:
@@ -156,7 +138,6 @@ SECTIONS: dict[str, type[Any]] = {
     "store": StoreSettings,
     "security": SecuritySettings,
     "live": LiveSettings,
-    "media": MediaSettings,
 }
 
 # Values each choice-valued key accepts.
