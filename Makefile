@@ -55,6 +55,7 @@ test: lint typecheck pytest
 # Each benchmark prints one JSON line with its figures and the floor measured in the same run.
 bench: install-test
 	$(PY) bench/hub.py
+	$(PY) bench/search.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
