@@ -56,6 +56,7 @@ test: lint typecheck pytest
 bench: install-test
 	$(PY) bench/hub.py
 	$(PY) bench/search.py
+	$(PY) bench/clips.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,345 @@
+"""The recorder: one supervised ffmpeg turning a session's live source into HLS on disk.
+
+While a session is live, ``Recorder`` keeps an ffmpeg process ingesting its source into
+``<media_dir>/sessions/<session_id>/hls/index.m3u8`` (2-second MPEG-TS segments, a keyframe
+at each, program-date-time on each; the command is ``clips.commands.record_args``). The same
+files serve the live page and the clip cutter.
+
+Supervision, because live sources fail: when ffmpeg exits, or makes no progress for
+``stall_seconds`` (a publisher that froze, a network pull that hangs), it is killed and
+started again after a back-off that doubles up to ``backoff_max`` and resets once a run has
+stayed up for a while. The restarted ffmpeg appends to the same playlist behind an
+``EXT-X-DISCONTINUITY``; the hole is recorded as a ``Gap`` in the health report (and is
+visible in the playlist's dates, which is what the cutter relies on). When the session ends,
+ffmpeg gets SIGINT to write its last segment, and the recorder closes the playlist with
+``#EXT-X-ENDLIST``.
+
+Health (``IngestHealth``) is a frozen snapshot — status, bitrate of the last segments, last
+error, restarts, gaps — handed to ``on_health`` on every change so the app can publish it to
+staff (it is called from the supervision task and must not raise). Plain asyncio: no aiohttp
+here; the app owns the Recorder's lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from clips import commands
+from clips.commands import DEFAULT_ENCODER, Encoder, Source
+from clips.ffmpeg import MediaError, Progress, probe, run_ffmpeg
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/Library/Fonts/Arial.ttf",
+)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch of the session with no recording: from when ingest stopped to when it came
+    back (``end`` None while it is still down)."""
+
+    start: float
+    end: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestHealth:
+    session_id: str | None = None
+    status: str = "idle"  # idle | starting | up | down | stopped
+    detail: str = ""
+    source: str = ""  # display label, no credentials or stream key
+    bitrate_kbps: float | None = None
+    last_error: str = ""
+    last_error_at: float | None = None
+    restarts: int = 0
+    retry_in: float | None = None  # seconds until the next start, while down
+    gaps: tuple[Gap, ...] = ()
+    since: float | None = None  # when ``status`` last changed (wall clock)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def finalize_playlist(path: Path) -> bool:
+    """Close an HLS event playlist with ``#EXT-X-ENDLIST`` (atomically, once)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    if "#EXT-X-ENDLIST" in text:
+        return False
+    tmp = path.with_name(path.name + ".final")
+    tmp.write_text(text.rstrip("\n") + "\n#EXT-X-ENDLIST\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+def recent_bitrate_kbps(playlist: Path, segments: int = 3) -> float | None:
+    """Bitrate of the last few complete segments, from the playlist's tail and their sizes."""
+    try:
+        with open(playlist, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except FileNotFoundError:
+        return None
+    pairs: list[tuple[float, str]] = []
+    duration: float | None = None
+    for line in lines:
+        if line.startswith("#EXTINF:"):
+            with contextlib.suppress(ValueError):
+                duration = float(line[8:].split(",", 1)[0])
+        elif line and not line.startswith("#") and duration is not None:
+            pairs.append((duration, line.strip()))
+            duration = None
+    seconds = size = 0.0
+    for dur, uri in pairs[-segments:]:
+        try:
+            size += (playlist.parent / uri).stat().st_size
+        except FileNotFoundError:
+            continue
+        seconds += dur
+    return round(size * 8 / seconds / 1000, 1) if seconds else None
+
+
+class Recorder:
+    """Records one live session at a time; ``start`` returns at once, ``stop`` finalizes."""
+
+    def __init__(
+        self,
+        media_dir: Path,
+        *,
+        ffmpeg: str,
+        ffprobe: str | None = None,
+        segment_seconds: int = 2,
+        stall_seconds: float = 10.0,
+        startup_seconds: float = 20.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        stop_grace: float = 5.0,
+        encoder: Encoder = DEFAULT_ENCODER,
+        test_size: str = "1280x720",
+        test_rate: int = 25,
+        on_health: Callable[[IngestHealth], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.media_dir = Path(media_dir)
+        self.ffmpeg = ffmpeg
+        self.ffprobe = ffprobe
+        self.segment_seconds = segment_seconds
+        self.stall_seconds = stall_seconds
+        self.startup_seconds = startup_seconds
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stop_grace = stop_grace
+        self.encoder = encoder
+        self.test_size = test_size
+        self.test_rate = test_rate
+        self.on_health = on_health
+        self.clock = clock
+        self._health = IngestHealth()
+        self._task: asyncio.Task[None] | None = None
+        self._session: str | None = None
+        self._advanced_at: float | None = None  # wall clock of the last progress
+        self._rate_checked = 0.0
+        self._rate_task: asyncio.Task[None] | None = None
+        self._clock: tuple[bool, str | None] | None = None  # see _clock_font
+
+    # -- public ----------------------------------------------------------------------------
+
+    def hls_dir(self, session_id: str) -> Path:
+        if not _SESSION_ID.match(session_id):
+            raise ValueError(f"session id {session_id!r} cannot name a directory")
+        return self.media_dir / "sessions" / session_id / "hls"
+
+    def playlist_path(self, session_id: str) -> Path:
+        return self.hls_dir(session_id) / commands.PLAYLIST_NAME
+
+    @property
+    def recording(self) -> str | None:
+        """The session being recorded, if any."""
+        return self._session if self._task is not None else None
+
+    def health(self) -> IngestHealth:
+        return self._health
+
+    async def start(self, session_id: str, source: str = "", *,
+                    copy: bool | None = None) -> None:
+        """Start recording ``session_id`` from ``source`` (see ``clips.commands.Source``).
+
+        ``copy``: copy the source's streams (True), encode them (False), or decide from a
+        probe (None: H.264 video and AAC audio are copied; a listening RTMP/SRT source,
+        which cannot be probed before the encoder connects, is copied). Returns at once; a
+        source that fails shows in ``health()``, never as an exception here.
+        """
+        if self._task is not None:
+            raise RuntimeError(f"already recording session {self._session}")
+        parsed = Source.parse(source)
+        out = self.hls_dir(session_id)
+        await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+        self._session = session_id
+        self._advanced_at = None
+        self._set(IngestHealth(session_id=session_id, status="starting", source=parsed.label,
+                               detail=self._waiting_detail(parsed), since=self.clock()))
+        self._task = asyncio.create_task(self._supervise(parsed, out, copy),
+                                         name=f"recorder:{session_id}")
+        self._task.add_done_callback(self._supervisor_ended)
+
+    async def stop(self) -> None:
+        """Stop ffmpeg (letting it write its last segment) and finalize the playlist."""
+        task, session = self._task, self._session
+        if task is None or session is None:
+            return
+        task.cancel()
+        if self._rate_task is not None:
+            self._rate_task.cancel()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # a bug in supervision surfaces here
+        finally:
+            self._task = None
+        out = self.hls_dir(session)
+        await asyncio.to_thread(_tidy, out)
+        await asyncio.to_thread(finalize_playlist, out / commands.PLAYLIST_NAME)
+        now = self.clock()
+        gaps = tuple(replace(g, end=now) if g.end is None else g for g in self._health.gaps)
+        self._set(replace(self._health, status="stopped", detail="session ended", gaps=gaps,
+                          bitrate_kbps=None, retry_in=None, since=now))
+
+    # -- supervision -----------------------------------------------------------------------
+
+    async def _supervise(self, source: Source, out: Path, copy: bool | None) -> None:
+        backoff = self.backoff_initial
+        while True:
+            try:
+                args, startup = await self._command(source, out, copy)
+                await run_ffmpeg(args, stall_timeout=self.stall_seconds,
+                                 startup_timeout=startup, on_progress=self._on_progress,
+                                 graceful_stop=self.stop_grace)
+                error = "the source ended"
+            except (MediaError, OSError) as exc:
+                error = str(exc)
+            now = self.clock()
+            health = self._health
+            if health.status == "up" and now - (health.since or now) >= self.backoff_max:
+                backoff = self.backoff_initial  # it ran well for a while: start over
+            self._went_down(error, now, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backoff_max)
+            self._set(replace(self._health, status="starting", since=self.clock(),
+                              detail=self._waiting_detail(source), retry_in=None,
+                              restarts=self._health.restarts + 1))
+
+    async def _command(self, source: Source, out: Path,
+                       copy: bool | None) -> tuple[list[str], float]:
+        """The ffmpeg command for ``source`` and how long it may take to show progress."""
+        startup = self.startup_seconds
+        if source.kind == "test":
+            clock, font = await self._clock_font()
+            inputs = commands.test_source_args(size=self.test_size, rate=self.test_rate,
+                                               clock=clock, fontfile=font)
+            return commands.record_args(
+                self.ffmpeg, inputs, out, copy_video=False, copy_audio=False,
+                two_inputs=True, segment_seconds=self.segment_seconds,
+                encoder=self.encoder), startup
+        copy_video = copy_audio = copy is not False
+        if source.kind == "listen":
+            startup = math.inf  # waiting for the encoder to push is not a stall
+        elif copy is None:
+            info = await probe(source.url, ffmpeg=self.ffmpeg, ffprobe=self.ffprobe,
+                               timeout=self.startup_seconds)
+            copy_video = info.video_codec == "h264"
+            copy_audio = info.audio_codec == "aac"
+        return commands.record_args(
+            self.ffmpeg, commands.source_input_args(source), out, copy_video=copy_video,
+            copy_audio=copy_audio, segment_seconds=self.segment_seconds,
+            encoder=self.encoder), startup
+
+    async def _clock_font(self) -> tuple[bool, str | None]:
+        """Whether this ffmpeg can draw the test clock (it needs drawtext, built with
+        freetype, and a font: a known font file, else fontconfig's default), and with which
+        font file. Tried once on a 64x36 frame; builds that cannot get no clock."""
+        if self._clock is None:
+            font = await asyncio.to_thread(
+                lambda: next((f for f in _FONTS if os.path.exists(f)), None))
+            args = [self.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+                    "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=1",
+                    *commands.test_source_args(clock=True, fontfile=font)[-2:],
+                    "-frames:v", "1", "-f", "null", "-"]
+            try:
+                await run_ffmpeg(args, timeout=15)
+                self._clock = (True, font)
+            except MediaError:
+                self._clock = (False, None)
+        return self._clock
+
+    @staticmethod
+    def _waiting_detail(source: Source) -> str:
+        if source.kind == "listen":
+            return f"waiting for the encoder to connect ({source.label})"
+        return f"starting ({source.label})"
+
+    def _on_progress(self, progress: Progress) -> None:
+        now = self.clock()
+        if progress.out_time <= 0:
+            return
+        self._advanced_at = now
+        health = self._health
+        if health.status != "up":
+            gaps = tuple(replace(g, end=now) if g.end is None else g for g in health.gaps)
+            self._set(replace(health, status="up", detail="recording", since=now, gaps=gaps))
+            self._rate_checked = now
+        elif (now - self._rate_checked >= self.segment_seconds and self._session
+              and (self._rate_task is None or self._rate_task.done())):
+            self._rate_checked = now
+            self._rate_task = asyncio.create_task(self._measure(self._session))
+
+    async def _measure(self, session_id: str) -> None:
+        rate = await asyncio.to_thread(recent_bitrate_kbps, self.playlist_path(session_id))
+        if self._health.status == "up" and rate != self._health.bitrate_kbps:
+            self._set(replace(self._health, bitrate_kbps=rate))
+
+    def _went_down(self, error: str, now: float, retry_in: float) -> None:
+        health = self._health
+        gaps = health.gaps
+        if health.status == "up":
+            gaps = (*gaps, Gap(start=self._advanced_at or now, end=None, reason=error))
+        self._set(replace(health, status="down", detail=f"restarting in {retry_in:g} s",
+                          last_error=error, last_error_at=now, bitrate_kbps=None,
+                          retry_in=retry_in, gaps=gaps, since=now))
+
+    def _supervisor_ended(self, task: asyncio.Task[None]) -> None:
+        """Supervision only ends by ``stop()``; if a bug ends it, say so in the health (the
+        exception itself is raised by ``stop()``)."""
+        if not task.cancelled() and task.exception() is not None:
+            self._health = replace(self._health, status="down", since=self.clock(),
+                                   detail="the recorder failed; stop and start again",
+                                   last_error=repr(task.exception()),
+                                   last_error_at=self.clock())
+
+    def _set(self, health: IngestHealth) -> None:
+        self._health = health
+        if self.on_health is not None:
+            self.on_health(health)
+
+
+def _tidy(hls_dir: Path) -> None:
+    """Remove the ``.tmp`` segment a killed ffmpeg was writing."""
+    for leftover in hls_dir.glob("*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
