@@ -2,7 +2,7 @@
 // questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
 
 import {
-  LiveSocket, el, readJson, queueOrder, showStatus, questionAction,
+  LiveSocket, el, readJson, queueOrder, showStatus, questionAction, frameScheduler,
 } from "./socket.js";
 
 const root = document.getElementById("console");
@@ -70,16 +70,7 @@ function act(q, type) {
   });
 }
 
-let renderQueued = false;
-
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(() => {
-    renderQueued = false;
-    render();
-  });
-}
+const scheduleRender = frameScheduler(() => render());
 
 function render() {
   renderSession();

@@ -3,7 +3,7 @@
 // user and staff text is only ever put into the page as text nodes.
 
 import {
-  LiveSocket, el, clock, dateTime, readJson, queueOrder, showStatus, charCount,
+  LiveSocket, el, clock, dateTime, readJson, queueOrder, showStatus, charCount, frameScheduler,
 } from "./socket.js";
 
 const root = document.getElementById("live");
@@ -111,16 +111,7 @@ const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
 
 // --- rendering ----------------------------------------------------------------------------
 
-let renderQueued = false;
-
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(() => {
-    renderQueued = false;
-    render();
-  });
-}
+const scheduleRender = frameScheduler(() => render());
 
 function render() {
   renderSession();

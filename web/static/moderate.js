@@ -3,7 +3,7 @@
 // the question's version, and a "conflict" refusal brings the question as it is now.
 
 import {
-  LiveSocket, el, clock, readJson, queueOrder, showStatus, questionAction,
+  LiveSocket, el, clock, readJson, queueOrder, showStatus, questionAction, frameScheduler,
 } from "./socket.js";
 
 const root = document.getElementById("console");
@@ -105,16 +105,7 @@ function act(q, type, fields = {}) {
 
 // --- rendering ------------------------------------------------------------------------------
 
-let renderQueued = false;
-
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  requestAnimationFrame(() => {
-    renderQueued = false;
-    render();
-  });
-}
+const scheduleRender = frameScheduler(() => render());
 
 function groups() {
   const all = [...state.questions.values()];

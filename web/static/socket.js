@@ -299,6 +299,19 @@ export class LiveSocket {
  * Build an element: el("p", {class: "hint", dataset: {id: "x"}}, "text", child, ...).
  * Text children become text nodes (never parsed as HTML).
  */
+// Many events can arrive in one burst; re-render at most once per animation frame.
+export function frameScheduler(render) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      render();
+    });
+  };
+}
+
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
