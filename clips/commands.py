@@ -282,6 +282,7 @@ def poster_args(ffmpeg: str, source: Path, out: Path, *, at: float,
     keyframe and yield nothing)."""
     scale = ["-vf", f"scale={width}:-2"] if width else []
     # Errors only: swscale warns about the full-range JPEG pixel format on every poster.
-    return [*base(ffmpeg, "error"), "-i", str(source), "-map", "0:v:0",
+    # One decoding thread: frame threads only add start-up work for a frame or two.
+    return [*base(ffmpeg, "error"), "-threads", "1", "-i", str(source), "-map", "0:v:0",
             *(["-ss", _seconds(at)] if at > 0 else []), "-frames:v", "1", *scale,
             "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", str(out)]

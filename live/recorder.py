@@ -233,6 +233,8 @@ class Recorder:
                 error = "the source ended"
             except (MediaError, OSError) as exc:
                 error = str(exc)
+            if source.url:  # ffmpeg quotes its input: keep credentials and keys out of sight
+                error = error.replace(source.url, source.label)
             now = self.clock()
             health = self._health
             if health.status == "up" and now - (health.since or now) >= self.backoff_max:

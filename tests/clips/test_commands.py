@@ -160,7 +160,8 @@ def test_full_reencode_trims_both_streams_on_recording_time() -> None:
 def test_poster_is_one_jpeg_frame_found_by_decoding() -> None:
     assert commands.poster_args(FF, SEGS[0], Path("/o/p.part"), at=1.0, width=640) == [
         FF, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress",
-        "pipe:1", "-y", "-i", "/r/seg_000003.ts", "-map", "0:v:0", "-ss", "1.000000",
+        "pipe:1", "-y", "-threads", "1", "-i", "/r/seg_000003.ts", "-map", "0:v:0",
+        "-ss", "1.000000",
         "-frames:v", "1", "-vf", "scale=640:-2", "-c:v", "mjpeg", "-q:v", "3",
         "-f", "image2", "-update", "1", "/o/p.part"]
     assert "-ss" not in commands.poster_args(FF, SEGS[0], Path("/o/p.part"), at=0)

@@ -121,6 +121,8 @@ async def test_an_unreachable_source_is_down_and_retried_with_backoff(
     assert downs[0].last_error_at is not None
     assert [h.retry_in for h in downs[:4]] == [0.1, 0.2, 0.4, 0.4]
     assert recorder.health().gaps == ()  # nothing was recorded, so nothing is missing
+    # The source as staff see it, in the label and in ffmpeg's error: no stream key.
+    assert all(source not in h.last_error for h in seen)
     assert "rtmp://127.0.0.1:1/live/…" in downs[0].source or source.startswith("/")
 
 
