@@ -32,11 +32,11 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moderation.catalog import Catalog
+from moderation.catalog import Catalog, read_data_file
 
 if TYPE_CHECKING:
     import rjieba
@@ -112,19 +112,7 @@ _SECTIONS = ("equivalent", "expand", "typos", "homophones", "stopwords")
 
 def load_word_list(path: Path | None = None) -> WordList:
     """Load and validate a word list; without a path, the one shipped with this package."""
-    if path is None:
-        source = f"clips/{WORD_LIST_RESOURCE}"
-        data = resources.files("clips").joinpath(WORD_LIST_RESOURCE).read_bytes()
-    else:
-        source = str(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise WordListError(f"无法读取搜索词表 {source}：{exc.strerror or exc}") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WordListError(f"搜索词表 {source} 不是 UTF-8 编码") from exc
+    text, source = read_data_file("clips", WORD_LIST_RESOURCE, path, "搜索词表", WordListError)
     return parse_word_list(text, source=source)
 
 

@@ -63,21 +63,29 @@ class Catalog:
         return tuple(item for item in self.items if item.category == category)
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and validate a catalog file; without a path, the copy shipped with this package."""
+def read_data_file(package: str, resource: str, path: Path | None, what: str,
+                   error: type[ValueError]) -> tuple[str, str]:
+    """The text of an editable data file and a name for it in messages: ``path`` if given,
+    else the copy shipped in ``package``. Unreadable or non-UTF-8 files raise ``error``
+    with a message that names ``what`` the file is."""
     if path is None:
-        source = f"moderation/{CATALOG_RESOURCE}"
-        data = resources.files("moderation").joinpath(CATALOG_RESOURCE).read_bytes()
+        source = f"{package}/{resource}"
+        data = resources.files(package).joinpath(resource).read_bytes()
     else:
         source = str(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise CatalogError(f"无法读取业务目录 {source}：{exc.strerror or exc}") from exc
+            raise error(f"无法读取{what} {source}：{exc.strerror or exc}") from exc
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8"), source
     except UnicodeDecodeError as exc:
-        raise CatalogError(f"业务目录 {source} 不是 UTF-8 编码") from exc
+        raise error(f"{what} {source} 不是 UTF-8 编码") from exc
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Load and validate a catalog file; without a path, the copy shipped with this package."""
+    text, source = read_data_file("moderation", CATALOG_RESOURCE, path, "业务目录", CatalogError)
     return parse_catalog(text, source=source)
 
 
