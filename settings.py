@@ -59,11 +59,6 @@ class ServerSettings:
     data_dir: str = "data"
     max_request_kib: int = 256
 
-    def origin(self) -> str:
-        """The scheme://host:port that browsers send as Origin for our own pages."""
-        url = self.public_url or f"http://{self.host}:{self.port}"
-        return url.rstrip("/")
-
 
 @dataclass(frozen=True)
 class StoreSettings:

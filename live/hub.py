@@ -245,11 +245,6 @@ class Hub:
             for conn in (*channel.staff, *channel.public):
                 conn.drop(reason)
 
-    def drop_viewer(self, viewer_id: str, reason: str) -> None:
-        for channel in self.channels.values():
-            for conn in tuple(channel.viewers.get(viewer_id, ())):
-                conn.drop(reason)
-
     def counts(self, session_id: str) -> dict[str, int]:
         channel = self.channels.get(session_id)
         return channel.counts() if channel else {"viewers": 0, "staff": 0}

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from store.records import (
     AuditEntry,
-    Broadcast,
     Clip,
     Job,
     LoginSession,
@@ -209,10 +208,6 @@ class Store(abc.ABC):
         if states:
             where["state"] = list(states)
         return await self.find(Question, where, order_by=("created_at",))
-
-    async def broadcasts(self, status: str | None = None) -> list[Broadcast]:
-        where = {"status": status} if status else None
-        return await self.find(Broadcast, where, order_by=("-scheduled_start",))
 
     async def clips_of(self, session_id: str) -> list[Clip]:
         return await self.find(Clip, {"session_id": session_id})

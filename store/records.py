@@ -263,12 +263,6 @@ class ReasonTemplate:
     version: int = 1
 
 
-RECORD_TYPES: tuple[type[Any], ...] = (
-    StaffUser, LoginSession, AuditEntry, Broadcast, Question, Clip, Job, MeToo,
-    ViewerRestriction, TermRule, ReasonTemplate,
-)
-
-
 def field_names(cls: type[Any]) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 

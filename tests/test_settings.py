@@ -101,4 +101,3 @@ def test_mask_uri() -> None:
 def test_paths_resolve_inside_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, f'[server]\ndata_dir = "{tmp_path}/d"\n'), env={})
     assert settings.sqlite_path == tmp_path / "d" / "tippocket.sqlite3"
-    assert settings.server.origin() == "http://127.0.0.1:8080"

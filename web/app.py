@@ -64,6 +64,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = StaffAccounts(store, throttle)
     app[keys.LOGINS] = Logins(store, idle_seconds=security.session_idle_minutes * 60,
                               max_seconds=security.session_max_hours * 3600)
+    # Expired logins are deleted when presented; those never presented again go here.
+    await app[keys.LOGINS].purge_expired()
     try:
         yield
     finally:

@@ -152,3 +152,19 @@ async def test_change_own_password(site: Site) -> None:
         "_csrf": token, "current": PASSWORD, "new": "new-password-1", "repeat": "new-password-1"})
     assert done.status == 303
     await site.login("mod", "new-password-1")
+
+
+async def test_expired_logins_are_purged_at_start(settings, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    from store import make_store
+    from web.app import create_app
+
+    store = make_store(settings)
+    await store.open()
+    await store.insert(LoginSession(id="old", user_id="u", csrf_token="t", created_at=1.0,
+                                    last_seen=1.0, expires_at=2.0))
+    await store.insert(LoginSession(id="live", user_id="u", csrf_token="t", created_at=1.0,
+                                    last_seen=1.0, expires_at=time.time() + 600))
+    await store.close()
+    client = await aiohttp_client(create_app(settings))
+    remaining = await client.server.app[keys.STORE].find(LoginSession)
+    assert [s.id for s in remaining] == ["live"]
