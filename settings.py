@@ -101,11 +101,32 @@ class LiveSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    record: bool = True
+    media_dir: str = ""
+    ffmpeg: str = ""
+    segment_seconds: int = 2
+    stall_seconds: int = 10
+    test_picture_size: str = "1280x720"
+    rtmp_bind: str = "127.0.0.1"
+    rtmp_port: int = 1935
+    rtmp_public_host: str = ""
+    clip_pad_before: float = 2.0
+    clip_pad_after: float = 1.0
+    clip_mode: str = "copy"
+    clip_workers: int = 1
+    clip_timeout_seconds: int = 600
+    clip_max_attempts: int = 5
+    clip_max_seconds: int = 600
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     source: str = "<defaults>"
 
     @property
@@ -120,6 +141,13 @@ class Settings:
             return path if path.is_absolute() else self.data_dir / path
         return self.data_dir / "tippocket.sqlite3"
 
+    @property
+    def media_dir(self) -> Path:
+        if self.media.media_dir:
+            path = Path(self.media.media_dir)
+            return path if path.is_absolute() else self.data_dir / path
+        return self.data_dir / "media"
+
     def replace(self, **sections: Any) -> Settings:
         """A copy with some keys changed: ``replace(server={"port": 0})``."""
         updated: dict[str, Any] = {}
@@ -133,6 +161,7 @@ SECTIONS: dict[str, type[Any]] = {
     "store": StoreSettings,
     "security": SecuritySettings,
     "live": LiveSettings,
+    "media": MediaSettings,
 }
 
 # Values each choice-valued key accepts.
@@ -140,6 +169,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("store", "backend"): ("sqlite", "mongodb"),
     ("store", "mongodb_write_concern"): ("majority", "1"),
     ("security", "cookie_secure"): ("auto", "always", "never"),
+    ("media", "clip_mode"): ("copy", "accurate", "reencode"),
 }
 
 
@@ -148,6 +178,8 @@ def _check_value(path: str, section: str, key: str, expected: Any, value: Any) -
     if secret:
         expected = str
     name = f"[{section}] {key}"
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if not ok:
         raise SettingsError(
@@ -156,7 +188,7 @@ def _check_value(path: str, section: str, key: str, expected: Any, value: Any) -
     choices = CHOICES.get((section, key))
     if choices is not None and value not in choices:
         raise SettingsError(f"{path}: {name} must be one of {', '.join(choices)}, got {value!r}")
-    if expected is int and value < 0:
+    if expected in (int, float) and value < 0:
         raise SettingsError(f"{path}: {name} must not be negative, got {value}")
     return Secret(value) if secret else value
 

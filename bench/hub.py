@@ -194,14 +194,17 @@ class Server:
 def write_settings(tmp: Path, port: int) -> Path:
     path = tmp / "settings.toml"
     path.write_text(
-        "# Written by bench/hub.py: the defaults, except the port and the question limits.\n"
+        "# Written by bench/hub.py: the defaults, except the port, the question limits and\n"
+        "# recording (off: the hub is measured, not an encoder sharing its two cores).\n"
         "[server]\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
         f'data_dir = "{tmp / "data"}"\n'
         "[live]\n"
         "viewer_questions_per_minute = 1000000\n"
-        "address_questions_per_minute = 100000000\n",
+        "address_questions_per_minute = 100000000\n"
+        "[media]\n"
+        "record = false\n",
         encoding="utf-8")
     return path
 

@@ -37,7 +37,9 @@ from clips import commands
 from clips.commands import DEFAULT_ENCODER, Encoder, Source
 from clips.ffmpeg import MediaError, Progress, probe, run_ffmpeg
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+# Store ids are URL-safe base64 (letters, digits, "-", "_"); paths are always absolute, so a
+# leading "-" never reaches ffmpeg as an option.
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -73,6 +75,17 @@ class IngestHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def session_hls_dir(media_dir: Path, session_id: str) -> Path:
+    """Where a session's recording lives: ``<media_dir>/sessions/<id>/hls``."""
+    if not _SESSION_ID.match(session_id):
+        raise ValueError(f"session id {session_id!r} cannot name a directory")
+    return Path(media_dir) / "sessions" / session_id / "hls"
+
+
+def session_playlist(media_dir: Path, session_id: str) -> Path:
+    return session_hls_dir(media_dir, session_id) / commands.PLAYLIST_NAME
 
 
 def finalize_playlist(path: Path) -> bool:
@@ -162,9 +175,7 @@ class Recorder:
     # -- public ----------------------------------------------------------------------------
 
     def hls_dir(self, session_id: str) -> Path:
-        if not _SESSION_ID.match(session_id):
-            raise ValueError(f"session id {session_id!r} cannot name a directory")
-        return self.media_dir / "sessions" / session_id / "hls"
+        return session_hls_dir(self.media_dir, session_id)
 
     def playlist_path(self, session_id: str) -> Path:
         return self.hls_dir(session_id) / commands.PLAYLIST_NAME

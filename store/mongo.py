@@ -91,8 +91,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     "broadcasts": [IndexModel([("status", ASCENDING), ("scheduled_start", ASCENDING)])],
     "clips": [
         IndexModel([("session_id", ASCENDING)]),
+        IndexModel([("question_id", ASCENDING)]),
         IndexModel([("state", ASCENDING), ("published_at", ASCENDING)]),
+        IndexModel([("state", ASCENDING), ("views", ASCENDING)]),
+        IndexModel([("state", ASCENDING), ("item_id", ASCENDING), ("published_at", ASCENDING)]),
     ],
+    "clip_views": [IndexModel([("day", ASCENDING)])],
+    "search_misses": [IndexModel([("count", ASCENDING)])],
     "jobs": [IndexModel([("state", ASCENDING), ("run_after", ASCENDING)])],
 }
 

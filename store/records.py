@@ -145,13 +145,15 @@ class Clip:
     mutable: ClassVar[tuple[str, ...]] = (
         "state", "title", "summary", "category", "item_id", "service_link", "tags",
         "start_at", "end_at", "media_path", "poster_path", "captions_path", "duration",
-        "size_bytes", "error", "published_at", "views",
+        "size_bytes", "error", "published_at", "views", "question", "reply", "cut_mode",
+        "generation", "job_id", "width", "height", "created_by",
     )
 
     id: str
     session_id: str
-    question_id: str = ""
-    state: str = "pending"  # pending | cutting | draft | published | failed | unpublished
+    question_id: str = ""  # empty for a clip made by hand from a span of the recording
+    # pending (waiting for its cut) | draft | published | failed | unpublished
+    state: str = "pending"
     title: str = ""
     summary: str = ""
     category: str = ""
@@ -168,6 +170,63 @@ class Clip:
     error: str = ""
     published_at: float = 0.0
     views: int = 0
+    question: str = ""  # the question as asked (masked), kept with the clip
+    reply: str = ""  # the text reply, if the question had one
+    cut_mode: str = "copy"  # how the next (or last) cut is made: copy | accurate | reencode
+    generation: int = 0  # bumped by every cut asked for; names the files, so no stale cache
+    job_id: str = ""  # the cut job in progress or last run
+    width: int = 0
+    height: int = 0
+    created_by: str = ""  # staff name for a hand-made clip; "system" for an answer's clip
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class ClipView:
+    """One viewer watched one clip on one day: views count once per viewer, clip and day."""
+
+    collection: ClassVar[str] = "clip_views"
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    mutable: ClassVar[tuple[str, ...]] = ()
+
+    id: str  # f"{clip_id}:{viewer_id}:{YYYYMMDD}"
+    clip_id: str
+    viewer_id: str
+    day: str
+    created_at: float = 0.0
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class SearchMiss:
+    """A library search that found nothing, counted per normalized query, for admins."""
+
+    collection: ClassVar[str] = "search_misses"
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    mutable: ClassVar[tuple[str, ...]] = ("count", "last_at")
+
+    id: str  # sha256 of the normalized query
+    query: str
+    count: int = 0
+    first_at: float = 0.0
+    last_at: float = 0.0
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """An admin-edited copy of a shipped data file (the service catalog, the search word
+    list), kept in the store so every node reads the same; absent: the shipped copy."""
+
+    collection: ClassVar[str] = "data_files"
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    mutable: ClassVar[tuple[str, ...]] = ("text", "updated_by")
+
+    id: str  # "service_catalog" | "synonyms"
+    text: str
+    updated_by: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1
@@ -179,7 +238,11 @@ class Job:
 
     collection: ClassVar[str] = "jobs"
     json_fields: ClassVar[tuple[str, ...]] = ("payload",)
-    mutable: ClassVar[tuple[str, ...]] = ()
+    # Workers change jobs through claim_job/finish_job; these are for renewing a lease,
+    # requeueing what a restarted worker held, and an admin's retry of a failed job.
+    mutable: ClassVar[tuple[str, ...]] = (
+        "state", "attempts", "run_after", "lease_owner", "lease_expires", "last_error",
+    )
 
     id: str
     kind: str

@@ -40,6 +40,9 @@ def settings(tmp_path: Path) -> Settings:
     return base.replace(
         server={"data_dir": str(tmp_path / "data"), "port": 0},
         security={"secret_key": Secret("test-secret-key-0123456789abcdef")},
+        # Recording encodes a 720p test picture for as long as a session is live: on two
+        # cores that would slow every other test. Tests that need video turn it on.
+        media={"record": False},
     )
 
 

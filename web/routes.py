@@ -2,35 +2,22 @@
 
 ``roles=None`` marks a public route; every other route is checked by ``web.auth`` before its
 handler runs, and ``tests/web/test_authorization.py`` walks this table as every kind of user.
+The core pages are listed here; the video, clip and library modules keep their own tables
+(``ROUTES`` in each), joined below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from store.records import ROLES
 from web import admin, admin_sessions, auth, keys, live_pages, pages, ws
+from web.route import ADMIN, HOSTS, MODERATORS, STAFF, Route
 
-STAFF = frozenset(ROLES)
-ADMIN = frozenset({"admin"})
-MODERATORS = frozenset({"moderator", "admin"})
-HOSTS = frozenset({"host", "admin"})
 STATIC_DIR = Path(__file__).parent / "static"
 
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    roles: frozenset[str] | None
-
-
-ROUTES: tuple[Route, ...] = (
+CORE_ROUTES: tuple[Route, ...] = (
     Route("GET", "/", pages.home, None),
     Route("GET", "/healthz", pages.healthz, None),
     Route("GET", "/login", auth.login_form, None),
@@ -56,6 +43,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/ws/live/{session_id}", ws.viewer_socket, None),
     Route("GET", "/ws/staff/{session_id}", ws.staff_socket, None),
 )
+
+ROUTES: tuple[Route, ...] = CORE_ROUTES
 
 
 def setup_routes(app: web.Application) -> None:
