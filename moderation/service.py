@@ -14,8 +14,9 @@ question, never a silent overwrite. Viewers' questions do not take that lock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,6 +70,7 @@ from store.records import (
     new_id,
 )
 
+log = logging.getLogger(__name__)
 Publish = Callable[[str, Iterable[Event]], None]
 MAX_NICKNAME = 20
 # Open questions a new one is compared with for the duplicate hint (the newest ones).
@@ -139,6 +141,15 @@ class Moderation:
         self.restrictions: dict[str, ViewerRestriction] = {}
         self._me_too_dirty: set[tuple[str, str]] = set()
         self._me_too_timer: asyncio.TimerHandle | None = None
+        # Called (awaited) after a question is marked answered and the change is stored and
+        # published: the clip library queues the answer's clip. A failing hook is logged;
+        # the clip library's reconcile at start catches what it missed.
+        self.on_answered: list[Callable[[Question], Awaitable[Any]]] = []
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """Use an edited service catalog for suggestions and approvals from now on."""
+        self.catalog = catalog
+        self.item_names = {item.id: item.name for item in catalog.items}
 
     async def start(self) -> None:
         """Load what every question is checked against: blocked terms, restrictions."""
@@ -350,6 +361,12 @@ class Moderation:
         if session is not None:
             events.extend(session_events(session))
         self.publish(session_id, events)
+        if updated.state == "answered" and q.state != "answered":
+            for hook in self.on_answered:
+                try:
+                    await hook(updated)
+                except Exception:
+                    log.exception("after-answer hook failed for question %s", updated.id)
         return updated
 
     def _action(self, board: Board, q: Question, kind: str, f: dict[str, Any]) -> Action:

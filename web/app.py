@@ -6,13 +6,17 @@ order reads top to bottom here. Nothing else constructs stores, clients or worke
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
+from clips.library import ClipLibrary
+from clips.worker import ClipWorker, node_name
 from live.hub import Hub
 from live.sessions import Sessions
-from moderation.catalog import load_catalog
+from moderation import data_files
 from moderation.logins import Logins
 from moderation.service import Limits, Moderation
 from moderation.staff import LoginThrottle, StaffAccounts
@@ -24,6 +28,8 @@ from web.errors import error_middleware
 from web.render import make_templates
 from web.routes import setup_routes
 from web.security import add_security_headers, csrf_middleware
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -39,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_live)
+    app.cleanup_ctx.append(_clips)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -76,7 +83,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     """The hub, the moderation service and broadcast sessions; sockets close first."""
     live = app[keys.SETTINGS].live
     hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
-    catalog = load_catalog()
+    catalog = await data_files.load_catalog(app[keys.STORE])
     limits = Limits(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
                     viewer_per_minute=live.viewer_questions_per_minute,
                     address_per_minute=live.address_questions_per_minute)
@@ -88,3 +95,31 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed)
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
     yield
+
+
+async def _clips(app: web.Application) -> AsyncIterator[None]:
+    """The clip library (drafts, review, the search index) and the worker that cuts clips."""
+    settings = app[keys.SETTINGS]
+    store = app[keys.STORE]
+    library = ClipLibrary(
+        store, app[keys.HUB].publish, app[keys.CATALOG], await data_files.load_word_list(store),
+        media_dir=settings.media_dir, media=settings.media,
+        index_path=settings.data_dir / "search.sqlite3")
+    await library.open()
+    app[keys.LIBRARY] = library
+    app[keys.MODERATION].on_answered.append(library.answered)
+    worker: ClipWorker | None = None
+    try:
+        ffmpeg = find_ffmpeg(settings.media.ffmpeg)
+    except FFmpegNotFound as exc:
+        log.warning("clips will not be cut: %s", exc)
+    else:
+        worker = ClipWorker(store, library, ffmpeg=ffmpeg, media=settings.media,
+                            name=node_name(settings.data_dir))
+        await worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await library.close()

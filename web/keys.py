@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
+from clips.library import ClipLibrary
 from live.hub import Hub
 from live.sessions import Sessions
 from moderation.catalog import Catalog
@@ -24,6 +25,7 @@ HUB = web.AppKey("hub", Hub)
 MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
 CATALOG = web.AppKey("catalog", Catalog)
+LIBRARY = web.AppKey("library", ClipLibrary)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

@@ -1,0 +1,217 @@
+"""The clip worker: runs the store's ``clip`` jobs with bounded concurrency.
+
+Each of ``concurrency`` loops claims the oldest runnable job under a lease
+(``Store.claim_job``), renews the lease while ffmpeg runs, and cuts the clip with
+``clips.cutter.cut_clip`` (which writes under temporary names and renames into place only
+when the files are complete and checked). Outcomes:
+
+* success → the clip becomes a draft (``ClipLibrary.cut_done``), the job is done;
+* nothing recorded in the span, or a full disk → the clip fails at once, with the reason
+  (retrying cannot help until someone acts; the review page has a retry button);
+* any other failure (ffmpeg error, timeout, stall, a check that failed) → retried with
+  exponential back-off up to the job's ``max_attempts``, then the clip fails; the error and
+  the tail of ffmpeg's output are kept on the clip for the reviewer.
+
+Restart safety: the worker's name is stable for a node (host name and data directory), so
+at start it takes back the jobs its previous life held — a crash mid-cut leaves a running
+job with its lease — and runs them again; leftovers of the killed cut are removed by the
+cutter. Another node's expired leases are taken over by ``claim_job``. A job whose clip has
+moved on (deleted, or a newer cut asked for) finishes without cutting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from clips.cutter import cut_clip
+from clips.ffmpeg import DiskFull, FFmpegError, MediaError
+from clips.library import JOB_KIND, ClipError, ClipLibrary
+from clips.timeline import NotRecorded
+from settings import MediaSettings
+from store.base import NotFound, Store, VersionConflict
+from store.records import Job
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 5.0
+BACKOFF_MAX = 300.0
+STALL_SECONDS = 30.0
+POSTER_WIDTH = 640
+
+
+def node_name(data_dir: Path) -> str:
+    """A worker name that survives restarts of the same node and differs between nodes."""
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}:{digest}"
+
+
+def backoff(attempts: int) -> float:
+    return float(min(BACKOFF_BASE * 2.0 ** max(0, attempts - 1), BACKOFF_MAX))
+
+
+def describe(exc: BaseException) -> str:
+    """The reason a cut failed, with the tail of ffmpeg's output when there is one."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, FFmpegError) and exc.tail:
+        text += "\n" + "\n".join(exc.tail)
+    return text
+
+
+class ClipWorker:
+    def __init__(
+        self, store: Store, library: ClipLibrary, *, ffmpeg: str, media: MediaSettings,
+        name: str, poll_seconds: float = 5.0, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.library = library
+        self.ffmpeg = ffmpeg
+        self.media = media
+        self.name = name
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        # A job's whole cut is at most a few ffmpeg runs; the lease is renewed meanwhile.
+        self.lease_seconds = float(media.clip_timeout_seconds) + 60.0
+        self._wake = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self.running: dict[str, Job] = {}
+        library.on_cut_queued.append(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Take back this node's interrupted jobs, queue what is missing, start the loops."""
+        requeued = await self.requeue_own()
+        if requeued:
+            log.info("clip worker: %d interrupted job(s) queued again", requeued)
+        await self.library.reconcile()
+        for i in range(max(1, self.media.clip_workers)):
+            self._loops.append(asyncio.create_task(self._loop(), name=f"clip-worker-{i}"))
+
+    async def stop(self) -> None:
+        """Stop cutting; jobs in progress are handed back to the queue."""
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loops.clear()
+        await self.requeue_own()
+
+    async def requeue_own(self) -> int:
+        held = await self.store.find(Job, {"state": "running", "lease_owner": self.name,
+                                           "kind": JOB_KIND})
+        count = 0
+        for job in held:
+            with contextlib.suppress(VersionConflict, NotFound):
+                await self.store.update(
+                    Job, job.id, {"state": "queued", "lease_owner": "", "lease_expires": 0.0,
+                                  "run_after": self.clock()},
+                    expected_version=job.version, now=self.clock())
+                count += 1
+        return count
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                job = await self.store.claim_job(self.name, self.clock(), self.lease_seconds,
+                                                 [JOB_KIND])
+            except Exception:  # the store is down: try again later, keep the worker alive
+                log.exception("clip worker: cannot claim a job")
+                job = None
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                continue
+            await self.run(job)
+
+    async def run(self, job: Job) -> None:
+        """Run one claimed job to an outcome (never raises, except on cancellation)."""
+        self.running[job.id] = job
+        renew = asyncio.create_task(self._renew(job))
+        try:
+            error, retry_at = await self._cut(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: keep the worker alive, retry the job later
+            log.exception("clip worker: job %s", job.id)
+            error, retry_at = describe(exc), self.clock() + backoff(job.attempts)
+        finally:
+            renew.cancel()
+            self.running.pop(job.id, None)
+        try:
+            await self.store.finish_job(job.id, self.name, now=self.clock(), error=error,
+                                        retry_at=retry_at)
+        except (VersionConflict, NotFound):
+            log.warning("clip worker: job %s was taken over or deleted", job.id)
+
+    async def _cut(self, job: Job) -> tuple[str, float | None]:
+        clip_id = str(job.payload.get("clip_id", ""))
+        generation = int(job.payload.get("generation", 0))
+        try:
+            clip = await self.library.get(clip_id)
+        except NotFound:
+            return "", None  # deleted meanwhile: nothing to do
+        if clip.generation != generation or clip.state != "pending":
+            return "", None  # a newer cut was asked for, or this one already landed
+        out = self.library.clip_dir(clip.id)
+        try:
+            files = await cut_clip(
+                self.library.playlist(clip.session_id), clip.start_at, clip.end_at, out,
+                name=f"g{generation}", ffmpeg=self.ffmpeg, mode=clip.cut_mode,
+                captions=self.library.captions_for(clip), poster_width=POSTER_WIDTH,
+                run_timeout=float(self.media.clip_timeout_seconds),
+                stall_timeout=STALL_SECONDS)
+        except (NotRecorded, FileNotFoundError) as exc:
+            reason = f"所选时间段没有录像：{exc}"
+            await self.library.cut_failed(clip.id, generation, reason, final=True)
+            return reason, None
+        except DiskFull as exc:
+            reason = f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}"
+            await self.library.cut_failed(clip.id, generation, reason, final=True)
+            return reason, None
+        except (MediaError, OSError) as exc:
+            reason = describe(exc)
+            final = job.attempts >= job.max_attempts
+            await self.library.cut_failed(clip.id, generation, reason, final=final)
+            return reason, None if final else self.clock() + backoff(job.attempts)
+        media_dir = self.library.media_dir
+        changes: dict[str, Any] = {
+            "media_path": _relative(files.media_path, media_dir),
+            "poster_path": _relative(files.poster_path, media_dir),
+            "captions_path": _relative(files.captions_path, media_dir),
+            "duration": files.duration, "size_bytes": files.size_bytes,
+            "width": files.width, "height": files.height,
+            "start_at": files.start_at, "end_at": files.end_at,
+        }
+        # Superseded while cutting (a newer cut, a deletion): the newer job's files count.
+        with contextlib.suppress(ClipError, NotFound, VersionConflict):
+            await self.library.cut_done(clip.id, generation, changes)
+        return "", None
+
+    async def _renew(self, job: Job) -> None:
+        version = job.version
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                renewed = await self.store.update(
+                    Job, job.id, {"lease_expires": self.clock() + self.lease_seconds},
+                    expected_version=version, now=self.clock())
+                version = renewed.version
+            except (VersionConflict, NotFound):
+                return
+            except Exception:
+                log.exception("clip worker: cannot renew the lease of job %s", job.id)
+
+
+def _relative(path: Path, media_dir: Path) -> str:
+    return Path(path).relative_to(media_dir).as_posix()

@@ -1,0 +1,132 @@
+"""The admin-editable data files: the service catalog and the search word list.
+
+Both ship with the code (``moderation/service_catalog.toml``, ``clips/synonyms.toml``). An
+admin's edit is validated by the same parser that loads the file at start and, only if it
+parses, stored as a ``DataFile`` record, so every node of a MongoDB deployment reads the same
+text; without a record the shipped copy is used. ``restore`` drops the record (back to the
+shipped copy). Every save is audited with the sizes before and after (the texts themselves
+are kept in the record, not copied into the audit log).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from clips.segment import WORD_LIST_RESOURCE, WordList, WordListError, parse_word_list
+from moderation.catalog import (
+    CATALOG_RESOURCE,
+    Catalog,
+    CatalogError,
+    parse_catalog,
+    read_data_file,
+)
+from store.base import Conflict, NotFound, Store, VersionConflict
+from store.records import AuditEntry, DataFile, new_id
+
+CATALOG = "service_catalog"
+WORD_LIST = "synonyms"
+MAX_TEXT_CHARS = 400_000  # the shipped catalog is about 40,000 characters
+
+_SHIPPED = {
+    CATALOG: ("moderation", CATALOG_RESOURCE, "业务目录"),
+    WORD_LIST: ("clips", WORD_LIST_RESOURCE, "搜索词表"),
+}
+
+
+class DataFileError(ValueError):
+    """An edit that cannot be saved; the message is for the admin."""
+
+
+@dataclass(frozen=True)
+class Current:
+    """A data file as in use now."""
+
+    file_id: str
+    text: str
+    edited: bool  # False: the shipped copy
+    version: int  # of the DataFile record, 0 for the shipped copy
+    updated_by: str = ""
+    updated_at: float = 0.0
+
+
+def shipped_text(file_id: str) -> str:
+    package, resource, what = _SHIPPED[file_id]
+    return read_data_file(package, resource, None, what, DataFileError)[0]
+
+
+async def current(store: Store, file_id: str) -> Current:
+    if file_id not in _SHIPPED:
+        raise KeyError(file_id)
+    try:
+        record = await store.get(DataFile, file_id)
+    except NotFound:
+        return Current(file_id, shipped_text(file_id), edited=False, version=0)
+    return Current(file_id, record.text, edited=True, version=record.version,
+                   updated_by=record.updated_by, updated_at=record.updated_at)
+
+
+def parse(file_id: str, text: str) -> Catalog | WordList:
+    """Validate ``text`` as the data file ``file_id``; raises ``DataFileError``."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise DataFileError(f"内容过长（最多 {MAX_TEXT_CHARS} 字符）。")
+    try:
+        if file_id == CATALOG:
+            catalog = parse_catalog(text, source="提交的业务目录")
+            if not catalog.items:
+                raise DataFileError("业务目录至少要有一个事项。")
+            return catalog
+        return parse_word_list(text, source="提交的搜索词表")
+    except (CatalogError, WordListError) as exc:
+        raise DataFileError(str(exc)) from exc
+
+
+async def load_catalog(store: Store) -> Catalog:
+    found = parse(CATALOG, (await current(store, CATALOG)).text)
+    assert isinstance(found, Catalog)
+    return found
+
+
+async def load_word_list(store: Store) -> WordList:
+    found = parse(WORD_LIST, (await current(store, WORD_LIST)).text)
+    assert isinstance(found, WordList)
+    return found
+
+
+async def save(store: Store, file_id: str, text: str, *, expected_version: int, actor: str,
+               now: float | None = None) -> Catalog | WordList:
+    """Validate and store an edit made from version ``expected_version`` (0: from the
+    shipped copy). Returns the parsed file. Raises ``DataFileError`` (invalid, or someone
+    saved meanwhile)."""
+    parsed = parse(file_id, text.replace("\r\n", "\n"))
+    now = time.time() if now is None else now
+    before = await current(store, file_id)
+    if before.version != expected_version:
+        raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。")
+    try:
+        if before.edited:
+            await store.update(DataFile, file_id, {"text": text, "updated_by": actor},
+                               expected_version=expected_version, now=now)
+        else:
+            await store.insert(DataFile(id=file_id, text=text, updated_by=actor,
+                                        created_at=now, updated_at=now))
+    except (VersionConflict, Conflict):
+        raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。") from None
+    await store.audit(AuditEntry(
+        id=new_id(), at=now, actor=actor, action=f"data.{file_id}.save",
+        target=f"data:{file_id}", before={"chars": len(before.text)},
+        after={"chars": len(text)}))
+    return parsed
+
+
+async def restore(store: Store, file_id: str, *, actor: str, now: float | None = None) -> bool:
+    """Go back to the shipped copy; True if there was an edit to drop."""
+    if file_id not in _SHIPPED:
+        raise KeyError(file_id)
+    now = time.time() if now is None else now
+    dropped = await store.delete(DataFile, file_id)
+    if dropped:
+        await store.audit(AuditEntry(
+            id=new_id(), at=now, actor=actor, action=f"data.{file_id}.restore",
+            target=f"data:{file_id}"))
+    return dropped
