@@ -133,6 +133,7 @@ class ClipLibrary:
         self.words = words
         self.index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
         self.on_cut_queued: list[Callable[[], None]] = []  # wakes the worker
+        self._vocabulary_lock = asyncio.Lock()
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -162,14 +163,16 @@ class ClipLibrary:
         return count
 
     async def set_vocabulary(self, catalog: Catalog, words: WordList) -> None:
-        """Use an edited catalog or word list: a new analyzer, so the index is rebuilt."""
-        old = self.index
-        self.catalog, self.words = catalog, words
-        index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
-        await asyncio.to_thread(old.close)
-        await asyncio.to_thread(index.open)
-        self.index = index
-        await self.sync_index()
+        """Use an edited catalog or word list: a new analyzer, so the index is rebuilt (one
+        change at a time; the rebuild writes a new file, searches go on meanwhile)."""
+        async with self._vocabulary_lock:
+            old = self.index
+            self.catalog, self.words = catalog, words
+            index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
+            await asyncio.to_thread(index.open)
+            self.index = index  # searches move to the new analyzer, then the old one closes
+            await asyncio.to_thread(old.close)
+            await self.sync_index()
 
     # --- paths ---------------------------------------------------------------------------
 
@@ -548,7 +551,8 @@ class ClipLibrary:
         the same subject by search."""
         ids: list[str] = []
         if clip.item_id:
-            same = await self.search("", item_id=clip.item_id, sort="views", per_page=limit + 1)
+            same = await self.search("", item_id=clip.item_id, sort="popular",
+                                    per_page=limit + 1)
             ids += [h.clip_id for h in same.hits]
         if len([i for i in ids if i != clip.id]) < limit:
             with contextlib.suppress(BadSearchRequest):

@@ -2,22 +2,38 @@
 
 Plain Python over the store. ``Sessions`` validates what an admin enters, audits every
 change and reports each one through ``on_change`` so that connected viewers and staff learn
-of it at once (the app wires that to the moderation service's event stream).
+of it at once (the app wires that to the moderation service's event stream, and to the
+recordings).
+
+The video source is chosen from four kinds (``SOURCE_KINDS``) and stored as the ffmpeg source
+text ``clips.commands.Source.parse`` reads: "" for the test picture,
+``listen:rtmp://<bind>:<port>/live/<key>`` for an RTMP push (the key generated here, never
+typed), a pull URL, or a file path. It can be changed only while the session is not live. The
+stream key is a secret: the audit log records a fingerprint of it, never the key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from clips.commands import Source
 from store.base import Store
 from store.records import AuditEntry, Broadcast, Question, StaffUser, new_id
 
 MAX_TITLE = 60
 MAX_DESCRIPTION = 500
 STATUS_LABELS = {"scheduled": "即将开始", "live": "直播中", "ended": "已结束"}
+SOURCE_KINDS = {"test": "测试画面", "rtmp": "RTMP 推流", "pull": "拉流地址", "file": "本地文件"}
+PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "udp")
+MAX_SOURCE = 500
 
 
 class SessionError(Exception):
@@ -32,6 +48,98 @@ class SessionForm:
     scheduled_end: float = 0.0
     host_ids: tuple[str, ...] = ()
     presenter: str = ""
+    # The video source: one of SOURCE_KINDS, or "" to keep the current one (the test picture
+    # for a new session). ``source_url`` is read for "pull", ``source_path`` for "file";
+    # ``new_key`` replaces the stream key of an RTMP push.
+    source_kind: str = ""
+    source_url: str = ""
+    source_path: str = ""
+    new_key: bool = False
+
+
+def source_kind(source: str) -> str:
+    """Which of the form's choices a stored source text is."""
+    text = source.strip()
+    if not text:
+        return "test"
+    if text.startswith("listen:rtmp://"):
+        return "rtmp"
+    if "://" in text:
+        return "pull"  # also a listen:srt:// source set outside the form
+    return "file"
+
+
+def stream_key(source: str) -> str:
+    """The stream key of an RTMP push source ("" for other sources)."""
+    if source_kind(source) != "rtmp":
+        return ""
+    return urlsplit(source.strip().removeprefix("listen:")).path.rsplit("/", 1)[-1]
+
+
+def new_stream_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def describe_source(source: str) -> str:
+    """The source for the audit log and the pages: no stream key, no credentials."""
+    kind = source_kind(source)
+    if kind == "test":
+        return SOURCE_KINDS["test"]
+    if kind == "rtmp":
+        digest = hashlib.sha256(stream_key(source).encode()).hexdigest()[:8]
+        return f"{SOURCE_KINDS['rtmp']}（密钥指纹 {digest}）"
+    if kind == "file":
+        return f"{SOURCE_KINDS['file']} {source.strip()}"
+    try:
+        label = Source.parse(source).label.removeprefix("pull ").removeprefix("listen ")
+    except ValueError:
+        label = "（无法识别）"
+    return f"{SOURCE_KINDS['pull']} {label}"
+
+
+def _plain(text: str, what: str, *, spaces: bool = False) -> str:
+    text = text.strip()
+    if len(text) > MAX_SOURCE:
+        raise SessionError(f"{what}最多 {MAX_SOURCE} 个字符。")
+    if any(ord(c) < 32 or ord(c) == 127 or (c.isspace() and not (spaces and c == " "))
+           for c in text):
+        raise SessionError(f"{what}不能包含{'' if spaces else '空格或'}控制字符。")
+    return text
+
+
+def check_pull_url(text: str) -> str:
+    """A URL for ffmpeg to pull from, or SessionError."""
+    url = _plain(text, "拉流地址")
+    if not url:
+        raise SessionError("请填写拉流地址。")
+    if url.lower().startswith("listen:"):
+        raise SessionError("要让服务器等待推流，请选择“RTMP 推流”，推流地址和密钥由系统生成。")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise SessionError("拉流地址格式不正确。") from None
+    if parts.scheme not in PULL_SCHEMES or "://" not in url:
+        raise SessionError("拉流地址只支持 " + "、".join(f"{s}://" for s in PULL_SCHEMES)
+                           + "。")
+    if not parts.hostname or port == 0:
+        raise SessionError("拉流地址缺少主机名或端口不正确。")
+    return url
+
+
+async def check_file(text: str) -> str:
+    """A local file for ffmpeg to read, or SessionError. It must exist now (it is read when
+    the session goes live)."""
+    path = _plain(text, "文件路径", spaces=True).removeprefix("file:")
+    if not path:
+        raise SessionError("请填写文件路径。")
+    if "://" in path or path.startswith("listen:"):
+        raise SessionError("这是一个网址：网络视频源请选择“拉流地址”。")
+    if not os.path.isabs(path):
+        raise SessionError("请填写以 / 开头的完整文件路径。")
+    if not await asyncio.to_thread(os.path.isfile, path):
+        raise SessionError("服务器上找不到这个文件，或它不是普通文件。")
+    return path
 
 
 @dataclass(frozen=True)
@@ -46,12 +154,37 @@ class Figures:
 
 class Sessions:
     def __init__(self, store: Store, on_change: Callable[[Broadcast], None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 rtmp_listen: str = "rtmp://127.0.0.1:1935/live") -> None:
         self.store = store
         self.on_change = on_change
         self.clock = clock
+        # Where an RTMP push session's ffmpeg listens, without the key (see
+        # live.recording.rtmp_listen_base).
+        self.rtmp_listen = rtmp_listen
 
-    async def _validate(self, form: SessionForm) -> dict[str, Any]:
+    async def _source(self, form: SessionForm, current: Broadcast | None) -> str:
+        old = current.source if current is not None else ""
+        kind = form.source_kind
+        if not kind:
+            return old
+        if kind == "test":
+            return ""
+        if kind == "rtmp":
+            key = "" if form.new_key else stream_key(old)
+            return f"listen:{self.rtmp_listen}/{key or new_stream_key()}"
+        # A source saved earlier is kept as it is (a file that has since gone is reported
+        # by the recorder, not by every later edit of the title).
+        if kind == "pull":
+            unchanged = source_kind(old) == "pull" and form.source_url.strip() == old
+            return old if unchanged else check_pull_url(form.source_url)
+        if kind == "file":
+            unchanged = source_kind(old) == "file" and form.source_path.strip() == old
+            return old if unchanged else await check_file(form.source_path)
+        raise SessionError("未知的视频源类型。")
+
+    async def _validate(self, form: SessionForm,
+                        current: Broadcast | None = None) -> dict[str, Any]:
         title = " ".join(form.title.split())
         if not title:
             raise SessionError("请填写直播标题。")
@@ -75,6 +208,7 @@ class Sessions:
             "scheduled_start": form.scheduled_start, "scheduled_end": form.scheduled_end,
             "host_ids": list(dict.fromkeys(form.host_ids)),
             "presenter": " ".join(form.presenter.split())[:40],
+            "source": await self._source(form, current),
         }
 
     async def _audit(self, actor: str, action: str, b: Broadcast,
@@ -93,13 +227,19 @@ class Sessions:
 
     async def edit(self, session_id: str, form: SessionForm, *, actor: str) -> Broadcast:
         current = await self.store.get(Broadcast, session_id)
-        values = await self._validate(form)
+        values = await self._validate(form, current)
         changed = {k: v for k, v in values.items() if getattr(current, k) != v}
         if not changed:
             return current
+        if "source" in changed and current.status == "live":
+            raise SessionError("直播进行中不能更换视频源：请在开播前或结束后修改。")
         updated = await self.store.update(Broadcast, session_id, changed, now=self.clock())
-        await self._audit(actor, "session.edit", updated,
-                          {k: getattr(current, k) for k in changed}, changed)
+        before = {k: getattr(current, k) for k in changed}
+        after = dict(changed)
+        if "source" in changed:  # the stream key stays out of the audit log
+            before["source"] = describe_source(current.source)
+            after["source"] = describe_source(updated.source)
+        await self._audit(actor, "session.edit", updated, before, after)
         self.on_change(updated)
         return updated
 

@@ -9,6 +9,7 @@ catalog can be checked before it is saved.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +22,23 @@ CATALOG_RESOURCE = "service_catalog.toml"
 
 _REQUIRED = ("id", "category", "name", "description", "keywords", "channel", "link", "link_status")
 _OPTIONAL = ("portal", "verify")
+
+# Lengths an item's fields may have (characters), and how many keywords; generous next to the
+# shipped file (names up to 23, descriptions up to 87, 11 keywords), small enough for a page.
+MAX_LENGTHS = {"id": 64, "name": 60, "description": 500, "channel": 20, "link": 500,
+               "portal": 500, "verify": 1000}
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 30
+# The id is an English short name: it appears in URLs, placeholder links and stored questions.
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
+# What the 一键办理 button can open: a web page, or a placeholder for a service in the 12123
+# app, in 浙里办, or the counter guide of an item handled only at a window. A web page's path
+# is printable ASCII without spaces, quotes or angle brackets.
+LINK_PATTERN = re.compile(
+    r"https://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?(?:/[!#-;=?-~]*)?"
+    r"|(?:12123://service|zlb://service|window://guide)/[A-Za-z0-9][A-Za-z0-9._-]*"
+)
+LINK_FORMS = "https://…、12123://service/…、zlb://service/…、window://guide/…"
 
 
 class CatalogError(ValueError):
@@ -156,6 +174,20 @@ def _parse_item(raw: Any, where: str) -> CatalogItem:
             f"{label} 的 link_status {values['link_status']!r} 未知"
             f"（可用：{'、'.join(LINK_STATUSES)}）"
         )
+    for key, limit in MAX_LENGTHS.items():
+        if len(values.get(key, "")) > limit:
+            raise CatalogError(f"{label} 的 {key} 过长（最多 {limit} 字符）")
+    if not ID_PATTERN.fullmatch(values["id"]):
+        raise CatalogError(f"{label} 的 id 只能用小写英文字母、数字和连字符（-）")
+    if len(cleaned) > MAX_KEYWORDS:
+        raise CatalogError(f"{label} 的 keywords 过多（最多 {MAX_KEYWORDS} 个）")
+    if any(len(k) > MAX_KEYWORD for k in cleaned):
+        raise CatalogError(f"{label} 的 keywords 含过长的词（每个最多 {MAX_KEYWORD} 字符）")
+    if not LINK_PATTERN.fullmatch(values["link"]):
+        raise CatalogError(f"{label} 的 link {values['link']!r} 无效（可用：{LINK_FORMS}）")
+    portal = values.get("portal", "")
+    if portal and not (portal.startswith("https://") and LINK_PATTERN.fullmatch(portal)):
+        raise CatalogError(f"{label} 的 portal {portal!r} 无效（须以 https:// 开头）")
     return CatalogItem(
         id=values["id"],
         category=values["category"],

@@ -7,7 +7,16 @@ import datetime as dt
 
 from aiohttp import web
 
-from live.sessions import STATUS_LABELS, SessionError, SessionForm
+from live.recording import INGEST_LABELS, rtmp_push_address
+from live.sessions import (
+    MAX_SOURCE,
+    SOURCE_KINDS,
+    STATUS_LABELS,
+    SessionError,
+    SessionForm,
+    source_kind,
+    stream_key,
+)
 from store.base import Conflict
 from store.records import AuditEntry, Broadcast, ReasonTemplate, StaffUser, TermRule, new_id
 from web import keys
@@ -42,6 +51,11 @@ async def _form(request: web.Request) -> SessionForm:
         scheduled_end=parse_local(str(data.get("scheduled_end", ""))),
         host_ids=tuple(str(v)[:64] for v in data.getall("host_ids", [])[:10]),
         presenter=str(data.get("presenter", ""))[:100],
+        source_kind=str(data.get("source_kind", ""))[:10],
+        # One past the limit, so that a longer value is refused rather than cut.
+        source_url=str(data.get("source_url", ""))[:MAX_SOURCE + 1],
+        source_path=str(data.get("source_path", ""))[:MAX_SOURCE + 1],
+        new_key=data.get("new_key") == "1",
     )
 
 
@@ -57,7 +71,8 @@ async def sessions_list(request: web.Request, *, error: str = "",
     figures = {b.id: await sessions.figures(b.id) for group in groups.values() for b in group}
     return render(request, "admin/sessions.html", status=status, groups=groups,
                   figures=figures, hosts=await _hosts(request), error=error,
-                  status_labels=STATUS_LABELS, format_local=format_local)
+                  status_labels=STATUS_LABELS, format_local=format_local,
+                  source_kinds=SOURCE_KINDS, source_kind=source_kind)
 
 
 async def session_create(request: web.Request) -> web.Response:
@@ -73,10 +88,16 @@ async def session_detail(request: web.Request, *, error: str = "",
                          status: int = 200) -> web.Response:
     session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
     figures = await request.app[keys.SESSIONS].figures(session.id)
+    recordings = request.app[keys.RECORDINGS]
     return render(request, "admin/session.html", status=status, session=session,
                   figures=figures, hosts=await _hosts(request), error=error,
                   status_labels=STATUS_LABELS, format_local=format_local,
-                  counts=request.app[keys.HUB].counts(session.id))
+                  counts=request.app[keys.HUB].counts(session.id),
+                  source_kinds=SOURCE_KINDS, source_kind=source_kind,
+                  video=recordings.enabled, ingest=recordings.view(session.id),
+                  ingest_labels=INGEST_LABELS,
+                  push_address=rtmp_push_address(request.app[keys.SETTINGS]),
+                  stream_key=stream_key(session.source))
 
 
 async def session_update(request: web.Request) -> web.Response:

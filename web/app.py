@@ -15,6 +15,7 @@ from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
 from clips.library import ClipLibrary
 from clips.worker import ClipWorker, node_name
 from live.hub import Hub
+from live.recording import make_recordings, rtmp_listen_base
 from live.sessions import Sessions
 from moderation import data_files
 from moderation.logins import Logins
@@ -22,6 +23,7 @@ from moderation.service import Limits, Moderation
 from moderation.staff import LoginThrottle, StaffAccounts
 from settings import Settings, ensure_secret_key
 from store import make_store
+from store.records import Broadcast
 from web import keys
 from web.auth import auth_middleware
 from web.errors import error_middleware
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_live)
+    app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -90,9 +93,9 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     moderation = Moderation(app[keys.STORE], hub.publish, catalog, limits)
     await moderation.start()
     app[keys.HUB] = hub
-    app[keys.CATALOG] = catalog
     app[keys.MODERATION] = moderation
-    app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed)
+    app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed,
+                                  rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media))
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
     yield
 
@@ -101,8 +104,9 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     """The clip library (drafts, review, the search index) and the worker that cuts clips."""
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
+    words = await data_files.load_word_list(store)
     library = ClipLibrary(
-        store, app[keys.HUB].publish, app[keys.CATALOG], await data_files.load_word_list(store),
+        store, app[keys.HUB].publish, app[keys.MODERATION].catalog, words,
         media_dir=settings.media_dir, media=settings.media,
         index_path=settings.data_dir / "search.sqlite3")
     await library.open()
@@ -123,3 +127,24 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
         if worker is not None:
             await worker.stop()
         await library.close()
+
+
+async def _recording(app: web.Application) -> AsyncIterator[None]:
+    """One recorder per live session ([media] record): sessions that go live are recorded,
+    those that end are finalized, those left live by a restart resume; all stop here."""
+    recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE], app[keys.HUB].publish)
+    app[keys.RECORDINGS] = recordings
+    sessions = app[keys.SESSIONS]
+    notify = sessions.on_change
+
+    def changed(session: Broadcast) -> None:
+        notify(session)
+        recordings.session_changed(session)
+
+    sessions.on_change = changed
+    await recordings.resume()
+    try:
+        yield
+    finally:
+        sessions.on_change = notify
+        await recordings.close()

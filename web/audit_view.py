@@ -19,6 +19,10 @@ ACTIONS = {
     "viewer.timeout": "禁言观众", "viewer.ban": "封禁观众", "viewer.unrestrict": "解除限制",
     "terms.add": "添加屏蔽词", "terms.delete": "删除屏蔽词",
     "reasons.add": "添加拒绝原因", "reasons.delete": "删除拒绝原因",
+    "data.service_catalog.save": "保存业务目录", "data.service_catalog.restore": "恢复内置业务目录",
+    "data.synonyms.save": "保存搜索词表", "data.synonyms.restore": "恢复内置搜索词表",
+    "catalog.item_add": "添加目录事项", "catalog.item_edit": "修改目录事项",
+    "catalog.item_delete": "删除目录事项",
 }
 FIELDS = {
     "role": "角色", "disabled": "已停用", "state": "状态", "category": "分类",
@@ -26,11 +30,13 @@ FIELDS = {
     "reply": "回复", "decline_reason": "原因", "merged_into": "合并到", "position": "顺序",
     "pinned": "置顶", "on_air_at": "上直播时间", "answered_at": "解答时间", "title": "标题",
     "description": "简介", "scheduled_start": "计划开始", "scheduled_end": "计划结束",
-    "host_ids": "主持人", "presenter": "主播", "status": "状态",
+    "host_ids": "主持人", "presenter": "主播", "status": "状态", "source": "视频源",
     "slow_mode_seconds": "慢速模式（秒）", "until": "截止", "reason": "原因", "action": "处理",
+    "chars": "字符数", "name": "名称", "keywords": "关键词", "channel": "办理渠道",
+    "link": "办理链接", "link_status": "链接状态", "portal": "入口首页", "verify": "待核实说明",
 }
 TARGETS = {"staff": "账号", "question": "问题", "session": "直播", "viewer": "观众",
-           "term": "屏蔽词", "reasons": "拒绝原因"}
+           "term": "屏蔽词", "reasons": "拒绝原因", "data": "数据文件", "catalog_item": "目录事项"}
 STATUS = {"scheduled": "即将开始", "live": "直播中", "ended": "已结束"}
 TERM_ACTIONS = {"hold": "待审核", "reject": "直接拒绝"}
 

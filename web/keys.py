@@ -7,8 +7,8 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from live.hub import Hub
+from live.recording import Recordings
 from live.sessions import Sessions
-from moderation.catalog import Catalog
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
@@ -24,7 +24,7 @@ SECRET_KEY = web.AppKey("secret_key", bytes)
 HUB = web.AppKey("hub", Hub)
 MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
-CATALOG = web.AppKey("catalog", Catalog)
+RECORDINGS = web.AppKey("recordings", Recordings)
 LIBRARY = web.AppKey("library", ClipLibrary)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])

@@ -27,7 +27,7 @@ async def _session(request: web.Request) -> Broadcast:
 
 
 def catalog_json(request: web.Request) -> dict[str, Any]:
-    catalog = request.app[keys.CATALOG]
+    catalog = request.app[keys.MODERATION].catalog
     return {
         "categories": list(catalog.categories),
         "items": [{"id": i.id, "category": i.category, "name": i.name, "link": i.link}
@@ -37,7 +37,8 @@ def catalog_json(request: web.Request) -> dict[str, Any]:
 
 async def live_page(request: web.Request) -> web.StreamResponse:
     session = await _session(request)
-    response = render(request, "live.html", session=session, status_labels=STATUS_LABELS)
+    response = render(request, "live.html", session=session, status_labels=STATUS_LABELS,
+                      video=request.app[keys.SETTINGS].media.record)
     ensure_viewer(request, response)
     return response
 

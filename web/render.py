@@ -20,6 +20,12 @@ NOTICES = {
     "saved": "已保存。",
     "started": "直播已开始：观众页、审核台和主持台都已切换到直播状态。",
     "ended": "直播已结束：观众不能再提问。",
+    "clip_save": "已保存。",
+    "clip_trim": "已按新的出入点重新剪辑，完成后本页自动刷新。",
+    "clip_publish": "已发布到小贴士视频库。",
+    "clip_unpublish": "已下架：公开页面和搜索中不再出现。",
+    "clip_retry": "已重新排队剪辑。",
+    "clip_created": "片段已创建，正在剪辑…",
 }
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")

@@ -12,7 +12,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import admin, admin_sessions, auth, keys, live_pages, pages, ws
+from web import (
+    admin,
+    admin_catalog,
+    admin_sessions,
+    api,
+    auth,
+    clip_review,
+    keys,
+    library_pages,
+    live_pages,
+    media,
+    pages,
+    ws,
+)
 from web.route import ADMIN, HOSTS, MODERATORS, STAFF, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -44,7 +57,8 @@ CORE_ROUTES: tuple[Route, ...] = (
     Route("GET", "/ws/staff/{session_id}", ws.staff_socket, None),
 )
 
-ROUTES: tuple[Route, ...] = CORE_ROUTES
+ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
+                              + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:

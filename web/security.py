@@ -22,6 +22,8 @@ CSP = "; ".join([
     "style-src 'self'",
     "img-src 'self' data: blob:",
     "media-src 'self' blob:",
+    # hls.js runs its transmuxer in a worker it creates from a blob: URL.
+    "worker-src 'self' blob:",
     "connect-src 'self'",
     "font-src 'self'",
     "object-src 'none'",

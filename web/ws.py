@@ -276,5 +276,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             raise _refusal(message, exc, moderation.item_names) from None
         return {"question_id": q.id, "version": q.version, "state": q.state}
 
-    return await _run(request, ws, conn, lambda: moderation.staff_snapshot(board), handle,
-                      STAFF_MESSAGES)
+    recordings = request.app[keys.RECORDINGS]
+    return await _run(request, ws, conn, lambda: {**moderation.staff_snapshot(board),
+                                                  "ingest": recordings.view(session_id)},
+                      handle, STAFF_MESSAGES)

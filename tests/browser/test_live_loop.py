@@ -64,7 +64,8 @@ async def open_stage(server: LiveServer, open_page: PageFactory) -> Stage:
     for page in (viewer, moderator, host):
         await connected(page)
     await expect(viewer.get_by_role("heading", level=1)).to_have_text("驾驶证业务直播答疑")
-    await expect(viewer.locator("#player")).to_contain_text("直播画面即将接入")
+    # Recording is off in the tests unless a test turns it on (tests/browser/test_video.py).
+    await expect(viewer.locator("#player")).to_contain_text("本场直播未开启视频")
     return Stage(session, viewer, moderator, host)
 
 

@@ -4,6 +4,7 @@
 import {
   LiveSocket, el, readJson, queueOrder, showStatus, questionAction, frameScheduler,
 } from "./socket.js";
+import { showIngestBadge } from "./ingest.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -16,7 +17,7 @@ const SHOWN = 15; // queued questions listed
 const $ = (id) => document.getElementById(id);
 const dom = {
   title: $("session-title"), status: $("session-status"), note: $("session-note"),
-  connection: $("connection"), air: $("air"), airError: $("air-error"),
+  connection: $("connection"), air: $("air"), airError: $("air-error"), ingest: $("ingest-badge"),
   queue: $("queue"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
 };
 
@@ -34,10 +35,12 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     state.session = frame.session;
     state.questions = new Map(frame.questions.map((q) => [q.id, q]));
     state.synced = true;
+    showIngestBadge(dom.ingest, frame.ingest);
     scheduleRender();
   },
   onEvent: (frame) => {
     if (frame.kind === "question") state.questions.set(frame.question.id, frame.question);
+    else if (frame.kind === "ingest") showIngestBadge(dom.ingest, frame.ingest);
     else if (frame.kind === "session") {
       if (frame.session.on_air_id !== state.session.on_air_id) {
         // The air changed hands: earlier refusals ("air_busy") no longer apply.

@@ -5,6 +5,7 @@
 import {
   LiveSocket, el, clock, dateTime, readJson, queueOrder, showStatus, charCount, frameScheduler,
 } from "./socket.js";
+import { LivePlayer } from "./player.js";
 
 const root = document.getElementById("live");
 const sessionId = root.dataset.sessionId;
@@ -28,6 +29,7 @@ const ui = {
   counter: $("ask-counter"), submit: $("ask-submit"), error: $("ask-error"),
   notice: $("ask-notice"), closed: $("ask-closed"),
 };
+const player = new LivePlayer($("player"));
 
 // --- local storage (may be unavailable: private browsing) -------------------------------
 
@@ -140,6 +142,7 @@ function renderSession() {
   ui.status.textContent = STATUS_LABELS[s.status] || s.status;
   ui.status.className = `tag status-${s.status}`;
   root.dataset.status = s.status;
+  player.setStatus(s.status);
   if (s.scheduled_start) {
     const end = s.scheduled_end ? ` – ${clock(s.scheduled_end)}` : "";
     ui.schedule.textContent = `计划时间：${dateTime(s.scheduled_start)}${end}`;

@@ -5,6 +5,7 @@
 import {
   LiveSocket, el, clock, readJson, queueOrder, showStatus, questionAction, frameScheduler,
 } from "./socket.js";
+import { showIngestBadge } from "./ingest.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -25,6 +26,7 @@ const STATE_LABELS = {
 const $ = (id) => document.getElementById(id);
 const dom = {
   title: $("session-title"), status: $("session-status"), connection: $("connection"),
+  ingest: $("ingest-badge"),
   slowMode: $("slow-mode"), controlsError: $("controls-error"), onAirSummary: $("on-air-summary"),
   list: $("list"), empty: $("list-empty"), panel: $("list-panel"),
   restrictionsCard: $("restrictions-card"), restrictions: $("restrictions"),
@@ -61,6 +63,7 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     state.questions = new Map(frame.questions.map((q) => [q.id, q]));
     state.restrictions = new Map((frame.restrictions || []).map((r) => [r.viewer_id, r]));
     state.synced = true;
+    showIngestBadge(dom.ingest, frame.ingest);
     scheduleRender();
   },
   onEvent: (frame) => {
@@ -73,6 +76,8 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
       state.questions.set(q.id, q);
     } else if (frame.kind === "session") {
       state.session = frame.session;
+    } else if (frame.kind === "ingest") {
+      showIngestBadge(dom.ingest, frame.ingest);
     } else if (frame.kind === "restriction") {
       const r = frame.restriction;
       if (r.kind === "none") state.restrictions.delete(r.viewer_id);

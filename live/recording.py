@@ -1,0 +1,339 @@
+"""Recording the live sessions: one ``Recorder`` per live session, kept in step with the
+sessions' lifecycle, and each recorder's ingest health published to the session's staff.
+
+``Recordings.session_changed`` is chained after the moderation service's listener on
+``Sessions.on_change`` (``web.app``). A session that goes live starts recording from its
+source; one that ends is stopped and its playlist finalized (``#EXT-X-ENDLIST``). At start,
+``resume`` records again every session the store still has live — the server restarted in the
+middle of a broadcast — appending to its playlist after a discontinuity (a playlist that a
+clean shutdown had closed is reopened first). ``close`` stops them all at shutdown. Several
+sessions may be live at once; each has its own recorder and its own ffmpeg.
+
+Starting and stopping happen in background tasks, one per session, that loop until the
+session's recorder matches what the store last said: a start and an end in quick succession
+run in order, and the last word wins. A source that cannot even be started (a bad source text
+in the store, an unwritable media directory, no ffmpeg at all) shows as ingest ``down`` with
+the reason; nothing here raises into the request that started the session.
+
+Health goes to staff as an ``ingest`` event on every change, except that changes of the
+bitrate alone (about every segment) go out at most every ``RATE_EVENT_SECONDS``: a three-hour
+broadcast must not fill the hub's resume buffer with bitrates. The source's secrets — the RTMP
+stream key, a pull URL's credentials and query — never leave this module: the recorder labels
+the source without them, and ``scrub`` removes them from any text ffmpeg may have echoed.
+
+Plain asyncio, no aiohttp; the app owns the lifetime (a cleanup context in ``web.app``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from clips.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
+from live.hub import STAFF, Event
+from live.recorder import IngestHealth, Recorder, session_playlist
+from settings import MediaSettings, Settings
+from store.base import Store
+from store.records import Broadcast
+
+log = logging.getLogger(__name__)
+
+RATE_EVENT_SECONDS = 15.0
+SHOWN_GAPS = 10  # the most recent gaps sent to staff; ``gap_count`` has them all
+PUSH_APP = "live"  # the RTMP application name: rtmp://host:port/live, key = stream name
+
+Publish = Callable[[str, Iterable[Event]], None]
+
+
+class SessionRecorder(Protocol):
+    """What ``Recordings`` needs of a recorder (``live.recorder.Recorder``; tests fake it)."""
+
+    async def start(self, session_id: str, source: str = "", *,
+                    copy: bool | None = None) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def health(self) -> IngestHealth: ...
+
+
+RecorderFactory = Callable[[Callable[[IngestHealth], None]], SessionRecorder]
+
+
+# --- RTMP push addresses -------------------------------------------------------------------
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def rtmp_listen_base(media: MediaSettings) -> str:
+    """Where a push session's ffmpeg listens, without the key: ``rtmp://bind:port/live``."""
+    return f"rtmp://{_host(media.rtmp_bind)}:{media.rtmp_port}/{PUSH_APP}"
+
+
+def rtmp_push_address(settings: Settings) -> str:
+    """The server address to paste into the studio encoder (OBS: 服务器), without the key:
+    ``rtmp_public_host``, else the host of ``public_url``, else ``rtmp_bind``."""
+    media = settings.media
+    host = (media.rtmp_public_host or urlsplit(settings.server.public_url).hostname
+            or media.rtmp_bind)
+    return f"rtmp://{_host(host)}:{media.rtmp_port}/{PUSH_APP}"
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+
+def source_secrets(source: str) -> tuple[str, ...]:
+    """The parts of a source text that must never be shown: the whole URL, its last path
+    segment (an RTMP stream key, for a push or a pull), its password and its query."""
+    url = source.strip().removeprefix("listen:")
+    if "://" not in url:
+        return ()  # the test picture, or a file path: nothing secret in it
+    found = {url}
+    with contextlib.suppress(ValueError):  # a malformed URL: the whole of it is hidden
+        parts = urlsplit(url)
+        found.add(parts.query)
+        if parts.path.count("/") > 1:  # what the recorder's label hides, too
+            found.add(parts.path.rsplit("/", 1)[-1])
+        found.add(parts.password or "")
+    # Short fragments ("", "a") would mangle ordinary words without hiding anything.
+    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "…")
+    return text
+
+
+def scrub_health(health: IngestHealth, secrets: tuple[str, ...]) -> IngestHealth:
+    if not secrets:
+        return health
+    return replace(health, detail=scrub(health.detail, secrets),
+                   source=scrub(health.source, secrets),
+                   last_error=scrub(health.last_error, secrets),
+                   gaps=tuple(replace(g, reason=scrub(g.reason, secrets)) for g in health.gaps))
+
+
+def health_view(health: IngestHealth) -> dict[str, Any]:
+    """The health as staff receive it: ``IngestHealth.as_dict()`` with only the latest gaps
+    (and ``gap_count``), plus ``enabled``."""
+    view = health.as_dict()
+    view["gap_count"] = len(health.gaps)
+    view["gaps"] = view["gaps"][-SHOWN_GAPS:]
+    view["enabled"] = True
+    return view
+
+
+OFF_VIEW: dict[str, Any] = {"enabled": False, "status": "off", "detail": "recording is off"}
+INGEST_LABELS = {"idle": "未开始", "starting": "正在连接", "up": "信号正常", "down": "信号中断",
+                 "stopped": "已停止", "off": "未开启"}  # as web/static/ingest.js shows them
+
+
+def reopen_playlist(path: Path) -> bool:
+    """Remove the ``#EXT-X-ENDLIST`` a clean shutdown wrote into a still-live session's
+    playlist, so that the resumed recording appends to an open playlist (and players keep
+    polling it). Atomic, like ``finalize_playlist``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return False
+    lines = text.rstrip("\n").split("\n")
+    if lines[-1].strip() != "#EXT-X-ENDLIST":
+        return False
+    tmp = path.with_name(path.name + ".reopen")
+    tmp.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return True
+
+
+# --- the manager ---------------------------------------------------------------------------
+
+
+class Recordings:
+    """One recorder per live session, following the store; ingest health to staff.
+
+    ``factory`` makes a recorder reporting to the given health callback; None means
+    recording is off (``[media] record = false``), or, with ``broken`` set, that it is on but
+    cannot run (no ffmpeg): live sessions then show ingest down with that reason.
+    """
+
+    def __init__(self, store: Store, publish: Publish, factory: RecorderFactory | None, *,
+                 media_dir: Path | None = None, broken: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.publish = publish
+        self.factory = factory
+        self.media_dir = media_dir
+        self.broken = broken
+        self.clock = clock
+        self._wanted: dict[str, str | None] = {}  # session -> source to record, None: stop
+        self._running: dict[str, tuple[SessionRecorder | None, str]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._health: dict[str, IngestHealth] = {}
+        # When staff were last sent each session's health, and what they were sent.
+        self._published: dict[str, tuple[float, IngestHealth]] = {}
+        self._closing = False
+
+    @property
+    def enabled(self) -> bool:
+        """Recording is on in the settings (whether or not it can run)."""
+        return self.factory is not None or bool(self.broken)
+
+    def recording(self) -> list[str]:
+        """The sessions that have a running recorder."""
+        return [sid for sid, (recorder, _) in self._running.items() if recorder is not None]
+
+    def health(self, session_id: str) -> IngestHealth | None:
+        return self._health.get(session_id)
+
+    def view(self, session_id: str) -> dict[str, Any]:
+        """The session's ingest health for staff (the snapshot and the ``ingest`` event)."""
+        if not self.enabled:
+            return dict(OFF_VIEW)
+        health = self._health.get(session_id) or IngestHealth(session_id=session_id)
+        return health_view(health)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def session_changed(self, session: Broadcast) -> None:
+        """A session was started, ended or edited: bring its recorder in line (soon)."""
+        if not self.enabled:
+            return
+        want = session.source if session.status == "live" else None
+        self._wanted[session.id] = want
+        worker = self._workers.get(session.id)
+        idle = worker is None or worker.done()
+        if self._closing or (idle and want is None and session.id not in self._running):
+            return  # shutting down, or an edit of a session that is not recording
+        if idle:
+            self._workers[session.id] = asyncio.create_task(
+                self._reconcile(session.id), name=f"recording:{session.id}")
+
+    async def resume(self) -> int:
+        """Record again every session the store has live (after a restart)."""
+        if not self.enabled:
+            return 0
+        live = await self.store.find(Broadcast, {"status": "live"})
+        for session in live:
+            self.session_changed(session)
+        return len(live)
+
+    async def settle(self) -> None:
+        """Wait until every pending start and stop has been carried out."""
+        while True:
+            pending = [t for t in self._workers.values() if not t.done()]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop every recorder (each writes its last segment and closes its playlist)."""
+        self._closing = True
+        await self.settle()
+        running, self._running = self._running, {}
+        await asyncio.gather(*(self._stop(sid, recorder)
+                               for sid, (recorder, _) in running.items()))
+
+    async def _reconcile(self, session_id: str) -> None:
+        while True:
+            want = self._wanted.get(session_id)
+            running = self._running.get(session_id)
+            if running is not None and (want is None or running[1] != want):
+                del self._running[session_id]
+                await self._stop(session_id, running[0])
+            elif running is None and want is not None:
+                self._running[session_id] = (await self._start(session_id, want), want)
+            else:
+                return
+
+    async def _start(self, session_id: str, source: str) -> SessionRecorder | None:
+        secrets = source_secrets(source)
+
+        def report(health: IngestHealth) -> None:
+            self._on_health(session_id, secrets, health)
+
+        if self.factory is None:
+            self._failed(report, session_id, self.broken)
+            return None
+        recorder = self.factory(report)
+        try:
+            if self.media_dir is not None:
+                await asyncio.to_thread(reopen_playlist,
+                                        session_playlist(self.media_dir, session_id))
+            await recorder.start(session_id, source)
+        except (ValueError, OSError, MediaError) as exc:
+            # A source text the form would not accept, an unwritable media directory: the
+            # session stays live without video, and staff see why.
+            reason = scrub(str(exc), secrets)
+            log.error("cannot record session %s: %s", session_id, reason)
+            self._failed(report, session_id, reason)
+            return None
+        return recorder
+
+    def _failed(self, report: Callable[[IngestHealth], None], session_id: str,
+                reason: str) -> None:
+        now = time.time()
+        report(IngestHealth(session_id=session_id, status="down",
+                            detail="recording cannot start", last_error=reason,
+                            last_error_at=now, since=now))
+
+    async def _stop(self, session_id: str, recorder: SessionRecorder | None) -> None:
+        if recorder is None:
+            health = self._health.get(session_id)
+            if health is not None:
+                self._on_health(session_id, (), replace(
+                    health, status="stopped", detail="session ended", since=time.time()))
+            return
+        try:
+            await recorder.stop()
+        except Exception:
+            # stop() re-raises a bug in the recorder's supervision. Nobody awaits this
+            # background task, so this log is where it surfaces; the other sessions' stops
+            # must still run.
+            log.exception("stopping the recorder of session %s failed", session_id)
+
+    def _on_health(self, session_id: str, secrets: tuple[str, ...],
+                   health: IngestHealth) -> None:
+        health = scrub_health(health, secrets)
+        self._health[session_id] = health
+        now = self.clock()
+        shown = self._published.get(session_id)
+        if (shown is not None and shown[1].bitrate_kbps is not None
+                and health.bitrate_kbps is not None
+                and replace(shown[1], bitrate_kbps=health.bitrate_kbps) == health
+                and now - shown[0] < RATE_EVENT_SECONDS):
+            return  # only the bitrate moved, and staff were told one recently
+        self._published[session_id] = (now, health)
+        self.publish(session_id, [Event(STAFF, "ingest", {"ingest": self.view(session_id)})])
+
+
+def make_recordings(settings: Settings, store: Store, publish: Publish) -> Recordings:
+    """The recordings the settings ask for: off, on, or on but without an ffmpeg."""
+    media = settings.media
+    if not media.record:
+        return Recordings(store, publish, None)
+    try:
+        ffmpeg = find_ffmpeg(media.ffmpeg)
+        ffprobe = find_ffprobe("", ffmpeg)
+    except FFmpegNotFound as exc:
+        log.error("[media] record is on, but %s: live sessions will have no video", exc)
+        return Recordings(store, publish, None, broken=str(exc))
+    media_dir = settings.media_dir
+
+    def factory(on_health: Callable[[IngestHealth], None]) -> Recorder:
+        return Recorder(media_dir, ffmpeg=ffmpeg, ffprobe=ffprobe,
+                        segment_seconds=media.segment_seconds,
+                        stall_seconds=float(media.stall_seconds),
+                        test_size=media.test_picture_size, on_health=on_health)
+
+    return Recordings(store, publish, factory, media_dir=media_dir)
+

@@ -1,0 +1,157 @@
+"""From the host's "answered" to a published clip, through the running app: real websockets,
+a real recording in the session's media directory, the app's own clip worker and ffmpeg,
+and the staff review pages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clips.ffmpeg import find_ffmpeg
+from live.recorder import session_hls_dir
+from settings import Settings
+from store.records import Clip
+from tests.clips import media
+from tests.live.conftest import Live, Socket
+from tests.support import csrf_of
+from web import keys
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # No padding before "on air": the test recording starts a moment before the question.
+    return settings.replace(media={"record": False, "clip_pad_before": 0.0})
+
+
+def clip_event(state: str) -> Any:
+    return lambda f: f.get("kind") == "clip" and f.get("clip", {}).get("state") == state
+
+
+async def wait_state(live: Live, clip_id: str, state: str, timeout: float = 30) -> Clip:
+    deadline = time.monotonic() + timeout
+    while True:
+        clip = await live.app[keys.STORE].get(Clip, clip_id)
+        if clip.state == state or time.monotonic() > deadline:
+            assert clip.state == state, clip.error
+            return clip
+        await asyncio.sleep(0.05)
+
+
+async def answer(live: Live, viewer: Socket, mod: Socket, host: Socket, text: str) -> str:
+    ack = await viewer.request("ask", client_id=uuid.uuid4().hex, text=text)
+    qid: str = ack["question_id"]
+    seen = await mod.until(lambda f: f.get("kind") == "question"
+                           and f["question"]["id"] == qid)
+    q = seen["question"]
+    approved = await mod.request("approve", question_id=qid, version=q["version"],
+                                 category="电动自行车", item_id="ebike-registration")
+    on_air = await host.request("on_air", question_id=qid, version=approved["version"])
+    await asyncio.sleep(1.0)  # the answer takes a second
+    answered = await host.request("answered", question_id=qid, version=on_air["version"])
+    assert answered["state"] == "answered"
+    return qid
+
+
+async def test_an_answer_becomes_a_draft_that_is_reviewed_and_published(live: Live) -> None:
+    ffmpeg = find_ffmpeg()
+    media_dir = live.app[keys.SETTINGS].media_dir
+    await asyncio.to_thread(media.record, ffmpeg, session_hls_dir(media_dir, live.session.id),
+                            12)
+    viewer = await live.viewer()
+    mod = await live.staff("mod", "moderator")
+    host = await live.staff("host", "host")
+    qid = await answer(live, viewer, mod, host, "电瓶车怎么上牌？")
+
+    pending = await mod.until(clip_event("pending"))
+    clip_id = pending["clip"]["id"]
+    draft = await mod.until(clip_event("draft"), timeout=30)
+    assert draft["clip"]["id"] == clip_id
+    clip = await live.app[keys.STORE].get(Clip, clip_id)
+    assert clip.question_id == qid and clip.title == "电瓶车怎么上牌？"
+    assert 1.0 <= clip.duration <= 1.0 + 1.0 + media.SEGMENT + 0.5  # span + pad, copy mode
+
+    client = await live.site.login("mod")
+    listing = await client.get("/staff/clips")
+    assert listing.status == 200 and "电瓶车怎么上牌？" in await listing.text()
+    page = await client.get(f"/staff/clips/{clip_id}")
+    html = await page.text()
+    assert f'src="/media/{clip.media_path}"' in html and "<track" in html
+    video = await client.get(f"/media/{clip.media_path}")
+    assert video.status == 200 and video.content_type == "video/mp4"
+    anonymous = await live.site.new_client()
+    assert (await anonymous.get(f"/media/{clip.media_path}")).status in (403, 404)
+    assert (await anonymous.get(f"/clips/{clip_id}")).status == 404
+
+    form = {"_csrf": csrf_of(html), "version": str(clip.version), "action": "save",
+            "title": "电动自行车上牌要带什么", "summary": "带身份证、发票和合格证。",
+            "item_id": "ebike-registration", "category": "", "service_link": ""}
+    saved = await client.post(f"/staff/clips/{clip_id}", data=form, allow_redirects=False)
+    assert saved.status == 303
+    stale = await client.post(f"/staff/clips/{clip_id}", data={**form, "title": "旧版本"},
+                              allow_redirects=False)
+    assert stale.status == 409 and "刚被别人修改过" in await stale.text()
+
+    clip = await live.app[keys.STORE].get(Clip, clip_id)
+    published = await client.post(f"/staff/clips/{clip_id}", allow_redirects=False, data={
+        "_csrf": form["_csrf"], "version": str(clip.version), "action": "publish"})
+    assert published.status == 303
+    told = await viewer.until(lambda f: f.get("kind") == "clip")
+    assert told["question_id"] == qid and told["url"] == f"/clips/{clip_id}"
+    public = await anonymous.get(f"/clips/{clip_id}")
+    assert public.status == 200 and "电动自行车上牌要带什么" in await public.text()
+    assert (await anonymous.get(f"/media/{clip.media_path}")).status == 200
+    found = await anonymous.get("/api/clips", params={"q": "电瓶车上牌"})
+    assert [h["id"] for h in (await found.json())["hits"]][:1] == [clip_id]
+
+    hosts = await live.site.login("host")
+    assert (await hosts.get("/staff/clips")).status == 403
+
+
+async def test_trim_and_hand_made_clips_from_the_pages(live: Live) -> None:
+    ffmpeg = find_ffmpeg()
+    media_dir: Path = live.app[keys.SETTINGS].media_dir
+    await asyncio.to_thread(media.record, ffmpeg, session_hls_dir(media_dir, live.session.id),
+                            12)
+    await live.site.add_user("mod2", "moderator")
+    client = await live.site.login("mod2")
+    new = await client.get(f"/staff/sessions/{live.session.id}/clips/new")
+    html = await new.text()
+    assert new.status == 200 and "共 12.0 秒" in html
+    token = csrf_of(html)
+    for bad, message in [({"in": "abc", "out": "3"}, "入点格式不正确"),
+                         ({"in": "5", "out": "4"}, "出点要晚于入点"),
+                         ({"in": "30", "out": "40"}, "没有录像")]:
+        refused = await client.post(f"/staff/sessions/{live.session.id}/clips/new",
+                                    data={"_csrf": token, "title": "t", **bad})
+        assert refused.status == 400 and message in await refused.text()
+
+    made = await client.post(f"/staff/sessions/{live.session.id}/clips/new",
+                             data={"_csrf": token, "title": "窗口办理提醒", "in": "0:02.5",
+                                   "out": "6"}, allow_redirects=False)
+    assert made.status == 303
+    clip_id = made.headers["Location"].split("/")[-1].split("?")[0]
+    clip = await wait_state(live, clip_id, "draft")
+    assert clip.created_by == "mod2" and clip.cut_mode == "accurate"
+    assert abs(clip.duration - 3.5) <= 1 / media.FPS + 0.002
+
+    page = await (await client.get(f"/staff/clips/{clip_id}")).text()
+    shown = re.search(r'id="trim-in"[^>]*value="([0-9.]+)"', page)
+    assert shown and abs(float(shown.group(1)) - 2.5) <= 1 / media.FPS + 0.001
+    trimmed = await client.post(f"/staff/clips/{clip_id}", allow_redirects=False, data={
+        "_csrf": csrf_of(page), "version": str(clip.version), "action": "trim",
+        "in": "3", "out": "5.2"})
+    assert trimmed.status == 303
+    clip = await wait_state(live, clip_id, "draft")
+    assert clip.generation == 2 and clip.media_path.endswith("g2.mp4")
+    assert abs(clip.duration - 2.2) <= 1 / media.FPS + 0.002
+
+    gone = await client.post(f"/staff/clips/{clip_id}", allow_redirects=False, data={
+        "_csrf": csrf_of(page), "version": str(clip.version), "action": "delete"})
+    assert gone.status == 303
+    assert not (media_dir / "clips" / clip_id).exists()

@@ -1,0 +1,69 @@
+// The public clip library (/clips and /clips/{id}). The pages work without this script;
+// it adds: the item filter submits on change, a view is counted when playback starts, and
+// the share link can be copied.
+
+const search = document.getElementById("library-search");
+const itemSelect = document.getElementById("library-item");
+if (search && itemSelect) {
+  itemSelect.addEventListener("change", () => search.requestSubmit());
+}
+
+// The same wording as the server's web.library_view.views_text.
+function viewsText(views) {
+  if (views < 10000) return `${views} 次观看`;
+  return `${(views / 10000).toFixed(1).replace(/\.0$/, "")} 万次观看`;
+}
+
+const clip = document.getElementById("clip");
+const video = document.getElementById("clip-video");
+if (clip && video) {
+  // Counted once per viewer, clip and day by the server; the first "playing" of this page
+  // is enough to ask (replays and seeks are not new views).
+  let asked = false;
+  video.addEventListener("playing", async () => {
+    if (asked) return;
+    asked = true;
+    try {
+      const response = await fetch(clip.dataset.viewUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": clip.dataset.csrf, Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const body = await response.json();
+      const views = document.getElementById("clip-views");
+      if (views && Number.isInteger(body.views)) views.textContent = viewsText(body.views);
+    } catch {
+      // The count is not the viewer's business: nothing to show if it fails.
+    }
+  });
+}
+
+const copyButton = document.getElementById("copy-link");
+const shareUrl = document.getElementById("share-url");
+const copyStatus = document.getElementById("copy-status");
+if (copyButton && shareUrl) {
+  copyButton.addEventListener("click", async () => {
+    const url = copyButton.dataset.url;
+    let copied = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(url);
+        copied = true;
+      } catch {
+        copied = false;
+      }
+    }
+    if (!copied) {
+      // Plain http (a LAN address) has no clipboard API: select the text for the user.
+      shareUrl.focus();
+      shareUrl.select();
+      try {
+        copied = document.execCommand("copy");
+      } catch {
+        copied = false;
+      }
+    }
+    if (copyStatus) copyStatus.textContent = copied ? "链接已复制。" : "请长按或按 Ctrl+C 复制上面的链接。";
+  });
+}
