@@ -48,7 +48,7 @@ from clips.search import (
 )
 from clips.segment import Segmenter, WordList, normalize
 from clips.timeline import NotRecorded, load_playlist
-from live.hub import PUBLIC, STAFF, Event
+from live.hub import STAFF, Event
 from live.recorder import session_playlist
 from moderation.catalog import Catalog
 from settings import MediaSettings
@@ -133,6 +133,9 @@ class ClipLibrary:
         self.words = words
         self.index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
         self.on_cut_queued: list[Callable[[], None]] = []  # wakes the worker
+        # Told when a clip is published or leaves the library (unpublished, deleted): the
+        # moderation service links answered questions to their clips for the viewers.
+        self.on_visibility: list[Callable[[Clip], None]] = []
         self._vocabulary_lock = asyncio.Lock()
 
     # --- lifetime ------------------------------------------------------------------------
@@ -437,10 +440,7 @@ class ClipLibrary:
         await self._audit(actor, "clip.publish", updated, {"state": clip.state},
                           {"state": "published"})
         await self._index(updated)
-        if updated.question_id:
-            self.publish(updated.session_id, [Event(PUBLIC, "clip", {
-                "question_id": updated.question_id, "clip_id": updated.id,
-                "url": f"/clips/{updated.id}", "title": updated.title})])
+        self._visibility(updated)
         return updated
 
     async def unpublish(self, clip_id: str, *, expected_version: int, actor: str) -> Clip:
@@ -451,6 +451,7 @@ class ClipLibrary:
         await self._audit(actor, "clip.unpublish", updated, {"state": "published"},
                           {"state": "unpublished"})
         await asyncio.to_thread(self.index.remove, clip.id)
+        self._visibility(updated)
         return updated
 
     async def delete(self, clip_id: str, *, expected_version: int, actor: str) -> None:
@@ -465,6 +466,7 @@ class ClipLibrary:
         await asyncio.to_thread(self.index.remove, clip.id)
         await asyncio.to_thread(shutil.rmtree, self.clip_dir(clip.id), True)
         self.publish(clip.session_id, [Event(STAFF, "clip_removed", {"id": clip.id})])
+        self._visibility(replace(clip, state="deleted"))
 
     async def _current(self, clip_id: str, expected_version: int) -> Clip:
         clip = await self.store.get(Clip, clip_id)
@@ -486,6 +488,10 @@ class ClipLibrary:
         await self.store.audit(AuditEntry(
             id=new_id(), at=self.clock(), actor=actor, action=action, target=f"clip:{clip.id}",
             session_id=clip.session_id, before=before, after=after))
+
+    def _visibility(self, clip: Clip) -> None:
+        for hook in self.on_visibility:
+            hook(clip)
 
     def _emit(self, clip: Clip) -> None:
         self.publish(clip.session_id, [Event(STAFF, "clip", {"clip": clip_view(clip)})])

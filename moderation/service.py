@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from live.hub import Event
+from live.hub import PUBLIC, Event
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm, TextRejected, normalize_text, screen
 from moderation.pii import mask_pii
@@ -61,6 +61,7 @@ from store.base import Conflict, Store, VersionConflict
 from store.records import (
     AuditEntry,
     Broadcast,
+    Clip,
     MeToo,
     Question,
     ReasonTemplate,
@@ -102,6 +103,7 @@ class Board:
     by_client: dict[tuple[str, str], str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     slow_mode: SlowMode | None = None
+    clips: dict[str, str] = field(default_factory=dict)  # question id -> its published clip
 
     def put(self, q: Question) -> None:
         self.questions[q.id] = q
@@ -178,6 +180,10 @@ class Moderation:
                                            clock=self.clock)
                 for q in await self.store.questions_of(session_id):
                     found.put(q)
+                for clip in await self.store.find(Clip, {"session_id": session_id,
+                                                         "state": "published"}):
+                    if clip.question_id:
+                        found.clips[clip.question_id] = clip.id
                 self.boards[session_id] = found
         return found
 
@@ -187,6 +193,23 @@ class Moderation:
         if board is not None:
             board.session = session
         self.publish(session.id, session_events(session))
+
+    def clip_changed(self, clip: Clip) -> None:
+        """Keep the answered questions' links to their published clips current, and tell
+        the session's viewers (the asker follows an answer to its clip)."""
+        if not clip.question_id:
+            return
+        board = self.boards.get(clip.session_id)
+        published = clip.state == "published"
+        if board is not None:
+            if published:
+                board.clips[clip.question_id] = clip.id
+            else:
+                board.clips.pop(clip.question_id, None)
+        self.publish(clip.session_id, [Event(PUBLIC, "clip", {
+            "question_id": clip.question_id, "clip_id": clip.id if published else "",
+            "url": f"/clips/{clip.id}" if published else "",
+            "title": clip.title if published else ""})])
 
     def _emit(self, before: Question | None, after: Question) -> None:
         self.publish(after.session_id, question_events(before, after, self.item_names))
@@ -202,6 +225,7 @@ class Moderation:
             "session": session_view(board.session),
             "questions": [public_view(q, self.item_names) for q in public + answered],
             "mine": [owner_view(q, self.item_names) for q in mine],
+            "clips": {qid: f"/clips/{cid}" for qid, cid in board.clips.items()},
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:

@@ -112,6 +112,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     await library.open()
     app[keys.LIBRARY] = library
     app[keys.MODERATION].on_answered.append(library.answered)
+    library.on_visibility.append(app[keys.MODERATION].clip_changed)
     worker: ClipWorker | None = None
     try:
         ffmpeg = find_ffmpeg(settings.media.ffmpeg)

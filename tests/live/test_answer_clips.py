@@ -103,6 +103,9 @@ async def test_an_answer_becomes_a_draft_that_is_reviewed_and_published(live: Li
     assert published.status == 303
     told = await viewer.until(lambda f: f.get("kind") == "clip")
     assert told["question_id"] == qid and told["url"] == f"/clips/{clip_id}"
+    late = await live.viewer()  # a viewer who comes later finds the link in the snapshot
+    snapshot = next(f for f in late.seen if f["type"] == "snapshot")
+    assert snapshot["clips"] == {qid: f"/clips/{clip_id}"}
     public = await anonymous.get(f"/clips/{clip_id}")
     assert public.status == 200 and "电动自行车上牌要带什么" in await public.text()
     assert (await anonymous.get(f"/media/{clip.media_path}")).status == 200

@@ -73,6 +73,7 @@ const state = {
   retryUntil: 0, // ms timestamp: asking disabled until then (rate limit, timeout)
   retryCode: "",
   meTooErrors: new Map(), // question id -> the refusal of a "me too"
+  clips: new Map(), // answered question id -> the URL of its published clip
   synced: false,
 };
 const PUBLIC_STATES = new Set(["queued", "on_air", "answered"]);
@@ -97,6 +98,7 @@ const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
     for (const q of frame.questions || []) state.questions.set(q.id, q);
     state.mine = new Map();
     for (const q of frame.mine || []) state.mine.set(q.id, q);
+    state.clips = new Map(Object.entries(frame.clips || {}));
     state.synced = true;
     scheduleRender();
   },
@@ -104,6 +106,10 @@ const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
     if (frame.kind === "question") applyQuestion(frame.question);
     else if (frame.kind === "question_removed") state.questions.delete(frame.id);
     else if (frame.kind === "session") state.session = frame.session;
+    else if (frame.kind === "clip") {
+      if (frame.url) state.clips.set(frame.question_id, frame.url);
+      else state.clips.delete(frame.question_id);
+    }
     scheduleRender();
   },
   onError: (frame) => {
@@ -233,7 +239,8 @@ function renderAnswered() {
   el("div", { class: "question-body" },
     el("p", { class: "question-text" }, q.text),
     el("p", { class: "question-meta" }, who(q), ...meta(q), ...counts(q),
-      el("span", { class: "hint" }, `${clock(q.answered_at)} 解答`))))));
+      el("span", { class: "hint" }, `${clock(q.answered_at)} 解答`)),
+    clipLink(q)))));
   ui.answeredEmpty.hidden = answered.length > 0;
   ui.answeredCount.textContent = answered.length ? `（${answered.length}）` : "";
 }
@@ -264,7 +271,15 @@ function stateLine(q, queue) {
   return line;
 }
 
+function clipLink(q) {
+  const url = state.clips.get(q.id);
+  if (!url) return null;
+  return el("p", { class: "clip-link" }, el("a", { href: url, target: "_blank", rel: "noopener" },
+    "▶ 观看解答视频"));
+}
+
 function outcome(q) {
+  if (q.state === "answered") return clipLink(q);
   if (q.state === "replied" && q.reply) {
     return el("div", { class: "reply" }, el("span", { class: "reply-label" }, "工作人员回复："),
       el("span", { class: "reply-text" }, q.reply));
