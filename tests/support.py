@@ -3,16 +3,22 @@ loopback port, and real HTTP clients (registered as a plugin by ``tests/conftest
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from settings import Settings
+from store.base import Store
 from store.records import StaffUser
+from store.sqlite import SQLiteStore
 from web import keys
 from web.app import create_app
 
@@ -66,3 +72,31 @@ async def staff_csrf(client: TestClient[web.Request, web.Application], path: str
     response = await client.get(path)
     assert response.status == 200
     return csrf_of(await response.text())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.mongodb)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store of each backend: SQLite (a real file) and MongoDB (``mongodb_uri``)."""
+    if request.param == "sqlite":
+        backend: Store = SQLiteStore(tmp_path / "store.sqlite3")
+    else:
+        from store.mongo import MongoStore
+
+        uri = request.getfixturevalue("mongodb_uri")
+        # A database of its own per test keeps tests independent on a shared server.
+        backend = MongoStore(uri, database=f"tp_test_{secrets.token_hex(6)}", timeout_ms=5000)
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        if request.param == "mongodb":
+            await backend.drop_database()  # type: ignore[attr-defined]
+        await backend.close()
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Wait for ``check()`` to hold, polling; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)

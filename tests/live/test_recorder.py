@@ -3,11 +3,8 @@ with the gap on record, unreachable and stalled sources, and finalizing the play
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from clips.ffmpeg import find_ffmpeg
 from clips.timeline import load_playlist
 from live.recorder import IngestHealth, Recorder, finalize_playlist, recent_bitrate_kbps
 from tests.clips import media
+from tests.support import until
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +31,6 @@ def make_recorder(ffmpeg: str, root: Path, seen: list[IngestHealth],
         "stop_grace": 5.0, **kwargs}
     return Recorder(root / "media", ffmpeg=ffmpeg, on_health=seen.append,
                     **options)  # type: ignore[arg-type]
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def segments(playlist: Path) -> int:

@@ -35,7 +35,7 @@ from settings import Settings
 from store.base import Store
 from store.records import Broadcast
 from tests.live.conftest import Live
-from tests.support import ClientFactory, Site, csrf_of, staff_csrf
+from tests.support import ClientFactory, Site, csrf_of, staff_csrf, until
 from web import keys
 from web.app import create_app
 
@@ -241,13 +241,6 @@ def settings(settings: Settings) -> Settings:
     """Recording on, with a tiny test picture and 1-second segments (two cores)."""
     return settings.replace(media={"record": True, "test_picture_size": "320x180",
                                    "segment_seconds": 1, "stall_seconds": 5})
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def segments(playlist: Path) -> int:

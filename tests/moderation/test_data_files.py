@@ -3,10 +3,7 @@ checked against the version the admin loaded, restore, audit — on both store b
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -17,27 +14,8 @@ from moderation.catalog_edit import catalog_to_toml, leading_comments, with_item
 from moderation.data_files import CATALOG, WORD_LIST, DataFileError
 from store.base import Store
 from store.records import AuditEntry, DataFile
-from store.sqlite import SQLiteStore
 
 NOW = 1_760_000_000.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.mongodb)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "data-files.sqlite3")
-    else:
-        from store.mongo import MongoStore
-
-        uri = request.getfixturevalue("mongodb_uri")
-        backend = MongoStore(uri, database=f"tp_test_{secrets.token_hex(6)}", timeout_ms=5000)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        if request.param == "mongodb":
-            await backend.drop_database()  # type: ignore[attr-defined]
-        await backend.close()
 
 
 def edited_catalog_text(name: str) -> str:

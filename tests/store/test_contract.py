@@ -7,9 +7,6 @@ or a SecantusDB wire-protocol server started for the run).
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -24,28 +21,8 @@ from store.records import (
     StaffUser,
     new_id,
 )
-from store.sqlite import SQLiteStore
 
 NOW = 1_760_000_000.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.mongodb)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        backend: Store = SQLiteStore(tmp_path / "contract.sqlite3")
-    else:
-        from store.mongo import MongoStore
-
-        uri = request.getfixturevalue("mongodb_uri")
-        # A database of its own per test keeps tests independent on a shared server.
-        backend = MongoStore(uri, database=f"tp_test_{secrets.token_hex(6)}", timeout_ms=5000)
-    await backend.open()
-    try:
-        yield backend
-    finally:
-        if request.param == "mongodb":
-            await backend.drop_database()  # type: ignore[attr-defined]
-        await backend.close()
 
 
 def user(name: str = "alice", role: str = "moderator") -> StaffUser:
