@@ -82,6 +82,24 @@ async def check(settings: Settings) -> int:
         print(f"error: the store is not healthy: {status.get('error')}", file=sys.stderr)
         return 1
     print(f"ok: store reachable in {status.get('latency_ms')} ms")
+    return check_media(settings)
+
+
+def check_media(settings: Settings) -> int:
+    """ffmpeg must be there for recording and clips; a named one that is missing is an error,
+    none at all only a warning (the question side works without video)."""
+    from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
+
+    try:
+        ffmpeg = find_ffmpeg(settings.media.ffmpeg)
+    except FFmpegNotFound as exc:
+        if settings.media.ffmpeg:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"warning: no video: {exc}", file=sys.stderr)
+        return 0
+    state = "on" if settings.media.record else "off ([media] record = false)"
+    print(f"media:    {settings.media_dir} · ffmpeg {ffmpeg} · recording {state}")
     return 0
 
 

@@ -39,7 +39,16 @@ def test_check_passes_on_the_default_sqlite(tmp_path: Path) -> None:
     result = run("check", "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
     assert "ok: store reachable" in result.stdout
+    assert "ffmpeg" in result.stdout and "recording on" in result.stdout
     assert (tmp_path / "d" / "tippocket.sqlite3").exists()
+
+
+def test_check_refuses_a_named_ffmpeg_that_is_missing(tmp_path: Path) -> None:
+    settings = tmp_path / "s.toml"
+    settings.write_text('[media]\nffmpeg = "/nonexistent/ffmpeg"\n', encoding="utf-8")
+    result = run("check", "--settings", str(settings), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert "media.ffmpeg = '/nonexistent/ffmpeg' is not an executable" in result.stderr
 
 
 def test_check_fails_clearly_on_unreachable_mongodb(tmp_path: Path) -> None:
