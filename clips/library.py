@@ -51,6 +51,7 @@ from clips.timeline import NotRecorded, load_playlist
 from live.hub import STAFF, Event
 from live.recorder import session_playlist
 from moderation.catalog import Catalog
+from moderation.pii import without_masked
 from settings import MediaSettings
 from store.base import Conflict, NotFound, Store, VersionConflict
 from store.records import AuditEntry, Broadcast, Clip, ClipView, Job, Question, SearchMiss, new_id
@@ -205,9 +206,10 @@ class ClipLibrary:
         end = max(question.answered_at + self.media.clip_pad_after, start + MIN_CLIP_SECONDS)
         end = min(end, start + self.media.clip_max_seconds)
         item = self.catalog.get(question.item_id)
+        text = without_masked(question.text)  # a clip is public for good: no masked numbers
         clip = Clip(
             id=clip_id, session_id=question.session_id, question_id=question.id,
-            title=_title_from(question.text), question=question.text, reply=question.reply,
+            title=_title_from(text) or "观众提问解答", question=text, reply=question.reply,
             category=question.category, item_id=question.item_id,
             service_link=question.service_link or (item.link if item else ""),
             start_at=start, end_at=end, cut_mode=self.media.clip_mode, generation=1,

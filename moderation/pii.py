@@ -169,3 +169,19 @@ def _substitute(
         last = match.end()
     parts.append(text[last:])
     return "".join(parts)
+
+
+_MASKED_CLAUSE = re.compile(r"[^。！？!?；;，,\n]*\*{2,}[^。！？!?；;，,\n]*[。！？!?；;，,]?")
+_MASK_TOKEN = re.compile(
+    r"(?:[\u4e00-\u9fff][A-Z])?[0-9A-Za-z+]*\*{2,}[0-9A-Za-z\u4e00-\u9fff]?[0-9A-Za-z]*")
+
+
+def without_masked(text: str) -> str:
+    """The text without its masked personal data, for what is shown publicly for good (a
+    clip's title, captions and page): the clauses that hold a mask are dropped
+    (``电瓶车怎么上牌？我电话139****5678`` → ``电瓶车怎么上牌？``); when that would leave nothing,
+    only the masks themselves are. The moderation consoles keep the masked question whole."""
+    kept = _MASKED_CLAUSE.sub("", text).strip(" ，,；;")
+    if not kept:
+        kept = " ".join(_MASK_TOKEN.sub(" ", text).split()).strip(" ，,；;的")
+    return kept

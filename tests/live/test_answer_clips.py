@@ -66,7 +66,7 @@ async def test_an_answer_becomes_a_draft_that_is_reviewed_and_published(live: Li
     viewer = await live.viewer()
     mod = await live.staff("mod", "moderator")
     host = await live.staff("host", "host")
-    qid = await answer(live, viewer, mod, host, "电瓶车怎么上牌？")
+    qid = await answer(live, viewer, mod, host, "电瓶车怎么上牌？我电话13912345678")
 
     pending = await mod.until(clip_event("pending"))
     clip_id = pending["clip"]["id"]

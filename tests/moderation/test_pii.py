@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.pii import ID_CHECK_CHARS, ID_WEIGHTS, is_valid_id15, is_valid_id18, mask_pii
+from moderation.pii import (
+    ID_CHECK_CHARS,
+    ID_WEIGHTS,
+    is_valid_id15,
+    is_valid_id18,
+    mask_pii,
+    without_masked,
+)
 
 TODAY = date(2024, 6, 1)
 
@@ -246,3 +253,16 @@ def test_masked_output_contains_no_valid_id_or_mobile(parts: list[str]) -> None:
     assert mask(masked) == masked
     expected = {"id_number" if len(p) == 18 else "mobile" for p in parts if p[:11].isdigit()}
     assert set(kinds) == expected
+
+
+@pytest.mark.parametrize(("text", "public"), [
+    ("电瓶车怎么上牌？我电话13912345678", "电瓶车怎么上牌？"),
+    ("我电话 13912345678，电瓶车怎么上牌？", "电瓶车怎么上牌？"),
+    ("浙A12345 的车被拖了在哪提车", "车被拖了在哪提车"),
+    ("我的车浙A12345被拖了，电话13812345678，在哪提车？", "在哪提车？"),
+    ("驾照到期了怎么换", "驾照到期了怎么换"),
+    ("12123 上怎么预约考试", "12123 上怎么预约考试"),
+])
+def test_public_text_drops_what_was_masked(text: str, public: str) -> None:
+    masked, _ = mask_pii(text)
+    assert without_masked(masked) == public
