@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,10 @@ def describe_store(settings: Settings) -> str:
         uri = mask_uri(settings.store.mongodb_uri.reveal())
         return f"MongoDB {uri} (database {settings.store.mongodb_database})"
     return f"SQLite {settings.sqlite_path}"
+
+
+# How to run this file again, as shown to the operator (".venv/bin/python" from make run).
+PYTHON = os.path.relpath(sys.executable)
 
 
 async def check(settings: Settings) -> int:
@@ -163,8 +168,8 @@ async def serve(settings: Settings) -> int:
                   f"{url}/login with\n    name:     admin\n    password: {password}\n"
                   "This password is shown only once: change it after logging in.")
         else:
-            print(f"Staff log in at {url}/login  (add accounts: python run.py adduser NAME "
-                  "--role moderator)")
+            print(f"Staff log in at {url}/login  (add accounts on the 账号管理 page, or: "
+                  f"{PYTHON} run.py adduser NAME --role moderator)")
         sys.stdout.flush()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -63,6 +63,7 @@ MAX_TITLE = 60
 MAX_SUMMARY = 1000
 MAX_LINK = 500
 MIN_CLIP_SECONDS = 1.0
+SPAN_SLACK = 0.5  # seconds a hand-given span may reach past the recording's ends
 STATE_LABELS = {
     "pending": "剪辑中", "draft": "待审核", "published": "已发布", "failed": "剪辑失败",
     "unpublished": "已下架",
@@ -287,6 +288,10 @@ class ClipLibrary:
             raise ClipError("这场直播没有录像。") from None
         except NotRecorded:
             raise ClipError("所选时间段没有录像，请在录像范围内选择。") from None
+        first, last = timeline.start, timeline.end
+        if first is not None and last is not None and (
+                start_at < first - SPAN_SLACK or end_at > last + SPAN_SLACK):
+            raise ClipError(f"出入点超出录像范围：录像从 0 到 {last - first:.1f} 秒。")
 
     async def recording_range(self, session_id: str) -> tuple[float, float] | None:
         """The first and last recorded moments of a session (wall clock), if any."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clips.library import STATE_LABELS as CLIP_STATE_LABELS
 from moderation.questions import STATE_LABELS
 from moderation.staff import ROLE_LABELS
 
@@ -23,6 +24,9 @@ ACTIONS = {
     "data.synonyms.save": "保存搜索词表", "data.synonyms.restore": "恢复内置搜索词表",
     "catalog.item_add": "添加目录事项", "catalog.item_edit": "修改目录事项",
     "catalog.item_delete": "删除目录事项",
+    "clip.create": "手动剪辑片段", "clip.edit": "编辑片段", "clip.trim": "调整出入点",
+    "clip.retry": "重试剪辑", "clip.publish": "发布片段", "clip.unpublish": "下架片段",
+    "clip.delete": "删除片段",
 }
 FIELDS = {
     "role": "角色", "disabled": "已停用", "state": "状态", "category": "分类",
@@ -34,9 +38,11 @@ FIELDS = {
     "slow_mode_seconds": "慢速模式（秒）", "until": "截止", "reason": "原因", "action": "处理",
     "chars": "字符数", "name": "名称", "keywords": "关键词", "channel": "办理渠道",
     "link": "办理链接", "link_status": "链接状态", "portal": "入口首页", "verify": "待核实说明",
+    "start_at": "入点", "end_at": "出点", "summary": "摘要",
 }
 TARGETS = {"staff": "账号", "question": "问题", "session": "直播", "viewer": "观众",
-           "term": "屏蔽词", "reasons": "拒绝原因", "data": "数据文件", "catalog_item": "目录事项"}
+           "term": "屏蔽词", "reasons": "拒绝原因", "data": "数据文件", "catalog_item": "目录事项",
+           "clip": "片段"}
 STATUS = {"scheduled": "即将开始", "live": "直播中", "ended": "已结束"}
 TERM_ACTIONS = {"hold": "待审核", "reject": "直接拒绝"}
 
@@ -63,7 +69,7 @@ def describe(values: dict[str, Any] | None, format_time: Any) -> list[tuple[str,
         elif key == "role":
             text = ROLE_LABELS.get(str(value), str(value))
         elif key == "state":
-            text = STATE_LABELS.get(str(value), str(value))
+            text = STATE_LABELS.get(str(value)) or CLIP_STATE_LABELS.get(str(value), str(value))
         elif key == "status":
             text = STATUS.get(str(value), str(value))
         elif key == "action":

@@ -129,7 +129,8 @@ async def test_trim_and_hand_made_clips_from_the_pages(live: Live) -> None:
     token = csrf_of(html)
     for bad, message in [({"in": "abc", "out": "3"}, "入点格式不正确"),
                          ({"in": "5", "out": "4"}, "出点要晚于入点"),
-                         ({"in": "30", "out": "40"}, "没有录像")]:
+                         ({"in": "30", "out": "40"}, "没有录像"),
+                         ({"in": "5", "out": "40"}, "超出录像范围")]:
         refused = await client.post(f"/staff/sessions/{live.session.id}/clips/new",
                                     data={"_csrf": token, "title": "t", **bad})
         assert refused.status == 400 and message in await refused.text()

@@ -1,6 +1,6 @@
 // Clip review and hand-made clips: nudge the in/out points, preview the span on the
 // session's recording (HLS, through hls.js where the browser needs it), take the preview's
-// current time as a point, and confirm before deleting.
+// current time as a point. (Confirming a deletion is confirm.js's, on every page.)
 
 import { hasMse, loadHls } from "./player.js";
 
@@ -103,10 +103,4 @@ if (trim && trim.dataset.recording && video) {
       document.getElementById(button.dataset.target).value = video.currentTime.toFixed(2);
     });
   }
-}
-
-for (const form of document.querySelectorAll("form.confirm")) {
-  form.addEventListener("submit", (event) => {
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-  });
 }

@@ -13,6 +13,30 @@ export const INGEST_LABELS = {
   off: "未开启",
 };
 
+// The recorder reports in English (it is plain Python, for logs too); staff read Chinese.
+const DETAIL = [
+  [/^recording$/, () => "正在录制"],
+  [/^session ended$/, () => "直播已结束，录像已保存"],
+  [/^restarting in (.+) s$/, (m) => `${m[1]} 秒后重新连接`],
+  [/^waiting for the encoder to connect \((.*)\)$/, (m) => `等待编码器推流（${source(m[1])}）`],
+  [/^starting \((.*)\)$/, (m) => `正在启动（${source(m[1])}）`],
+  [/^the recorder failed; stop and start again$/, () => "录制程序出错：请结束直播后重新开始"],
+];
+const SOURCE = [["test picture", "测试画面"], ["file ", "文件 "], ["pull ", "拉流 "], ["listen ", "推流 "]];
+
+function source(text) {
+  for (const [en, zh] of SOURCE) if (text.startsWith(en)) return zh + text.slice(en.length);
+  return text;
+}
+
+function detail(text) {
+  for (const [pattern, make] of DETAIL) {
+    const m = pattern.exec(text);
+    if (m) return make(m);
+  }
+  return text;
+}
+
 function label(ingest) {
   return INGEST_LABELS[ingest.status] || ingest.status;
 }
@@ -28,7 +52,7 @@ export function showIngestBadge(node, ingest) {
   if (ingest.status === "up" && ingest.bitrate_kbps) text += ` · ${rate(ingest.bitrate_kbps)}`;
   node.textContent = text;
   node.className = `tag ingest ingest-${ingest.status}`;
-  node.title = ingest.last_error ? `最近错误：${ingest.last_error}` : ingest.detail || "";
+  node.title = ingest.last_error ? `最近错误：${ingest.last_error}` : detail(ingest.detail || "");
   node.dataset.status = ingest.status;
   node.hidden = false;
 }
@@ -42,8 +66,8 @@ export function renderIngest(container, ingest) {
   if (!container || !ingest) return;
   const status = el("span", { id: "ingest-status", class: `tag ingest-${ingest.status}` }, label(ingest));
   const rows = [];
-  if (ingest.source) rows.push(...row("来源", ingest.source));
-  if (ingest.detail) rows.push(...row("说明", ingest.detail));
+  if (ingest.source) rows.push(...row("来源", source(ingest.source)));
+  if (ingest.detail) rows.push(...row("说明", detail(ingest.detail)));
   if (ingest.status === "up") {
     rows.push(...row("码率", el("span", { id: "ingest-bitrate" }, ingest.bitrate_kbps ? rate(ingest.bitrate_kbps) : "测量中…")));
   }
