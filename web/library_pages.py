@@ -34,6 +34,7 @@ from web.library_view import (
     page_numbers,
     parse_query,
     run_search,
+    service_action,
     views_text,
 )
 from web.render import render
@@ -66,7 +67,8 @@ async def library_index(request: web.Request) -> web.Response:
     return render(
         request, "library/index.html", query=query, result=result, cards=cards,
         categories=catalog.categories, items=catalog.items,
-        item=catalog.get(query.item), sorts=_sorts(query), notes=_notes(query, result),
+        item=catalog.get(query.item), item_action=service_action(catalog.get(query.item)),
+        sorts=_sorts(query), notes=_notes(query, result),
         numbers=page_numbers(query.page, result.pages), suggestions=_suggestions(result),
         canonical=origin + query.url(), past_end=bool(result.total and not result.hits),
         tab_url=lambda category: query.url(category=category, item="", page=1),

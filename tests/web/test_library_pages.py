@@ -364,3 +364,16 @@ async def test_robots_txt_points_at_the_sitemap_and_keeps_out_of_staff_pages(
     assert [line for line in lines if line.startswith("Disallow")] == [
         "Disallow: /staff", "Disallow: /admin", "Disallow: /api/"]
     assert f"Sitemap: http://127.0.0.1:{site.first.server.port}/sitemap.xml" in lines
+
+
+async def test_an_item_listing_shows_the_item_and_its_service_even_with_no_clips(
+        site: Site) -> None:
+    """Where a no-result suggestion leads: the item's page, never a dead end."""
+    client = await site.new_client()
+    page = await client.get("/clips", params={"item": "ebike-registration"})
+    html = await page.text()
+    assert page.status == 200 and 'id="item-card"' in html
+    assert "电动自行车注册登记（上牌）" in html and 'id="service-button"' in html
+    window = await client.get("/clips", params={"item": "plate-retain"})  # counter only
+    html = await window.text()
+    assert window.status == 200 and "需到窗口办理" in html and 'id="item-card"' in html

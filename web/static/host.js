@@ -114,7 +114,9 @@ function renderAir() {
   if (!state.synced) return;
   const q = onAirQuestion();
   if (!q) {
-    dom.air.replaceChildren(el("p", { class: "air-empty" }, "现在没有问题在直播。从右侧队列选一个“上直播”。"));
+    const hint = state.session.status === "ended" ? "本场直播已结束。"
+      : "现在没有问题在直播。从右侧队列选一个“上直播”。";
+    dom.air.replaceChildren(el("p", { class: "air-empty" }, hint));
     return;
   }
   const busy = state.busy.has(q.id);

@@ -85,7 +85,7 @@ export function renderIngest(container, ingest) {
       g.reason ? el("span", { class: "hint" }, ` ${g.reason}`) : null));
     rows.push(...row(`信号中断（${count} 次）`, el("ul", { class: "plain-list gaps" }, ...items)));
   }
-  const parts = [el("p", {}, "信号：", status)];
+  const parts = [el("p", {}, "视频接入：", status)];
   if (rows.length) parts.push(el("dl", { class: "ingest-details" }, ...rows));
   container.replaceChildren(...parts);
   container.dataset.status = ingest.status;
