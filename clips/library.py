@@ -48,7 +48,7 @@ from clips.search import (
 )
 from clips.segment import Segmenter, WordList, normalize
 from clips.timeline import NotRecorded, load_playlist
-from live.hub import STAFF, Event
+from live.hub import STAFF, Event, Publish
 from live.recorder import session_playlist
 from moderation.catalog import Catalog
 from moderation.pii import without_masked
@@ -72,7 +72,6 @@ TRIMMABLE = ("draft", "unpublished", "failed")
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
 RECONCILE_DAYS = 3  # answered questions this recent get their missing clips at start
 
-Publish = Callable[[str, Iterable[Event]], None]
 
 
 class ClipError(Exception):

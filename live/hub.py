@@ -38,6 +38,10 @@ class Event:
     data: dict[str, Any]
 
 
+# How the services hand events to the hub: ``Hub.publish(session_id, events)``.
+Publish = Callable[[str, Iterable[Event]], None]
+
+
 @dataclass(eq=False)
 class Connection:
     """One websocket's place in the hub. ``queue`` holds serialized frames to send."""

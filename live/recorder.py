@@ -88,18 +88,40 @@ def session_playlist(media_dir: Path, session_id: str) -> Path:
     return session_hls_dir(media_dir, session_id) / commands.PLAYLIST_NAME
 
 
-def finalize_playlist(path: Path) -> bool:
-    """Close an HLS event playlist with ``#EXT-X-ENDLIST`` (atomically, once)."""
+def _rewrite_playlist(path: Path, change: Callable[[str], str | None]) -> bool:
+    """Replace a playlist's text by ``change(text)`` atomically (a player polling it sees
+    the old text or the new one); False when it is missing or ``change`` returns None."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return False
-    if "#EXT-X-ENDLIST" in text:
+    changed = change(text)
+    if changed is None:
         return False
-    tmp = path.with_name(path.name + ".final")
-    tmp.write_text(text.rstrip("\n") + "\n#EXT-X-ENDLIST\n", encoding="utf-8")
+    tmp = path.with_name(path.name + ".rewrite")
+    tmp.write_text(changed, encoding="utf-8")
     os.replace(tmp, path)
     return True
+
+
+def finalize_playlist(path: Path) -> bool:
+    """Close an HLS event playlist with ``#EXT-X-ENDLIST`` (atomically, once)."""
+    return _rewrite_playlist(path, lambda text: None if "#EXT-X-ENDLIST" in text
+                             else text.rstrip("\n") + "\n#EXT-X-ENDLIST\n")
+
+
+def reopen_playlist(path: Path) -> bool:
+    """Remove the ``#EXT-X-ENDLIST`` a clean shutdown wrote into a still-live session's
+    playlist, so that the resumed recording appends to an open playlist (and players keep
+    polling it)."""
+
+    def reopen(text: str) -> str | None:
+        lines = text.rstrip("\n").split("\n")
+        if lines[-1].strip() != "#EXT-X-ENDLIST":
+            return None
+        return "\n".join(lines[:-1]) + "\n"
+
+    return _rewrite_playlist(path, reopen)
 
 
 def recent_bitrate_kbps(playlist: Path, segments: int = 3) -> float | None:

@@ -1,8 +1,8 @@
 """Recording the live sessions: one ``Recorder`` per live session, kept in step with the
 sessions' lifecycle, and each recorder's ingest health published to the session's staff.
 
-``Recordings.session_changed`` is chained after the moderation service's listener on
-``Sessions.on_change`` (``web.app``). A session that goes live starts recording from its
+``Recordings.session_changed`` is one of ``Sessions.listeners``, after the moderation
+service's (``web.app``). A session that goes live starts recording from its
 source; one that ends is stopped and its playlist finalized (``#EXT-X-ENDLIST``). At start,
 ``resume`` records again every session the store still has live — the server restarted in the
 middle of a broadcast — appending to its playlist after a discontinuity (a playlist that a
@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -38,8 +37,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from clips.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
-from live.hub import STAFF, Event
-from live.recorder import IngestHealth, Recorder, session_playlist
+from live.hub import STAFF, Event, Publish
+from live.recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
 from settings import MediaSettings, Settings
 from store.base import Store
 from store.records import Broadcast
@@ -50,7 +49,6 @@ RATE_EVENT_SECONDS = 15.0
 SHOWN_GAPS = 10  # the most recent gaps sent to staff; ``gap_count`` has them all
 PUSH_APP = "live"  # the RTMP application name: rtmp://host:port/live, key = stream name
 
-Publish = Callable[[str, Iterable[Event]], None]
 
 
 class SessionRecorder(Protocol):
@@ -136,23 +134,6 @@ def health_view(health: IngestHealth) -> dict[str, Any]:
 OFF_VIEW: dict[str, Any] = {"enabled": False, "status": "off", "detail": "recording is off"}
 INGEST_LABELS = {"idle": "未开始", "starting": "正在连接", "up": "信号正常", "down": "信号中断",
                  "stopped": "已停止", "off": "未开启"}  # as web/static/ingest.js shows them
-
-
-def reopen_playlist(path: Path) -> bool:
-    """Remove the ``#EXT-X-ENDLIST`` a clean shutdown wrote into a still-live session's
-    playlist, so that the resumed recording appends to an open playlist (and players keep
-    polling it). Atomic, like ``finalize_playlist``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False
-    lines = text.rstrip("\n").split("\n")
-    if lines[-1].strip() != "#EXT-X-ENDLIST":
-        return False
-    tmp = path.with_name(path.name + ".reopen")
-    tmp.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return True
 
 
 # --- the manager ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Broadcast sessions: scheduling, editing, starting and ending, and their figures.
 
 Plain Python over the store. ``Sessions`` validates what an admin enters, audits every
-change and reports each one through ``on_change`` so that connected viewers and staff learn
+change and reports each one to its ``listeners`` so that connected viewers and staff learn
 of it at once (the app wires that to the moderation service's event stream, and to the
 recordings).
 
@@ -157,7 +157,9 @@ class Sessions:
                  clock: Callable[[], float] = time.time, *,
                  rtmp_listen: str = "rtmp://127.0.0.1:1935/live") -> None:
         self.store = store
-        self.on_change = on_change
+        # Told of every change, in order: the moderation service (viewers and staff learn
+        # of it), then whoever else joins (the recordings, in web.app).
+        self.listeners: list[Callable[[Broadcast], None]] = [on_change]
         self.clock = clock
         # Where an RTMP push session's ffmpeg listens, without the key (see
         # live.recording.rtmp_listen_base).
@@ -182,6 +184,10 @@ class Sessions:
             unchanged = source_kind(old) == "file" and form.source_path.strip() == old
             return old if unchanged else await check_file(form.source_path)
         raise SessionError("未知的视频源类型。")
+
+    def _changed(self, session: Broadcast) -> None:
+        for listener in self.listeners:
+            listener(session)
 
     async def _validate(self, form: SessionForm,
                         current: Broadcast | None = None) -> dict[str, Any]:
@@ -240,7 +246,7 @@ class Sessions:
             before["source"] = describe_source(current.source)
             after["source"] = describe_source(updated.source)
         await self._audit(actor, "session.edit", updated, before, after)
-        self.on_change(updated)
+        self._changed(updated)
         return updated
 
     async def start(self, session_id: str, *, actor: str) -> Broadcast:
@@ -252,7 +258,7 @@ class Sessions:
             expected_version=current.version, now=self.clock())
         await self._audit(actor, "session.start", updated, {"status": current.status},
                           {"status": "live"})
-        self.on_change(updated)
+        self._changed(updated)
         return updated
 
     async def end(self, session_id: str, *, actor: str) -> Broadcast:
@@ -264,7 +270,7 @@ class Sessions:
             expected_version=current.version, now=self.clock())
         await self._audit(actor, "session.end", updated, {"status": "live"},
                           {"status": "ended"})
-        self.on_change(updated)
+        self._changed(updated)
         return updated
 
     async def listing(self) -> dict[str, list[Broadcast]]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from live.hub import PUBLIC, Event
+from live.hub import PUBLIC, Event, Publish
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm, TextRejected, normalize_text, screen
 from moderation.pii import mask_pii
@@ -72,7 +72,6 @@ from store.records import (
 )
 
 log = logging.getLogger(__name__)
-Publish = Callable[[str, Iterable[Event]], None]
 MAX_NICKNAME = 20
 # Open questions a new one is compared with for the duplicate hint (the newest ones).
 DUPLICATE_WINDOW = 200

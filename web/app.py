@@ -23,7 +23,6 @@ from moderation.service import Limits, Moderation
 from moderation.staff import LoginThrottle, StaffAccounts
 from settings import Settings, ensure_secret_key
 from store import make_store
-from store.records import Broadcast
 from web import keys
 from web.auth import auth_middleware
 from web.errors import error_middleware
@@ -135,17 +134,11 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     those that end are finalized, those left live by a restart resume; all stop here."""
     recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE], app[keys.HUB].publish)
     app[keys.RECORDINGS] = recordings
-    sessions = app[keys.SESSIONS]
-    notify = sessions.on_change
-
-    def changed(session: Broadcast) -> None:
-        notify(session)
-        recordings.session_changed(session)
-
-    sessions.on_change = changed
+    listeners = app[keys.SESSIONS].listeners
+    listeners.append(recordings.session_changed)
     await recordings.resume()
     try:
         yield
     finally:
-        sessions.on_change = notify
+        listeners.remove(recordings.session_changed)
         await recordings.close()
