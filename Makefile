@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest install install-test bench clean
+.PHONY: run test lint typecheck pytest jstest install install-test bench clean
 
 $(VENV)/bin/python:
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed (python3 --version)"; exit 1; }
@@ -50,7 +50,19 @@ typecheck: install-test
 pytest: install-test
 	$(PY) -m pytest $(ARGS)
 
-test: lint typecheck pytest
+# The consoles' logic (web/static/*.js) under node's own test runner: no npm package needed.
+# Without node 18+ the JS tests are skipped locally, and say so; under CI=true that fails.
+jstest:
+	@if command -v node >/dev/null 2>&1 \
+	    && node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)'; then \
+	  node --test tests/js/*.test.js; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "error: CI=true but node 18 or newer is not installed (tests/js/)"; exit 1; \
+	else \
+	  echo "warning: node 18 or newer not found; JavaScript tests (tests/js/) skipped (apt-get install nodejs)"; \
+	fi
+
+test: lint typecheck jstest pytest
 
 # Each benchmark prints one JSON line with its figures and the floor measured in the same run.
 bench: install-test

@@ -2,6 +2,7 @@
 // session's recording (HLS, through hls.js where the browser needs it), take the preview's
 // current time as a point. (Confirming a deletion is confirm.js's, on every page.)
 
+import { parseSeconds } from "./format.js";
 import { hasMse, loadHls } from "./player.js";
 
 const trim = document.getElementById("trim");
@@ -13,9 +14,7 @@ let attached = null; // the recording's player, once loaded
 let stopAt = null;
 
 function seconds(field) {
-  const parts = field.value.trim().split(":").map(Number);
-  if (!parts.length || parts.some((p) => !Number.isFinite(p) || p < 0)) return null;
-  return parts.reduce((total, p) => total * 60 + p, 0);
+  return parseSeconds(field.value);
 }
 
 function say(text) {

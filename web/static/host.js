@@ -1,9 +1,8 @@
 // The host console: the question on air in large type, with 已解答 / 退回队列, and the next
 // questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
 
-import {
-  LiveSocket, el, readJson, queueOrder, showStatus, questionAction, frameScheduler,
-} from "./socket.js";
+import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
+import { onAirQuestion as onAir, queueOrder, questionAction } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 
 const root = document.getElementById("console");
@@ -104,10 +103,7 @@ function details(q) {
 }
 
 function onAirQuestion() {
-  const id = state.session.on_air_id;
-  const q = id ? state.questions.get(id) : null;
-  if (q && q.state === "on_air") return q;
-  return [...state.questions.values()].find((x) => x.state === "on_air") || null;
+  return onAir(state.session, state.questions);
 }
 
 function renderAir() {

@@ -2,55 +2,18 @@
 // "ingest" event and the staff snapshot's "ingest"): a badge for the moderation and host
 // consoles, and the full panel of the admin session page. Text only ever goes in as text.
 
-import { el, clock } from "./socket.js";
+import { el } from "./socket.js";
+import { bitrateText as rate, clock } from "./format.js";
+import {
+  INGEST_LABELS, ingestBadgeText, ingestDetail as detail, ingestLabel as label, ingestSource as source,
+} from "./ingest_text.js";
 
-export const INGEST_LABELS = {
-  idle: "未开始",
-  starting: "正在连接",
-  up: "信号正常",
-  down: "信号中断",
-  stopped: "已停止",
-  off: "未开启",
-};
-
-// The recorder reports in English (it is plain Python, for logs too); staff read Chinese.
-const DETAIL = [
-  [/^recording$/, () => "正在录制"],
-  [/^session ended$/, () => "直播已结束，录像已保存"],
-  [/^restarting in (.+) s$/, (m) => `${m[1]} 秒后重新连接`],
-  [/^waiting for the encoder to connect \((.*)\)$/, (m) => `等待编码器推流（${source(m[1])}）`],
-  [/^starting \((.*)\)$/, (m) => `正在启动（${source(m[1])}）`],
-  [/^the recorder failed; stop and start again$/, () => "录制程序出错：请结束直播后重新开始"],
-];
-const SOURCE = [["test picture", "测试画面"], ["file ", "文件 "], ["pull ", "拉流 "], ["listen ", "推流 "]];
-
-function source(text) {
-  for (const [en, zh] of SOURCE) if (text.startsWith(en)) return zh + text.slice(en.length);
-  return text;
-}
-
-function detail(text) {
-  for (const [pattern, make] of DETAIL) {
-    const m = pattern.exec(text);
-    if (m) return make(m);
-  }
-  return text;
-}
-
-function label(ingest) {
-  return INGEST_LABELS[ingest.status] || ingest.status;
-}
-
-function rate(kbps) {
-  return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`;
-}
+export { INGEST_LABELS };
 
 /** The consoles' badge: "视频：信号正常 · 2.1 Mbps"; the last error in its tooltip. */
 export function showIngestBadge(node, ingest) {
   if (!node || !ingest) return;
-  let text = `视频：${label(ingest)}`;
-  if (ingest.status === "up" && ingest.bitrate_kbps) text += ` · ${rate(ingest.bitrate_kbps)}`;
-  node.textContent = text;
+  node.textContent = ingestBadgeText(ingest);
   node.className = `tag ingest ingest-${ingest.status}`;
   node.title = ingest.last_error ? `最近错误：${ingest.last_error}` : detail(ingest.detail || "");
   node.dataset.status = ingest.status;

@@ -2,17 +2,14 @@
 // it adds: the item filter submits on change, a view is counted when playback starts, and
 // the share link can be copied.
 
+import { viewsText } from "./format.js";
+
 const search = document.getElementById("library-search");
 const itemSelect = document.getElementById("library-item");
 if (search && itemSelect) {
   itemSelect.addEventListener("change", () => search.requestSubmit());
 }
 
-// The same wording as the server's web.library_view.views_text.
-function viewsText(views) {
-  if (views < 10000) return `${views} 次观看`;
-  return `${(views / 10000).toFixed(1).replace(/\.0$/, "")} 万次观看`;
-}
 
 const clip = document.getElementById("clip");
 const video = document.getElementById("clip-video");

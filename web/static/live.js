@@ -2,9 +2,12 @@
 // following one's own questions. Everything shown comes from the websocket (socket.js);
 // user and staff text is only ever put into the page as text nodes.
 
+import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
+import { charCount, clock, dateTime, retryText, uuidFromBytes } from "./format.js";
 import {
-  LiveSocket, el, clock, dateTime, readJson, queueOrder, showStatus, charCount, frameScheduler,
-} from "./socket.js";
+  PUBLIC_STATES, answeredOrder, askClosedReason as closedReason, myStateText, sessionNote,
+  unsentAsks, viewerQueue,
+} from "./questions.js";
 import { LivePlayer } from "./player.js";
 
 const root = document.getElementById("live");
@@ -53,11 +56,7 @@ function save(key, value) {
 function uuid() {
   if (window.crypto && typeof crypto.randomUUID === "function") return crypto.randomUUID();
   // crypto.randomUUID needs a secure context; plain http on a LAN address has none.
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return uuidFromBytes(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 // --- state --------------------------------------------------------------------------------
@@ -76,7 +75,6 @@ const state = {
   clips: new Map(), // answered question id -> the URL of its published clip
   synced: false,
 };
-const PUBLIC_STATES = new Set(["queued", "on_air", "answered"]);
 
 function applyQuestion(q) {
   if (q.mine) state.mine.set(q.id, q);
@@ -132,11 +130,7 @@ function render() {
 }
 
 function currentQueue() {
-  const all = new Map(state.questions);
-  for (const q of state.mine.values()) {
-    if (q.state === "queued" && !all.has(q.id)) all.set(q.id, q);
-  }
-  return queueOrder([...all.values()]);
+  return viewerQueue(state.questions, state.mine);
 }
 
 function renderSession() {
@@ -153,10 +147,7 @@ function renderSession() {
     const end = s.scheduled_end ? ` – ${clock(s.scheduled_end)}` : "";
     ui.schedule.textContent = `计划时间：${dateTime(s.scheduled_start)}${end}`;
   }
-  let note = "";
-  if (s.status === "scheduled") note = "直播尚未开始，欢迎先提问，开播后民警会按顺序解答。";
-  else if (s.status === "ended") note = "本场直播已结束，感谢关注。";
-  else if (s.slow_mode_seconds) note = `慢速模式已开启：每 ${s.slow_mode_seconds} 秒可提问一次。`;
+  const note = sessionNote(s);
   ui.note.textContent = note;
   ui.note.hidden = !note;
 }
@@ -230,9 +221,7 @@ function renderQueue(queue) {
 }
 
 function renderAnswered() {
-  const answered = [...state.questions.values()]
-    .filter((q) => q.state === "answered")
-    .sort((a, b) => b.answered_at - a.answered_at);
+  const answered = answeredOrder(state.questions.values());
   ui.answered.replaceChildren(...answered.map((q) => el("li", {
     class: "question answered", id: `q-${q.id}`, dataset: { questionId: q.id },
   },
@@ -255,20 +244,7 @@ function jumpTo(id) {
 }
 
 function stateLine(q, queue) {
-  const line = el("p", { class: `my-state state-${q.state}` });
-  switch (q.state) {
-    case "queued": {
-      const index = queue.findIndex((x) => x.id === q.id);
-      line.textContent = index >= 0 ? `已进入队列（第 ${index + 1} 位）` : "已进入队列";
-      break;
-    }
-    case "merged":
-      line.textContent = "已合并到相同问题";
-      break;
-    default:
-      line.textContent = q.state_label || q.state;
-  }
-  return line;
+  return el("p", { class: `my-state state-${q.state}` }, myStateText(q, queue));
 }
 
 function clipLink(q) {
@@ -302,7 +278,7 @@ function outcome(q) {
 }
 
 function renderMine(queue) {
-  const sending = state.pending.filter((p) => ![...state.mine.values()].some((q) => q.client_id === p.client_id));
+  const sending = unsentAsks(state.pending, state.mine);
   const items = [];
   for (const p of sending) {
     items.push(el("li", { class: "question mine sending" },
@@ -327,9 +303,7 @@ function renderMine(queue) {
 // --- asking ---------------------------------------------------------------------------------
 
 function askClosedReason() {
-  if (state.session.status === "ended") return "本场直播已结束，提问已关闭。";
-  if (state.blocked === "banned") return "你已被禁止在本直播间提问。";
-  return "";
+  return closedReason(state.session, state.blocked);
 }
 
 function renderAskState() {
@@ -349,12 +323,6 @@ function renderAskState() {
 }
 
 let countdown = null;
-
-function retryText(code, seconds) {
-  const wait = seconds > 90 ? `${Math.ceil(seconds / 60)} 分钟` : `${seconds} 秒`;
-  if (code === "timed_out") return `你已被暂时禁言，请 ${wait}后再试。`;
-  return `提问太频繁，请 ${wait}后再试。`;
-}
 
 function showAskError(message) {
   clearInterval(countdown);

@@ -2,9 +2,13 @@
 // restricting askers. State comes from the staff websocket (socket.js); every action quotes
 // the question's version, and a "conflict" refusal brings the question as it is now.
 
+import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
+import { clock, truncate } from "./format.js";
 import {
-  LiveSocket, el, clock, readJson, queueOrder, showStatus, questionAction, frameScheduler,
-} from "./socket.js";
+  OPEN, STATE_LABELS, activeRestriction, approveFields, cardStateLabel, mergeTargets as mergeChoices,
+  moderationGroups, moveDownFields, moveUpFields, piiLabel, questionAction, restrictConfirmText,
+  restrictFields, restrictionText,
+} from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 
 const root = document.getElementById("console");
@@ -15,13 +19,6 @@ const HOSTS = readJson("hosts-data", []);
 const STATUS_LABELS = readJson("status-labels", {});
 const ITEMS = new Map(CATALOG.items.map((item) => [item.id, item]));
 const HOST_NAMES = new Map(HOSTS.map((h) => [h.id, h.name]));
-const OPEN = new Set(["pending", "queued", "on_air"]);
-const FINAL = new Set(["answered", "replied", "merged", "declined"]);
-const PII_LABELS = { id_number: "已隐去身份证号", mobile: "已隐去手机号", plate: "已隐去车牌号" };
-const STATE_LABELS = {
-  pending: "等待审核", queued: "已进入队列", on_air: "正在直播", answered: "已在直播中解答",
-  replied: "已文字回复", merged: "已合并", declined: "未采用",
-};
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -113,12 +110,7 @@ function act(q, type, fields = {}) {
 const scheduleRender = frameScheduler(() => render());
 
 function groups() {
-  const all = [...state.questions.values()];
-  const pending = all.filter((q) => q.state === "pending").sort((a, b) => b.created_at - a.created_at);
-  const onAir = all.filter((q) => q.state === "on_air");
-  const queue = [...onAir, ...queueOrder(all)];
-  const done = all.filter((q) => FINAL.has(q.state)).sort((a, b) => b.updated_at - a.updated_at);
-  return { pending, queue, done };
+  return moderationGroups(state.questions.values());
 }
 
 function render() {
@@ -161,20 +153,8 @@ function renderSession() {
   dom.onAirSummary.textContent = onAir ? `正在直播：${truncate(onAir.text, 30)}` : "";
 }
 
-function truncate(text, n) {
-  const chars = [...text];
-  return chars.length > n ? `${chars.slice(0, n).join("")}…` : text;
-}
-
 function restrictionOf(viewerId) {
-  const r = state.restrictions.get(viewerId);
-  if (!r) return null;
-  if (r.kind === "timeout" && r.until * 1000 <= Date.now()) return null;
-  return r;
-}
-
-function restrictionText(r) {
-  return r.kind === "ban" ? "提问者已被封禁" : `提问者已被禁言至 ${clock(r.until)}`;
+  return activeRestriction(state.restrictions, viewerId, Date.now());
 }
 
 function renderRestrictions() {
@@ -190,7 +170,7 @@ function badges(q) {
   const flags = q.flags || {};
   const out = [];
   for (const kind of flags.pii || []) {
-    out.push(el("span", { class: "badge pii" }, PII_LABELS[kind] || `已隐去${kind}`));
+    out.push(el("span", { class: "badge pii" }, piiLabel(kind)));
   }
   if (flags.held_terms && flags.held_terms.length) {
     out.push(el("span", { class: "badge held" }, `命中屏蔽词：${flags.held_terms.join("、")}`));
@@ -229,8 +209,7 @@ function card(q, queued) {
 }
 
 function buildCard(q, entry, index, queued, highlight) {
-  const stateLabel = q.state === "queued" && index >= 0
-    ? `队列第 ${index + 1} 位` : STATE_LABELS[q.state] || q.state;
+  const stateLabel = cardStateLabel(q, index);
   const item = ITEMS.get(q.item_id);
   const metaBits = [];
   if (q.category) metaBits.push(el("span", { class: "badge category" }, q.category));
@@ -397,23 +376,19 @@ function approveForm(q, entry) {
   form.append(el("button", { type: "submit", class: "small approve", disabled: entry.busy }, "通过"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    if (!values.category) {
+    const fields = approveFields(values);
+    if (!fields) {
       entry.error = "请先选择问题分类。";
       scheduleRender();
       return;
     }
-    const fields = { category: values.category };
-    if (values.item) fields.item_id = values.item;
-    if (values.host) fields.host_id = values.host;
     act(q, "approve", fields);
   });
   return form;
 }
 
 function mergeTargets(q) {
-  return [...state.questions.values()]
-    .filter((x) => x.id !== q.id && (OPEN.has(x.state) || x.state === "answered"))
-    .sort((a, b) => (a.state === "answered") - (b.state === "answered") || b.created_at - a.created_at);
+  return mergeChoices(state.questions.values(), q);
 }
 
 function panel(q, entry) {
@@ -488,24 +463,19 @@ function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitCl
 }
 
 function moveUp(q, index, queued) {
-  if (index <= 0) return;
-  act(q, "move", { before: queued[index - 1].id });
+  const fields = moveUpFields(queued, index);
+  if (fields) act(q, "move", fields);
 }
 
 function moveDown(q, index, queued) {
-  if (index < 0 || index >= queued.length - 1) return;
-  const after = queued[index + 2];
-  act(q, "move", after ? { before: after.id } : {});
+  const fields = moveDownFields(queued, index);
+  if (fields) act(q, "move", fields);
 }
 
 function restrict(q, kind, minutes) {
-  const who = q.nickname ? `“${q.nickname}”` : "这位提问者";
-  const text = kind === "ban" ? `确定封禁${who}？封禁后将不能再提问。` : `确定将${who}禁言 ${minutes} 分钟？`;
-  if (!window.confirm(text)) return;
+  if (!window.confirm(restrictConfirmText(q.nickname, kind, minutes))) return;
   const entry = ui(q.id);
-  const fields = { viewer_id: q.viewer_id, kind };
-  if (kind === "timeout") fields.minutes = minutes;
-  socket.request("restrict", fields).then(() => {
+  socket.request("restrict", restrictFields(q.viewer_id, kind, minutes)).then(() => {
     entry.error = "";
     scheduleRender();
   }, (err) => {

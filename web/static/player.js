@@ -13,6 +13,8 @@
 // The page tells the player the session's status (setStatus) whenever the websocket does,
 // so the video starts when the broadcast does, without a reload.
 
+import { backoffDelay } from "./stream.js";
+
 const HLS_TYPE = "application/vnd.apple.mpegurl";
 const H264_AAC = 'video/mp4; codecs="avc1.42E01E,mp4a.40.2"';
 const RETRY_START_MS = 1000;
@@ -204,12 +206,12 @@ export class LivePlayer {
     if (this.status !== "live") return;
     this.teardown();
     this.show(this.played ? PLAYER_TEXT.reconnecting : PLAYER_TEXT.connecting);
-    const base = Math.min(RETRY_MAX_MS, RETRY_START_MS * 2 ** this.attempt);
+    const delay = backoffDelay(this.attempt, { start: RETRY_START_MS, max: RETRY_MAX_MS });
     this.attempt += 1;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.status === "live") this.start();
-    }, base + Math.random() * base * 0.3);
+    }, delay);
   }
 
   stop(text) {

@@ -1,0 +1,200 @@
+// What the consoles and the live page decide about questions, without the DOM
+// (tests/js/questions.test.js): the queue order, the moderation console's tabs, state
+// labels, the fields of a staff action, the retry of an action refused only because counters
+// moved, and who is restricted now.
+
+import { clock } from "./format.js";
+
+/** States a question can still be acted on in, and the states that end it. */
+export const OPEN = new Set(["pending", "queued", "on_air"]);
+export const FINAL = new Set(["answered", "replied", "merged", "declined"]);
+/** What the public view of a broadcast holds (the rest only its asker sees). */
+export const PUBLIC_STATES = new Set(["queued", "on_air", "answered"]);
+
+export const STATE_LABELS = {
+  pending: "等待审核", queued: "已进入队列", on_air: "正在直播", answered: "已在直播中解答",
+  replied: "已文字回复", merged: "已合并", declined: "未采用",
+};
+
+export const PII_LABELS = { id_number: "已隐去身份证号", mobile: "已隐去手机号", plate: "已隐去车牌号" };
+
+/** A masked kind of personal data, as the badge on a moderator's card says it. */
+export function piiLabel(kind) {
+  return PII_LABELS[kind] || `已隐去${kind}`;
+}
+
+/** The queue order of docs/protocol.md: pinned first, then position, then age. */
+export function queueOrder(questions) {
+  return questions
+    .filter((q) => q.state === "queued")
+    .sort((a, b) => (Number(b.pinned) - Number(a.pinned)) || (a.position - b.position)
+      || (a.created_at - b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The moderation console's three tabs: pending (newest first), the queue (on air first,
+ * then queue order) and done (last changed first). */
+export function moderationGroups(questions) {
+  const all = [...questions];
+  const pending = all.filter((q) => q.state === "pending").sort((a, b) => b.created_at - a.created_at);
+  const onAir = all.filter((q) => q.state === "on_air");
+  const queue = [...onAir, ...queueOrder(all)];
+  const done = all.filter((q) => FINAL.has(q.state)).sort((a, b) => b.updated_at - a.updated_at);
+  return { pending, queue, done };
+}
+
+/** A moderator card's state tag: the queue place of a queued question, else its state. */
+export function cardStateLabel(q, index) {
+  return q.state === "queued" && index >= 0 ? `队列第 ${index + 1} 位` : STATE_LABELS[q.state] || q.state;
+}
+
+/** Questions `q` may be merged into: open ones first, then answered; newest first in each. */
+export function mergeTargets(questions, q) {
+  return [...questions]
+    .filter((x) => x.id !== q.id && (OPEN.has(x.state) || x.state === "answered"))
+    .sort((a, b) => (a.state === "answered") - (b.state === "answered") || b.created_at - a.created_at);
+}
+
+/** The "move" fields that lift queued[index] one place, or null when it is first. */
+export function moveUpFields(queued, index) {
+  if (index <= 0) return null;
+  return { before: queued[index - 1].id };
+}
+
+/** The "move" fields that drop queued[index] one place (to the end: no "before"), or null
+ * when it is last. */
+export function moveDownFields(queued, index) {
+  if (index < 0 || index >= queued.length - 1) return null;
+  const after = queued[index + 2];
+  return after ? { before: after.id } : {};
+}
+
+/** The "approve" fields from the console's choices, or null when no category is chosen. */
+export function approveFields(values) {
+  if (!values.category) return null;
+  const fields = { category: values.category };
+  if (values.item) fields.item_id = values.item;
+  if (values.host) fields.host_id = values.host;
+  return fields;
+}
+
+/** A restriction still in force at `nowMs`: a ban, or a timeout that has not run out. */
+export function activeRestriction(restrictions, viewerId, nowMs) {
+  const r = restrictions.get(viewerId);
+  if (!r) return null;
+  if (r.kind === "timeout" && r.until * 1000 <= nowMs) return null;
+  return r;
+}
+
+export function restrictionText(r) {
+  return r.kind === "ban" ? "提问者已被封禁" : `提问者已被禁言至 ${clock(r.until)}`;
+}
+
+/** The question asking to confirm a restriction of `nickname`'s asker. */
+export function restrictConfirmText(nickname, kind, minutes) {
+  const who = nickname ? `“${nickname}”` : "这位提问者";
+  return kind === "ban" ? `确定封禁${who}？封禁后将不能再提问。` : `确定将${who}禁言 ${minutes} 分钟？`;
+}
+
+/** The "restrict" fields: a ban, or a timeout of `minutes`. */
+export function restrictFields(viewerId, kind, minutes) {
+  const fields = { viewer_id: viewerId, kind };
+  if (kind === "timeout") fields.minutes = minutes;
+  return fields;
+}
+
+// Fields of a question that change without anyone deciding anything: "me too" clicks (and
+// merges into it) bump the stored version too, so a staff action quoting the version from
+// just before such a click is refused with "conflict" although nothing that matters changed.
+const COUNT_FIELDS = new Set(["me_too", "merged_count", "version", "updated_at"]);
+
+/** True when `current` differs from `seen` only in counters (and so in version). */
+export function onlyCountsChanged(seen, current) {
+  if (!seen || !current || seen.id !== current.id) return false;
+  const names = new Set([...Object.keys(seen), ...Object.keys(current)]);
+  for (const name of names) {
+    if (COUNT_FIELDS.has(name)) continue;
+    if (JSON.stringify(seen[name]) !== JSON.stringify(current[name])) return false;
+  }
+  return true;
+}
+
+/**
+ * Send a staff action on question `q` through `socket` (anything with request(type,
+ * fields) returning a promise), quoting its version. A "conflict" caused only by counters
+ * moving is retried once with the current version; any other refusal rejects. `onCurrent`
+ * hears of every question as the server says it is now.
+ */
+export function questionAction(socket, q, type, fields, onCurrent) {
+  const send = (version) => socket.request(type, { question_id: q.id, version, ...fields });
+  return send(q.version).catch((err) => {
+    if (err.code !== "conflict" || !err.current) throw err;
+    if (onCurrent) onCurrent(err.current);
+    if (!onlyCountsChanged(q, err.current)) throw err;
+    return send(err.current.version).catch((again) => {
+      if (again.code === "conflict" && again.current && onCurrent) onCurrent(again.current);
+      throw again;
+    });
+  });
+}
+
+// --- the viewer's page ----------------------------------------------------------------------
+
+/** The queue a viewer sees: the public queue plus their own queued questions. */
+export function viewerQueue(questions, mine) {
+  const all = new Map(questions);
+  for (const q of mine.values()) {
+    if (q.state === "queued" && !all.has(q.id)) all.set(q.id, q);
+  }
+  return queueOrder([...all.values()]);
+}
+
+/** Answered questions, last answered first. */
+export function answeredOrder(questions) {
+  return [...questions].filter((q) => q.state === "answered").sort((a, b) => b.answered_at - a.answered_at);
+}
+
+/** The state line under one of the viewer's own questions. */
+export function myStateText(q, queue) {
+  switch (q.state) {
+    case "queued": {
+      const index = queue.findIndex((x) => x.id === q.id);
+      return index >= 0 ? `已进入队列（第 ${index + 1} 位）` : "已进入队列";
+    }
+    case "merged":
+      return "已合并到相同问题";
+    default:
+      return q.state_label || q.state;
+  }
+}
+
+/** Asks stored locally but not yet among the viewer's questions (still being sent). */
+export function unsentAsks(pending, mine) {
+  const sent = new Set([...mine.values()].map((q) => q.client_id));
+  return pending.filter((p) => !sent.has(p.client_id));
+}
+
+/** Why the viewer cannot ask, or "" when they can. */
+export function askClosedReason(session, blocked) {
+  if (session.status === "ended") return "本场直播已结束，提问已关闭。";
+  if (blocked === "banned") return "你已被禁止在本直播间提问。";
+  return "";
+}
+
+/** The note under the live page's title. */
+export function sessionNote(session) {
+  if (session.status === "scheduled") return "直播尚未开始，欢迎先提问，开播后民警会按顺序解答。";
+  if (session.status === "ended") return "本场直播已结束，感谢关注。";
+  if (session.slow_mode_seconds) return `慢速模式已开启：每 ${session.slow_mode_seconds} 秒可提问一次。`;
+  return "";
+}
+
+// --- the host console -----------------------------------------------------------------------
+
+/** The question on air: the session's on_air_id when that question is on air, else any
+ * question on air (the session event may arrive after the question's). */
+export function onAirQuestion(session, questions) {
+  const id = session.on_air_id;
+  const q = id ? questions.get(id) : null;
+  if (q && q.state === "on_air") return q;
+  return [...questions.values()].find((x) => x.state === "on_air") || null;
+}
