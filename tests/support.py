@@ -1,5 +1,9 @@
 """Shared test helpers and the ``site`` fixture: the app from the real factory, served on a
-loopback port, and real HTTP clients (registered as a plugin by ``tests/conftest.py``)."""
+loopback port, and real HTTP clients (registered as a plugin by ``tests/conftest.py``).
+
+The app is built on SQLite unless a test asks for both backends with ``@both_backends``:
+then it runs once on SQLite and once on MongoDB (a database of its own on the
+``mongodb_uri`` server, dropped afterwards)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from settings import Settings
+from settings import Secret, Settings
 from store.base import Store
 from store.records import StaffUser
 from store.sqlite import SQLiteStore
@@ -60,10 +64,42 @@ class Site:
         return client
 
 
+BACKENDS = ["sqlite", pytest.param("mongodb", marks=pytest.mark.mongodb)]
+# Runs a test that uses ``site`` (or ``live``) once on each store backend.
+both_backends = pytest.mark.parametrize("backend", BACKENDS)
+
+
 @pytest.fixture
-async def site(settings: Settings, aiohttp_client: ClientFactory) -> Site:
-    app = create_app(settings)
+def backend() -> str:
+    """The store backend ``site`` builds the app on; ``@both_backends`` parametrises it."""
+    return "sqlite"
+
+
+@pytest.fixture
+async def app_settings(settings: Settings, backend: str, request: pytest.FixtureRequest
+                       ) -> AsyncIterator[Settings]:
+    """``settings`` for the chosen backend. MongoDB: a database of its own per test."""
+    if backend == "sqlite":
+        yield settings
+        return
+    from store.mongo import MongoStore
+
+    uri = request.getfixturevalue("mongodb_uri")
+    database = f"tp_app_{secrets.token_hex(6)}"
+    yield settings.replace(store={"backend": "mongodb", "mongodb_uri": Secret(uri),
+                                  "mongodb_database": database})
+    # The app (and any restarted one) has closed its store by now: drop what it wrote.
+    leftover = MongoStore(uri, database=database, timeout_ms=5000)
+    await leftover.open()
+    await leftover.drop_database()
+    await leftover.close()
+
+
+@pytest.fixture
+async def site(app_settings: Settings, backend: str, aiohttp_client: ClientFactory) -> Site:
+    app = create_app(app_settings)
     first = await aiohttp_client(app)
+    assert app[keys.STORE].backend == backend
     return Site(app, first, aiohttp_client)
 
 

@@ -1,4 +1,9 @@
-"""The live loop over real websockets: viewers ask, moderators triage, hosts answer."""
+"""The live loop over real websockets: viewers ask, moderators triage, hosts answer.
+
+The flows marked ``@both_backends`` run on SQLite and on MongoDB: each takes a different path
+through the store (inserts and audit, state changes, idempotent asks, optimistic concurrency,
+atomic counters, restrictions and session settings, blocked terms, the resume buffer over
+stored questions, recovery from the stored state)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import aiohttp
 
 from store.records import AuditEntry, Broadcast, Question
 from tests.live.conftest import Live, Socket, question_event
+from tests.support import both_backends
 from web import keys
 
 
@@ -22,6 +28,7 @@ async def ask(sock: Socket, text: str, client_id: str | None = None) -> dict[str
     return await sock.request("ask", client_id=client_id or uuid.uuid4().hex, text=text)
 
 
+@both_backends
 async def test_one_question_from_asked_to_answered(live: Live) -> None:
     viewer = await live.viewer()
     other = await live.viewer()
@@ -73,6 +80,7 @@ async def test_one_question_from_asked_to_answered(live: Live) -> None:
     assert {"question.approve", "question.on_air", "question.answered"} <= set(actions)
 
 
+@both_backends
 async def test_other_outcomes_reach_the_asker(live: Live) -> None:
     viewer = await live.viewer()
     mod = await live.staff("mod", "moderator")
@@ -104,6 +112,7 @@ async def test_other_outcomes_reach_the_asker(live: Live) -> None:
     assert target.merged_count == 1
 
 
+@both_backends
 async def test_two_moderators_conflict_and_the_second_is_refused(live: Live) -> None:
     viewer = await live.viewer()
     a = await live.staff("mod-a", "moderator")
@@ -122,6 +131,7 @@ async def test_two_moderators_conflict_and_the_second_is_refused(live: Live) -> 
     assert (await live.app[keys.STORE].get(Question, qid)).state == "queued"
 
 
+@both_backends
 async def test_a_retry_with_the_same_client_id_is_stored_once(live: Live) -> None:
     client = await live.site.new_client()
     viewer = await live.viewer(client)
@@ -135,6 +145,7 @@ async def test_a_retry_with_the_same_client_id_is_stored_once(live: Live) -> Non
     assert await live.app[keys.STORE].count(Question, {"session_id": live.session.id}) == 1
 
 
+@both_backends
 async def test_reconnect_resumes_with_exactly_the_missed_events(live: Live) -> None:
     client = await live.site.new_client()
     viewer = await live.viewer(client)
@@ -158,6 +169,7 @@ async def test_reconnect_resumes_with_exactly_the_missed_events(live: Live) -> N
     assert [q["id"] for q in snapshot["mine"]] == [qid]
 
 
+@both_backends
 async def test_restart_recovers_sessions_queues_and_the_air(live: Live,
                                                             aiohttp_client: Any) -> None:
     viewer = await live.viewer()
@@ -196,6 +208,7 @@ async def test_restart_recovers_sessions_queues_and_the_air(live: Live,
         await sock.close()
 
 
+@both_backends
 async def test_me_too_once_per_viewer(live: Live) -> None:
     asker = await live.viewer()
     fan = await live.viewer()
@@ -224,6 +237,7 @@ async def test_rate_limit_tells_when_to_ask_again(live: Live) -> None:
     assert "秒后再试" in refused["message"]
 
 
+@both_backends
 async def test_slow_mode_timeout_and_ban(live: Live) -> None:
     viewer = await live.viewer()
     mod = await live.staff("mod", "moderator")
@@ -369,6 +383,7 @@ async def test_asking_before_the_start_and_after_the_end(live: Live) -> None:
     assert refused["code"] == "session_ended"
 
 
+@both_backends
 async def test_blocked_terms_reject_or_hold(live: Live) -> None:
     from store.records import TermRule
 
