@@ -1,4 +1,7 @@
-"""Live fixtures: a running app with a live broadcast, and real websocket clients."""
+"""Live fixtures: a running app with a live broadcast, and real websocket clients.
+
+``live`` is built on ``site`` (tests/support.py): SQLite, or each backend in turn for a test
+marked ``@both_backends``."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from settings import Settings
 from store.records import Clip
 from tests.clips import media
 from tests.live.conftest import Live, Socket
-from tests.support import csrf_of
+from tests.support import both_backends, csrf_of
 from web import keys
 
 
@@ -58,6 +58,7 @@ async def answer(live: Live, viewer: Socket, mod: Socket, host: Socket, text: st
     return qid
 
 
+@both_backends  # the clip worker's job leases and the library, in the app, on MongoDB too
 async def test_an_answer_becomes_a_draft_that_is_reviewed_and_published(live: Live) -> None:
     ffmpeg = find_ffmpeg()
     media_dir = live.app[keys.SETTINGS].media_dir
