@@ -22,6 +22,7 @@ from moderation.catalog import Catalog
 from moderation.pii import mask_pii
 from moderation.suggest import Suggestion, suggest_item
 from moderation.vocabulary import SYNONYM_MAP, canonical, fold
+from settings import LiveSettings
 
 Verdict = Literal["ok", "hold", "reject"]
 RejectCode = Literal["empty", "too_short", "too_long"]
@@ -46,7 +47,8 @@ _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0")
 _DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 
-def normalize_text(text: str, *, min_len: int = 1, max_len: int = 300) -> str:
+def normalize_text(text: str, *, min_len: int = LiveSettings.question_min_chars,
+                   max_len: int = LiveSettings.question_max_chars) -> str:
     """NFC, control/format/zero-width characters removed, whitespace collapsed, trimmed.
 
     Line breaks, tabs and every other kind of whitespace (including the full-width space)
@@ -236,8 +238,8 @@ def screen(
     terms: Iterable[BlockedTerm],
     open_questions: Iterable[tuple[str, str]],
     catalog: Catalog,
-    min_len: int = 1,
-    max_len: int = 300,
+    min_len: int = LiveSettings.question_min_chars,
+    max_len: int = LiveSettings.question_max_chars,
     duplicate_threshold: float = 0.6,
     today: date | None = None,
 ) -> Screened:

@@ -11,8 +11,9 @@
 store — or raises ``Refused`` with a message for the person who tried. No I/O happens here;
 ``moderation.service`` reads, calls this, writes and publishes.
 
-Who may do what: moderators (and admins) triage; hosts (and admins) run the air. Every
-question ends in one of the final states, each of which the asker can see.
+Who may do what (moderators and admins triage; hosts and admins run the air) is declared
+with the staff actions in ``moderation.actions``. Every question ends in one of the final
+states, each of which the asker can see.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ STATE_LABELS = {
     DECLINED: "未采用",
 }
 
-MODERATORS = frozenset({"moderator", "admin"})
-HOSTS = frozenset({"host", "admin"})
 MAX_REPLY = 1000
 MAX_REASON = 200
 
@@ -116,19 +115,20 @@ class Skip:
 
 Action = Approve | Edit | Merge | Reply | Decline | Pin | Move | OnAir | Answered | Requeue | Skip
 
-# (states the action applies in, roles allowed)
-RULES: dict[type[Any], tuple[frozenset[str], frozenset[str]]] = {
-    Approve: (frozenset({PENDING}), MODERATORS),
-    Edit: (OPEN, MODERATORS),
-    Merge: (frozenset({PENDING, QUEUED}), MODERATORS),
-    Reply: (frozenset({PENDING, QUEUED}), MODERATORS),
-    Decline: (frozenset({PENDING, QUEUED}), MODERATORS),
-    Pin: (frozenset({QUEUED}), MODERATORS),
-    Move: (frozenset({QUEUED}), MODERATORS),
-    OnAir: (frozenset({QUEUED}), HOSTS),
-    Answered: (frozenset({ON_AIR}), HOSTS),
-    Requeue: (frozenset({ON_AIR}), HOSTS),
-    Skip: (frozenset({QUEUED}), HOSTS),
+# The states each action applies in. Who may send which action is declared with the staff
+# actions themselves (``moderation.actions``) and checked before an action gets here.
+STATES_FOR: dict[type[Any], frozenset[str]] = {
+    Approve: frozenset({PENDING}),
+    Edit: OPEN,
+    Merge: frozenset({PENDING, QUEUED}),
+    Reply: frozenset({PENDING, QUEUED}),
+    Decline: frozenset({PENDING, QUEUED}),
+    Pin: frozenset({QUEUED}),
+    Move: frozenset({QUEUED}),
+    OnAir: frozenset({QUEUED}),
+    Answered: frozenset({ON_AIR}),
+    Requeue: frozenset({ON_AIR}),
+    Skip: frozenset({QUEUED}),
 }
 
 ACTION_NAMES = {
@@ -142,24 +142,21 @@ def action_name(action: Action) -> str:
     return ACTION_NAMES[type(action)]
 
 
-def _clean(text: str, limit: int, what: str) -> str:
+def _clean(text: str, limit: int | None, what: str) -> str:
     text = " ".join(text.split())
     if not text:
         raise Refused("empty", f"{what}不能为空。")
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         raise Refused("too_long", f"{what}最多 {limit} 字。")
     return text
 
 
-def transition(question: Question, action: Action, *, role: str, now: float,
+def transition(question: Question, action: Action, *, now: float,
                on_air_id: str = "") -> dict[str, Any]:
     """The field changes ``action`` makes to ``question``, or Refused.
 
     ``on_air_id`` is the session's question on air now, if any: only one at a time."""
-    states, roles = RULES[type(action)]
-    if role not in roles:
-        raise Refused("forbidden", "你的角色不能执行这个操作。")
-    if question.state not in states:
+    if question.state not in STATES_FOR[type(action)]:
         raise Refused(
             "invalid_state",
             f"这个问题现在是“{STATE_LABELS[question.state]}”，不能{_verb(action)}。",
@@ -172,7 +169,8 @@ def transition(question: Question, action: Action, *, role: str, now: float,
             return {"state": QUEUED, "category": category, "item_id": item_id,
                     "service_link": link, "host_id": host, "position": position}
         case Edit(text=text):
-            return {"text": _clean(text, 300, "问题")}
+            # Normalized and held to the settings' length limit by the edit action.
+            return {"text": _clean(text, None, "问题")}
         case Merge(into=target):
             if target.id == question.id:
                 raise Refused("merge_self", "不能合并到它自己。")

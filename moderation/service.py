@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from live.hub import PUBLIC, Event, Publish
 from moderation.catalog import Catalog
@@ -30,20 +30,8 @@ from moderation.questions import (
     OPEN,
     QUEUED,
     Action,
-    Answered,
-    Approve,
-    Decline,
-    Edit,
     Merge,
-    Move,
-    OnAir,
-    Pin,
     Refused,
-    Reply,
-    Requeue,
-    Skip,
-    action_name,
-    position_before,
     queue_order,
     transition,
 )
@@ -57,6 +45,7 @@ from moderation.views import (
     session_view,
     staff_view,
 )
+from settings import LiveSettings
 from store.base import Conflict, Store, VersionConflict
 from store.records import (
     AuditEntry,
@@ -87,10 +76,26 @@ ME_TOO_FLUSH_SECONDS = 0.3
 
 @dataclass(frozen=True)
 class Limits:
-    min_chars: int = 1
-    max_chars: int = 300
-    viewer_per_minute: int = 5
-    address_per_minute: int = 30
+    """The [live] settings the service enforces (``Limits.of(settings.live)``)."""
+
+    min_chars: int = LiveSettings.question_min_chars
+    max_chars: int = LiveSettings.question_max_chars
+    viewer_per_minute: int = LiveSettings.viewer_questions_per_minute
+    address_per_minute: int = LiveSettings.address_questions_per_minute
+
+    @classmethod
+    def of(cls, live: LiveSettings) -> Limits:
+        return cls(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
+                   viewer_per_minute=live.viewer_questions_per_minute,
+                   address_per_minute=live.address_questions_per_minute)
+
+
+class AuditTag(NamedTuple):
+    """How a staff action is written to the audit log: its label and target, as declared
+    with the action (``moderation.actions``)."""
+
+    action: str
+    target: str
 
 
 @dataclass
@@ -348,20 +353,22 @@ class Moderation:
 
     # --- staff ------------------------------------------------------------------------
 
-    async def act(self, session_id: str, user: StaffUser, message_type: str,
-                  fields: dict[str, Any]) -> Question:
-        """Apply one staff action to one question; returns the changed question."""
+    async def act(self, session_id: str, user: StaffUser, question_id: str, version: int,
+                  build: Callable[[Board, Question], Action], audit: AuditTag) -> Question:
+        """Apply one staff action to one question; returns the changed question.
+
+        ``build`` turns the request into the question's ``Action`` against the board as it
+        is under the lock (each staff action declares its own, ``moderation.actions``)."""
         board = await self.board(session_id)
         async with board.lock:
-            q = board.questions.get(fields["question_id"])
+            q = board.questions.get(question_id)
             if q is None:
                 raise Refused("not_found", "找不到这个问题。")
-            if q.version != fields["version"]:
+            if q.version != version:
                 raise RefusedConflict(q)
-            action = self._action(board, q, message_type, fields)
+            action = build(board, q)
             now = self.clock()
-            changes = transition(q, action, role=user.role, now=now,
-                                 on_air_id=board.session.on_air_id)
+            changes = transition(q, action, now=now, on_air_id=board.session.on_air_id)
             try:
                 updated = await self.store.update(Question, q.id, changes,
                                                   expected_version=q.version, now=now)
@@ -376,8 +383,8 @@ class Moderation:
                 self._emit(action.into, target)
             session = await self._sync_on_air(board, updated, now)
             await self.store.audit(AuditEntry(
-                id=new_id(), at=now, actor=user.name, action=f"question.{action_name(action)}",
-                target=f"question:{q.id}", session_id=session_id,
+                id=new_id(), at=now, actor=user.name, action=audit.action,
+                target=audit.target, session_id=session_id,
                 before={k: getattr(q, k) for k in changes}, after=changes,
             ))
         events = list(question_events(q, updated, self.item_names))
@@ -392,44 +399,6 @@ class Moderation:
                     log.exception("after-answer hook failed for question %s", updated.id)
         return updated
 
-    def _action(self, board: Board, q: Question, kind: str, f: dict[str, Any]) -> Action:
-        if kind == "approve":
-            item = self.catalog.get(f.get("item_id") or "")
-            if f.get("item_id") and item is None:
-                raise Refused("unknown_item", "业务事项不存在。")
-            if f["category"] not in self.catalog.categories:
-                raise Refused("unknown_category", "问题分类不存在。")
-            return Approve(f["category"], item.id if item else "", item.link if item else "",
-                           f.get("host_id") or "", position_before(board.queue(), None))
-        if kind == "edit":
-            try:
-                text = normalize_text(f["text"], min_len=self.limits.min_chars,
-                                      max_len=self.limits.max_chars)
-            except TextRejected as exc:
-                raise Refused(exc.code, exc.message) from None
-            return Edit(mask_pii(text)[0])
-        if kind == "merge":
-            target = board.questions.get(f["into"])
-            if target is None:
-                raise Refused("not_found", "找不到要合并到的问题。")
-            return Merge(target)
-        if kind == "reply":
-            return Reply(mask_pii(f["text"])[0])
-        if kind == "decline":
-            return Decline(f["reason"])
-        if kind == "pin":
-            return Pin(f["pinned"])
-        if kind == "move":
-            others = [x for x in board.queue() if x.id != q.id]
-            return Move(position_before(others, f.get("before")))
-        if kind == "skip":
-            return Skip(position_before(board.queue(), None))
-        simple: dict[str, Action] = {"on_air": OnAir(), "answered": Answered(),
-                                     "requeue": Requeue()}
-        if kind in simple:
-            return simple[kind]
-        raise Refused("unknown_type", "未知操作。")
-
     async def _sync_on_air(self, board: Board, q: Question, now: float) -> Broadcast | None:
         """Keep the broadcast's on-air pointer in step with the question's state; returns
         the changed broadcast, to announce once the question's own event is out."""
@@ -441,9 +410,8 @@ class Moderation:
                                                 now=now)
         return board.session
 
-    async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int) -> Broadcast:
-        if user.role not in ("moderator", "admin"):
-            raise Refused("forbidden", "你的角色不能执行这个操作。")
+    async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int,
+                            audit: AuditTag) -> Broadcast:
         board = await self.board(session_id)
         async with board.lock:
             before = int(board.session.settings.get("slow_mode_seconds", 0))
@@ -454,20 +422,14 @@ class Moderation:
             assert board.slow_mode is not None
             board.slow_mode.set_interval(seconds)
             await self.store.audit(AuditEntry(
-                id=new_id(), at=now, actor=user.name, action="session.slow_mode",
-                target=f"session:{session_id}", session_id=session_id,
+                id=new_id(), at=now, actor=user.name, action=audit.action,
+                target=audit.target, session_id=session_id,
                 before={"slow_mode_seconds": before}, after={"slow_mode_seconds": seconds}))
         self.session_changed(updated)
         return updated
 
     async def restrict(self, session_id: str, user: StaffUser, viewer_id: str, kind: str,
-                       minutes: int, reason: str) -> ViewerRestriction:
-        if user.role not in ("moderator", "admin"):
-            raise Refused("forbidden", "你的角色不能执行这个操作。")
-        if kind not in ("timeout", "ban"):
-            raise Refused("bad_field", "kind 只能是 timeout 或 ban。")
-        if kind == "timeout" and not minutes:
-            raise Refused("bad_field", "请填写禁言时长（分钟）。")
+                       minutes: int, reason: str, audit: AuditTag) -> ViewerRestriction:
         now = self.clock()
         record = ViewerRestriction(
             id=viewer_id, kind=kind, until=now + minutes * 60 if kind == "timeout" else 0.0,
@@ -477,22 +439,21 @@ class Moderation:
         await self.store.insert(record)
         self.restrictions[viewer_id] = record
         await self.store.audit(AuditEntry(
-            id=new_id(), at=now, actor=user.name, action=f"viewer.{kind}",
-            target=f"viewer:{viewer_id}", session_id=session_id, before=None,
+            id=new_id(), at=now, actor=user.name, action=audit.action,
+            target=audit.target, session_id=session_id, before=None,
             after={"until": record.until, "reason": record.reason}))
         self.publish(session_id, [Event("staff", "restriction",
                                         {"restriction": _restriction_view(record)})])
         return record
 
-    async def unrestrict(self, session_id: str, user: StaffUser, viewer_id: str) -> None:
-        if user.role not in ("moderator", "admin"):
-            raise Refused("forbidden", "你的角色不能执行这个操作。")
+    async def unrestrict(self, session_id: str, user: StaffUser, viewer_id: str,
+                         audit: AuditTag) -> None:
         if not await self.store.delete(ViewerRestriction, viewer_id):
             raise Refused("not_found", "这位观众没有被限制。")
         self.restrictions.pop(viewer_id, None)
         await self.store.audit(AuditEntry(
-            id=new_id(), at=self.clock(), actor=user.name, action="viewer.unrestrict",
-            target=f"viewer:{viewer_id}", session_id=session_id))
+            id=new_id(), at=self.clock(), actor=user.name, action=audit.action,
+            target=audit.target, session_id=session_id))
         self.publish(session_id, [Event("staff", "restriction",
                                         {"restriction": {"viewer_id": viewer_id,
                                                          "kind": "none"}})])

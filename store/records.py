@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 ROLES = ("admin", "moderator", "host")
+# Who may do what, in one place: routes (``web.routing``) and staff actions
+# (``moderation.actions``) name these sets; admins may do everything.
+STAFF = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+MODERATORS = frozenset({"moderator", "admin"})
+HOSTS = frozenset({"host", "admin"})
 
 
 def new_id() -> str:

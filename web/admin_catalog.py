@@ -37,7 +37,7 @@ from store.records import AuditEntry, Clip, Question, new_id
 from web import keys
 from web.admin import actor
 from web.render import render
-from web.route import ADMIN, Route
+from web.routing import ADMIN, Route
 
 MISSES_SHOWN = 200
 FIELD_CAP = 5000  # characters kept of one form field; the catalog parser sets the real limits

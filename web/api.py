@@ -40,7 +40,7 @@ from web.library_view import (
     service_action,
 )
 from web.openapi import openapi_document
-from web.route import Route
+from web.routing import Route
 from web.security import own_origin
 from web.viewers import ensure_viewer
 

@@ -86,10 +86,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     live = app[keys.SETTINGS].live
     hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
     catalog = await data_files.load_catalog(app[keys.STORE])
-    limits = Limits(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
-                    viewer_per_minute=live.viewer_questions_per_minute,
-                    address_per_minute=live.address_questions_per_minute)
-    moderation = Moderation(app[keys.STORE], hub.publish, catalog, limits)
+    moderation = Moderation(app[keys.STORE], hub.publish, catalog, Limits.of(live))
     await moderation.start()
     app[keys.HUB] = hub
     app[keys.MODERATION] = moderation

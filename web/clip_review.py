@@ -19,7 +19,7 @@ from store.records import Broadcast, Clip
 from web import keys
 from web.admin import actor
 from web.render import render
-from web.route import MODERATORS, Route
+from web.routing import MODERATORS, Route
 
 LIST_STATES = ("draft", "pending", "failed", "published", "unpublished")
 MAX_OFFSET = 24 * 3600.0  # a span is given in seconds from the recording's start

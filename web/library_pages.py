@@ -38,7 +38,7 @@ from web.library_view import (
     views_text,
 )
 from web.render import render
-from web.route import Route
+from web.routing import Route
 from web.security import login_csrf_token, own_origin, set_login_csrf_cookie
 from web.viewers import ensure_viewer
 

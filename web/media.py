@@ -31,7 +31,7 @@ from live.recorder import session_hls_dir
 from store.base import NotFound
 from store.records import Broadcast, Clip
 from web import keys
-from web.route import Route
+from web.routing import Route
 
 log = logging.getLogger(__name__)
 

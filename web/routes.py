@@ -26,7 +26,7 @@ from web import (
     pages,
     ws,
 )
-from web.route import ADMIN, HOSTS, MODERATORS, STAFF, Route
+from web.routing import ADMIN, HOSTS, MODERATORS, STAFF, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -14,20 +14,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from live.hub import Connection
-from live.protocol import (
-    STAFF_MESSAGES,
-    VIEWER_MESSAGES,
-    Message,
-    ProtocolError,
-    dumps,
-    parse,
-)
+from live.protocol import VIEWER_MESSAGES, Field, Message, ProtocolError, dumps, parse
+from moderation.actions import ACTIONS, STAFF_MESSAGES, perform
 from moderation.logins import ActiveLogin
 from moderation.questions import Refused
 from moderation.service import Board, RefusedConflict, RefusedRetry
@@ -105,15 +99,19 @@ class ErrorBudget:
         return len(self.times) <= MAX_ERRORS_PER_MINUTE
 
 
+Vocabulary = Mapping[str, Mapping[str, Field]]
+
+
 async def _serve(ws: web.WebSocketResponse, conn: Connection,
-                 handle: Callable[[Message], Any], vocabulary: dict[str, Any]) -> None:
+                 handle: Callable[[Message], Any], vocabulary: Vocabulary,
+                 elsewhere: Vocabulary) -> None:
     """The receive loop shared by both endpoints."""
     budget = ErrorBudget()
     async for msg in ws:
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             break
         try:
-            message = parse(msg.data, vocabulary)
+            message = parse(msg.data, vocabulary, elsewhere)
             reply = await handle(message)
         except ProtocolError as exc:
             conn.offer(dumps(exc.frame()))
@@ -142,7 +140,7 @@ async def _serve(ws: web.WebSocketResponse, conn: Connection,
 
 async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection,
                snapshot: Callable[[], dict[str, Any]], handle: Callable[[Message], Any],
-               vocabulary: dict[str, Any]) -> web.WebSocketResponse:
+               vocabulary: Vocabulary, elsewhere: Vocabulary) -> web.WebSocketResponse:
     hub = request.app[keys.HUB]
     busy = [False]
     transport = request.transport
@@ -156,7 +154,7 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
 
     conn.write = direct
     writer = asyncio.create_task(_pump(ws, conn, busy))
-    serving = asyncio.create_task(_serve(ws, conn, handle, vocabulary))
+    serving = asyncio.create_task(_serve(ws, conn, handle, vocabulary, elsewhere))
     # The hub drops a connection (too slow, logged out, shutting down) by stopping its
     # receive loop; the close itself happens below, in this task, never concurrently.
     def stop(reason: str) -> None:
@@ -223,7 +221,7 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
         return {"pong": True}
 
     return await _run(request, ws, conn, lambda: moderation.viewer_snapshot(board, viewer_id),
-                      handle, VIEWER_MESSAGES)
+                      handle, VIEWER_MESSAGES, STAFF_MESSAGES)
 
 
 async def _staff_login(request: web.Request) -> ActiveLogin | None:
@@ -257,26 +255,15 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             conn.drop("logged_out")
             raise ProtocolError("unauthorized", "登录已失效，请重新登录。", re=message.id,
                                 fatal=False)
+        action = ACTIONS.get(message.type)
+        if action is None:  # ping: the vocabulary's only other message
+            return {"pong": True}
         try:
-            if message.type == "ping":
-                return {"pong": True}
-            if message.type == "slow_mode":
-                await moderation.set_slow_mode(session_id, acting, message.get("seconds"))
-                return {}
-            if message.type == "restrict":
-                await moderation.restrict(session_id, acting, message.get("viewer_id"),
-                                          message.get("kind"), message.get("minutes", 0),
-                                          message.get("reason", ""))
-                return {}
-            if message.type == "unrestrict":
-                await moderation.unrestrict(session_id, acting, message.get("viewer_id"))
-                return {}
-            q = await moderation.act(session_id, acting, message.type, dict(message.fields))
+            return await perform(action, moderation, session_id, acting, message.fields)
         except Refused as exc:
             raise _refusal(message, exc, moderation.item_names) from None
-        return {"question_id": q.id, "version": q.version, "state": q.state}
 
     recordings = request.app[keys.RECORDINGS]
     return await _run(request, ws, conn, lambda: {**moderation.staff_snapshot(board),
                                                   "ingest": recordings.view(session_id)},
-                      handle, STAFF_MESSAGES)
+                      handle, STAFF_MESSAGES, VIEWER_MESSAGES)

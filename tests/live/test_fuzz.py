@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from live.protocol import STAFF_MESSAGES, VIEWER_MESSAGES
+from live.protocol import VIEWER_MESSAGES
 from live.sessions import SessionForm
+from moderation.actions import ACTIONS, STAFF_MESSAGES, perform
 from settings import Secret, load_settings
 from store.records import Question
 from web import keys
@@ -212,7 +213,8 @@ def test_after_the_storm_the_server_is_up_and_consistent(server: Server) -> None
     # (a legitimate staff action); switch it off as a moderator would.
     moderation = server.app[keys.MODERATION]
     user = server.call(server.app[keys.STORE].user_by_name("fuzzmod"))
-    server.call(moderation.set_slow_mode(server.session_id, user, 0))
+    server.call(perform(ACTIONS["slow_mode"], moderation, server.session_id, user,
+                        {"seconds": 0}))
     # A normal client is served normally...
     viewer = server.socket("live")
     viewer.send(json.dumps({"type": "ask", "id": "final", "client_id": "final-check",

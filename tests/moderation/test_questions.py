@@ -36,89 +36,71 @@ def q(state: str = "pending", **kw: object) -> Question:
 
 def test_the_happy_path_from_pending_to_answered() -> None:
     changes = transition(q(), Approve("机动车", "vehicle-inspection", "12123://x"),
-                         role="moderator", now=NOW)
+                         now=NOW)
     assert changes == {"state": "queued", "category": "机动车", "item_id": "vehicle-inspection",
                        "service_link": "12123://x", "host_id": "", "position": 0.0}
-    assert transition(q("queued"), OnAir(), role="host", now=NOW) == {
+    assert transition(q("queued"), OnAir(), now=NOW) == {
         "state": "on_air", "on_air_at": NOW}
-    assert transition(q("on_air"), Answered(), role="host", now=NOW + 60) == {
+    assert transition(q("on_air"), Answered(), now=NOW + 60) == {
         "state": "answered", "answered_at": NOW + 60}
-
-
-@pytest.mark.parametrize("action, role", [
-    (Approve("机动车"), "host"), (Decline("x"), "host"), (OnAir(), "moderator"),
-    (Answered(), "moderator"), (Reply("x"), "host"),
-])
-def test_roles_are_enforced(action: object, role: str) -> None:
-    state = "on_air" if isinstance(action, Answered) else "queued"
-    if isinstance(action, Approve):
-        state = "pending"
-    with pytest.raises(Refused) as info:
-        transition(q(state), action, role=role, now=NOW)  # type: ignore[arg-type]
-    assert info.value.code == "forbidden"
-
-
-def test_admin_may_do_everything() -> None:
-    transition(q(), Approve("驾驶证"), role="admin", now=NOW)
-    transition(q("queued"), OnAir(), role="admin", now=NOW)
 
 
 @pytest.mark.parametrize("state", ["answered", "replied", "merged", "declined"])
 def test_final_states_accept_no_triage(state: str) -> None:
     for action in (Approve("机动车"), Reply("好的"), Decline("无关"), Edit("x")):
         with pytest.raises(Refused) as info:
-            transition(q(state), action, role="admin", now=NOW)
+            transition(q(state), action, now=NOW)
         assert info.value.code == "invalid_state"
         assert "不能" in info.value.message
 
 
 def test_only_one_question_on_air() -> None:
     with pytest.raises(Refused) as info:
-        transition(q("queued"), OnAir(), role="host", now=NOW, on_air_id="other")
+        transition(q("queued"), OnAir(), now=NOW, on_air_id="other")
     assert info.value.code == "air_busy"
 
 
 def test_requeue_and_skip() -> None:
-    assert transition(q("on_air"), Requeue(), role="host", now=NOW) == {
+    assert transition(q("on_air"), Requeue(), now=NOW) == {
         "state": "queued", "on_air_at": 0.0}
-    assert transition(q("queued", pinned=True), Skip(9.0), role="host", now=NOW) == {
+    assert transition(q("queued", pinned=True), Skip(9.0), now=NOW) == {
         "position": 9.0, "pinned": False}
 
 
 def test_approve_needs_a_category() -> None:
     with pytest.raises(Refused) as info:
-        transition(q(), Approve(""), role="moderator", now=NOW)
+        transition(q(), Approve(""), now=NOW)
     assert info.value.code == "missing_category"
 
 
 def test_merge_rules() -> None:
     target = q("queued", id="q2")
-    assert transition(q(), Merge(target), role="moderator", now=NOW) == {
+    assert transition(q(), Merge(target), now=NOW) == {
         "state": "merged", "merged_into": "q2"}
     for bad, code in [(q("queued"), "merge_self"),
                       (replace(target, session_id="other"), "merge_other_session"),
                       (replace(target, state="declined"), "merge_target_closed")]:
         with pytest.raises(Refused) as info:
-            transition(q(), Merge(bad), role="moderator", now=NOW)
+            transition(q(), Merge(bad), now=NOW)
         assert info.value.code == code
 
 
 def test_reply_and_decline_text_is_cleaned_and_bounded() -> None:
-    assert transition(q(), Reply("  可以在 12123 上办理  "), role="moderator", now=NOW) == {
+    assert transition(q(), Reply("  可以在 12123 上办理  "), now=NOW) == {
         "state": "replied", "reply": "可以在 12123 上办理"}
     for action in (Reply("   "), Decline("\n\t")):
         with pytest.raises(Refused) as info:
-            transition(q(), action, role="moderator", now=NOW)
+            transition(q(), action, now=NOW)
         assert info.value.code == "empty"
     with pytest.raises(Refused):
-        transition(q(), Decline("长" * 201), role="moderator", now=NOW)
+        transition(q(), Decline("长" * 201), now=NOW)
 
 
 def test_pin_and_move_only_in_queue() -> None:
-    assert transition(q("queued"), Pin(True), role="moderator", now=NOW) == {"pinned": True}
-    assert transition(q("queued"), Move(2.5), role="moderator", now=NOW) == {"position": 2.5}
+    assert transition(q("queued"), Pin(True), now=NOW) == {"pinned": True}
+    assert transition(q("queued"), Move(2.5), now=NOW) == {"position": 2.5}
     with pytest.raises(Refused):
-        transition(q("pending"), Pin(True), role="moderator", now=NOW)
+        transition(q("pending"), Pin(True), now=NOW)
 
 
 def test_queue_order_puts_pinned_first_then_position() -> None:

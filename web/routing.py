@@ -10,12 +10,9 @@ from dataclasses import dataclass
 
 from aiohttp.typedefs import Handler
 
-from store.records import ROLES
+from store.records import ADMIN, HOSTS, MODERATORS, STAFF
 
-STAFF = frozenset(ROLES)
-ADMIN = frozenset({"admin"})
-MODERATORS = frozenset({"moderator", "admin"})
-HOSTS = frozenset({"host", "admin"})
+__all__ = ["ADMIN", "HOSTS", "MODERATORS", "STAFF", "Route"]
 
 
 @dataclass(frozen=True)
