@@ -6,9 +6,10 @@ categories and business items, ``POST /api/clips/{id}/view`` counts a view (once
 clip and Beijing day), and ``GET /api/openapi.json`` describes all of it
 (``web.openapi``; a test keeps it equal to this module's routes).
 
-Errors this module answers itself are ``{"error": {"code", "message"}}`` (400 with the
-offending ``parameter``, 404). URLs in answers are absolute (``server.public_url``, else the
-address the request came to); times are ISO 8601 in Beijing time.
+Errors are problem details (``web.errors.Problem``, RFC 9457): ``bad_parameter`` (400,
+naming the ``parameter``), ``not_found`` (404). The staff actions' endpoints are
+``web.api_actions``. URLs in answers are absolute (``server.public_url``, else the address
+the request came to); times are ISO 8601 in Beijing time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from moderation.catalog import Catalog, CatalogItem
 from store.base import NotFound
 from store.records import Clip
 from web import keys
+from web.errors import Problem
 from web.library_pages import RELATED
 from web.library_view import (
     API_PAGE_SIZE,
@@ -51,12 +53,8 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=_dumps)
 
 
-def api_error(status: int, code: str, message: str, **extra: str) -> web.Response:
-    return _json({"error": {"code": code, "message": message, **extra}}, status)
-
-
-def _not_found() -> web.Response:
-    return api_error(404, "not_found", "视频不存在或尚未发布。")
+def _not_found() -> Problem:
+    return Problem(404, "not_found", "视频不存在或尚未发布。")
 
 
 def _library(request: web.Request) -> ClipLibrary:
@@ -159,9 +157,9 @@ async def search_clips(request: web.Request) -> web.Response:
                             allow_per_page=True)
         result = await run_search(library, query)
     except BadParameter as exc:
-        return api_error(400, "bad_parameter", str(exc), parameter=exc.parameter)
+        raise Problem(400, "bad_parameter", str(exc), parameter=exc.parameter) from None
     except ValueError as exc:  # BadSearchRequest from the index itself
-        return api_error(400, "bad_parameter", str(exc))
+        raise Problem(400, "bad_parameter", str(exc)) from None
     clips = await library.clips_by_ids(hit.clip_id for hit in result.hits)
     return _json(_search_body(query, result, clips, library.catalog, own_origin(request)))
 
@@ -171,7 +169,7 @@ async def get_clip(request: web.Request) -> web.Response:
     try:
         clip = library.with_item(await library.published(request.match_info["clip_id"]))
     except NotFound:
-        return _not_found()
+        raise _not_found() from None
     origin = own_origin(request)
     catalog = library.catalog
     body = {
@@ -195,14 +193,14 @@ async def count_view(request: web.Request) -> web.Response:
     try:
         await library.published(clip_id)
     except NotFound:
-        return _not_found()
+        raise _not_found() from None
     response = web.Response(status=200)
     viewer_id = ensure_viewer(request, response)
     counted = await library.record_view(clip_id, viewer_id)
     try:
         views = (await library.published(clip_id)).views
     except NotFound:  # unpublished in the meantime
-        return _not_found()
+        raise _not_found() from None
     response.content_type = "application/json"
     response.text = _dumps({"counted": counted, "views": views})
     return response

@@ -1,12 +1,26 @@
-"""The one place errors become responses: a page in Chinese for people, JSON for APIs.
+"""The one place errors become responses: a page in Chinese for people, problem details
+(RFC 9457, ``application/problem+json``) for the JSON API.
 
-Handlers raise; nothing below this middleware renders an error itself. Unexpected exceptions
-are logged with their traceback and shown as a plain 500 page — never a traceback to a user.
+Handlers raise (``Problem`` for an API error with its code, or aiohttp's HTTP errors);
+nothing below this middleware renders an error itself. Every error under ``/api/`` — the
+router's own 404 and 405 included — is a problem document::
+
+    {"type": "urn:tippocket:problem:bad_parameter", "title": "请求有误", "status": 400,
+     "detail": "…", "code": "bad_parameter", "parameter": "page"}
+
+``code`` is the stable, machine-readable part (``type`` is the same code as a URI);
+``title`` is the status in Chinese and ``detail`` says what went wrong, for people.
+``parameter`` names the parameter or field at fault when there is one; an API may add more
+members (``current`` on a conflict, ``retry_after``). Unexpected exceptions are logged with
+their traceback and answered with a plain 500 — never a traceback to a user.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -16,20 +30,64 @@ from web.render import render
 
 log = logging.getLogger(__name__)
 
+PROBLEM_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:tippocket:problem:"
 TITLES = {
     400: "请求有误",
+    401: "需要登录",
     403: "没有权限",
     404: "页面不存在",
     405: "不支持的请求方式",
+    409: "操作冲突",
     413: "内容太大",
+    415: "不支持的内容类型",
+    422: "无法执行",
     429: "操作太频繁",
     500: "服务器出错了",
     503: "服务暂时不可用",
 }
-DETAILS = {
-    "csrf": "页面已过期或来源无法确认，请返回上一页刷新后重试。",
-    "cross-origin request refused": "请求来源无法确认，已拒绝。",
+# The code of an error that names none: one per status.
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal",
+    503: "unavailable",
 }
+# 403 reasons (``HTTPForbidden(reason=...)``) → code, detail.
+FORBIDDEN = {
+    "csrf": ("csrf", "页面已过期或来源无法确认，请返回上一页刷新后重试。"),
+    "cross-origin request refused": ("cross_origin", "请求来源无法确认，已拒绝。"),
+    "role": ("forbidden", "你的角色不能执行这个操作。"),
+}
+API_DETAILS = {
+    401: "请先登录。",
+    404: "找不到这个地址。",
+    405: "这个地址不支持这种请求方式。",
+}
+
+_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+class Problem(Exception):
+    """An API error: the status, a stable code, a detail for people, optional members."""
+
+    def __init__(self, status: int, code: str, detail: str, *, parameter: str = "",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.parameter = parameter
+        self.headers = headers or {}
+        self.extra = extra
 
 
 def wants_json(request: web.Request) -> bool:
@@ -39,11 +97,22 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
-def error_response(request: web.Request, status: int, detail: str = "") -> web.Response:
-    title = TITLES.get(status, "出错了")
+def problem_response(status: int, code: str, detail: str, *, parameter: str = "",
+                     **extra: Any) -> web.Response:
+    body: dict[str, Any] = {"type": TYPE_PREFIX + code, "title": TITLES.get(status, "出错了"),
+                            "status": status, "detail": detail, "code": code}
+    if parameter:
+        body["parameter"] = parameter
+    body.update(extra)
+    return web.Response(text=_dumps(body), status=status, content_type=PROBLEM_TYPE)
+
+
+def error_response(request: web.Request, status: int, detail: str = "",
+                   code: str = "") -> web.Response:
     if wants_json(request):
-        return web.json_response({"error": title, "detail": detail, "status": status},
-                                 status=status)
+        return problem_response(status, code or CODES.get(status, "error"),
+                                detail or API_DETAILS.get(status, TITLES.get(status, "出错了")))
+    title = TITLES.get(status, "出错了")
     try:
         return render(request, "error.html", status=status, status_code=status, title=title,
                       detail=detail)
@@ -52,20 +121,32 @@ def error_response(request: web.Request, status: int, detail: str = "") -> web.R
         return web.Response(text=f"{status} {title}", status=status, charset="utf-8")
 
 
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    code = ""
+    if exc.status == 403:
+        code, detail = FORBIDDEN.get(exc.reason, ("forbidden", ""))
+    else:
+        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+    response = error_response(request, exc.status, detail, code)
+    for name in ("Retry-After", "Allow"):
+        if name in exc.headers:
+            response.headers[name] = exc.headers[name]
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except Problem as exc:
+        response = problem_response(exc.status, exc.code, exc.detail, parameter=exc.parameter,
+                                    **exc.extra)
+        response.headers.update(exc.headers)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        detail = DETAILS.get(exc.reason, "") if exc.status == 403 else (
-            exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else "")
-        response = error_response(request, exc.status, detail)
-        for name in ("Retry-After", "Allow"):
-            if name in exc.headers:
-                response.headers[name] = exc.headers[name]
-        return response
+        return _http_error(request, exc)
     except NotFound:
         return error_response(request, 404)
     except StoreUnavailable:

@@ -1,8 +1,9 @@
-"""The OpenAPI 3.1 description of the public JSON API (``web.api``), served at
+"""The OpenAPI 3.1 description of the JSON API (``web.api``, ``web.api_actions``), served at
 ``/api/openapi.json``.
 
 Built from the same constants the API checks (``clips.search`` limits, the catalog's
-categories), so the limits it states are the ones enforced. ``tests/web/test_api.py``
+categories, the staff action declarations of ``moderation.actions``), so the limits it
+states are the ones enforced. ``tests/web/test_api.py``
 checks it both ways against the ``/api/`` routes in ``web.routes.ROUTES``, validates it with
 ``openapi-spec-validator`` and validates real answers against its schemas.
 """
@@ -12,7 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from clips.search import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
+from live.protocol import Field
+from moderation.actions import ACTIONS, StaffAction, roles_text
 from moderation.catalog import Catalog
+from moderation.questions import STATES
+from web.api_actions import action_path
+from web.errors import PROBLEM_TYPE
 from web.library_view import API_PAGE_SIZE
 
 VERSION = "1.0.0"
@@ -35,12 +41,16 @@ def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {PROBLEM_TYPE: {"schema": _ref("Problem")}}}
+
+
 STRING = {"type": "string"}
 URL = {"type": "string", "format": "uri"}
 TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, Beijing time"}
-ERROR_400 = _json_response("A parameter cannot be used; `parameter` names it.", _ref("Error"))
-ERROR_404 = _json_response("No published clip has this id (drafts are not public).",
-                           _ref("Error"))
+ERROR_400 = _problem("A parameter cannot be used; `parameter` names it.")
+ERROR_404 = _problem("No published clip has this id (drafts are not public).")
 
 
 def _schemas(categories: list[str]) -> dict[str, Any]:
@@ -58,11 +68,23 @@ def _schemas(categories: list[str]) -> dict[str, Any]:
         "poster_url": _nullable(URL),
     }
     return {
-        "Error": _object({"error": _object({
-            "code": {"type": "string", "enum": ["bad_parameter", "not_found"]},
-            "message": {"type": "string", "description": "for people, in Chinese"},
-            "parameter": {"type": "string", "description": "the parameter at fault (400)"},
-        }, optional=("parameter",))}),
+        "Problem": _object({
+            "type": {"type": "string", "format": "uri",
+                     "description": "urn:tippocket:problem: and the code"},
+            "title": {"type": "string", "description": "the status, in Chinese"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string", "description": "what went wrong, for people, in "
+                       "Chinese"},
+            "code": {"type": "string", "description": "stable, for programs: "
+                     "bad_parameter, not_found, … (docs/protocol.md lists the staff "
+                     "actions' codes)"},
+            "parameter": {"type": "string", "description": "the parameter or field at "
+                          "fault"},
+            "retry_after": {"type": "integer", "minimum": 1,
+                            "description": "seconds (429)"},
+            "current": {"type": "object", "description": "the question as it is now "
+                        "(409 conflict), staff view"},
+        }, optional=("parameter", "retry_after", "current")),
         "Piece": piece,
         "ItemRef": _object({"id": STRING, "name": STRING, "category": STRING}),
         "ClipSummary": _object(summary_props),
@@ -233,6 +255,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                 "summary": "The categories and business items, with each item's action",
                 "responses": {"200": _json_response("The catalog.", _ref("Catalog"))},
             }},
+            **_action_paths(),
             "/api/openapi.json": {"get": {
                 "operationId": "getOpenApi",
                 "summary": "This document",
@@ -243,3 +266,78 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
         },
         "components": {"schemas": _schemas(categories)},
     }
+
+
+# --- the staff actions (moderation.actions) ---------------------------------------------------
+
+
+def field_schema(spec: Field, choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    if spec.kind is bool:
+        schema: dict[str, Any] = {"type": "boolean"}
+    elif spec.kind is int:
+        schema = {"type": "integer", "minimum": spec.min_value, "maximum": spec.max_len}
+    elif choices:
+        schema = {"type": "string", "enum": list(choices)}
+    else:
+        schema = {"type": "string", "maxLength": spec.max_len}
+    return schema if spec.required else _nullable(schema)
+
+
+def _request_schema(action: StaffAction) -> dict[str, Any]:
+    properties = {}
+    for name, spec in action.fields.items():
+        schema = field_schema(spec, action.choices.get(name, ()))
+        if name in action.notes:
+            schema = {**schema, "description": action.notes[name]}
+        properties[name] = schema
+    return {"type": "object", "properties": properties, "additionalProperties": False,
+            "required": [name for name, spec in action.fields.items() if spec.required]}
+
+
+ANSWER_FIELDS = {"question_id": STRING, "version": {"type": "integer", "minimum": 1},
+                 "state": {"type": "string", "enum": list(STATES)}}
+SESSION_ID = {"name": "session_id", "in": "path", "required": True,
+              "schema": {"type": "string"}}
+STAFF_PARAMETERS = [
+    SESSION_ID,
+    {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": STRING,
+     "description": "the staff login's CSRF token (every staff page carries it)"},
+    {"name": "tp_staff", "in": "cookie", "required": True, "schema": STRING,
+     "description": "the staff login"},
+]
+
+
+def _action_operation(action: StaffAction) -> dict[str, Any]:
+    answer = _object({name: ANSWER_FIELDS[name] for name in action.answer})
+    return {"post": {
+        "operationId": "staff_" + action.name,
+        "tags": ["staff actions"],
+        "summary": action.summary,
+        "description": f"Roles: {roles_text(action.roles)}. The same action as the staff "
+                       f"websocket's `{action.name}` frame, with the same fields and "
+                       f"answer. Audited as `{action.audit}` on `{action.target}`.",
+        "parameters": STAFF_PARAMETERS,
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": _request_schema(action)}}},
+        "responses": {
+            "200": _json_response("Done (stored, audited and announced).", answer),
+            "400": _problem("Not a JSON object, or a field is missing, unknown, of the "
+                            "wrong type or too long (`parameter` names it)."),
+            "401": _problem("No staff login."),
+            "403": _problem("This role may not send this action, or no matching CSRF "
+                            "token, or another origin."),
+            "404": _problem("No such session or question."),
+            "409": _problem("`conflict`: the question changed first (`current` is the "
+                            "question now); or its state does not allow this action."),
+            "413": _problem("The body is too large."),
+            "415": _problem("The body is not application/json."),
+            "422": _problem("The request cannot apply (an unknown category, an empty "
+                            "text, …)."),
+            "429": _problem("Too many requests: retry after `retry_after` seconds."),
+            "503": _problem("The store could not be reached: nothing was changed."),
+        },
+    }}
+
+
+def _action_paths() -> dict[str, Any]:
+    return {action_path(action): _action_operation(action) for action in ACTIONS.values()}

@@ -17,6 +17,7 @@ from web import (
     admin_catalog,
     admin_sessions,
     api,
+    api_actions,
     auth,
     clip_review,
     keys,
@@ -58,7 +59,8 @@ CORE_ROUTES: tuple[Route, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
-                              + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES)
+                              + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
+                              + api_actions.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -1,5 +1,5 @@
 """The library's JSON API: search with highlights, one clip, the catalog, bad parameters as
-400 JSON, drafts as 404, views counted once per viewer per clip per day, and the OpenAPI
+400 problem details, drafts as 404, views counted once per viewer per clip per day, and the OpenAPI
 document — valid, equal to the routes both ways, and describing the real answers."""
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from web.routes import ROUTES
 async def get_json(site: Site, url: str, status: int = 200) -> Any:
     response = await site.first.get(url)
     assert response.status == status, await response.text()
-    assert response.content_type == "application/json"
-    return await response.json()
+    # Errors are RFC 9457 problem details.
+    kind = "application/json" if status < 400 else "application/problem+json"
+    assert response.content_type == kind
+    return await response.json(content_type=kind)
 
 
 async def openapi(site: Site) -> dict[str, Any]:
@@ -144,9 +146,9 @@ async def test_bad_parameters_are_400_json_naming_the_parameter(
 ) -> None:
     document = await openapi(site)
     body = await get_json(site, f"/api/clips?{params}", status=400)
-    check_schema(document, "Error", body)
-    assert body["error"]["code"] == "bad_parameter"
-    assert body["error"]["parameter"] == parameter and body["error"]["message"]
+    check_schema(document, "Problem", body)
+    assert body["code"] == "bad_parameter" and body["status"] == 400
+    assert body["parameter"] == parameter and body["detail"] and body["title"]
 
 
 @pytest.mark.parametrize("params", [
@@ -192,8 +194,8 @@ async def test_unpublished_clips_are_404_in_the_api(site: Site, state: str) -> N
     clip = await add_clip(site.app, "license-renewal", "不公开", state=state)
     document = await openapi(site)
     body = await get_json(site, f"/api/clips/{clip.id}", status=404)
-    check_schema(document, "Error", body)
-    assert body["error"]["code"] == "not_found"
+    check_schema(document, "Problem", body)
+    assert body["code"] == "not_found"
     await get_json(site, "/api/clips/" + quote("no such clip"), status=404)
 
 
@@ -288,5 +290,5 @@ async def test_views_of_unpublished_clips_are_not_counted(site: Site) -> None:
     response = await client.post(f"/api/clips/{draft.id}/view",
                                  headers={"X-CSRF-Token": token})
     assert response.status == 404
-    assert (await response.json())["error"]["code"] == "not_found"
+    assert (await response.json(content_type=None))["code"] == "not_found"
     assert (await site.app[keys.STORE].get(Clip, draft.id)).views == 0

@@ -1,6 +1,7 @@
 """Every route in the URL map, walked as every kind of user.
 
-Anonymous people and viewers are sent to the login page from staff routes; a staff member
+Anonymous people and viewers are sent to the login page from staff pages (the staff API
+answers 401); a staff member
 whose role is not allowed gets 403; an allowed role gets through. New routes are covered
 automatically because the walk reads ``web.routes.ROUTES``.
 """
@@ -59,6 +60,8 @@ async def test_every_route_enforces_its_roles(site: Site, actor: str) -> None:
         elif actor not in route.roles:
             if actor in ROLES:
                 assert response.status == 403, where
+            elif route.path.startswith("/api/"):
+                assert response.status == 401, where  # an API answers, never redirects
             else:
                 assert response.status == 302, where
                 assert response.headers["Location"].startswith("/login"), where
@@ -70,4 +73,5 @@ def test_every_staff_route_is_under_a_staff_prefix() -> None:
     # Staff pages get Cache-Control: no-store by prefix; keep new routes under one.
     for route in ROUTES:
         if route.roles is not None:
-            assert route.path.startswith(("/staff", "/admin", "/account", "/logout")), route.path
+            assert route.path.startswith(("/staff", "/admin", "/account", "/logout",
+                                          "/api/sessions/")), route.path
