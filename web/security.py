@@ -12,7 +12,9 @@ import hmac
 import secrets
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+from multidict import MultiDictProxy
 
 from web import keys
 
@@ -103,13 +105,34 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request refused")
     sent = request.headers.get(CSRF_HEADER, "")
-    if not sent and request.content_type in (
-        "application/x-www-form-urlencoded", "multipart/form-data"
-    ):
-        form = await request.post()
-        value = form.get(CSRF_FIELD, "")
-        sent = value if isinstance(value, str) else ""
+    if request.content_type in FORM_TYPES:
+        # Parsed here for every form POST, so that a malformed body is one 400 in one place
+        # (the handlers' own ``request.post()`` then reads this parse).
+        form = await read_form(request)
+        if not sent:
+            value = form.get(CSRF_FIELD, "")
+            sent = value if isinstance(value, str) else ""
     expected = login.session.csrf_token if login else request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not sent or not hmac.compare_digest(sent, expected):
+    if not expected or not sent or not same_token(sent, expected):
         raise web.HTTPForbidden(reason="csrf")
     return await handler(request)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(
+    request: web.Request,
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form, or 400 when it cannot be read: a multipart type without a
+    boundary, a truncated or malformed multipart body, bytes that are not in its charset."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError):
+        raise web.HTTPBadRequest(text="表单内容无法读取。") from None
+
+
+def same_token(sent: str, expected: str) -> bool:
+    """Constant-time comparison of any text (a header may carry any characters)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
