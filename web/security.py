@@ -104,6 +104,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     if not same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request refused")
+    if (request.body_exists and request.content_type not in FORM_TYPES
+            and not request.path.startswith("/api/")):  # pages take forms; the API, JSON
+        raise web.HTTPUnsupportedMediaType(text="只接受表单提交。")
     sent = request.headers.get(CSRF_HEADER, "")
     if request.content_type in FORM_TYPES:
         # Parsed here for every form POST, so that a malformed body is one 400 in one place
