@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from clips.commands import Source
 from store.base import Store
-from store.records import AuditEntry, Broadcast, Question, StaffUser, new_id
+from store.records import HOSTS, AuditEntry, Broadcast, Question, StaffUser, new_id
 
 MAX_TITLE = 60
 MAX_DESCRIPTION = 500
@@ -207,7 +207,7 @@ class Sessions:
                 host = await self.store.get(StaffUser, host_id)
             except Exception:
                 raise SessionError("所选主持人账号不存在。") from None
-            if host.role not in ("host", "admin") or host.disabled:
+            if host.role not in HOSTS or host.disabled:
                 raise SessionError(f"{host.name} 不是可用的主持人账号。")
         return {
             "title": title, "description": form.description.strip(),

@@ -17,8 +17,8 @@ from live.sessions import (
     source_kind,
     stream_key,
 )
-from store.base import Conflict
-from store.records import AuditEntry, Broadcast, ReasonTemplate, StaffUser, TermRule, new_id
+from moderation import lists as moderator_lists
+from store.records import HOSTS, Broadcast, StaffUser
 from web import keys
 from web.admin import actor
 from web.render import CHINA_TZ, render
@@ -61,7 +61,7 @@ async def _form(request: web.Request) -> SessionForm:
 
 async def _hosts(request: web.Request) -> list[StaffUser]:
     return await request.app[keys.STORE].find(
-        StaffUser, {"role": ["host", "admin"], "disabled": False}, order_by=["name"])
+        StaffUser, {"role": sorted(HOSTS), "disabled": False}, order_by=["name"])
 
 
 async def sessions_list(request: web.Request, *, error: str = "",
@@ -122,57 +122,28 @@ async def session_update(request: web.Request) -> web.Response:
 
 async def lists_page(request: web.Request, *, error: str = "",
                      status: int = 200) -> web.Response:
-    store = request.app[keys.STORE]
-    terms = await store.find(TermRule, order_by=["term"])
-    reasons = await store.find(ReasonTemplate, order_by=["position", "created_at"])
+    terms, reasons = await moderator_lists.lists(request.app[keys.MODERATION])
     return render(request, "admin/lists.html", status=status, terms=terms, reasons=reasons,
                   error=error)
 
 
-async def _audit(request: web.Request, action: str, target: str,
-                 before: dict[str, str] | None, after: dict[str, str] | None) -> None:
-    await request.app[keys.STORE].audit(AuditEntry(
-        id=new_id(), at=request.app[keys.MODERATION].clock(), actor=actor(request),
-        action=action, target=target, before=before, after=after))
-
-
 async def lists_update(request: web.Request) -> web.Response:
-    store = request.app[keys.STORE]
+    moderation = request.app[keys.MODERATION]
     data = await request.post()
     action = str(data.get("action", ""))
-    now = request.app[keys.MODERATION].clock()
-    if action == "add_term":
-        term = " ".join(str(data.get("term", "")).split())[:30]
-        rule = "reject" if data.get("rule") == "reject" else "hold"
-        if not term:
-            return await lists_page(request, error="请填写词语。", status=400)
-        try:
-            await store.insert(TermRule(id=new_id(), term=term, action=rule,
-                                        created_by=actor(request), created_at=now,
-                                        updated_at=now))
-        except Conflict:
-            return await lists_page(request, error=f"“{term}”已在列表中。", status=400)
-        await _audit(request, "terms.add", f"term:{term}", None, {"action": rule})
-    elif action == "delete_term":
-        rule_id = str(data.get("id", ""))[:64]
-        found = await store.find(TermRule, {"id": rule_id})
-        if found and await store.delete(TermRule, rule_id):
-            await _audit(request, "terms.delete", f"term:{found[0].term}",
-                         {"action": found[0].action}, None)
-    elif action == "add_reason":
-        text = " ".join(str(data.get("text", "")).split())[:200]
-        if not text:
-            return await lists_page(request, error="请填写原因。", status=400)
-        await store.insert(ReasonTemplate(id=new_id(), text=text, position=now,
-                                          created_at=now, updated_at=now))
-        await _audit(request, "reasons.add", "reasons", None, {"text": text})
-    elif action == "delete_reason":
-        reason_id = str(data.get("id", ""))[:64]
-        found_reasons = await store.find(ReasonTemplate, {"id": reason_id})
-        if found_reasons and await store.delete(ReasonTemplate, reason_id):
-            await _audit(request, "reasons.delete", "reasons",
-                         {"text": found_reasons[0].text}, None)
-    else:
-        raise web.HTTPBadRequest(text="未知操作")
-    await request.app[keys.MODERATION].reload_terms()
+    who = actor(request)
+    try:
+        if action == "add_term":
+            await moderator_lists.add_term(moderation, str(data.get("term", ""))[:200],
+                                           str(data.get("rule", ""))[:10], who)
+        elif action == "delete_term":
+            await moderator_lists.delete_term(moderation, str(data.get("id", ""))[:64], who)
+        elif action == "add_reason":
+            await moderator_lists.add_reason(moderation, str(data.get("text", ""))[:1000], who)
+        elif action == "delete_reason":
+            await moderator_lists.delete_reason(moderation, str(data.get("id", ""))[:64], who)
+        else:
+            raise web.HTTPBadRequest(text="未知操作")
+    except moderator_lists.ListError as exc:
+        return await lists_page(request, error=str(exc), status=400)
     raise web.HTTPSeeOther("/admin/lists?msg=saved")

@@ -1,0 +1,86 @@
+"""The lists moderators work with: blocked terms and decline reason templates.
+
+Admins edit them at /admin/lists (``web.admin_sessions``, which only parses the form and
+calls one function here). Every change is audited, and a change to the blocked terms
+applies to the next question at once (the moderation service reloads them).
+"""
+
+from __future__ import annotations
+
+from moderation.service import Moderation
+from store.base import Conflict
+from store.records import AuditEntry, ReasonTemplate, TermRule, new_id
+
+MAX_TERM = 30
+MAX_REASON_TEXT = 200
+TERM_RULES = ("hold", "reject")
+
+
+class ListError(Exception):
+    """A change that cannot be made; the message is for the admin, in Chinese."""
+
+
+async def lists(moderation: Moderation) -> tuple[list[TermRule], list[ReasonTemplate]]:
+    store = moderation.store
+    return (await store.find(TermRule, order_by=["term"]),
+            await store.find(ReasonTemplate, order_by=["position", "created_at"]))
+
+
+async def add_term(moderation: Moderation, term: str, rule: str, actor: str) -> TermRule:
+    """Block a term: ``reject`` refuses questions holding it, ``hold`` (anything else)
+    flags them for the moderators. Whitespace is collapsed and the term cut to 30."""
+    term = " ".join(term.split())[:MAX_TERM]
+    if not term:
+        raise ListError("请填写词语。")
+    now = moderation.clock()
+    record = TermRule(id=new_id(), term=term, action="reject" if rule == "reject" else "hold",
+                      created_by=actor, created_at=now, updated_at=now)
+    try:
+        await moderation.store.insert(record)
+    except Conflict:
+        raise ListError(f"“{term}”已在列表中。") from None
+    await _audit(moderation, actor, "terms.add", f"term:{term}", None,
+                 {"action": record.action})
+    await moderation.reload_terms()
+    return record
+
+
+async def delete_term(moderation: Moderation, rule_id: str, actor: str) -> bool:
+    """Unblock a term; False when there was none with this id (already deleted)."""
+    store = moderation.store
+    found = await store.find(TermRule, {"id": rule_id})
+    if not found or not await store.delete(TermRule, rule_id):
+        return False
+    await _audit(moderation, actor, "terms.delete", f"term:{found[0].term}",
+                 {"action": found[0].action}, None)
+    await moderation.reload_terms()
+    return True
+
+
+async def add_reason(moderation: Moderation, text: str, actor: str) -> ReasonTemplate:
+    text = " ".join(text.split())[:MAX_REASON_TEXT]
+    if not text:
+        raise ListError("请填写原因。")
+    now = moderation.clock()
+    record = ReasonTemplate(id=new_id(), text=text, position=now, created_at=now,
+                            updated_at=now)
+    await moderation.store.insert(record)
+    await _audit(moderation, actor, "reasons.add", "reasons", None, {"text": text})
+    return record
+
+
+async def delete_reason(moderation: Moderation, reason_id: str, actor: str) -> bool:
+    store = moderation.store
+    found = await store.find(ReasonTemplate, {"id": reason_id})
+    if not found or not await store.delete(ReasonTemplate, reason_id):
+        return False
+    await _audit(moderation, actor, "reasons.delete", "reasons", {"text": found[0].text},
+                 None)
+    return True
+
+
+async def _audit(moderation: Moderation, actor: str, action: str, target: str,
+                 before: dict[str, str] | None, after: dict[str, str] | None) -> None:
+    await moderation.store.audit(AuditEntry(
+        id=new_id(), at=moderation.clock(), actor=actor, action=action, target=target,
+        before=before, after=after))
