@@ -204,8 +204,10 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
             "version": VERSION,
             "description": "The published answer clips of the traffic-police video help "
                            "desk (交警视频帮): search, one clip, the service catalog, view "
-                           "counts. Repeated parameters are refused (400); unknown ones are "
-                           "ignored.",
+                           "counts; and the staff actions, for staff logins. Repeated "
+                           "parameters are refused (400); unknown ones are ignored. Every "
+                           "error is an RFC 9457 problem document (application/problem+json) "
+                           "with a stable `code`.",
         },
         "servers": [{"url": origin}],
         "paths": {
@@ -246,7 +248,8 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                 "responses": {
                     "200": _json_response("Whether this view counted, and the clip's views.",
                                           _ref("ViewCount")),
-                    "403": {"description": "Another origin, or no matching CSRF token."},
+                    "403": _problem("Another origin (`cross_origin`), or no matching CSRF "
+                                    "token (`csrf`)."),
                     "404": ERROR_404,
                 },
             }},
