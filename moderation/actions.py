@@ -1,10 +1,11 @@
-"""The staff actions, each declared once.
+"""The staff actions, each declared once, as a typed command.
 
-A ``StaffAction`` is everything the system knows about one thing a moderator, host or admin
-may ask of a live session: its name, its fields (``live.protocol`` field specs: type and
-length or range), further validation (allowed values, rules across fields), the roles that
-may send it, how it is audited (label and target), what its answer holds, and the handler
-that carries it out. From ``ACTIONS`` derive:
+A staff action is one frozen dataclass, registered with ``@declare``: the class's fields are
+the request's fields (each with its ``live.protocol`` spec: type and length or range, and
+notes for people), ``validate`` holds the rules the specs cannot say, ``run`` (or, for an
+action on a question, ``build``) carries it out, and the declaration adds its name, the
+roles that may send it, a summary, and how it is audited (label and target, filled in from
+the request). From ``ACTIONS`` derive:
 
 - the staff websocket vocabulary (``STAFF_MESSAGES``, handed to ``live.protocol.parse``) and
   its dispatcher (``web.ws``: a lookup, then ``perform``);
@@ -14,15 +15,16 @@ that carries it out. From ``ACTIONS`` derive:
 - the audit entry's label and target (``StaffAction.tag``);
 - the staff table in docs/protocol.md (``markdown_table``; a test keeps the two equal).
 
-Adding an action is one declaration below and one handler (for an action on a question, a
-``build`` that turns the request into a ``moderation.questions`` action).
+Adding an action is one class here (the declaration and its handler) and, for an action on a
+question, its ``moderation.questions`` action and transition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from live.protocol import STAFF_PING, B, Field, I, S
 from moderation.filters import TextRejected, normalize_text
@@ -49,53 +51,100 @@ from moderation.service import AuditTag, Board, Moderation
 from store.records import HOSTS, MODERATORS, ROLES, Question, StaffUser
 
 Answer = dict[str, Any]
-
-# The fields naming a question and the version the client last saw (a stale version is
-# refused with ``conflict`` and the question as it is now).
-QUESTION_REF: dict[str, Field] = {"question_id": S(), "version": I(1_000_000_000, min_value=1)}
-QUESTION_ANSWER = ("question_id", "version", "state")
 FORBIDDEN = ("forbidden", "你的角色不能执行这个操作。")
 
 
+def spec(wire: Field, note: str = "", choices: tuple[str, ...] = ()) -> Any:
+    """A command field: its wire spec, a note for people, the values allowed (if listed).
+    An optional field defaults to None (absent)."""
+    metadata = {"spec": wire, "note": note, "choices": choices}
+    if wire.required:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=None, metadata=metadata)
+
+
 @dataclass(frozen=True)
-class Call:
-    """One accepted request, as a handler sees it."""
+class Context:
+    """Who sent a command, where, and how it is audited."""
 
     moderation: Moderation
     session_id: str
     user: StaffUser
-    fields: Mapping[str, Any]
     audit: AuditTag
 
 
-Handler = Callable[[Call], Awaitable[Answer]]
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """A staff action's request, its fields checked against their specs."""
+
+    answer: ClassVar[tuple[str, ...]] = ()  # the fields of the ack (besides "re")
+
+    def validate(self) -> None:
+        """What the field specs cannot say (rules across fields); raises ``Refused``."""
+
+    async def run(self, ctx: Context) -> Answer:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class StaffAction:
     name: str
     summary: str  # English, one line: the docs table and the OpenAPI operation
-    fields: Mapping[str, Field]
+    command: type[Command]
     roles: frozenset[str]
     audit: str  # the audit entry's action; "{field}" is filled in from the request
     target: str  # the audit entry's target, e.g. "question:{question_id}"
-    handler: Handler
-    answer: tuple[str, ...] = ()  # the fields of the ack (besides "re")
-    notes: Mapping[str, str] = field(default_factory=dict)  # per field, for people
-    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    check: Callable[[Mapping[str, Any]], None] | None = None  # rules across fields
 
-    def tag(self, session_id: str, fields: Mapping[str, Any]) -> AuditTag:
-        values = {**fields, "session_id": session_id}
+    @property
+    def fields(self) -> dict[str, Field]:
+        return {f.name: f.metadata["spec"] for f in dataclasses.fields(self.command)}
+
+    @property
+    def notes(self) -> dict[str, str]:
+        return {f.name: f.metadata["note"] for f in dataclasses.fields(self.command)
+                if f.metadata["note"]}
+
+    @property
+    def choices(self) -> dict[str, tuple[str, ...]]:
+        return {f.name: f.metadata["choices"] for f in dataclasses.fields(self.command)
+                if f.metadata["choices"]}
+
+    @property
+    def answer(self) -> tuple[str, ...]:
+        return self.command.answer
+
+    def tag(self, session_id: str, command: Command) -> AuditTag:
+        values = {**dataclasses.asdict(command), "session_id": session_id}
         return AuditTag(self.audit.format(**values), self.target.format(**values))
 
-    def validate(self, fields: Mapping[str, Any]) -> None:
-        """What the field specs cannot say: allowed values, rules across fields."""
-        for name, allowed in self.choices.items():
-            if name in fields and fields[name] not in allowed:
-                raise Refused("bad_field", f"{name} 只能是 {' 或 '.join(allowed)}。")
-        if self.check is not None:
-            self.check(fields)
+    def parse(self, fields: Mapping[str, Any]) -> Command:
+        """The command for fields already checked against ``fields`` (by
+        ``live.protocol.check_fields``); refuses values outside the listed choices."""
+        for name, allowed_values in self.choices.items():
+            if fields.get(name) is not None and fields[name] not in allowed_values:
+                raise Refused("bad_field", f"{name} 只能是 {' 或 '.join(allowed_values)}。")
+        command = self.command(**fields)
+        command.validate()
+        return command
+
+
+ACTIONS: dict[str, StaffAction] = {}
+C = TypeVar("C", bound=type[Command])
+
+
+def declare(name: str, roles: frozenset[str], summary: str, *, audit: str = "",
+            target: str = "") -> Callable[[C], C]:
+    """Register a command class as the staff action ``name``."""
+
+    def register(command: C) -> C:
+        assert name not in ACTIONS, f"two staff actions are called {name}"
+        assert dataclasses.is_dataclass(command)
+        label = audit or f"question.{name}"
+        ACTIONS[name] = StaffAction(name, summary, command, roles, label,
+                                    target or "question:{question_id}")
+        return command
+
+    return register
 
 
 def allowed(action: StaffAction, user: StaffUser) -> bool:
@@ -109,147 +158,191 @@ async def perform(action: StaffAction, moderation: Moderation, session_id: str,
     ``Refused`` (``RefusedConflict`` with the current question on a stale version)."""
     if not allowed(action, user):
         raise Refused(*FORBIDDEN)
-    action.validate(fields)
-    return await action.handler(Call(moderation, session_id, user, fields,
-                                     action.tag(session_id, fields)))
+    command = action.parse(fields)
+    context = Context(moderation, session_id, user, action.tag(session_id, command))
+    return await command.run(context)
 
 
-# --- handlers -------------------------------------------------------------------------------
+# --- actions on one question ----------------------------------------------------------------
 
-Build = Callable[[Call, Board, Question], Action]
-
-
-def on_question(build: Build) -> Handler:
-    """The handler of an action on one question: ``build`` makes the question's action
-    under the session's lock; the service checks the version, applies, audits, publishes."""
-
-    async def handle(call: Call) -> Answer:
-        q = await call.moderation.act(
-            call.session_id, call.user, call.fields["question_id"], call.fields["version"],
-            lambda board, question: build(call, board, question), call.audit)
-        return {"question_id": q.id, "version": q.version, "state": q.state}
-
-    return handle
-
-
-def _approve(call: Call, board: Board, q: Question) -> Action:
-    catalog = call.moderation.catalog
-    item_id = call.fields.get("item_id") or ""
-    item = catalog.get(item_id)
-    if item_id and item is None:
-        raise Refused("unknown_item", "业务事项不存在。")
-    if call.fields["category"] not in catalog.categories:
-        raise Refused("unknown_category", "问题分类不存在。")
-    return Approve(call.fields["category"], item.id if item else "", item.link if item else "",
-                   call.fields.get("host_id") or "", position_before(board.queue(), None))
-
-
-def _edit(call: Call, board: Board, q: Question) -> Action:
-    limits = call.moderation.limits
-    try:
-        text = normalize_text(call.fields["text"], min_len=limits.min_chars,
-                              max_len=limits.max_chars)
-    except TextRejected as exc:
-        raise Refused(exc.code, exc.message) from None
-    return Edit(mask_pii(text)[0])
-
-
-def _merge(call: Call, board: Board, q: Question) -> Action:
-    target = board.questions.get(call.fields["into"])
-    if target is None:
-        raise Refused("not_found", "找不到要合并到的问题。")
-    return Merge(target)
-
-
-def _move(call: Call, board: Board, q: Question) -> Action:
-    others = [x for x in board.queue() if x.id != q.id]
-    return Move(position_before(others, call.fields.get("before")))
-
-
-async def _slow_mode(call: Call) -> Answer:
-    await call.moderation.set_slow_mode(call.session_id, call.user, call.fields["seconds"],
-                                        call.audit)
-    return {}
-
-
-def _timeout_needs_minutes(fields: Mapping[str, Any]) -> None:
-    if fields["kind"] == "timeout" and not fields.get("minutes"):
-        raise Refused("bad_field", "请填写禁言时长（分钟）。")
-
-
-async def _restrict(call: Call) -> Answer:
-    f = call.fields
-    await call.moderation.restrict(call.session_id, call.user, f["viewer_id"], f["kind"],
-                                   f.get("minutes", 0), f.get("reason", ""), call.audit)
-    return {}
-
-
-async def _unrestrict(call: Call) -> Answer:
-    await call.moderation.unrestrict(call.session_id, call.user, call.fields["viewer_id"],
-                                     call.audit)
-    return {}
-
-
-# --- the declarations -----------------------------------------------------------------------
-
-QUESTION = "question:{question_id}"
 TEXT = S(2000)  # in the request; the domain's own limits apply after trimming
 
 
-def _question(name: str, summary: str, roles: frozenset[str], build: Build,
-              extra: Mapping[str, Field] | None = None, **more: Any) -> StaffAction:
-    return StaffAction(name, summary, {**QUESTION_REF, **(extra or {})}, roles,
-                       f"question.{name}", QUESTION, on_question(build), QUESTION_ANSWER,
-                       **more)
+@dataclass(frozen=True, kw_only=True)
+class OnQuestion(Command):
+    """An action on one question, quoting the version the client last saw (a stale version
+    is refused with ``conflict`` and the question as it is now)."""
+
+    answer: ClassVar[tuple[str, ...]] = ("question_id", "version", "state")
+    question_id: str = spec(S())
+    version: int = spec(I(1_000_000_000, min_value=1))
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        """The question's action, made under the session's lock."""
+        raise NotImplementedError
+
+    async def run(self, ctx: Context) -> Answer:
+        q = await ctx.moderation.act(
+            ctx.session_id, ctx.user, self.question_id, self.version,
+            lambda board, question: self.build(ctx, board, question), ctx.audit)
+        return {"question_id": q.id, "version": q.version, "state": q.state}
 
 
-def _declare(*actions: StaffAction) -> dict[str, StaffAction]:
-    declared = {action.name: action for action in actions}
-    assert len(declared) == len(actions), "two staff actions share a name"
-    return declared
+@declare("approve", MODERATORS, "Approve a pending question into the queue")
+@dataclass(frozen=True, kw_only=True)
+class ApproveCommand(OnQuestion):
+    category: str = spec(S(20), "one of the catalog's categories")
+    item_id: str | None = spec(S(required=False), "a business item of the catalog")
+    host_id: str | None = spec(S(required=False))
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        catalog = ctx.moderation.catalog
+        item = catalog.get(self.item_id or "")
+        if self.item_id and item is None:
+            raise Refused("unknown_item", "业务事项不存在。")
+        if self.category not in catalog.categories:
+            raise Refused("unknown_category", "问题分类不存在。")
+        return Approve(self.category, item.id if item else "", item.link if item else "",
+                       self.host_id or "", position_before(board.queue(), None))
 
 
-ACTIONS: dict[str, StaffAction] = _declare(
-    _question("approve", "Approve a pending question into the queue", MODERATORS, _approve,
-              {"category": S(20), "item_id": S(required=False), "host_id": S(required=False)},
-              notes={"category": "one of the catalog's categories",
-                     "item_id": "a business item of the catalog"}),
-    _question("edit", "Correct a question's text", MODERATORS, _edit, {"text": TEXT},
-              notes={"text": "the question, within [live] question_min_chars–"
-                             "question_max_chars characters after trimming"}),
-    _question("merge", "Merge a question into the same question asked before", MODERATORS,
-              _merge, {"into": S()}, notes={"into": "the surviving question's id"}),
-    _question("reply", "Answer a question in text instead of on air", MODERATORS,
-              lambda call, board, q: Reply(mask_pii(call.fields["text"])[0]), {"text": TEXT},
-              notes={"text": f"≤ {MAX_REPLY} characters after trimming"}),
-    _question("decline", "Decline a question, with a reason the asker sees", MODERATORS,
-              lambda call, board, q: Decline(call.fields["reason"]), {"reason": S(400)},
-              notes={"reason": f"≤ {MAX_REASON} characters after trimming"}),
-    _question("pin", "Pin a queued question to the top, or unpin it", MODERATORS,
-              lambda call, board, q: Pin(call.fields["pinned"]), {"pinned": B}),
-    _question("move", "Move a queued question", MODERATORS, _move,
-              {"before": S(required=False)},
-              notes={"before": "the id of the question to go above; absent: last"}),
-    _question("on_air", "Put a queued question on air", HOSTS,
-              lambda call, board, q: OnAir()),
-    _question("answered", "Mark the question on air answered", HOSTS,
-              lambda call, board, q: Answered()),
-    _question("requeue", "Take the question on air back to the queue", HOSTS,
-              lambda call, board, q: Requeue()),
-    _question("skip", "Send a queued question to the end of the queue", HOSTS,
-              lambda call, board, q: Skip(position_before(board.queue(), None))),
-    StaffAction("slow_mode", "Set the session's slow mode", {"seconds": I(3600)}, MODERATORS,
-                "session.slow_mode", "session:{session_id}", _slow_mode,
-                notes={"seconds": "between two questions of one viewer; 0 is off"}),
-    StaffAction("restrict", "Time out or ban a viewer",
-                {"viewer_id": S(), "kind": S(10), "minutes": I(60 * 24 * 365, required=False),
-                 "reason": S(200, required=False)}, MODERATORS,
-                "viewer.{kind}", "viewer:{viewer_id}", _restrict,
-                notes={"minutes": "required for a timeout"},
-                choices={"kind": ("timeout", "ban")}, check=_timeout_needs_minutes),
-    StaffAction("unrestrict", "Release a viewer's timeout or ban", {"viewer_id": S()},
-                MODERATORS, "viewer.unrestrict", "viewer:{viewer_id}", _unrestrict),
-)
+@declare("edit", MODERATORS, "Correct a question's text")
+@dataclass(frozen=True, kw_only=True)
+class EditCommand(OnQuestion):
+    text: str = spec(TEXT, "the question, within [live] question_min_chars–"
+                           "question_max_chars characters after trimming")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        limits = ctx.moderation.limits
+        try:
+            text = normalize_text(self.text, min_len=limits.min_chars,
+                                  max_len=limits.max_chars)
+        except TextRejected as exc:
+            raise Refused(exc.code, exc.message) from None
+        return Edit(mask_pii(text)[0])
+
+
+@declare("merge", MODERATORS, "Merge a question into the same question asked before")
+@dataclass(frozen=True, kw_only=True)
+class MergeCommand(OnQuestion):
+    into: str = spec(S(), "the surviving question's id")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        target = board.questions.get(self.into)
+        if target is None:
+            raise Refused("not_found", "找不到要合并到的问题。")
+        return Merge(target)
+
+
+@declare("reply", MODERATORS, "Answer a question in text instead of on air")
+@dataclass(frozen=True, kw_only=True)
+class ReplyCommand(OnQuestion):
+    text: str = spec(TEXT, f"≤ {MAX_REPLY} characters after trimming")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Reply(mask_pii(self.text)[0])
+
+
+@declare("decline", MODERATORS, "Decline a question, with a reason the asker sees")
+@dataclass(frozen=True, kw_only=True)
+class DeclineCommand(OnQuestion):
+    reason: str = spec(S(400), f"≤ {MAX_REASON} characters after trimming")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Decline(self.reason)
+
+
+@declare("pin", MODERATORS, "Pin a queued question to the top, or unpin it")
+@dataclass(frozen=True, kw_only=True)
+class PinCommand(OnQuestion):
+    pinned: bool = spec(B)
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Pin(self.pinned)
+
+
+@declare("move", MODERATORS, "Move a queued question")
+@dataclass(frozen=True, kw_only=True)
+class MoveCommand(OnQuestion):
+    before: str | None = spec(S(required=False),
+                              "the id of the question to go above; absent: last")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        others = [x for x in board.queue() if x.id != q.id]
+        return Move(position_before(others, self.before))
+
+
+@declare("on_air", HOSTS, "Put a queued question on air")
+@dataclass(frozen=True, kw_only=True)
+class OnAirCommand(OnQuestion):
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return OnAir()
+
+
+@declare("answered", HOSTS, "Mark the question on air answered")
+@dataclass(frozen=True, kw_only=True)
+class AnsweredCommand(OnQuestion):
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Answered()
+
+
+@declare("requeue", HOSTS, "Take the question on air back to the queue")
+@dataclass(frozen=True, kw_only=True)
+class RequeueCommand(OnQuestion):
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Requeue()
+
+
+@declare("skip", HOSTS, "Send a queued question to the end of the queue")
+@dataclass(frozen=True, kw_only=True)
+class SkipCommand(OnQuestion):
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Skip(position_before(board.queue(), None))
+
+
+# --- the session and its viewers -------------------------------------------------------------
+
+
+@declare("slow_mode", MODERATORS, "Set the session's slow mode", audit="session.slow_mode",
+         target="session:{session_id}")
+@dataclass(frozen=True, kw_only=True)
+class SlowModeCommand(Command):
+    seconds: int = spec(I(3600), "between two questions of one viewer; 0 is off")
+
+    async def run(self, ctx: Context) -> Answer:
+        await ctx.moderation.set_slow_mode(ctx.session_id, ctx.user, self.seconds, ctx.audit)
+        return {}
+
+
+@declare("restrict", MODERATORS, "Time out or ban a viewer", audit="viewer.{kind}",
+         target="viewer:{viewer_id}")
+@dataclass(frozen=True, kw_only=True)
+class RestrictCommand(Command):
+    viewer_id: str = spec(S())
+    kind: str = spec(S(10), choices=("timeout", "ban"))
+    minutes: int | None = spec(I(60 * 24 * 365, required=False), "required for a timeout")
+    reason: str | None = spec(S(200, required=False))
+
+    def validate(self) -> None:
+        if self.kind == "timeout" and not self.minutes:
+            raise Refused("bad_field", "请填写禁言时长（分钟）。")
+
+    async def run(self, ctx: Context) -> Answer:
+        await ctx.moderation.restrict(ctx.session_id, ctx.user, self.viewer_id, self.kind,
+                                      self.minutes or 0, self.reason or "", ctx.audit)
+        return {}
+
+
+@declare("unrestrict", MODERATORS, "Release a viewer's timeout or ban",
+         audit="viewer.unrestrict", target="viewer:{viewer_id}")
+@dataclass(frozen=True, kw_only=True)
+class UnrestrictCommand(Command):
+    viewer_id: str = spec(S())
+
+    async def run(self, ctx: Context) -> Answer:
+        await ctx.moderation.unrestrict(ctx.session_id, ctx.user, self.viewer_id, ctx.audit)
+        return {}
+
 
 # The staff websocket's vocabulary: every action, and ping.
 STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
@@ -266,25 +359,25 @@ def roles_text(roles: frozenset[str]) -> str:
     return ", ".join(role for role in ROLE_ORDER if role in roles)
 
 
-def field_text(name: str, spec: Field, action: StaffAction) -> str:
-    """One field as docs/protocol.md lists it: `name` (kind, limits; notes), ? if optional."""
-    if spec.kind is bool:
+def field_text(name: str, wire: Field, action: StaffAction) -> str:
+    """One field as docs/protocol.md lists it: `name` (kind, limits; note), ? if optional."""
+    if wire.kind is bool:
         kind = "bool"
-    elif spec.kind is int:
-        kind = f"integer {spec.min_value}–{spec.max_len}"
+    elif wire.kind is int:
+        kind = f"integer {wire.min_value}–{wire.max_len}"
     else:
-        kind = f"string ≤ {spec.max_len}"
+        kind = f"string ≤ {wire.max_len}"
     if name in action.choices:
         kind = " or ".join(f"`{value}`" for value in action.choices[name])
     note = action.notes.get(name)
-    return f"`{name}`{'' if spec.required else '?'} ({kind}{'; ' + note if note else ''})"
+    return f"`{name}`{'' if wire.required else '?'} ({kind}{'; ' + note if note else ''})"
 
 
 def markdown_table() -> str:
     """The staff actions as docs/protocol.md shows them (a test keeps them equal)."""
     rows = ["| type | fields | role | audited as | ack |", "| --- | --- | --- | --- | --- |"]
     for action in ACTIONS.values():
-        fields = ", ".join(field_text(name, spec, action) for name, spec in action.fields.items())
+        fields = ", ".join(field_text(name, wire, action) for name, wire in action.fields.items())
         answer = ", ".join(f"`{name}`" for name in action.answer) or "—"
         rows.append(f"| `{action.name}` | {fields} | {roles_text(action.roles)} | "
                     f"`{action.audit}` on `{action.target}` | {answer} |")

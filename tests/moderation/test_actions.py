@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from live.protocol import B, Field, I, S
-from moderation.actions import ACTIONS, STAFF_MESSAGES, allowed, markdown_table
+from moderation.actions import (
+    ACTIONS,
+    STAFF_MESSAGES,
+    ApproveCommand,
+    allowed,
+    markdown_table,
+)
 from moderation.questions import Refused
 from store.records import ROLES, StaffUser
 
@@ -54,20 +60,29 @@ def test_moderators_triage_hosts_run_the_air_admins_do_everything(role: str) -> 
 
 
 def test_audit_tags_come_from_the_declarations() -> None:
-    fields = {"question_id": "q1", "version": 3, "viewer_id": "v9", "kind": "ban"}
-    assert ACTIONS["approve"].tag("s1", fields) == ("question.approve", "question:q1")
-    assert ACTIONS["restrict"].tag("s1", fields) == ("viewer.ban", "viewer:v9")
-    assert ACTIONS["slow_mode"].tag("s1", {"seconds": 5}) == ("session.slow_mode",
-                                                              "session:s1")
+    def tag(name: str, **fields: object) -> tuple[str, str]:
+        action = ACTIONS[name]
+        return action.tag("s1", action.parse(fields))
+
+    assert tag("approve", question_id="q1", version=3, category="驾驶证") == (
+        "question.approve", "question:q1")
+    assert tag("restrict", viewer_id="v9", kind="ban") == ("viewer.ban", "viewer:v9")
+    assert tag("slow_mode", seconds=5) == ("session.slow_mode", "session:s1")
+
+
+def test_commands_are_typed_with_optional_fields_absent() -> None:
+    command = ACTIONS["approve"].parse({"question_id": "q1", "version": 3, "category": "机动车"})
+    assert isinstance(command, ApproveCommand)
+    assert (command.question_id, command.version, command.item_id) == ("q1", 3, None)
 
 
 def test_validation_beyond_the_field_specs() -> None:
     restrict = ACTIONS["restrict"]
-    restrict.validate({"viewer_id": "v", "kind": "ban"})
-    restrict.validate({"viewer_id": "v", "kind": "timeout", "minutes": 5})
+    restrict.parse({"viewer_id": "v", "kind": "ban"})
+    restrict.parse({"viewer_id": "v", "kind": "timeout", "minutes": 5})
     for fields in ({"viewer_id": "v", "kind": "forever"}, {"viewer_id": "v", "kind": "timeout"}):
         with pytest.raises(Refused) as info:
-            restrict.validate(fields)
+            restrict.parse(fields)
         assert info.value.code == "bad_field"
 
 
