@@ -67,6 +67,8 @@ FORBIDDEN = {
     "cross-origin request refused": ("cross_origin", "请求来源无法确认，已拒绝。"),
     "role": ("forbidden", "你的角色不能执行这个操作。"),
 }
+# Texts raised in English below this middleware, as people read them.
+TEXTS = {"login required": "请先登录。"}
 API_DETAILS = {
     401: "请先登录。",
     404: "找不到这个地址。",
@@ -127,6 +129,7 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
         code, detail = FORBIDDEN.get(exc.reason, ("forbidden", ""))
     else:
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else ""
+        detail = TEXTS.get(detail, detail)
     response = error_response(request, exc.status, detail, code)
     for name in ("Retry-After", "Allow"):
         if name in exc.headers:

@@ -3,9 +3,11 @@ for moderators, hosts and admins. The protocol is ``docs/protocol.md``.
 
 Each socket gets a ``live.hub.Connection``; a writer task drains its bounded queue into the
 socket, so the hub never waits on a slow client. Every incoming frame is parsed by
-``live.protocol``; anything invalid becomes a typed error frame to that client alone. Staff
-frames are authorized when they arrive: the login is looked up again, so a logout, a
-disabled account or a role change stops the next action (and the hub closes the socket).
+``live.protocol`` (the staff vocabulary is ``moderation.actions.STAFF_MESSAGES``);
+anything invalid becomes a typed error frame to that client alone. Staff frames are
+authorized when they arrive: the login is looked up again, so a logout, a disabled account or
+a role change stops the next action (and the hub closes the socket); the action itself is
+looked up in ``moderation.actions.ACTIONS`` and performed there, role check included.
 """
 
 from __future__ import annotations
