@@ -23,7 +23,8 @@ TOUCH_EVERY_SECONDS = 60.0
 
 
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # A cookie may carry any bytes (undecodable ones arrive as surrogates): hash them all.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

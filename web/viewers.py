@@ -30,8 +30,8 @@ def read_viewer(request: web.Request) -> str | None:
     """The viewer id from a validly signed cookie, or None."""
     raw = request.cookies.get(VIEWER_COOKIE, "")
     viewer_id, _, signature = raw.partition(".")
-    if not viewer_id or len(viewer_id) > 32 or not signature:
-        return None
+    if not viewer_id or len(viewer_id) > 32 or not signature or not raw.isascii():
+        return None  # we only ever issue ASCII
     expected = _sign(request.app[keys.SECRET_KEY], viewer_id)
     return viewer_id if hmac.compare_digest(signature, expected) else None
 

@@ -7,6 +7,7 @@ is logged as an unhandled error."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -115,3 +116,37 @@ async def test_router_errors_elsewhere_are_chinese_pages(site: Site) -> None:
     response = await site.first.get("/no/such/page")
     assert response.status == 404 and response.content_type == "text/html"
     assert "页面不存在" in await response.text()
+
+
+@pytest.mark.parametrize("header", [
+    b"X-CSRF-Token: \xff\xfe\xc3(",
+    b"X-CSRF-Token: \xe4\xbb\xa4\xe7\x89\x8c",
+    b"Cookie: tp_csrf=\xff\xfe; tp_staff=\xc3(",
+    b"Cookie: tp_viewer=\xc3(.\xff\xfe",
+    b"Cookie: tp_viewer=\xe4\xbb\xa4.\xe4\xbb\xa4",
+])
+@pytest.mark.parametrize("request_line", [b"POST /login", b"GET /live/{session_id}",
+                                          b"POST /api/clips/x/view"])
+async def test_header_bytes_that_are_not_ascii_are_harmless(site: Site, header: bytes,
+                                                            request_line: bytes) -> None:
+    """Raw bytes on the wire (a client library would refuse to send them)."""
+    broadcast = await site.app[keys.SESSIONS].create(
+        SessionForm("测试场", scheduled_start=1.8e9), actor="test")
+    request_line = request_line.replace(b"{session_id}", broadcast.id.encode())
+    server = site.first.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    body = b"name=x&password=y"
+    writer.write(request_line + b" HTTP/1.1\r\nHost: "
+                 + f"{server.host}:{server.port}".encode()
+                 + b"\r\nContent-Type: application/x-www-form-urlencoded\r\n" + header
+                 + b"\r\nContent-Length: " + str(len(body)).encode()
+                 + b"\r\nConnection: close\r\n\r\n" + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    status = int(status_line.split()[1])
+    if request_line.startswith(b"GET"):
+        assert status == 200, status_line  # the page, with a new viewer cookie
+    else:
+        assert 400 <= status < 500, status_line
