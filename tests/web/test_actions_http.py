@@ -1,7 +1,8 @@
 """The staff actions over HTTP (``POST /api/sessions/{id}/actions/{name}``), against the real
 app on a loopback port with real staff logins: every declared action, the same answers as the
 websocket's acks, role and CSRF refusals, conflicts as 409 with the current question, and
-malformed requests as problem details."""
+malformed requests as problem details. The full round and the conflict run on both store
+backends."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from live.sessions import SessionForm
 from moderation.actions import ACTIONS
 from store.records import AuditEntry, Broadcast, Question, ViewerRestriction
 from tests.live.conftest import Live, Socket
-from tests.support import Site, staff_csrf
+from tests.support import Site, both_backends, staff_csrf
 from web import keys
 
 Client = TestClient[web.Request, web.Application]
@@ -88,6 +89,7 @@ async def version(live: Live, qid: str) -> int:
     return (await live.app[keys.STORE].get(Question, qid)).version
 
 
+@both_backends
 async def test_every_action_over_http(live: Live) -> None:
     viewer = await live.viewer()
     mod = await staff(live, "mod", "moderator")
@@ -209,6 +211,7 @@ async def test_csrf_and_origin_are_required(live: Live) -> None:
     assert (await live.app[keys.STORE].get(Question, qid)).state == "pending"
 
 
+@both_backends
 async def test_a_stale_version_is_409_with_the_current_question(live: Live) -> None:
     viewer = await live.viewer()
     mod = await staff(live, "mod", "moderator")
