@@ -38,7 +38,7 @@ SURNAMES = frozenset(
 )
 # Characters that end a name when they follow it, and are never its second given character.
 STOP_CHARS = frozenset(
-    "的了是在有和与跟就都也还又想要去来到把被给让从向对为以于而但并或及问请刚才今昨这那哪什么"
+    "的了是在有和与跟就都也还又想要去来到把被给让从向对为以于而但并或及问请才今昨这那哪什么"
     "怎吗呢吧啊呀哦嘛我你他她它们个车驾照证考开罚扣违章办交警能会可需不没很太更最已经正因所如"
     "虽然后几多少第次回辆位名叫姓说住家电手号男女岁今现目该应得着过再先啥咋"
 )
@@ -112,9 +112,10 @@ def _name_at(text: str, at: int, surname: str) -> str | None:
     if given is None:
         return None
     name = surname + given
-    if name in NOT_NAMES or _is_ordinary_word(name) or \
-            _is_ordinary_word(surname + given[0]):
+    if name in NOT_NAMES or _is_ordinary_word(name):
         return None
+    if len(given) == 2 and _is_ordinary_word(surname + given[0], places_too=False):
+        return None  # 我是高速上被拍的; yet 徐国军 and 苏丹倩 are names, 徐国 and 苏丹 places
     return name
 
 
@@ -125,8 +126,11 @@ def _given_at(text: str, at: int) -> str | None:
                                            for c in given):
             continue
         end = at + length
-        if _ends_name(text, end) and not (end < len(text) and text[end] in _DEMONYM_OR_PLACE):
-            return given
+        if any(c in _DEMONYM_OR_PLACE for c in given) or not _ends_name(text, end):
+            continue
+        if end < len(text) and _is_ordinary_word(text[end - 1 : end + 1]):
+            continue  # 我是江苏牌照: 牌照 is a word, so the name cannot end between them
+        return given
     return None
 
 
@@ -139,11 +143,14 @@ def _ends_name(text: str, at: int) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _is_ordinary_word(word: str) -> bool:
-    """A dictionary word that jieba does not tag as a person's name."""
+def _is_ordinary_word(word: str, places_too: bool = True) -> bool:
+    """A dictionary word that jieba does not tag as a person's name (nor, unless
+    ``places_too``, as a place name)."""
     import rjieba  # imported here: its dictionary takes 0.1 s and 30 MB, needed only now
 
     if not rjieba.has_word(word):
         return False
     tags = rjieba.tag(word)
-    return len(tags) == 1 and not tags[0][1].startswith(_PERSON_TAGS)
+    if len(tags) != 1 or tags[0][1].startswith(_PERSON_TAGS):
+        return False
+    return places_too or tags[0][1] != "ns"
