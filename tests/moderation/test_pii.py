@@ -443,6 +443,11 @@ def test_not_a_vin(text: str) -> None:
         ("我姓王，叫王建国，请回电", "我姓**，叫王**，请回电"),
         ("我叫徐国军", "我叫徐**"),  # 徐国 is a place in the dictionary; still a name
         ("我叫刘洋手机坏了", "我叫刘**手机坏了"),
+        ("我叫张伟就是想问", "我叫张**就是想问"),  # 就 may be in a name, but 就是 is a word
+        ("我叫张伟家住城东", "我叫张**家住城东"),
+        ("我叫王家豪，驾照", "我叫王**，驾照"),
+        ("我叫张和平，驾照", "我叫张**，驾照"),
+        ("我叫任晨博异地换证", "我叫任**异地换证"),
     ],
 )
 def test_self_introduced_name_keeps_the_surname(text: str, masked: str) -> None:
@@ -453,7 +458,8 @@ def test_self_introduced_name_keeps_the_surname(text: str, masked: str) -> None:
     "我是新手", "我是外地车", "我是高速上被拍的", "我是江西人", "我是江苏牌照", "我是周末去的",
     "我是王师傅", "我是李先生", "本人于2024年考的驾照", "本人常年在外地", "我是高三学生",
     "我是张家口的", "我是文明驾驶的", "我是安徽的驾照", "我是黄牌车", "我叫了拖车",
-    "我姓名写错了", "我是车主", "本人全责", "我是白天被拍的"])
+    "我姓名写错了", "我是车主", "本人全责", "我是白天被拍的", "我叫车来接的", "我是路过的",
+    "我是王者荣耀玩家", "我是高速公路上被拍的"])
 def test_words_after_an_introduction_are_not_names(text: str) -> None:
     assert mask(text) == text
 

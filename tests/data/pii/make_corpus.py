@@ -57,7 +57,11 @@ WMI_FOREIGN = ("WBA", "WDD", "WVW", "JTD", "SAL", "VF1", "ZFA", "YV1")
 VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
 COMPOUND = ("欧阳", "司马", "上官", "诸葛", "慕容")
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉鹏飞斌宇浩凯晨婷雪琳欣怡佳子涵梓轩博宏志峰海波春梅丹燕晓龙亮俊鑫慧颖倩璐瑶嘉豪思源"  # noqa: E501
+# Common given-name characters (not chosen to suit the detector: 家, 和, 正, 可, 一 and 天
+# begin ordinary words too).
+GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉鹏飞斌宇浩凯晨婷雪琳欣怡"
+         "佳子涵梓轩博宏志峰海波春梅丹燕晓龙亮俊鑫慧颖倩璐瑶嘉豪思源家和正可一天立新永心乐泽睿航雨"
+         "彤诗琪梦洁小大安东德成金荣福")
 
 
 def grouped(digits: str, sizes: tuple[int, ...], sep: str) -> str:
@@ -91,7 +95,8 @@ def mobile(rng: random.Random) -> Value:
     digits = "1" + digits
     variant = rng.choice(("plain", "3-4-4 space", "3-4-4 dash", "4-4-3 space", "3-4-4 dot",
                           "+86", "+86 space", "0086", "86", "full-width", "chinese", "chinese 幺",
-                          "chinese 两 幺 grouped", "3-3-5 space"))
+                          "chinese 两 幺 grouped", "3-3-5 space", "mixed separators",
+                          "full-width grouped", "+86 dash"))
     typed = {
         "plain": digits,
         "3-4-4 space": grouped(digits, (3, 4), " "),
@@ -103,10 +108,13 @@ def mobile(rng: random.Random) -> Value:
         "chinese 幺": chinese(digits, True, False),
         "chinese 两 幺 grouped": grouped(chinese(digits, True, True), (3, 4), " "),
         "3-3-5 space": grouped(digits, (3, 3), " "),
+        "mixed separators": f"{digits[:3]}-{digits[3:7]} {digits[7:]}",
+        "full-width grouped": grouped(digits, (3, 4), " ").translate(FULL_WIDTH),
     }.get(variant)
     if typed is not None:
         return whole(typed, variant)
-    prefix = {"+86": "+86", "+86 space": "+86 ", "0086": "0086-", "86": "86 "}[variant]
+    prefix = {"+86": "+86", "+86 space": "+86 ", "0086": "0086-", "86": "86 ",
+              "+86 dash": "+86-"}[variant]
     number = digits if variant != "+86 space" else grouped(digits, (3, 4), " ")
     return prefix + number, len(prefix), len(prefix) + len(number), variant
 
@@ -116,7 +124,8 @@ def landline(rng: random.Random) -> Value:
     size = 8 if len(area) == 3 else rng.choice((7, 8))
     local = rng.choice("2345678") + "".join(rng.choices("0123456789", k=size - 1))
     variant = rng.choice(("dash", "space groups", "parentheses", "full-width parentheses",
-                          "plain", "dash groups", "extension 转", "extension dash"))
+                          "plain", "dash groups", "extension 转", "extension dash", "em dash",
+                          "spaced dash"))
     typed = {
         "dash": f"{area}-{local}",
         "space groups": f"{area} {grouped(local, (len(local) - 4,), ' ')}",
@@ -126,6 +135,8 @@ def landline(rng: random.Random) -> Value:
         "dash groups": f"{area}-{grouped(local, (len(local) - 4,), '-')}",
         "extension 转": f"{area}-{local}",
         "extension dash": f"{area}-{local}",
+        "em dash": f"{area}—{local}",
+        "spaced dash": f"{area} - {grouped(local, (len(local) - 4,), ' ')}",
     }[variant]
     extension = {"extension 转": "转" + str(rng.randint(100, 9999)),
                  "extension dash": "-" + str(rng.randint(10, 999))}.get(variant, "")
@@ -139,7 +150,7 @@ def _birth(rng: random.Random, start: int, end: int) -> date:
 
 def id18(rng: random.Random) -> Value:
     variant = rng.choice(("plain", "6-8-4 space", "6-4-4-4 space", "dash", "ending x",
-                          "ending X", "full-width", "dots"))
+                          "ending X", "full-width", "dots", "ending x grouped"))
     while True:
         first = f"{rng.choice(REGIONS)}{_birth(rng, 1940, 2006):%Y%m%d}{rng.randint(0, 999):03d}"
         number = first + ric.calc_check_digit(first + "0")
@@ -154,6 +165,7 @@ def id18(rng: random.Random) -> Value:
         "ending X": number,
         "full-width": number.translate(FULL_WIDTH),
         "dots": grouped(number, (6, 4, 4), "."),
+        "ending x grouped": grouped(number[:-1] + "x", (6, 4, 4), " "),
     }[variant]
     return whole(typed, variant)
 
@@ -183,7 +195,8 @@ def plate(rng: random.Random) -> Value:
         "coach 学": digits[:4] + "学",
         "consulate 领": digits[:4] + "领",
     }[form]
-    style = rng.choice(("joined", "dot ·", "space", "lower case", "dot .", "space inside"))
+    style = rng.choice(("joined", "dot ·", "space", "lower case", "dot .", "space inside",
+                        "space after province", "lower case with ·", "dash"))
     head = province + letter
     typed = {
         "joined": head + tail,
@@ -192,6 +205,9 @@ def plate(rng: random.Random) -> Value:
         "lower case": (head + tail).lower(),
         "dot .": f"{head}.{tail}",
         "space inside": f"{head}{tail[:2]} {tail[2:]}",
+        "space after province": f"{province} {letter}{tail}",
+        "lower case with ·": f"{head}·{tail}".lower(),
+        "dash": f"{head}-{tail}",
     }[style]
     return whole(typed, f"{form}, {style}")
 
@@ -201,10 +217,12 @@ def bank_card(rng: random.Random) -> Value:
     body = rng.choice(CARD_BINS)
     body += "".join(rng.choices("0123456789", k=length - len(body) - 1))
     number = body + luhn.calc_check_digit(body)
-    variant = rng.choice(("plain", "4-groups space", "4-groups dash", "full-width"))
+    variant = rng.choice(("plain", "4-groups space", "4-groups dash", "full-width",
+                          "6-rest space"))
     typed = {"plain": number, "4-groups space": grouped(number, (4, 4, 4, 4), " "),
              "4-groups dash": grouped(number, (4, 4, 4, 4), "-"),
-             "full-width": number.translate(FULL_WIDTH)}[variant]
+             "full-width": number.translate(FULL_WIDTH),
+             "6-rest space": grouped(number, (6,), " ")}[variant]
     return whole(typed, f"{variant}, {length} digits")
 
 
@@ -301,7 +319,8 @@ def make_corpus(template_set: str, seed: int, scale: float) -> list[dict[str, ob
             question = rng.choice(QUESTIONS[template_set])
             if kind == "name" or rng.random() < 0.5:
                 head = intro
-                text = f"{intro}{typed}，{question}"
+                joiner = rng.choice(("，", "，", "，", "。", " ", ""))
+                text = f"{intro}{typed}{joiner}{question}"
             else:
                 head = question + rng.choice(("", "，", " ")) + intro
                 text = head + typed

@@ -127,7 +127,33 @@ def _money(rng: random.Random) -> str:
                        f"{rng.randint(2, 30)}万公里"))
 
 
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choices("0123456789", k=n))
+
+
+def _code(rng: random.Random) -> str:
+    """Numbers that are nobody's: orders, receipts, times, codes, engine and model numbers."""
+    y, m, d = rng.randint(2018, 2026), rng.randint(1, 12), rng.randint(1, 28)
+    return rng.choice((
+        f"订单号{y}{m:02d}{d:02d}{_digits(rng, 8)}",
+        f"流水号{y}{m:02d}{d:02d}{rng.randint(10, 23)}{_digits(rng, 10)}",
+        f"{y}{m:02d}{d:02d}{rng.randint(10, 23)}{rng.randint(10, 59)}00",
+        f"快递单号SF{_digits(rng, 12)}",
+        f"发票号码{_digits(rng, 8)}",
+        f"违章编号{rng.choice(('3301', '4403', '1101'))}{_digits(rng, 9)}",
+        f"验证码{_digits(rng, rng.choice((4, 6)))}",
+        f"邮编{rng.choice(('310000', '100000', '518000', '200120'))}",
+        f"发动机号{rng.choice(('BYD476ZQA', 'EA888', 'G4FG', 'L15B'))}{_digits(rng, 7)}",
+        f"车辆型号BYD{_digits(rng, 4)}WT{rng.randint(1, 9)}HEV",
+        f"{rng.randint(1, 9)},{_digits(rng, 3)}元",
+        f"第{rng.randint(1, 9)}季度{rng.randint(1, 30)}号",
+        f"{rng.randint(60, 80)}-{rng.randint(90, 120)}公里",
+        f"{y}年{m}月{d}日{rng.randint(8, 17)}:{rng.choice(('00', '30'))}-{rng.randint(8, 17)}:00",
+    ))
+
+
 ORDINARY_PARTS: dict[str, Callable[[random.Random], str]] = {
+    "code": _code, "code2": _code,
     "date": _date, "date2": _date, "time": _time, "fine": _fine, "points": _points,
     "speed": _speed, "article": _article, "model": _model, "count": _count,
     "service": _service, "road": _road, "cls": _class, "money": _money, "year": _year,
@@ -154,4 +180,8 @@ ORDINARY_TEMPLATES = [
     "{count}，车龄{year}年，{model}要年检吗",
     "交了{fine}但{service}上还显示{points}",
     "{me}，{year}年买的{model}，{money}",
+    "{code}，{date}{fine}，怎么退？",
+    "{me}，{code}查不到，{service}说{count}",
+    "{model}的{code}在哪看？{code2}",
+    "{date}{time}交的{fine}，{code}",
 ]
