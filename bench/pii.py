@@ -9,6 +9,8 @@ questions, and latency. Prints one JSON line.
   the kind was the one expected.
 - false positives: the share of ordinary questions (``ordinary.jsonl``) that masking changes
   at all, with the changed ones listed.
+- the same for ``not_names.txt``: sentences where a surname character follows 我是/本人/我叫
+  and no name is meant, a stress set for the name rules (reported, no target).
 - latency: ``mask_pii`` per question over every question of the three files (the best of three
   runs of each), p50/p99 in µs,
   next to a floor measured in the same run: ``normalize_text``, the step that runs before
@@ -111,12 +113,19 @@ def latency(texts: list[str]) -> dict[str, float]:
             "ratio_p50": round(statistics.median(masking) / statistics.median(floor), 1)}
 
 
+def load_lines(name: str) -> list[dict[str, Any]]:
+    lines = (DATA / name).read_text("utf-8").splitlines()
+    return [{"text": line.strip()} for line in lines if line.strip() and not line.startswith("#")]
+
+
 def main() -> int:
     corpus, holdout, ordinary = load("corpus.jsonl"), load("holdout.jsonl"), load("ordinary.jsonl")
+    not_names = load_lines("not_names.txt")
     result: dict[str, Any] = {
         "corpus": recall(corpus),
         "holdout": recall(holdout),
         "ordinary": false_positives(ordinary),
+        "not_names": false_positives(not_names),
         "latency": latency([line["text"] for line in corpus + holdout + ordinary]),
         "targets": TARGETS,
     }

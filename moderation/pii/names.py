@@ -11,7 +11,9 @@ never holds a function character; one that may be in a name but usually begins t
 It is *not* a name when it is a word of the language that begins with a surname character
 (``我是高速公路上被拍的``, ``我是江西人``, ``我是周末去的``): the dictionary tags such words
 as something other than a person (``nr``); a short list covers words it mis-tags (``高三``,
-``张家口``), and a name cannot end inside a dictionary word (``我是江苏牌照``). Mask: the
+``张家口``), and a name cannot end inside a dictionary word (``我是江苏牌照``). After
+``我是`` and ``本人``, which may be followed by anything, a name must also be followed by
+punctuation, the end, a usual next word, or a new word when it is no word itself. Mask: the
 surname, then ``**`` whatever the length of the given name (``我叫张**``); after ``我姓``
 the surname itself becomes ``**``.
 """
@@ -46,7 +48,7 @@ SURNAMES = frozenset(
 NEVER_IN_NAMES = frozenset(
     "的了是在想要去把被给让从对为于而但并或及问请才今昨这那哪什么怎吗呢吧啊呀哦嘛我你他她它们"
     "个车驾照证考罚扣违章办交警需不没很太最已因所如虽然后几多少第次回辆位名叫姓说住电手号男女岁"
-    "着啥咋上下"
+    "着啥咋上下牌灯线桥站款型"
 )
 # Characters that may be in a name (家豪, 和平, 可馨, 正阳) but usually begin the words that
 # follow one (就是, 还有, 家住, 能不能): a name ends before them when they begin a word.
@@ -63,8 +65,11 @@ _DEMONYM_OR_PLACE = frozenset("人市省县区镇村路街乡")
 
 _TRIGGER_RE = re.compile(
     r"(?P<surname_only>我姓|本人姓|免贵姓)|我的名字叫|我的名字是|我名字叫|我名字是|名字叫|"
-    r"我名叫|本人叫|本人是|本人|我叫|我是"
+    r"我名叫|本人叫|(?P<weak>本人是|本人|我是)|我叫"
 )
+# 我是 and 本人 are followed by anything (我是外地车, 我是石家庄的, 本人全责): after them a
+# name must be followed by punctuation, the end, a word that follows names or one of these.
+WEAK_FOLLOW = frozenset("想要请问在从刚去今昨驾开有家就也还和能")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -81,7 +86,7 @@ def find_names(text: str) -> Iterator[Found]:
         if trigger.group("surname_only"):
             yield from _surname_then_name(text, at, surname)
             continue
-        name = _name_at(text, at, surname)
+        name = _name_at(text, at, surname, weak=bool(trigger.group("weak")))
         if name is not None:
             yield Found(at, at + len(name), "name", surname + "**")
 
@@ -113,11 +118,11 @@ def _surname_at(text: str, at: int) -> str | None:
     return None
 
 
-def _name_at(text: str, at: int, surname: str) -> str | None:
+def _name_at(text: str, at: int, surname: str, weak: bool = False) -> str | None:
     """The whole name (surname and 1–2 given characters) starting at ``at``, if any."""
     if text.startswith(TITLES, at + len(surname)):
         return None  # 我是王师傅: a surname and a title identify nobody
-    given = _given_at(text, at + len(surname))
+    given = _given_at(text, at + len(surname), weak=weak, name_start=at)
     if given is None:
         return None
     name = surname + given
@@ -130,7 +135,8 @@ def _name_at(text: str, at: int, surname: str) -> str | None:
     return name
 
 
-def _given_at(text: str, at: int) -> str | None:
+def _given_at(text: str, at: int, *, weak: bool = False, name_start: int | None = None
+              ) -> str | None:
     for length in (2, 1):
         given = text[at : at + length]
         if len(given) < length or not all(
@@ -138,7 +144,9 @@ def _given_at(text: str, at: int) -> str | None:
                 for c in given):
             continue
         end = at + length
-        if not _ends_name(text, end):
+        if not _ends_name(text, end) or (end < len(text) and text[end] in _DEMONYM_OR_PLACE):
+            continue  # 我是杨浦区的: a place
+        if weak and not _clear_end(text, at if name_start is None else name_start, end):
             continue
         if end < len(text) and _is_ordinary_word(text[end - 1 : end + 1]) and \
                 not _is_word(text[end : end + 2]):
@@ -147,6 +155,18 @@ def _given_at(text: str, at: int) -> str | None:
             continue  # 我叫张伟家住…: 家住 begins the sentence's next word
         return given
     return None
+
+
+def _clear_end(text: str, start: int, end: int) -> bool:
+    """After 我是/本人: punctuation, the end, a word that follows names, one of
+    ``WEAK_FOLLOW``, or — when neither the name nor its first two characters are a word of
+    the dictionary — any word (``本人张博超速…``, but not ``我是马自达车主`` or
+    ``本人孙子骑电动车``)."""
+    if end >= len(text) or not _CJK.fullmatch(text[end]) or text[end] in WEAK_FOLLOW or \
+            text.startswith(FOLLOW_WORDS, end):
+        return True
+    return _is_word(text[end : end + 2]) and not _is_word(text[start:end]) and \
+        not _is_word(text[start : start + 2])
 
 
 def _ends_name(text: str, at: int) -> bool:

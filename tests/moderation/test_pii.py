@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 from datetime import date
 from pathlib import Path
@@ -460,7 +461,8 @@ def test_self_introduced_name_keeps_the_surname(text: str, masked: str) -> None:
     "我是王师傅", "我是李先生", "本人于2024年考的驾照", "本人常年在外地", "我是高三学生",
     "我是张家口的", "我是文明驾驶的", "我是安徽的驾照", "我是黄牌车", "我叫了拖车",
     "我姓名写错了", "我是车主", "本人全责", "我是白天被拍的", "我叫车来接的", "我是路过的",
-    "我是王者荣耀玩家", "我是高速公路上被拍的"])
+    "我是王者荣耀玩家", "我是高速公路上被拍的", "我是钱包丢了", "我是杨浦区的", "我是石家庄的",
+    "我是谢谢你", "我是马自达车主", "我是单双号限行", "本人孙子骑电动车", "我是蓝牌"])
 def test_words_after_an_introduction_are_not_names(text: str) -> None:
     assert mask(text) == text
 
@@ -530,18 +532,26 @@ def test_corpus_recall_meets_the_target(name: str) -> None:
     assert min(result["per_kind"].values()) >= 0.98, result["per_kind"]
 
 
+def test_sentences_without_a_name_after_an_introduction_are_rarely_altered() -> None:
+    # A stress set: every line puts a surname character right after 我是/本人/我叫.
+    result = bench_pii.false_positives(bench_pii.load_lines("not_names.txt"))
+    assert result["questions"] >= 150
+    assert result["false_positive_rate"] <= 0.06, result["altered"]
+
+
 def test_ordinary_questions_are_almost_never_altered() -> None:
     result = bench_pii.false_positives(bench_pii.load("ordinary.jsonl"))
     assert result["false_positive_rate"] <= 0.01, result["altered"]
 
 
-RICH_ALPHABET = "0123456789Xx+-() ·.@浙A京dD使挂警幺一二三八零两我叫是本人姓张王伟明高速，的车号１３８ＱＯ"
+RICH_ALPHABET = ("0123456789Xx+-() ·.@浙A京dD使挂警幺一二三八零两"
+                 "我叫是本人姓张王伟明高速，的车号１３８ＱＯ")
 
 
 @given(st.text(alphabet=RICH_ALPHABET, max_size=80))
 def test_masking_every_kind_is_idempotent_and_never_overlaps(text: str) -> None:
     found = find_pii(text, today=TODAY)
-    assert all(a.end <= b.start for a, b in zip(found, found[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(found))
     assert all(f.mask.count("*") >= 2 for f in found)
     once = mask(text)
     assert mask(once) == once
