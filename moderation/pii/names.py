@@ -180,12 +180,18 @@ def _ends_name(text: str, at: int) -> bool:
             or _is_word(text[at : at + 2]))
 
 
+def _all_cjk(text: str) -> bool:
+    """Only ideographs: nothing else is a word to look up (and a lone surrogate, which
+    rjieba cannot take, never reaches it)."""
+    return all(_CJK.fullmatch(c) for c in text)
+
+
 @lru_cache(maxsize=4096)
 def _is_word(text: str) -> bool:
     """A word of jieba's dictionary (more than one character)."""
     import rjieba  # imported here: its dictionary takes 0.1 s and 30 MB, needed only now
 
-    return len(text) > 1 and bool(rjieba.has_word(text))
+    return len(text) > 1 and _all_cjk(text) and bool(rjieba.has_word(text))
 
 
 @lru_cache(maxsize=4096)
@@ -194,7 +200,7 @@ def _is_ordinary_word(word: str, nouns_too: bool = True) -> bool:
     ``nouns_too``, as a noun of any kind: common, place, organisation…)."""
     import rjieba  # imported here: its dictionary takes 0.1 s and 30 MB, needed only now
 
-    if not rjieba.has_word(word):
+    if not _all_cjk(word) or not rjieba.has_word(word):
         return False
     tags = rjieba.tag(word)
     if len(tags) != 1 or tags[0][1].startswith(_PERSON_TAGS):

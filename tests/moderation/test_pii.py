@@ -555,3 +555,18 @@ def test_masking_every_kind_is_idempotent_and_never_overlaps(text: str) -> None:
     assert all(f.mask.count("*") >= 2 for f in found)
     once = mask(text)
     assert mask(once) == once
+
+
+SURROGATES_AND_NAMES = st.sampled_from("\ud800\udfff我叫是本人张伟明1３８ ")
+
+
+@given(st.text(alphabet=st.one_of(st.characters(), SURROGATES_AND_NAMES)))
+def test_any_code_point_including_lone_surrogates_is_handled(text: str) -> None:
+    once = mask(text)
+    assert mask(once) == once
+
+
+@pytest.mark.parametrize("text", ["我叫张伟\ud800", "我是张伟\ud800你", "我叫\ud800",
+                                  "本人王\udfff"])
+def test_lone_surrogates_next_to_a_name(text: str) -> None:
+    assert "\ud800" in mask(text) or "\udfff" in mask(text)
