@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from store.records import SearchMiss
 from tests.live.conftest import Live, question_event
 from web import keys
 
@@ -104,3 +105,14 @@ async def test_personal_data_never_leaves_the_askers_browser(
     assert file_leaks(files) == {}
     assert not leaks(caplog.text)
     assert re.search(rb"138\*{4}5678", sqlite_bytes)  # the masked text is what was stored
+
+
+@pytest.mark.xfail(strict=True, reason="clips.library._note_miss stores a search query that "
+                   "finds nothing as typed; masking it belongs to the clip library (issue 11)")
+async def test_a_search_for_ones_own_number_is_not_kept_raw(live: Live) -> None:
+    client = await live.site.new_client()
+    response = await client.get("/api/clips", params={"q": "13812345678 驾照"})
+    assert response.status == 200, await response.text()
+    misses = await live.app[keys.STORE].find(SearchMiss, {})
+    assert misses, "the query found nothing, so it is counted as a missed search"
+    assert not any("13812345678" in miss.query for miss in misses), misses
