@@ -213,8 +213,10 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
                 question, created = await moderation.ask(
                     session_id, viewer_id, client, message.get("client_id"),
                     message.get("text"), message.get("nickname", ""))
+                # The asker sees their question as stored: personal data masked.
                 return {"question_id": question.id, "client_id": question.client_id,
-                        "created": created, "state": question.state}
+                        "created": created, "state": question.state, "text": question.text,
+                        "masked": list(question.flags.get("pii", []))}
             if message.type == "me_too":
                 q = await moderation.me_too(session_id, viewer_id, message.get("question_id"))
                 return {"question_id": q.id, "me_too": q.me_too}
