@@ -122,7 +122,8 @@ describe("the moderation console", () => {
 
   test("names masked personal data, known kinds or not", () => {
     assert.equal(piiLabel("mobile"), "已隐去手机号");
-    assert.equal(piiLabel("email"), "已隐去email");
+    assert.equal(piiLabel("email"), "已隐去电子邮箱");
+    assert.equal(piiLabel("future_kind"), "已隐去future_kind");
   });
 });
 

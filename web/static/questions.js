@@ -16,7 +16,11 @@ export const STATE_LABELS = {
   replied: "已文字回复", merged: "已合并", declined: "未采用",
 };
 
-export const PII_LABELS = { id_number: "已隐去身份证号", mobile: "已隐去手机号", plate: "已隐去车牌号" };
+export const PII_LABELS = {
+  id_number: "已隐去身份证号", mobile: "已隐去手机号", plate: "已隐去车牌号",
+  landline: "已隐去固定电话", bank_card: "已隐去银行卡号", email: "已隐去电子邮箱",
+  licence_file: "已隐去驾驶证档案编号", vin: "已隐去车架号", name: "已隐去姓名",
+};
 
 /** A masked kind of personal data, as the badge on a moderator's card says it. */
 export function piiLabel(kind) {
