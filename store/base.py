@@ -4,17 +4,35 @@ Callers see records (``store.records``), never rows or documents. Writes return 
 the backend has made them durable (SQLite commit in WAL mode with ``synchronous=FULL``;
 MongoDB with the configured write concern), so anything acknowledged to a user survives a
 crash.
+
+``Store.transaction()`` is the unit of work: a handle with the same interface whose reads
+and writes happen in one transaction, committed when the ``async with`` block ends and
+rolled back entirely when it raises. Its rules, the same on both backends:
+
+* Inside the block, use the handle only. A direct write on the store from the task that
+  holds the transaction raises ``RuntimeError`` (on SQLite it would wait for the
+  transaction's own end, a deadlock).
+* A write that fails inside the block (``Conflict``, ``VersionConflict``, ``NotFound``,
+  ``StoreUnavailable``) dooms the transaction: even if the caller catches the error, the
+  block ends in a rollback and raises ``TransactionAborted``. MongoDB aborts a transaction
+  on a failed write anyway; SQLite follows the same rule so that code behaves alike on both.
+* ``handle.transaction()`` joins the open transaction (no nesting, no savepoints).
+* Transactions on one store run one at a time (SQLite: ``BEGIN IMMEDIATE`` on the single
+  writer, other writers wait; MongoDB: one at a time per process, and a write conflict with
+  another process surfaces as ``StoreUnavailable`` with nothing applied).
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextvars
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from store.records import (
     AuditEntry,
-    Clip,
     Job,
     LoginSession,
     Question,
@@ -48,6 +66,35 @@ class VersionConflict(StoreError):
         super().__init__(message)
         self.current = current
 
+
+class TransactionAborted(StoreError):
+    """A transaction was rolled back because an operation inside it failed; nothing of it
+    was applied."""
+
+
+# The store whose transaction the current task holds, and that task (see
+# ``Store.transaction``). Tasks started inside the block inherit the variable but not the
+# hold: their writes simply wait for the transaction to end.
+HOLDING: contextvars.ContextVar[tuple[Store, object] | None] = contextvars.ContextVar(
+    "store_transaction_holder", default=None)
+
+
+def hold(store: Store) -> contextvars.Token[tuple[Store, object] | None]:
+    """Mark the current task as holding a transaction on ``store``."""
+    return HOLDING.set((store, asyncio.current_task()))
+
+
+def refuse_direct_write(store: Store) -> None:
+    """Refuse a write on ``store`` itself from inside a transaction the caller holds."""
+    held = HOLDING.get()
+    if held is not None and held[0] is store and held[1] is asyncio.current_task():
+        raise RuntimeError(
+            "this task holds a transaction on the store: write through its handle "
+            "(a direct write would wait for the transaction to end)")
+
+
+WRITES = ("insert", "update", "delete", "delete_where", "insert_question", "increment",
+          "claim_job", "finish_job")
 
 OPERATORS = ("eq", "in", "ne", "lt", "lte", "gt", "gte")
 
@@ -118,6 +165,12 @@ class Store(abc.ABC):
     async def status(self) -> dict[str, Any]:
         """A quick health probe: ``{"ok": bool, "backend": ..., ...}``; never raises."""
 
+    @abc.abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Store]:
+        """One unit of work: ``async with store.transaction() as tx:`` — every read and
+        write through ``tx`` commits together when the block ends, or none does if it
+        raises (see the module docstring for the rules)."""
+
     # --- generic record access --------------------------------------------------------------
 
     @abc.abstractmethod
@@ -164,9 +217,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def insert_question(self, question: Question) -> tuple[Question, bool]:
-        """Store a question once per (viewer_id, client_id): returns (stored, created).
+        """Store a question once per (session_id, viewer_id, client_id): returns (stored,
+        created).
 
-        A retry with the same client id returns the first stored question and ``False``."""
+        A retry with the same client id in the same session returns the first stored
+        question and ``False``; the same client id in another session is a new question."""
 
     @abc.abstractmethod
     async def increment(
@@ -209,5 +264,3 @@ class Store(abc.ABC):
             where["state"] = list(states)
         return await self.find(Question, where, order_by=("created_at",))
 
-    async def clips_of(self, session_id: str) -> list[Clip]:
-        return await self.find(Clip, {"session_id": session_id})

@@ -7,78 +7,51 @@ and commits once — group commit — before resolving any of their futures. A c
 therefore acknowledged only after it is durable (WAL mode, ``synchronous=FULL``), and a burst
 of writes costs one fsync, not one each. Reads run on a small pool of read-only connections,
 so neither reads nor writes ever block the event loop.
+
+A unit of work (``transaction()``) is one more item in the writer's queue. The writer
+commits the group it has gathered so far, opens ``BEGIN IMMEDIATE`` and from then on serves
+only that transaction's operations (its reads too, so they see its own writes) from a queue
+of its own, until the block commits or rolls back. Other writers wait in the main queue
+meanwhile — never interleaved with it — and run as the next group. A transaction left idle
+longer than ``transaction_idle_seconds`` (a caller awaiting something else, or one that
+forgot the handle) is rolled back so that it cannot stop every other writer; its next
+operation or its commit then fails with ``StoreUnavailable``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import queue
 import re
 import sqlite3
 import threading
 import time
-import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from store.base import (
-    Conflict,
-    NotFound,
+    HOLDING,
     Store,
     StoreError,
     StoreUnavailable,
-    VersionConflict,
-    check_changes,
-    job_outcome,
-    parse_order,
-    parse_where,
+    TransactionAborted,
+    hold,
+    refuse_direct_write,
 )
-from store.records import Job, Question, field_names, to_dict
+from store.sqlite_records import SQLiteRecords
 
 log = logging.getLogger(__name__)
-R = TypeVar("R")
 T = TypeVar("T")
 
 MAX_BATCH = 512
-_SQL_OPS = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
-
-
-_BOOL_FIELDS: dict[type[Any], frozenset[str]] = {}
-
-
-def _bool_fields(cls: type[Any]) -> frozenset[str]:
-    """Fields stored as SQLite integers that read back as bool (cached per record type)."""
-    found = _BOOL_FIELDS.get(cls)
-    if found is None:
-        hints = typing.get_type_hints(cls)
-        found = _BOOL_FIELDS[cls] = frozenset(n for n in field_names(cls) if hints[n] is bool)
-    return found
-
-
-def _to_row(record: Any) -> dict[str, Any]:
-    row = to_dict(record)
-    for name in type(record).json_fields:
-        row[name] = json.dumps(row[name], ensure_ascii=False)
-    return row
-
-
-def _encode(cls: type[Any], name: str, value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if name in cls.json_fields else value
-
-
-def _from_row(cls: type[R], row: sqlite3.Row) -> R:
-    values = dict(zip(row.keys(), tuple(row), strict=True))
-    for name in cls.json_fields:  # type: ignore[attr-defined]
-        raw = values.get(name)
-        values[name] = None if raw is None else json.loads(raw)
-    for name in _bool_fields(cls):
-        values[name] = bool(values[name])
-    return cls(**values)
+_STOP = object()
+_COMMIT = object()
+_ROLLBACK = object()
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -91,27 +64,88 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _where_sql(cls: type[Any], where: dict[str, Any] | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    for name, op, value in parse_where(cls, where):
-        if op == "in":
-            if not value:
-                clauses.append("0")
-                continue
-            clauses.append(f"{name} IN ({', '.join('?' * len(value))})")
-            params.extend(value)
-        else:
-            clauses.append(f"{name} {_SQL_OPS[op]} ?")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if fut.cancelled():
+        return
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
 
 
-class SQLiteStore(Store):
+class _Channel:
+    """One open transaction's line to the writer thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.closed = False  # the writer has left the transaction (ended or timed out)
+        self.why_closed = ""
+
+    def send(self, item: Any) -> None:
+        with self.lock:
+            if self.closed:
+                raise StoreUnavailable(f"the transaction is over: {self.why_closed}")
+            self.ops.put(item)
+
+    def settle(self, fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
+        self.loop.call_soon_threadsafe(_settle, fut, ok, value)
+
+
+class SQLiteTransaction(SQLiteRecords):
+    """The handle of one open transaction: reads and writes on the writer connection."""
+
     backend = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, store: SQLiteStore, channel: _Channel) -> None:
+        self._store = store
+        self._channel = channel
+        self.failure: StoreError | None = None  # the write that doomed this transaction
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        fut: asyncio.Future[T] = self._channel.loop.create_future()
+        self._channel.send((fn, fut))
+        return await fut
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await self._run(fn)
+        except StoreError as exc:
+            self.failure = self.failure or exc
+            raise
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(fn)
+
+    async def _end(self, commit: bool) -> None:
+        fut: asyncio.Future[None] = self._channel.loop.create_future()
+        self._channel.send((_COMMIT if commit else _ROLLBACK, fut))
+        await fut
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        yield self  # joins the open transaction
+
+    async def open(self) -> None:
+        raise RuntimeError("a transaction handle is not opened")
+
+    async def close(self) -> None:
+        raise RuntimeError("a transaction handle is not closed; leave its block")
+
+    async def status(self) -> dict[str, Any]:
+        return await self._store.status()
+
+
+class SQLiteStore(SQLiteRecords):
+    backend = "sqlite"
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000,
+                 transaction_idle_seconds: float = 10.0) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.transaction_idle_seconds = transaction_idle_seconds
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
@@ -145,7 +179,7 @@ class SQLiteStore(Store):
 
     async def close(self) -> None:
         if self._writer is not None and self._writer.is_alive():
-            self._queue.put(None)
+            self._queue.put(_STOP)
             await asyncio.to_thread(self._writer.join)
         self._writer = None
         if self._readers is not None:
@@ -202,6 +236,8 @@ class SQLiteStore(Store):
             )
         self.schema_version = newest
 
+    # --- the writer thread ----------------------------------------------------------------
+
     def _write_loop(self, ready: asyncio.Future[None], loop: asyncio.AbstractEventLoop) -> None:
         try:
             conn = self._prepare()
@@ -210,53 +246,134 @@ class SQLiteStore(Store):
             return
         loop.call_soon_threadsafe(_settle, ready, True, None)
         try:
-            stop = False
-            while not stop:
-                item = self._queue.get()
-                if item is None:
+            pending: Any = None
+            while True:
+                item = pending if pending is not None else self._queue.get()
+                pending = None
+                if item is _STOP:
                     break
+                if isinstance(item, _Channel):
+                    self._run_transaction(conn, item)
+                    continue
                 batch = [item]
+                # Gather the group up to the next transaction (or stop): a transaction
+                # starts only after the writes queued before it have committed.
                 while len(batch) < MAX_BATCH:
                     try:
                         more = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if more is None:
-                        stop = True
+                    if more is _STOP or isinstance(more, _Channel):
+                        pending = more
                         break
                     batch.append(more)
                 self._run_batch(conn, batch)
         finally:
             conn.close()
 
+    def _rollback(self, conn: sqlite3.Connection, why: object) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed after %s", why)
+
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for fn, _fut, _loop in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    outcomes.append((True, fn(conn)))
-                    conn.execute("RELEASE op")
-                except (StoreError, ValueError) as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    outcomes.append((False, exc))
+                outcomes.append(self._run_op(conn, fn))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback failed after %s", exc)
+            self._rollback(conn, exc)
             error = StoreUnavailable(f"SQLite write to {self.path} failed: {exc}")
             outcomes = [(False, error)] * len(batch)
         for (_fn, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, fut, ok, value)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    @staticmethod
+    def _run_op(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
+                ) -> tuple[bool, Any]:
+        """One operation in its own savepoint: a refused operation leaves no trace. SQLite
+        errors (disk full, I/O) propagate: they end the whole transaction."""
+        conn.execute("SAVEPOINT op")
+        try:
+            result = fn(conn)
+        except (StoreError, ValueError) as exc:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            return False, exc
+        conn.execute("RELEASE op")
+        return True, result
+
+    def _run_transaction(self, conn: sqlite3.Connection, channel: _Channel) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            with channel.lock:
+                channel.closed, channel.why_closed = True, f"it could not begin: {exc}"
+            channel.settle(channel.started, False, StoreUnavailable(
+                f"SQLite transaction on {self.path} could not begin: {exc}"))
+            return
+        channel.settle(channel.started, True, None)
+        while True:
+            try:
+                item = channel.ops.get(timeout=self.transaction_idle_seconds)
+            except queue.Empty:
+                with channel.lock:
+                    if channel.ops.empty():
+                        channel.closed = True
+                        channel.why_closed = (
+                            f"idle for {self.transaction_idle_seconds} s, rolled back")
+                if channel.closed:
+                    log.warning("a SQLite transaction was idle for %s s: rolled back",
+                                self.transaction_idle_seconds)
+                    self._rollback(conn, "an idle transaction")
+                    return
+                continue
+            fn, fut = item
+            if fn is _COMMIT or fn is _ROLLBACK:
+                with channel.lock:
+                    channel.closed, channel.why_closed = True, "it has ended"
+                self._end_transaction(conn, channel, fut, commit=fn is _COMMIT)
+                return
+            try:
+                ok, value = self._run_op(conn, fn)
+            except sqlite3.Error as exc:
+                self._rollback(conn, exc)
+                with channel.lock:
+                    channel.closed = True
+                    channel.why_closed = f"a write failed and it was rolled back ({exc})"
+                channel.settle(fut, False, StoreUnavailable(
+                    f"SQLite write to {self.path} failed: {exc}"))
+                return
+            channel.settle(fut, ok, value)
+
+    def _end_transaction(self, conn: sqlite3.Connection, channel: _Channel,
+                         fut: asyncio.Future[None], *, commit: bool) -> None:
+        if not commit:
+            self._rollback(conn, "a rolled-back transaction")
+            channel.settle(fut, True, None)
+            return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback(conn, exc)
+            channel.settle(fut, False, StoreUnavailable(
+                f"SQLite commit to {self.path} failed, nothing was applied: {exc}"))
+            return
+        channel.settle(fut, True, None)
+
+    # --- the primitives the record operations run on ----------------------------------------
+
+    def _check_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
             raise StoreUnavailable("the SQLite store is closed")
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_writer()
+        refuse_direct_write(self)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self._queue.put((fn, fut, loop))
@@ -283,6 +400,37 @@ class SQLiteStore(Store):
 
         return await asyncio.get_running_loop().run_in_executor(self._readers, run)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        self._check_writer()
+        refuse_direct_write(self)
+        channel = _Channel(asyncio.get_running_loop())
+        handle = SQLiteTransaction(self, channel)
+        token = hold(self)
+        ended = False
+        try:
+            self._queue.put(channel)
+            await channel.started
+            try:
+                yield handle
+            except BaseException:
+                ended = True
+                with contextlib.suppress(StoreError):
+                    await handle._end(commit=False)
+                raise
+            ended = True
+            if handle.failure is not None:
+                await handle._end(commit=False)
+                raise TransactionAborted(
+                    f"rolled back, nothing applied: a write in it failed ({handle.failure})"
+                ) from handle.failure
+            await handle._end(commit=True)
+        finally:
+            HOLDING.reset(token)
+            if not ended:  # cancelled while waiting to begin: let the writer move on
+                with contextlib.suppress(StoreError):
+                    channel.send((_ROLLBACK, channel.loop.create_future()))
+
     async def status(self) -> dict[str, Any]:
         started = time.perf_counter()
         try:
@@ -298,193 +446,3 @@ class SQLiteStore(Store):
         if error:
             result["error"] = error
         return result
-
-    # --- generic records ----------------------------------------------------------------
-
-    async def insert(self, record: R) -> R:
-        cls = type(record)
-        row = _to_row(record)
-        sql = (
-            f"INSERT INTO {cls.collection} ({', '.join(row)}) "  # type: ignore[attr-defined]
-            f"VALUES ({', '.join('?' * len(row))})"
-        )
-
-        def op(conn: sqlite3.Connection) -> R:
-            try:
-                conn.execute(sql, list(row.values()))
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"{cls.__name__} already exists: {exc}") from exc
-            return record
-
-        return await self._write(op)
-
-    async def get(self, cls: type[R], record_id: str) -> R:
-        table = cls.collection  # type: ignore[attr-defined]
-        row = await self._read(
-            lambda c: c.execute(f"SELECT * FROM {table} WHERE id = ?", (record_id,)).fetchone()
-        )
-        if row is None:
-            raise NotFound(f"no {cls.__name__} {record_id}")
-        return _from_row(cls, row)
-
-    async def find(
-        self,
-        cls: type[R],
-        where: dict[str, Any] | None = None,
-        *,
-        order_by: Sequence[str] = ("created_at",),
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[R]:
-        clause, params = _where_sql(cls, where)
-        order = ", ".join(f"{n} {'DESC' if d else 'ASC'}" for n, d in parse_order(cls, order_by))
-        sql = f"SELECT * FROM {cls.collection}{clause}"  # type: ignore[attr-defined]
-        if order:
-            sql += f" ORDER BY {order}"
-        sql += " LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else int(limit), int(offset)]
-        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
-        return [_from_row(cls, row) for row in rows]
-
-    async def count(self, cls: type[Any], where: dict[str, Any] | None = None) -> int:
-        clause, params = _where_sql(cls, where)
-        sql = f"SELECT COUNT(*) FROM {cls.collection}{clause}"
-        row = await self._read(lambda c: c.execute(sql, params).fetchone())
-        return int(row[0])
-
-    def _get_for_write(self, conn: sqlite3.Connection, cls: type[R], record_id: str) -> R:
-        table = cls.collection  # type: ignore[attr-defined]
-        row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (record_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no {cls.__name__} {record_id}")
-        return _from_row(cls, row)
-
-    def _apply(
-        self, conn: sqlite3.Connection, cls: type[R], record_id: str, changes: dict[str, Any],
-        now: float, increments: dict[str, int] | None = None,
-    ) -> R:
-        sets = [f"{name} = ?" for name in changes]
-        params = [_encode(cls, name, value) for name, value in changes.items()]
-        for name, by in (increments or {}).items():
-            sets.append(f"{name} = {name} + ?")
-            params.append(by)
-        if changes:  # counters alone are not an edit: they leave the version be
-            sets.append("version = version + 1")
-        if "updated_at" in field_names(cls):
-            sets.append("updated_at = ?")
-            params.append(now)
-        table = cls.collection  # type: ignore[attr-defined]
-        conn.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE id = ?", [*params, record_id])
-        return self._get_for_write(conn, cls, record_id)
-
-    async def update(
-        self, cls: type[R], record_id: str, changes: dict[str, Any], *,
-        expected_version: int | None = None, now: float,
-    ) -> R:
-        check_changes(cls, changes)
-
-        def op(conn: sqlite3.Connection) -> R:
-            current = self._get_for_write(conn, cls, record_id)
-            if expected_version is not None and current.version != expected_version:  # type: ignore[attr-defined]
-                raise VersionConflict(f"{cls.__name__} {record_id} was changed meanwhile", current)
-            try:
-                return self._apply(conn, cls, record_id, changes, now)
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"{cls.__name__} {record_id}: {exc}") from exc
-
-        return await self._write(op)
-
-    async def delete(self, cls: type[Any], record_id: str) -> bool:
-        sql = f"DELETE FROM {cls.collection} WHERE id = ?"
-        return await self._write(lambda c: c.execute(sql, (record_id,)).rowcount > 0)
-
-    async def delete_where(self, cls: type[Any], where: dict[str, Any]) -> int:
-        clause, params = _where_sql(cls, where)
-        if not clause:
-            raise ValueError("delete_where needs a condition")
-        sql = f"DELETE FROM {cls.collection}{clause}"
-        return await self._write(lambda c: int(c.execute(sql, params).rowcount))
-
-    # --- operations with their own atomicity ------------------------------------------------
-
-    async def insert_question(self, question: Question) -> tuple[Question, bool]:
-        row = _to_row(question)
-        sql = (
-            f"INSERT INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-            "ON CONFLICT (viewer_id, client_id) DO NOTHING"
-        )
-
-        def op(conn: sqlite3.Connection) -> tuple[Question, bool]:
-            if conn.execute(sql, list(row.values())).rowcount == 1:
-                return question, True
-            existing = conn.execute(
-                "SELECT * FROM questions WHERE viewer_id = ? AND client_id = ?",
-                (question.viewer_id, question.client_id),
-            ).fetchone()
-            return _from_row(Question, existing), False
-
-        return await self._write(op)
-
-    async def increment(
-        self, cls: type[R], record_id: str, field_name: str, by: int, *, now: float
-    ) -> R:
-        check_changes(cls, {field_name: by})
-
-        def op(conn: sqlite3.Connection) -> R:
-            self._get_for_write(conn, cls, record_id)
-            return self._apply(conn, cls, record_id, {}, now, {field_name: by})
-
-        return await self._write(op)
-
-    async def claim_job(
-        self, worker: str, now: float, lease_seconds: float, kinds: Iterable[str]
-    ) -> Job | None:
-        kinds = list(kinds)
-        if not kinds:
-            return None
-        marks = ", ".join("?" * len(kinds))
-        select = (
-            f"SELECT id FROM jobs WHERE kind IN ({marks}) AND ("
-            "(state = 'queued' AND run_after <= ?) OR (state = 'running' AND lease_expires < ?)"
-            ") ORDER BY run_after, created_at LIMIT 1"
-        )
-
-        def op(conn: sqlite3.Connection) -> Job | None:
-            row = conn.execute(select, [*kinds, now, now]).fetchone()
-            if row is None:
-                return None
-            conn.execute(
-                "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires = ?, "
-                "attempts = attempts + 1, version = version + 1, updated_at = ? WHERE id = ?",
-                (worker, now + lease_seconds, now, row[0]),
-            )
-            return self._get_for_write(conn, Job, row[0])
-
-        return await self._write(op)
-
-    async def finish_job(
-        self, job_id: str, worker: str, *, now: float, error: str = "",
-        retry_at: float | None = None,
-    ) -> Job:
-        def op(conn: sqlite3.Connection) -> Job:
-            job = self._get_for_write(conn, Job, job_id)
-            if job.state != "running" or job.lease_owner != worker:
-                raise VersionConflict(f"job {job_id} is not held by {worker}", job)
-            state, run_after = job_outcome(job, error, retry_at)
-            conn.execute(
-                "UPDATE jobs SET state = ?, run_after = ?, last_error = ?, lease_owner = '', "
-                "lease_expires = 0, version = version + 1, updated_at = ? WHERE id = ?",
-                (state, run_after, error, now, job_id),
-            )
-            return self._get_for_write(conn, Job, job_id)
-
-        return await self._write(op)
-
-
-def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.cancelled():
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)

@@ -7,10 +7,14 @@ or a SecantusDB wire-protocol server started for the run).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import typing
+from typing import Any, TypeVar
 
 import pytest
 
-from store.base import Conflict, NotFound, Store, VersionConflict
+from store import records
+from store.base import Conflict, NotFound, Store, TransactionAborted, VersionConflict
 from store.records import (
     AuditEntry,
     Broadcast,
@@ -19,9 +23,11 @@ from store.records import (
     LoginSession,
     Question,
     StaffUser,
+    TermRule,
     new_id,
 )
 
+R = TypeVar("R")
 NOW = 1_760_000_000.0
 
 
@@ -154,7 +160,9 @@ async def test_unicode_text_survives(store: Store) -> None:
     assert got.flags == {"pii": ["身份证"], "emoji": "🚗"}
 
 
-async def test_insert_question_is_idempotent_per_viewer_and_client_id(store: Store) -> None:
+async def test_insert_question_is_idempotent_per_session_viewer_and_client_id(
+    store: Store,
+) -> None:
     first, created = await store.insert_question(question(client_id="same"))
     assert created
     again, created_again = await store.insert_question(question(client_id="same"))
@@ -162,7 +170,12 @@ async def test_insert_question_is_idempotent_per_viewer_and_client_id(store: Sto
     assert again.id == first.id
     other, created_other = await store.insert_question(question(viewer="v2", client_id="same"))
     assert created_other and other.id != first.id
-    assert await store.count(Question) == 2
+    # The same viewer reusing a client id in another session asks a new question there; it
+    # is not answered with the first session's question (issue 11).
+    elsewhere, created_elsewhere = await store.insert_question(
+        question(session_id="s2", client_id="same"))
+    assert created_elsewhere and elsewhere.session_id == "s2" and elsewhere.id != first.id
+    assert await store.count(Question) == 3
 
 
 async def test_concurrent_retries_store_one_question(store: Store) -> None:
@@ -220,7 +233,7 @@ async def test_audit_log_filters(store: Store) -> None:
 async def test_clip_round_trip_and_listing(store: Store) -> None:
     clip = await store.insert(Clip(id=new_id(), session_id="s1", title="年检", tags=["年审"],
                                    created_at=NOW, updated_at=NOW))
-    assert await store.clips_of("s1") == [clip]
+    assert await store.find(Clip, {"session_id": "s1"}) == [clip]
     updated = await store.update(Clip, clip.id, {"state": "published", "tags": ["年审", "验车"]},
                                  now=NOW)
     assert updated.tags == ["年审", "验车"]
@@ -257,3 +270,182 @@ async def test_jobs_retry_then_fail_for_good(store: Store) -> None:
     assert second is not None and second.attempts == 2
     failed = await store.finish_job("j", "w", now=NOW + 6, error="again", retry_at=NOW + 10)
     assert failed.state == "failed"
+
+
+async def test_blocked_terms_are_unique(store: Store) -> None:
+    await store.insert(TermRule(id=new_id(), term="代办", action="hold", created_at=NOW))
+    with pytest.raises(Conflict):
+        await store.insert(TermRule(id=new_id(), term="代办", action="reject", created_at=NOW))
+    assert await store.count(TermRule) == 1
+
+
+# --- every record type ------------------------------------------------------------------
+
+
+RECORD_TYPES = sorted(
+    (cls for cls in vars(records).values()
+     if dataclasses.is_dataclass(cls) and isinstance(cls, type) and hasattr(cls, "collection")),
+    key=lambda cls: cls.__name__,
+)
+
+
+def sample_value(cls: type[Any], name: str, kind: Any, salt: int) -> Any:
+    """A value for one field that differs from its default, of the field's type."""
+    if name == "id":
+        return f"{cls.__name__}-{salt}-{new_id()}"
+    if kind is bool:
+        return True
+    if kind is int:
+        return 7 + salt
+    if kind is float:
+        return NOW + 0.25 + salt
+    if kind is str:
+        return f"值 {name} {salt} 🚗"
+    origin = typing.get_origin(kind)
+    if origin is list or kind is list:
+        return [f"甲{salt}", "乙"]
+    # dict fields, including ``dict[str, Any] | None``
+    return {"键": [salt, {"嵌套": "是", "n": 1.5}], "flag": True}
+
+
+def sample(cls: type[R], salt: int = 0) -> R:
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: sample_value(cls, f.name, hints[f.name], salt)
+                  for f in dataclasses.fields(cls)})
+
+
+def test_the_round_trip_covers_every_record_type() -> None:
+    assert {cls.__name__ for cls in RECORD_TYPES} >= {
+        "AuditEntry", "Broadcast", "Clip", "ClipView", "DataFile", "Job", "LoginSession",
+        "MeToo", "Question", "ReasonTemplate", "SearchMiss", "StaffUser", "TermRule",
+        "ViewerRestriction"}
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES, ids=lambda cls: cls.__name__)
+async def test_every_record_type_round_trips_every_field(store: Store, cls: type[Any]) -> None:
+    first, second = sample(cls, 1), sample(cls, 2)
+    await store.insert(first)
+    await store.insert(second)
+    assert await store.get(cls, first.id) == first
+    assert await store.find(cls, {"id": second.id}, order_by=["id"]) == [second]
+    assert await store.count(cls) == 2
+    hints = typing.get_type_hints(cls)
+    changes = {name: sample_value(cls, name, hints[name], 3) for name in cls.mutable}
+    if changes:  # every changeable field round-trips through update too
+        updated = await store.update(cls, first.id, changes, expected_version=first.version,
+                                     now=NOW + 9)
+        expected = dataclasses.replace(first, **changes, version=first.version + 1)
+        if "updated_at" in hints:
+            expected = dataclasses.replace(expected, updated_at=NOW + 9)
+        assert updated == expected
+        assert await store.get(cls, first.id) == expected
+    assert await store.delete(cls, first.id) is True
+    assert await store.find(cls, order_by=["id"]) == [second]
+
+
+# --- the unit of work ------------------------------------------------------------------
+
+
+async def test_a_transaction_commits_all_its_writes_together(store: Store) -> None:
+    q = await store.insert(question())
+    async with store.transaction() as tx:
+        alice = await tx.insert(user("alice"))
+        moved = await tx.update(Question, q.id, {"state": "queued"}, expected_version=1,
+                                now=NOW + 1)
+        counted = await tx.increment(Question, q.id, "me_too", 2, now=NOW + 1)
+        await tx.audit(AuditEntry(id="a1", at=NOW, actor="alice", action="question.approve",
+                                  target=f"question:{q.id}"))
+        # Its own reads see its writes; everyone else sees none of them until the commit.
+        assert await tx.get(StaffUser, alice.id) == alice
+        assert await tx.count(AuditEntry) == 1
+        assert (moved.version, counted.me_too) == (2, 2)
+        assert await store.count(AuditEntry) == 0
+        assert (await store.get(Question, q.id)).state == "pending"
+    assert await store.get(StaffUser, alice.id) == alice
+    got = await store.get(Question, q.id)
+    assert (got.state, got.me_too, got.version) == ("queued", 2, 2)
+    assert [e.id for e in await store.find(AuditEntry, order_by=["at"])] == ["a1"]
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_an_exception_mid_way_rolls_the_whole_transaction_back(store: Store) -> None:
+    q = await store.insert(question())
+    gone = await store.insert(user("bob"))
+    with pytest.raises(Boom):
+        async with store.transaction() as tx:
+            await tx.insert(user("alice"))
+            await tx.update(Question, q.id, {"state": "queued"}, expected_version=1, now=NOW)
+            await tx.increment(Question, q.id, "me_too", 1, now=NOW)
+            await tx.delete(StaffUser, gone.id)
+            await tx.delete_where(Question, {"session_id": "s1"})
+            await tx.insert_question(question(client_id="new"))
+            raise Boom
+    assert await store.get(Question, q.id) == q
+    assert [u.name for u in await store.find(StaffUser)] == ["bob"]
+    assert await store.count(Question) == 1
+    # The store serves plain writes again once the transaction is gone.
+    assert (await store.insert(user("carol"))).name == "carol"
+
+
+async def test_a_version_conflict_inside_a_transaction_undoes_it_all(store: Store) -> None:
+    q = await store.insert(question())
+    await store.update(Question, q.id, {"state": "queued"}, now=NOW)  # version 2 now
+    with pytest.raises(VersionConflict) as info:
+        async with store.transaction() as tx:
+            await tx.insert(user("alice"))
+            await tx.update(Question, q.id, {"state": "declined"}, expected_version=1, now=NOW)
+    assert info.value.current.state == "queued"
+    assert await store.count(StaffUser) == 0
+    assert (await store.get(Question, q.id)).state == "queued"
+
+
+async def test_a_caught_write_failure_still_dooms_the_transaction(store: Store) -> None:
+    await store.insert(user("alice"))
+    with pytest.raises(TransactionAborted):
+        async with store.transaction() as tx:
+            await tx.insert(user("bob"))
+            with pytest.raises(Conflict):
+                await tx.insert(user("alice"))
+    assert [u.name for u in await store.find(StaffUser)] == ["alice"]
+
+
+async def test_concurrent_transactions_serialise(store: Store) -> None:
+    q = await store.insert(question())
+
+    async def bump(i: int) -> None:
+        async with store.transaction() as tx:
+            current = await tx.get(Question, q.id)
+            await asyncio.sleep(0.01)  # let the others try to interleave
+            await tx.update(Question, q.id, {"merged_count": current.merged_count + 1},
+                            expected_version=current.version, now=NOW + i)
+            await tx.audit(AuditEntry(id=f"a{i}", at=NOW + i, actor="t", action="bump",
+                                      target=q.id))
+
+    await asyncio.gather(*(bump(i) for i in range(6)))
+    got = await store.get(Question, q.id)
+    assert (got.merged_count, got.version) == (6, 7)
+    assert await store.count(AuditEntry) == 6
+
+
+async def test_a_direct_write_inside_a_transaction_is_refused(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="transaction"):
+        async with store.transaction() as tx:
+            await tx.insert(user("alice"))
+            await store.insert(user("bob"))
+    assert await store.count(StaffUser) == 0
+    async with store.transaction() as tx, tx.transaction() as inner:
+        assert inner is tx  # joining, not nesting
+        await inner.insert(user("carol"))
+    assert [u.name for u in await store.find(StaffUser)] == ["carol"]
+
+
+async def test_jobs_can_be_claimed_inside_a_transaction(store: Store) -> None:
+    await store.insert(Job(id="j", kind="clip", created_at=NOW, updated_at=NOW))
+    with pytest.raises(Boom):
+        async with store.transaction() as tx:
+            assert await tx.claim_job("w", NOW, 30, ["clip"]) is not None
+            raise Boom
+    assert (await store.get(Job, "j")).state == "queued"

@@ -10,6 +10,7 @@ import gc
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,34 @@ async def test_open_creates_the_indexes(mongo_store: MongoStore) -> None:
     assert by_key[(("name", 1),)].get("unique") is True
     questions = await db["questions"].index_information()
     keys = {tuple(spec["key"]): spec.get("unique", False) for spec in questions.values()}
-    assert keys[(("viewer_id", 1), ("client_id", 1))] is True
+    assert keys[(("session_id", 1), ("viewer_id", 1), ("client_id", 1))] is True
+    assert (("viewer_id", 1), ("client_id", 1)) not in keys  # retired: per session now
     assert (("session_id", 1), ("state", 1), ("created_at", 1)) in keys
+    terms = await db["term_rules"].index_information()
+    assert {tuple(s["key"]): s.get("unique") for s in terms.values()}[(("term", 1),)] is True
     jobs = await db["jobs"].index_information()
     assert (("state", 1), ("run_after", 1)) in {tuple(s["key"]) for s in jobs.values()}
+
+
+@pytest.mark.mongodb
+async def test_open_retires_the_per_viewer_retry_index(mongodb_uri: str) -> None:
+    store = MongoStore(mongodb_uri, database=unique_db(), timeout_ms=5000)
+    await store.open()
+    try:
+        questions = store.database["questions"]
+        await questions.drop_indexes()
+        await questions.create_index([("viewer_id", 1), ("client_id", 1)], unique=True)
+        await store.close()
+        await store.open()  # an older deployment's database, opened by this version
+        questions = store.database["questions"]
+        keys = {tuple(s["key"]) for s in (await questions.index_information()).values()}
+        assert (("viewer_id", 1), ("client_id", 1)) not in keys
+        await store.insert_question(question("c"))
+        q2 = replace(question("c"), session_id="another")
+        assert (await store.insert_question(q2))[1] is True
+    finally:
+        await store.drop_database()
+        await store.close()
 
 
 @pytest.mark.mongodb

@@ -1,0 +1,108 @@
+"""What only the SQLite backend has: the single writer's group commit beside transactions,
+the idle time-out of a transaction, and migrations of an existing file. The behaviour both
+backends share is in test_contract.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from store.base import StoreUnavailable
+from store.records import Question, StaffUser, new_id
+from store.sqlite import SQLiteStore, migrations
+
+NOW = 1_760_000_000.0
+
+
+def user(name: str) -> StaffUser:
+    return StaffUser(id=new_id(), name=name, role="host", password_hash="x", created_at=NOW,
+                     updated_at=NOW)
+
+
+async def test_plain_writes_wait_for_an_open_transaction_and_are_not_part_of_it(
+    sqlite_store: SQLiteStore,
+) -> None:
+    with pytest.raises(RuntimeError, match="rolled"):
+        async with sqlite_store.transaction() as tx:
+            await tx.insert(user("inside"))
+            # Another task's write queues behind the transaction, not inside it.
+            outside = asyncio.create_task(sqlite_store.insert(user("outside")))
+            await asyncio.sleep(0.2)
+            assert not outside.done()
+            raise RuntimeError("rolled back on purpose")
+    await outside
+    assert [u.name for u in await sqlite_store.find(StaffUser)] == ["outside"]
+
+
+async def test_writes_queued_before_a_transaction_commit_before_it_begins(
+    sqlite_store: SQLiteStore,
+) -> None:
+    early = [asyncio.create_task(sqlite_store.insert(user(f"early{i}"))) for i in range(5)]
+    await asyncio.sleep(0)  # queued, not yet written
+    async with sqlite_store.transaction() as tx:
+        assert await tx.count(StaffUser) == 5
+    await asyncio.gather(*early)
+
+
+async def test_an_idle_transaction_is_rolled_back_and_frees_the_writer(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3", transaction_idle_seconds=0.2)
+    await store.open()
+    try:
+        with pytest.raises(StoreUnavailable, match="idle"):
+            async with store.transaction() as tx:
+                await tx.insert(user("slow"))
+                waiting = asyncio.create_task(store.insert(user("waiting")))
+                await asyncio.sleep(0.6)
+                assert waiting.done()  # the writer moved on without the idle transaction
+        assert [u.name for u in await store.find(StaffUser)] == ["waiting"]
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_transaction_rolls_back(sqlite_store: SQLiteStore) -> None:
+    entered = asyncio.Event()
+
+    async def stuck() -> None:
+        async with sqlite_store.transaction() as tx:
+            await tx.insert(user("cancelled"))
+            entered.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(stuck())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await sqlite_store.insert(user("after"))
+    assert [u.name for u in await sqlite_store.find(StaffUser)] == ["after"]
+
+
+async def test_migration_4_keys_question_retries_per_session(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                 "applied_at REAL NOT NULL)")
+    for version, sql in migrations():
+        if version < 4:
+            conn.executescript(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    conn.execute("INSERT INTO questions (id, session_id, viewer_id, client_id, text, "
+                 "created_at, updated_at) VALUES ('q1', 's1', 'v1', 'c1', '年检', 1, 1)")
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert store.schema_version >= 4
+        kept = await store.get(Question, "q1")
+        assert (kept.session_id, kept.text) == ("s1", "年检")
+        again = Question(id="q2", session_id="s2", viewer_id="v1", client_id="c1", text="换证",
+                         created_at=NOW, updated_at=NOW)
+        assert await store.insert_question(again) == (again, True)
+        retry = Question(id="q3", session_id="s1", viewer_id="v1", client_id="c1", text="x",
+                         created_at=NOW, updated_at=NOW)
+        assert await store.insert_question(retry) == (kept, False)
+    finally:
+        await store.close()
