@@ -1,0 +1,162 @@
+"""Viewer intake: a viewer's question screened, limited and stored; "me too" marks.
+
+A question is acknowledged only after the store has it (``Store.insert_question``, one
+atomic write keyed by session, viewer and client id, so a retry returns the stored
+question). Viewers' questions do not take a board's lock: staff actions never wait for
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from live.hub import Publish
+from moderation.audit import Audit
+from moderation.board import Limits, ModerationCore
+from moderation.catalog import Catalog
+from moderation.filters import TextRejected, normalize_text, screen
+from moderation.pii import mask_pii
+from moderation.questions import ON_AIR, QUEUED, Refused
+from moderation.questions import PUBLIC as PUBLIC_STATES
+from moderation.ratelimit import RateLimiter, wait_message
+from store.base import Conflict, Store
+from store.records import MeToo, Question, new_id
+
+MAX_NICKNAME = 20
+ME_TOO_FLUSH_SECONDS = 0.3
+
+
+class RefusedRetry(Refused):
+    """Refused for now: the client may try again after ``retry_after`` seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after
+
+
+def clean_nickname(nickname: str) -> str:
+    try:
+        text = normalize_text(nickname, min_len=1, max_len=200)
+    except TextRejected:
+        return ""
+    return mask_pii(text[:MAX_NICKNAME])[0]
+
+
+class ViewerIntake(ModerationCore):
+    def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
+                 clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
+        super().__init__(store, publish, catalog, limits, clock, audit)
+        self.per_viewer = RateLimiter(limits.viewer_per_minute, 60.0, clock=clock)
+        self.per_address = RateLimiter(limits.address_per_minute, 60.0, clock=clock)
+        self._me_too_dirty: set[tuple[str, str]] = set()
+        self._me_too_timer: asyncio.TimerHandle | None = None
+
+    def _check_restriction(self, viewer_id: str) -> None:
+        r = self.restrictions.get(viewer_id)
+        if r is None or not self.restriction_active(r):
+            return
+        if r.kind == "ban":
+            raise Refused("banned", "你已被禁止在直播间提问。")
+        wait = r.until - self.clock()
+        raise RefusedRetry("timed_out", f"你已被暂时禁言，请 {int(wait) + 1} 秒后再试。", wait)
+
+    async def ask(self, session_id: str, viewer_id: str, client_addr: str, client_id: str,
+                  text: str, nickname: str = "") -> tuple[Question, bool]:
+        """Screen and store a viewer's question; returns (question, created).
+
+        A retry with a client id already stored returns the stored question at once."""
+        board = await self.board(session_id)
+        existing = board.by_client.get((viewer_id, client_id))
+        if existing is not None:
+            return board.questions[existing], False
+        if board.session.status == "ended":
+            raise Refused("session_ended", "本场直播已结束，欢迎下次再来提问。")
+        self._check_restriction(viewer_id)
+        try:
+            screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
+                              catalog=self.catalog, min_len=self.limits.min_chars,
+                              max_len=self.limits.max_chars)
+        except TextRejected as exc:
+            raise Refused(exc.code, exc.message) from None
+        if screened.verdict == "reject":
+            raise Refused("blocked", "问题包含不允许发布的内容，未能提交。")
+        assert board.slow_mode is not None
+        limits = ((board.slow_mode, viewer_id), (self.per_viewer, viewer_id),
+                  (self.per_address, client_addr))
+        # Ask every limiter first and record only when all allow: a refusal by one must
+        # not count as a question against the others.
+        wait = max(limiter.check(key, record=False) for limiter, key in limits)
+        if wait:
+            raise RefusedRetry("rate_limited", wait_message(wait), wait)
+        for limiter, key in limits:
+            limiter.check(key)
+        flags: dict[str, Any] = {}
+        if screened.pii:
+            flags["pii"] = screened.pii
+        if screened.verdict == "hold":
+            flags["held_terms"] = screened.matched_terms
+        if screened.duplicate_of:
+            flags["duplicate_of"] = screened.duplicate_of
+            flags["duplicate_score"] = round(screened.duplicate_score, 2)
+        if screened.suggestion is not None:
+            flags["suggested_item"] = screened.suggestion.item_id
+            flags["suggested_category"] = screened.suggestion.category
+        now = self.clock()
+        question = Question(
+            id=new_id(), session_id=session_id, viewer_id=viewer_id, client_id=client_id,
+            text=screened.text, nickname=clean_nickname(nickname), flags=flags,
+            created_at=now, updated_at=now,
+        )
+        stored, created = await self.store.insert_question(question)
+        board.put(stored)
+        if created:
+            self._emit(None, stored)
+        return stored, created
+
+    async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:
+        board = await self.board(session_id)
+        q = board.questions.get(question_id)
+        # Questions not shown to the public do not exist as far as other viewers know.
+        if q is None or (q.state not in PUBLIC_STATES and q.viewer_id != viewer_id):
+            raise Refused("not_found", "找不到这个问题。")
+        if q.viewer_id == viewer_id:
+            raise Refused("own_question", "这是你自己的问题。")
+        if q.state not in (QUEUED, ON_AIR):
+            raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
+        # The mark and the count commit together: a failure leaves neither.
+        try:
+            async with self.store.transaction() as tx:
+                await tx.insert(MeToo(id=f"{question_id}:{viewer_id}",
+                                      question_id=question_id, viewer_id=viewer_id,
+                                      created_at=self.clock()))
+                updated = await tx.increment(Question, question_id, "me_too", 1,
+                                             now=self.clock())
+        except Conflict:
+            raise Refused("already", "你已经说过“我也想问”了。") from None
+        # Keep the count without clobbering a concurrent staff change in memory (the
+        # increment leaves the version alone, so staff actions do not conflict with it).
+        current = board.questions.get(question_id, updated)
+        board.put(replace(current, me_too=updated.me_too))
+        self._schedule_me_too_flush(session_id, question_id)
+        return board.questions[question_id]
+
+    def _schedule_me_too_flush(self, session_id: str, question_id: str) -> None:
+        """Coalesce "me too" bursts: one event per question per flush interval, not one per
+        click, so a popular question does not flood every viewer's socket."""
+        self._me_too_dirty.add((session_id, question_id))
+        if self._me_too_timer is None:
+            loop = asyncio.get_running_loop()
+            self._me_too_timer = loop.call_later(ME_TOO_FLUSH_SECONDS, self._flush_me_too)
+
+    def _flush_me_too(self) -> None:
+        self._me_too_timer = None
+        dirty, self._me_too_dirty = self._me_too_dirty, set()
+        for session_id, question_id in dirty:
+            board = self.boards.get(session_id)
+            q = board.questions.get(question_id) if board else None
+            if q is not None:
+                self._emit(q, q)

@@ -1,0 +1,189 @@
+"""Staff actions on a broadcast: a question's transitions, slow mode, viewer restrictions.
+
+Each action is one unit of work. Its writes — the question, the merge target's counter, the
+broadcast's on-air pointer, a restriction — and its audit entry commit together in one
+store transaction, or none of them does. Only after the commit does the board in memory
+change and do the events go out, so a failure anywhere inside (``StoreError``) leaves the
+store, the board and every client exactly as they were, and the sender is told so
+(``NotApplied``, the wire's ``unavailable``).
+
+Who may send which action, its fields and how it is audited are declared with the action
+(``moderation.actions``); this module carries it out. Actions on one broadcast run one at a
+time (a lock per board), so the one-on-air rule and the version check are decided against
+the latest state; a second moderator acting on a question the first has just changed gets
+``RefusedConflict`` with the current question, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from live.hub import STAFF, Event
+from moderation.audit import AuditTag
+from moderation.board import Board, ModerationCore, restriction_view
+from moderation.questions import ON_AIR, Action, Merge, Refused, transition
+from moderation.views import question_events, session_events
+from store.base import Store, StoreError, VersionConflict
+from store.records import Broadcast, Question, StaffUser, ViewerRestriction
+
+log = logging.getLogger(__name__)
+
+
+class RefusedConflict(Refused):
+    """Someone changed the question first; carries it as it is now."""
+
+    def __init__(self, current: Question) -> None:
+        super().__init__("conflict", "这个问题刚被其他人处理过，已显示最新状态，请确认后再操作。")
+        self.current = current
+
+
+class NotApplied(Refused):
+    """The store failed during the action: nothing of it was applied (wire: unavailable)."""
+
+    def __init__(self) -> None:
+        super().__init__("unavailable",
+                         "操作没有生效：数据暂时无法保存，什么都没有改变，请稍后重试。")
+
+
+def _not_applied(what: str, exc: StoreError) -> NotApplied:
+    log.warning("%s not applied, nothing changed: %s", what, exc)
+    return NotApplied()
+
+
+async def _sync_on_air(tx: Store, session: Broadcast, q: Question,
+                       now: float) -> Broadcast | None:
+    """Keep the broadcast's on-air pointer in step with the question's state; returns the
+    changed broadcast (to apply and announce after the commit), or None."""
+    pointer = q.id if q.state == ON_AIR else ("" if session.on_air_id == q.id else None)
+    if pointer is None or pointer == session.on_air_id:
+        return None
+    return await tx.update(Broadcast, session.id, {"on_air_id": pointer}, now=now)
+
+
+class StaffActions(ModerationCore):
+    async def act(self, session_id: str, user: StaffUser, question_id: str, version: int,
+                  build: Callable[[Board, Question], Action], audit: AuditTag) -> Question:
+        """Apply one staff action to one question; returns the changed question.
+
+        ``build`` turns the request into the question's ``Action`` against the board as it
+        is under the lock (each staff action declares its own, ``moderation.actions``, which
+        also checks the sender's role); ``audit`` is the entry's label and target."""
+        board = await self.board(session_id)
+        async with board.lock:
+            q = board.questions.get(question_id)
+            if q is None:
+                raise Refused("not_found", "找不到这个问题。")
+            if q.version != version:
+                raise RefusedConflict(q)
+            action = build(board, q)
+            now = self.clock()
+            changes = transition(q, action, now=now, on_air_id=board.session.on_air_id)
+            merged: Question | None = None
+            try:
+                async with self.store.transaction() as tx:
+                    updated = await tx.update(Question, q.id, changes,
+                                              expected_version=q.version, now=now)
+                    if isinstance(action, Merge):
+                        merged = await tx.increment(Question, action.into.id, "merged_count",
+                                                    1, now=now)
+                    session = await _sync_on_air(tx, board.session, updated, now)
+                    await self.audit(
+                        tx, user.name, audit.action, audit.target, session_id=session_id,
+                        at=now, before={k: getattr(q, k) for k in changes}, after=changes)
+            except VersionConflict as exc:
+                if isinstance(exc.current, Question) and exc.current.id == q.id:
+                    board.put(exc.current)
+                    raise RefusedConflict(exc.current) from None
+                raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
+            except StoreError as exc:
+                raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
+            # Committed: only now does the board change.
+            board.put(updated)
+            if merged is not None:
+                board.put(merged)
+            if session is not None:
+                board.session = session
+        events = []
+        if isinstance(action, Merge) and merged is not None:
+            events.extend(question_events(action.into, merged, self.item_names))
+        events.extend(question_events(q, updated, self.item_names))
+        if session is not None:
+            events.extend(session_events(session))
+        self.publish(session_id, events)
+        if updated.state == "answered" and q.state != "answered":
+            await self._answered(updated)
+        return updated
+
+    async def _answered(self, question: Question) -> None:
+        for listener in self.on_answered:
+            try:
+                await listener(question)
+            except Exception:
+                # The answer stands (it is committed and announced). The clip library's
+                # reconcile, at the next start, queues the clip this listener missed.
+                log.exception("after-answer listener %r failed for question %s; the clip "
+                              "library's reconcile at the next start will catch up",
+                              listener, question.id)
+
+    async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int,
+                            audit: AuditTag) -> Broadcast:
+        board = await self.board(session_id)
+        async with board.lock:
+            before = int(board.session.settings.get("slow_mode_seconds", 0))
+            settings = {**board.session.settings, "slow_mode_seconds": seconds}
+            now = self.clock()
+            try:
+                async with self.store.transaction() as tx:
+                    updated = await tx.update(Broadcast, session_id, {"settings": settings},
+                                              now=now)
+                    await self.audit(tx, user.name, audit.action, audit.target,
+                                     session_id=session_id,
+                                     before={"slow_mode_seconds": before},
+                                     after={"slow_mode_seconds": seconds}, at=now)
+            except StoreError as exc:
+                raise _not_applied(f"slow mode on session {session_id}", exc) from exc
+            assert board.slow_mode is not None
+            board.slow_mode.set_interval(seconds)
+            board.session = updated
+        self.publish(session_id, session_events(updated))
+        return updated
+
+    async def restrict(self, session_id: str, user: StaffUser, viewer_id: str, kind: str,
+                       minutes: int, reason: str, audit: AuditTag) -> ViewerRestriction:
+        now = self.clock()
+        record = ViewerRestriction(
+            id=viewer_id, kind=kind, until=now + minutes * 60 if kind == "timeout" else 0.0,
+            reason=reason.strip()[:200], by=user.name, session_id=session_id,
+            created_at=now, updated_at=now)
+        try:
+            async with self.store.transaction() as tx:
+                await tx.delete(ViewerRestriction, viewer_id)
+                await tx.insert(record)
+                await self.audit(tx, user.name, audit.action, audit.target,
+                                 session_id=session_id, at=now,
+                                 after={"until": record.until, "reason": record.reason})
+        except StoreError as exc:
+            raise _not_applied(f"{kind} of viewer {viewer_id}", exc) from exc
+        self.restrictions[viewer_id] = record
+        self.publish(session_id, [_restriction_event(restriction_view(record))])
+        return record
+
+    async def unrestrict(self, session_id: str, user: StaffUser, viewer_id: str,
+                         audit: AuditTag) -> None:
+        try:
+            async with self.store.transaction() as tx:
+                if not await tx.delete(ViewerRestriction, viewer_id):
+                    raise Refused("not_found", "这位观众没有被限制。")
+                await self.audit(tx, user.name, audit.action, audit.target,
+                                 session_id=session_id)
+        except StoreError as exc:
+            raise _not_applied(f"unrestricting viewer {viewer_id}", exc) from exc
+        self.restrictions.pop(viewer_id, None)
+        self.publish(session_id, [_restriction_event({"viewer_id": viewer_id,
+                                                      "kind": "none"})])
+
+
+def _restriction_event(view: dict[str, Any]) -> Event:
+    return Event(STAFF, "restriction", {"restriction": view})
