@@ -1,9 +1,11 @@
 """Broadcast sessions: scheduling, editing, starting and ending, and their figures.
 
-Plain Python over the store. ``Sessions`` validates what an admin enters, audits every
-change and reports each one to its ``listeners`` so that connected viewers and staff learn
-of it at once (the app wires that to the moderation service's event stream, and to the
-recordings).
+Plain Python over the store. ``Sessions`` validates what an admin enters, commits every
+change in one transaction with its audit entry, and after the commit reports it to its
+``listeners`` so that connected viewers and staff learn of it at once (the app wires that to
+the moderation service's event stream, and to the recordings). The audit entry is built by
+the audit service (``moderation.audit.Audit``), which this package, below moderation in the
+layers, receives as its ``audit`` callable (``AuditWriter``).
 
 The video source is chosen from four kinds (``SOURCE_KINDS``) and stored as the ffmpeg source
 text ``clips.commands.Source.parse`` reads: "" for the test picture,
@@ -19,14 +21,14 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from clips.commands import Source
-from store.base import Store
-from store.records import HOSTS, AuditEntry, Broadcast, Question, StaffUser, new_id
+from store.base import Store, VersionConflict
+from store.records import HOSTS, Broadcast, Question, StaffUser, new_id
 
 MAX_TITLE = 60
 MAX_DESCRIPTION = 500
@@ -34,6 +36,16 @@ STATUS_LABELS = {"scheduled": "即将开始", "live": "直播中", "ended": "已
 SOURCE_KINDS = {"test": "测试画面", "rtmp": "RTMP 推流", "pull": "拉流地址", "file": "本地文件"}
 PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "udp")
 MAX_SOURCE = 500
+
+
+class AuditWriter(Protocol):
+    """Writes one audit entry through ``store`` (the change's transaction)."""
+
+    async def __call__(
+        self, store: Store, actor: str, action: str, target: str, *,
+        session_id: str = "", before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None, at: float | None = None,
+    ) -> object: ...
 
 
 class SessionError(Exception):
@@ -154,9 +166,10 @@ class Figures:
 
 class Sessions:
     def __init__(self, store: Store, on_change: Callable[[Broadcast], None],
-                 clock: Callable[[], float] = time.time, *,
+                 clock: Callable[[], float] = time.time, *, audit: AuditWriter,
                  rtmp_listen: str = "rtmp://127.0.0.1:1935/live") -> None:
         self.store = store
+        self.audit = audit
         # Told of every change, in order: the moderation service (viewers and staff learn
         # of it), then whoever else joins (the recordings, in web.app).
         self.listeners: list[Callable[[Broadcast], None]] = [on_change]
@@ -217,61 +230,69 @@ class Sessions:
             "source": await self._source(form, current),
         }
 
-    async def _audit(self, actor: str, action: str, b: Broadcast,
+    async def _audit(self, tx: Store, actor: str, action: str, b: Broadcast,
                      before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-        await self.store.audit(AuditEntry(
-            id=new_id(), at=self.clock(), actor=actor, action=action, target=f"session:{b.id}",
-            session_id=b.id, before=before, after=after))
+        await self.audit(tx, actor, action, f"session:{b.id}", session_id=b.id, before=before,
+                         after=after)
 
     async def create(self, form: SessionForm, *, actor: str) -> Broadcast:
         values = await self._validate(form)
         now = self.clock()
         b = Broadcast(id=new_id(), created_at=now, updated_at=now, **values)
-        await self.store.insert(b)
-        await self._audit(actor, "session.create", b, None, {"title": b.title})
+        async with self.store.transaction() as tx:
+            await tx.insert(b)
+            await self._audit(tx, actor, "session.create", b, None, {"title": b.title})
         return b
 
     async def edit(self, session_id: str, form: SessionForm, *, actor: str) -> Broadcast:
         current = await self.store.get(Broadcast, session_id)
-        values = await self._validate(form, current)
+        values = await self._validate(form, current)  # may read a file: before the commit
         changed = {k: v for k, v in values.items() if getattr(current, k) != v}
         if not changed:
             return current
         if "source" in changed and current.status == "live":
             raise SessionError("直播进行中不能更换视频源：请在开播前或结束后修改。")
-        updated = await self.store.update(Broadcast, session_id, changed, now=self.clock())
         before = {k: getattr(current, k) for k in changed}
         after = dict(changed)
         if "source" in changed:  # the stream key stays out of the audit log
             before["source"] = describe_source(current.source)
-            after["source"] = describe_source(updated.source)
-        await self._audit(actor, "session.edit", updated, before, after)
+            after["source"] = describe_source(changed["source"])
+        try:
+            async with self.store.transaction() as tx:
+                updated = await tx.update(Broadcast, session_id, changed,
+                                          expected_version=current.version, now=self.clock())
+                await self._audit(tx, actor, "session.edit", updated, before, after)
+        except VersionConflict:
+            raise SessionError("别人刚刚修改过这场直播，请重新打开后再改。") from None
+        self._changed(updated)
+        return updated
+
+    async def _set_status(self, session_id: str, status: str, *, actor: str) -> Broadcast:
+        """Start (scheduled → live) or end (live → ended) a session, audited."""
+        frm, stamp, action, refusal = {
+            "live": ("scheduled", "started_at", "session.start", "只有“即将开始”的直播可以开始。"),
+            "ended": ("live", "ended_at", "session.end", "只有直播中的场次可以结束。"),
+        }[status]
+        try:
+            async with self.store.transaction() as tx:
+                current = await tx.get(Broadcast, session_id)
+                if current.status != frm:
+                    raise SessionError(refusal)
+                updated = await tx.update(
+                    Broadcast, session_id, {"status": status, stamp: self.clock()},
+                    expected_version=current.version, now=self.clock())
+                await self._audit(tx, actor, action, updated, {"status": frm},
+                                  {"status": status})
+        except VersionConflict:
+            raise SessionError("别人刚刚修改过这场直播，请刷新后再试。") from None
         self._changed(updated)
         return updated
 
     async def start(self, session_id: str, *, actor: str) -> Broadcast:
-        current = await self.store.get(Broadcast, session_id)
-        if current.status != "scheduled":
-            raise SessionError("只有“即将开始”的直播可以开始。")
-        updated = await self.store.update(
-            Broadcast, session_id, {"status": "live", "started_at": self.clock()},
-            expected_version=current.version, now=self.clock())
-        await self._audit(actor, "session.start", updated, {"status": current.status},
-                          {"status": "live"})
-        self._changed(updated)
-        return updated
+        return await self._set_status(session_id, "live", actor=actor)
 
     async def end(self, session_id: str, *, actor: str) -> Broadcast:
-        current = await self.store.get(Broadcast, session_id)
-        if current.status != "live":
-            raise SessionError("只有直播中的场次可以结束。")
-        updated = await self.store.update(
-            Broadcast, session_id, {"status": "ended", "ended_at": self.clock()},
-            expected_version=current.version, now=self.clock())
-        await self._audit(actor, "session.end", updated, {"status": "live"},
-                          {"status": "ended"})
-        self._changed(updated)
-        return updated
+        return await self._set_status(session_id, "ended", actor=actor)
 
     async def listing(self) -> dict[str, list[Broadcast]]:
         """Sessions grouped as the admin page shows them."""

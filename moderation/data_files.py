@@ -4,16 +4,21 @@ Both ship with the code (``moderation/service_catalog.toml``, ``clips/synonyms.t
 admin's edit is validated by the same parser that loads the file at start and, only if it
 parses, stored as a ``DataFile`` record, so every node of a MongoDB deployment reads the same
 text; without a record the shipped copy is used. ``restore`` drops the record (back to the
-shipped copy). Every save is audited with the sizes before and after (the texts themselves
-are kept in the record, not copied into the audit log).
+shipped copy). Every save commits in one transaction with its audit entry, which records
+the sizes before and after (the texts themselves are kept in the record, not copied into
+the audit log); a caller may add entries of its own to that transaction (``also_audit``:
+the catalog page records which item an edit changed).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from clips.segment import WORD_LIST_RESOURCE, WordList, WordListError, parse_word_list
+from moderation.audit import Audit, target
 from moderation.catalog import (
     CATALOG_RESOURCE,
     Catalog,
@@ -22,7 +27,7 @@ from moderation.catalog import (
     read_data_file,
 )
 from store.base import Conflict, NotFound, Store, VersionConflict
-from store.records import AuditEntry, DataFile, new_id
+from store.records import DataFile
 
 CATALOG = "service_catalog"
 WORD_LIST = "synonyms"
@@ -36,6 +41,16 @@ _SHIPPED = {
 
 class DataFileError(ValueError):
     """An edit that cannot be saved; the message is for the admin."""
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """One more audit entry to commit with a save (action, target, before, after)."""
+
+    action: str
+    target: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,39 +109,44 @@ async def load_word_list(store: Store) -> WordList:
 
 
 async def save(store: Store, file_id: str, text: str, *, expected_version: int, actor: str,
-               now: float | None = None) -> Catalog | WordList:
+               now: float | None = None, also_audit: Sequence[AuditNote] = (),
+               audit: Audit | None = None) -> Catalog | WordList:
     """Validate and store an edit made from version ``expected_version`` (0: from the
     shipped copy). Returns the parsed file. Raises ``DataFileError`` (invalid, or someone
-    saved meanwhile)."""
+    saved meanwhile) or ``StoreError`` (nothing saved)."""
     parsed = parse(file_id, text.replace("\r\n", "\n"))
     now = time.time() if now is None else now
-    before = await current(store, file_id)
-    if before.version != expected_version:
-        raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。")
+    audit = audit or Audit()
     try:
-        if before.edited:
-            await store.update(DataFile, file_id, {"text": text, "updated_by": actor},
-                               expected_version=expected_version, now=now)
-        else:
-            await store.insert(DataFile(id=file_id, text=text, updated_by=actor,
-                                        created_at=now, updated_at=now))
+        async with store.transaction() as tx:
+            before = await current(tx, file_id)
+            if before.version != expected_version:
+                raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。")
+            if before.edited:
+                await tx.update(DataFile, file_id, {"text": text, "updated_by": actor},
+                                expected_version=expected_version, now=now)
+            else:
+                await tx.insert(DataFile(id=file_id, text=text, updated_by=actor,
+                                         created_at=now, updated_at=now))
+            await audit(tx, actor, f"data.{file_id}.save", target("data", file_id),
+                        before={"chars": len(before.text)}, after={"chars": len(text)}, at=now)
+            for note in also_audit:
+                await audit(tx, actor, note.action, note.target, before=note.before,
+                            after=note.after, at=now)
     except (VersionConflict, Conflict):
         raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。") from None
-    await store.audit(AuditEntry(
-        id=new_id(), at=now, actor=actor, action=f"data.{file_id}.save",
-        target=f"data:{file_id}", before={"chars": len(before.text)},
-        after={"chars": len(text)}))
     return parsed
 
 
-async def restore(store: Store, file_id: str, *, actor: str, now: float | None = None) -> bool:
+async def restore(store: Store, file_id: str, *, actor: str, now: float | None = None,
+                  audit: Audit | None = None) -> bool:
     """Go back to the shipped copy; True if there was an edit to drop."""
     if file_id not in _SHIPPED:
         raise KeyError(file_id)
     now = time.time() if now is None else now
-    dropped = await store.delete(DataFile, file_id)
-    if dropped:
-        await store.audit(AuditEntry(
-            id=new_id(), at=now, actor=actor, action=f"data.{file_id}.restore",
-            target=f"data:{file_id}"))
+    audit = audit or Audit()
+    async with store.transaction() as tx:
+        dropped = await tx.delete(DataFile, file_id)
+        if dropped:
+            await audit(tx, actor, f"data.{file_id}.restore", target("data", file_id), at=now)
     return dropped

@@ -1,15 +1,16 @@
 """The lists moderators work with: blocked terms and decline reason templates.
 
 Admins edit them at /admin/lists (``web.admin_sessions``, which only parses the form and
-calls one function here). Every change is audited, and a change to the blocked terms
-applies to the next question at once (the moderation service reloads them).
+calls one function here). Every change commits in one transaction with its audit entry, and
+a change to the blocked terms applies to the next question at once (the moderation service
+reloads them after the commit).
 """
 
 from __future__ import annotations
 
 from moderation.service import Moderation
-from store.base import Conflict
-from store.records import AuditEntry, ReasonTemplate, TermRule, new_id
+from store.base import Conflict, Store
+from store.records import ReasonTemplate, TermRule, new_id
 
 MAX_TERM = 30
 MAX_REASON_TEXT = 200
@@ -36,23 +37,24 @@ async def add_term(moderation: Moderation, term: str, rule: str, actor: str) -> 
     record = TermRule(id=new_id(), term=term, action="reject" if rule == "reject" else "hold",
                       created_by=actor, created_at=now, updated_at=now)
     try:
-        await moderation.store.insert(record)
+        async with moderation.store.transaction() as tx:
+            await tx.insert(record)
+            await _audit(moderation, tx, actor, "terms.add", f"term:{term}", None,
+                         {"action": record.action})
     except Conflict:
         raise ListError(f"“{term}”已在列表中。") from None
-    await _audit(moderation, actor, "terms.add", f"term:{term}", None,
-                 {"action": record.action})
     await moderation.reload_terms()
     return record
 
 
 async def delete_term(moderation: Moderation, rule_id: str, actor: str) -> bool:
     """Unblock a term; False when there was none with this id (already deleted)."""
-    store = moderation.store
-    found = await store.find(TermRule, {"id": rule_id})
-    if not found or not await store.delete(TermRule, rule_id):
-        return False
-    await _audit(moderation, actor, "terms.delete", f"term:{found[0].term}",
-                 {"action": found[0].action}, None)
+    async with moderation.store.transaction() as tx:
+        found = await tx.find(TermRule, {"id": rule_id})
+        if not found or not await tx.delete(TermRule, rule_id):
+            return False
+        await _audit(moderation, tx, actor, "terms.delete", f"term:{found[0].term}",
+                     {"action": found[0].action}, None)
     await moderation.reload_terms()
     return True
 
@@ -64,23 +66,23 @@ async def add_reason(moderation: Moderation, text: str, actor: str) -> ReasonTem
     now = moderation.clock()
     record = ReasonTemplate(id=new_id(), text=text, position=now, created_at=now,
                             updated_at=now)
-    await moderation.store.insert(record)
-    await _audit(moderation, actor, "reasons.add", "reasons", None, {"text": text})
+    async with moderation.store.transaction() as tx:
+        await tx.insert(record)
+        await _audit(moderation, tx, actor, "reasons.add", "reasons", None, {"text": text})
     return record
 
 
 async def delete_reason(moderation: Moderation, reason_id: str, actor: str) -> bool:
-    store = moderation.store
-    found = await store.find(ReasonTemplate, {"id": reason_id})
-    if not found or not await store.delete(ReasonTemplate, reason_id):
-        return False
-    await _audit(moderation, actor, "reasons.delete", "reasons", {"text": found[0].text},
-                 None)
+    async with moderation.store.transaction() as tx:
+        found = await tx.find(ReasonTemplate, {"id": reason_id})
+        if not found or not await tx.delete(ReasonTemplate, reason_id):
+            return False
+        await _audit(moderation, tx, actor, "reasons.delete", "reasons",
+                     {"text": found[0].text}, None)
     return True
 
 
-async def _audit(moderation: Moderation, actor: str, action: str, target: str,
+async def _audit(moderation: Moderation, tx: Store, actor: str, action: str, target: str,
                  before: dict[str, str] | None, after: dict[str, str] | None) -> None:
-    await moderation.store.audit(AuditEntry(
-        id=new_id(), at=moderation.clock(), actor=actor, action=action, target=target,
-        before=before, after=after))
+    """Record a list change in the transaction ``tx`` that makes it."""
+    await moderation.audit(tx, actor, action, target, before=before, after=after)

@@ -1,7 +1,8 @@
 """Staff accounts: creation, roles, passwords (argon2id) and login throttling.
 
-Plain Python over the store: no HTTP here. Every change is written to the audit log, and a
-role change, a disabled account or a new password revokes the account's logins at once.
+Plain Python over the store: no HTTP here. Every change commits in one transaction with its
+audit entry, and a role change, a disabled account or a new password revokes the account's
+logins in that same transaction; open websockets are told (``on_revoke``) after the commit.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from moderation.audit import Audit, target
 from store.base import Conflict, Store
-from store.records import ROLES, AuditEntry, StaffUser, new_id, to_dict
+from store.records import ROLES, StaffUser, new_id, to_dict
 
 Clock = Callable[[], float]
 
@@ -111,10 +113,12 @@ class LoginThrottle:
 
 
 class StaffAccounts:
-    def __init__(self, store: Store, throttle: LoginThrottle, clock: Clock = time.time) -> None:
+    def __init__(self, store: Store, throttle: LoginThrottle, clock: Clock = time.time,
+                 audit: Audit | None = None) -> None:
         self.store = store
         self.throttle = throttle
         self.clock = clock
+        self.audit = audit or Audit(clock)
         # argon2id with the library's defaults (64 MiB, 3 passes): memory-hard by design.
         self._hasher = PasswordHasher()
         self._dummy_hash = ""
@@ -122,8 +126,8 @@ class StaffAccounts:
         # websockets close too (the app connects this to the hub).
         self.on_revoke: list[Callable[[str], object]] = []
 
-    async def _revoke(self, user_id: str) -> None:
-        await self.store.revoke_logins(user_id)
+    def _revoked(self, user_id: str) -> None:
+        """After the commit that deleted the account's logins: close its sockets too."""
         for callback in self.on_revoke:
             callback(user_id)
 
@@ -139,12 +143,10 @@ class StaffAccounts:
 
         return await asyncio.to_thread(verify)
 
-    async def _audit(self, actor: str, action: str, target: StaffUser,
+    async def _audit(self, tx: Store, actor: str, action: str, account: StaffUser,
                      before: dict[str, object] | None, after: dict[str, object] | None) -> None:
-        await self.store.audit(AuditEntry(
-            id=new_id(), at=self.clock(), actor=actor, action=action,
-            target=f"staff:{target.name}", before=before, after=after,
-        ))
+        await self.audit(tx, actor, action, target("staff", account.name), before=before,
+                         after=after)
 
     async def create(self, name: str, role: str, password: str, *, actor: str,
                      display_name: str = "") -> StaffUser:
@@ -156,10 +158,11 @@ class StaffAccounts:
             display_name=display_name.strip()[:40], created_at=now, updated_at=now,
         )
         try:
-            await self.store.insert(account)
+            async with self.store.transaction() as tx:
+                await tx.insert(account)
+                await self._audit(tx, actor, "staff.create", account, None, {"role": role})
         except Conflict:
             raise StaffError(f"账号 {name} 已存在。") from None
-        await self._audit(actor, "staff.create", account, None, {"role": role})
         return account
 
     async def ensure_initial_admin(self) -> str | None:
@@ -194,42 +197,51 @@ class StaffAccounts:
 
     async def set_role(self, user_id: str, role: str, *, actor: str) -> StaffUser:
         check_role(role)
-        current = await self.store.get(StaffUser, user_id)
-        if current.role == role:
-            return current
-        await self._guard_last_admin(current, losing_admin=role != "admin")
-        updated = await self.store.update(StaffUser, user_id, {"role": role}, now=self.clock())
-        await self._revoke(user_id)
-        await self._audit(actor, "staff.role", updated, {"role": current.role}, {"role": role})
+        async with self.store.transaction() as tx:
+            current = await tx.get(StaffUser, user_id)
+            if current.role == role:
+                return current
+            await self._guard_last_admin(tx, current, losing_admin=role != "admin")
+            updated = await tx.update(StaffUser, user_id, {"role": role}, now=self.clock())
+            await tx.revoke_logins(user_id)
+            await self._audit(tx, actor, "staff.role", updated, {"role": current.role},
+                              {"role": role})
+        self._revoked(user_id)
         return updated
 
     async def set_disabled(self, user_id: str, disabled: bool, *, actor: str) -> StaffUser:
-        current = await self.store.get(StaffUser, user_id)
+        async with self.store.transaction() as tx:
+            current = await tx.get(StaffUser, user_id)
+            if disabled:
+                await self._guard_last_admin(tx, current, losing_admin=True)
+            updated = await tx.update(StaffUser, user_id, {"disabled": disabled},
+                                      now=self.clock())
+            if disabled:
+                await tx.revoke_logins(user_id)
+            await self._audit(tx, actor, "staff.disable" if disabled else "staff.enable",
+                              updated, {"disabled": current.disabled}, {"disabled": disabled})
         if disabled:
-            await self._guard_last_admin(current, losing_admin=True)
-        updated = await self.store.update(
-            StaffUser, user_id, {"disabled": disabled}, now=self.clock()
-        )
-        if disabled:
-            await self._revoke(user_id)
-        await self._audit(actor, "staff.disable" if disabled else "staff.enable", updated,
-                          {"disabled": current.disabled}, {"disabled": disabled})
+            self._revoked(user_id)
         return updated
 
     async def set_password(self, user_id: str, password: str, *, actor: str) -> StaffUser:
         check_password(password)
-        digest = await self.hash_password(password)
-        updated = await self.store.update(
-            StaffUser, user_id, {"password_hash": digest}, now=self.clock()
-        )
-        await self._revoke(user_id)
-        await self._audit(actor, "staff.password", updated, None, None)
+        digest = await self.hash_password(password)  # slow: before the transaction opens
+        async with self.store.transaction() as tx:
+            updated = await tx.update(StaffUser, user_id, {"password_hash": digest},
+                                      now=self.clock())
+            await tx.revoke_logins(user_id)
+            await self._audit(tx, actor, "staff.password", updated, None, None)
+        self._revoked(user_id)
         return updated
 
-    async def _guard_last_admin(self, account: StaffUser, *, losing_admin: bool) -> None:
+    @staticmethod
+    async def _guard_last_admin(tx: Store, account: StaffUser, *, losing_admin: bool) -> None:
+        # Read inside the change's transaction: two admins demoting each other at once
+        # cannot both pass.
         if not losing_admin or account.role != "admin" or account.disabled:
             return
-        admins = await self.store.find(StaffUser, {"role": "admin", "disabled": False})
+        admins = await tx.find(StaffUser, {"role": "admin", "disabled": False})
         if len(admins) <= 1:
             raise StaffError("不能停用或降级最后一个管理员账号。")
 

@@ -21,7 +21,8 @@ from aiohttp import web
 from clips.search import MAX_QUERY_CHARS
 from clips.segment import AnalyzedQuery, Segmenter, WordList
 from moderation import data_files
-from moderation.catalog import CATEGORIES, LINK_FORMS, LINK_STATUSES, Catalog
+from moderation.audit import target
+from moderation.catalog import CATEGORIES, LINK_FORMS, LINK_STATUSES, Catalog, CatalogItem
 from moderation.catalog_edit import (
     CatalogEditError,
     ItemForm,
@@ -32,8 +33,14 @@ from moderation.catalog_edit import (
     with_item,
     without_item,
 )
-from moderation.data_files import CATALOG, MAX_TEXT_CHARS, WORD_LIST, DataFileError
-from store.records import AuditEntry, Clip, Question, new_id
+from moderation.data_files import (
+    CATALOG,
+    MAX_TEXT_CHARS,
+    WORD_LIST,
+    AuditNote,
+    DataFileError,
+)
+from store.records import Clip, Question
 from web import keys
 from web.admin import actor
 from web.render import render
@@ -90,11 +97,18 @@ def _raw_text(form: Any) -> str:
     return _text(form, "text", MAX_TEXT_CHARS + 1).replace("\r\n", "\n")
 
 
-async def _audit(request: web.Request, action: str, item_id: str,
-                 before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    await request.app[keys.STORE].audit(AuditEntry(
-        id=new_id(), at=request.app[keys.MODERATION].clock(), actor=actor(request),
-        action=action, target=f"catalog_item:{item_id}", before=before, after=after))
+def _item_note(catalog: Catalog, before: CatalogItem | None, item_id: str) -> AuditNote | None:
+    """The catalog-item audit entry an edit adds to the save's transaction (None: no
+    change to the item itself)."""
+    after = catalog.get(item_id)
+    where = target("catalog_item", item_id)
+    if after is None:
+        assert before is not None
+        return AuditNote("catalog.item_delete", where, {"name": before.name}, None)
+    if before is None:
+        return AuditNote("catalog.item_add", where, None, {"name": after.name})
+    old, new = changed_fields(before, after)
+    return AuditNote("catalog.item_edit", where, old, new) if new else None
 
 
 # --- the catalog, item by item ---------------------------------------------------------
@@ -182,25 +196,25 @@ async def item_submit(request: web.Request) -> web.Response:
                 raise web.HTTPSeeOther(f"/admin/catalog?msg=saved#item-{item.id}")
             edited = with_item(catalog, item, replacing=editing)
         text = catalog_to_toml(edited, leading_comments(current.text))
+        # The item's own audit entry commits in the save's transaction.
+        item_id = editing if action == "delete" else form.id.strip()
+        parsed = data_files.parse(CATALOG, text)
+        assert isinstance(parsed, Catalog)
+        note = _item_note(parsed, before, item_id)
         saved = await data_files.save(store, CATALOG, text, expected_version=version,
-                                      actor=actor(request))
+                                      actor=actor(request), also_audit=[note] if note else [],
+                                      audit=request.app[keys.MODERATION].audit)
     except (DataFileError, CatalogEditError) as exc:
         return await _item_page(request, form, editing=editing, version=version,
                                 error=str(exc), status=400)
     assert isinstance(saved, Catalog)
     await apply_catalog(request.app, saved)
     if action == "delete":
-        assert before is not None
-        await _audit(request, "catalog.item_delete", editing, {"name": before.name}, None)
         raise web.HTTPSeeOther("/admin/catalog?msg=deleted")
-    after = saved.get(form.id.strip())
+    after = saved.get(item_id)
     assert after is not None
     if before is None:
-        await _audit(request, "catalog.item_add", after.id, None, {"name": after.name})
         raise web.HTTPSeeOther(f"/admin/catalog?msg=added#item-{after.id}")
-    old, new = changed_fields(before, after)
-    if new:
-        await _audit(request, "catalog.item_edit", after.id, old, new)
     raise web.HTTPSeeOther(f"/admin/catalog?msg=saved#item-{after.id}")
 
 
@@ -229,7 +243,8 @@ async def catalog_raw_submit(request: web.Request) -> web.Response:
             current = await data_files.current(store, CATALOG)
             return await _raw_page(request, text=current.text, version=current.version,
                                    error="请勾选“确认恢复”后再恢复。", status=400)
-        await data_files.restore(store, CATALOG, actor=actor(request))
+        await data_files.restore(store, CATALOG, actor=actor(request),
+                                 audit=request.app[keys.MODERATION].audit)
         await apply_catalog(request.app, await data_files.load_catalog(store))
         raise web.HTTPSeeOther("/admin/catalog?msg=restored")
     if action != "save":
@@ -237,7 +252,8 @@ async def catalog_raw_submit(request: web.Request) -> web.Response:
     text, version = _raw_text(data), _version(data)
     try:
         saved = await data_files.save(store, CATALOG, text, expected_version=version,
-                                      actor=actor(request))
+                                      actor=actor(request),
+                                      audit=request.app[keys.MODERATION].audit)
     except DataFileError as exc:
         return await _raw_page(request, text=text, version=version, error=str(exc),
                                status=400)
@@ -307,7 +323,8 @@ async def synonyms_submit(request: web.Request) -> web.Response:
         if _text(data, "confirm", 10) != "yes":
             return await _synonyms_page(request, text=current.text, version=current.version,
                                         error="请勾选“确认恢复”后再恢复。", status=400)
-        await data_files.restore(store, WORD_LIST, actor=actor(request))
+        await data_files.restore(store, WORD_LIST, actor=actor(request),
+                                 audit=request.app[keys.MODERATION].audit)
         await apply_words(request.app, await data_files.load_word_list(store))
         raise web.HTTPSeeOther("/admin/synonyms?msg=restored")
     if action not in ("save", "try"):
@@ -321,7 +338,8 @@ async def synonyms_submit(request: web.Request) -> web.Response:
             return await _synonyms_page(request, text=text, version=version, query=query,
                                         tried=await _try(request, words, query))
         saved = await data_files.save(store, WORD_LIST, text, expected_version=version,
-                                      actor=actor(request))
+                                      actor=actor(request),
+                                      audit=request.app[keys.MODERATION].audit)
     except DataFileError as exc:
         return await _synonyms_page(request, text=text, version=version, query=query,
                                     error=str(exc), status=400)

@@ -91,6 +91,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     app[keys.HUB] = hub
     app[keys.MODERATION] = moderation
     app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed,
+                                  audit=moderation.audit,
                                   rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media))
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
     yield

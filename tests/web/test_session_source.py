@@ -10,6 +10,7 @@ import pytest
 
 from live.recording import rtmp_push_address
 from live.sessions import SessionError, SessionForm, Sessions, describe_source, stream_key
+from moderation.audit import Audit
 from settings import Settings
 from store.base import Store
 from store.records import AuditEntry, Broadcast
@@ -20,7 +21,7 @@ FORM = {"title": "周三上午场", "scheduled_start": "2027-01-06T10:00"}
 
 
 async def sessions(store: Store) -> Sessions:
-    return Sessions(store, lambda b: None, rtmp_listen="rtmp://10.0.0.5:1935/live")
+    return Sessions(store, lambda b: None, audit=Audit(), rtmp_listen="rtmp://10.0.0.5:1935/live")
 
 
 async def test_each_kind_of_source_is_stored_as_the_recorder_reads_it(
