@@ -50,11 +50,12 @@ from clips.segment import Segmenter, WordList, normalize
 from clips.timeline import NotRecorded, load_playlist
 from live.hub import STAFF, Event, Publish
 from live.recorder import session_playlist
+from moderation.audit import Audit, target
 from moderation.catalog import Catalog
 from moderation.pii import without_masked
 from settings import MediaSettings
 from store.base import Conflict, NotFound, Store, VersionConflict
-from store.records import AuditEntry, Broadcast, Clip, ClipView, Job, Question, SearchMiss, new_id
+from store.records import Broadcast, Clip, ClipView, Job, Question, SearchMiss, new_id
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ class ClipLibrary:
         self.media = media
         self.index_path = Path(index_path)
         self.clock = clock
+        self.audit = Audit(clock)
         self.catalog = catalog
         self.words = words
         self.index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
@@ -215,10 +217,12 @@ class ClipLibrary:
             start_at=start, end_at=end, cut_mode=self.media.clip_mode, generation=1,
             job_id=f"{clip_id}-g1", created_by="system", created_at=now, updated_at=now)
         try:
-            await self.store.insert(clip)
+            async with self.store.transaction() as tx:  # the clip and its cut, or neither
+                await tx.insert(clip)
+                await self._insert_job(tx, clip)
         except Conflict:
             return await self.store.get(Clip, clip_id)
-        await self._queue_cut(clip)
+        self._wake_worker()
         self._emit(clip)
         return clip
 
@@ -234,10 +238,12 @@ class ClipLibrary:
             title=_clean_line(title, MAX_TITLE) or f"{session.title} 片段",
             start_at=start_at, end_at=end_at, cut_mode="accurate", generation=1,
             job_id=f"{clip_id}-g1", created_by=actor, created_at=now, updated_at=now)
-        await self.store.insert(clip)
-        await self._audit(actor, "clip.create", clip, None,
-                          {"start_at": start_at, "end_at": end_at})
-        await self._queue_cut(clip)
+        async with self.store.transaction() as tx:
+            await tx.insert(clip)
+            await self._audit(tx, actor, "clip.create", clip, None,
+                              {"start_at": start_at, "end_at": end_at})
+            await self._insert_job(tx, clip)
+        self._wake_worker()
         self._emit(clip)
         return clip
 
@@ -266,12 +272,22 @@ class ClipLibrary:
         return queued
 
     async def _queue_cut(self, clip: Clip) -> None:
+        await self._insert_job(self.store, clip)
+        self._wake_worker()
+
+    async def _insert_job(self, store: Store, clip: Clip) -> None:
+        """The cut job of ``clip``'s generation, unless it is queued already (read first:
+        inside a transaction a duplicate key would abort it)."""
+        with contextlib.suppress(NotFound):
+            await store.get(Job, clip.job_id)
+            return
         job = Job(id=clip.job_id, kind=JOB_KIND,
                   payload={"clip_id": clip.id, "generation": clip.generation},
                   max_attempts=self.media.clip_max_attempts, run_after=self.clock(),
                   created_at=self.clock(), updated_at=self.clock())
-        with contextlib.suppress(Conflict):  # already queued
-            await self.store.insert(job)
+        await store.insert(job)
+
+    def _wake_worker(self) -> None:
         for wake in self.on_cut_queued:
             wake()
 
@@ -372,9 +388,11 @@ class ClipLibrary:
         changed = {k: v for k, v in values.items() if getattr(clip, k) != v}
         if not changed:
             return clip
-        updated = await self._update(clip, changed)
-        await self._audit(actor, "clip.edit", updated, {k: getattr(clip, k) for k in changed},
-                          changed)
+        async with self.store.transaction() as tx:
+            updated = await self._update(tx, clip, changed)
+            await self._audit(tx, actor, "clip.edit", updated,
+                              {k: getattr(clip, k) for k in changed}, changed)
+        self._emit(updated)
         if updated.state == "published":
             await self._index(updated)
         return updated
@@ -416,11 +434,14 @@ class ClipLibrary:
         changes = {"start_at": start_at, "end_at": end_at, "state": "pending",
                    "cut_mode": "accurate", "generation": generation, "error": "",
                    "job_id": f"{clip.id}-g{generation}"}
-        updated = await self._update(clip, changes)
-        await self._audit(actor, "clip.trim", updated,
-                          {"start_at": clip.start_at, "end_at": clip.end_at},
-                          {"start_at": start_at, "end_at": end_at})
-        await self._queue_cut(updated)
+        async with self.store.transaction() as tx:
+            updated = await self._update(tx, clip, changes)
+            await self._audit(tx, actor, "clip.trim", updated,
+                              {"start_at": clip.start_at, "end_at": clip.end_at},
+                              {"start_at": start_at, "end_at": end_at})
+            await self._insert_job(tx, updated)
+        self._emit(updated)
+        self._wake_worker()
         return updated
 
     async def retry(self, clip_id: str, *, expected_version: int, actor: str) -> Clip:
@@ -428,10 +449,14 @@ class ClipLibrary:
         if clip.state != "failed":
             raise ClipError("只有剪辑失败的片段可以重试。")
         generation = clip.generation + 1
-        updated = await self._update(clip, {"state": "pending", "generation": generation,
-                                            "job_id": f"{clip.id}-g{generation}"})
-        await self._audit(actor, "clip.retry", updated, None, None)
-        await self._queue_cut(updated)
+        async with self.store.transaction() as tx:
+            updated = await self._update(tx, clip, {"state": "pending",
+                                                    "generation": generation,
+                                                    "job_id": f"{clip.id}-g{generation}"})
+            await self._audit(tx, actor, "clip.retry", updated, None, None)
+            await self._insert_job(tx, updated)
+        self._emit(updated)
+        self._wake_worker()
         return updated
 
     async def publish_clip(self, clip_id: str, *, expected_version: int, actor: str) -> Clip:
@@ -441,10 +466,12 @@ class ClipLibrary:
         media = self.file(clip.media_path)
         if media is None or not await asyncio.to_thread(media.exists):
             raise ClipError("片段文件不存在，请重新剪辑。")
-        updated = await self._update(clip, {"state": "published",
-                                            "published_at": clip.published_at or self.clock()})
-        await self._audit(actor, "clip.publish", updated, {"state": clip.state},
-                          {"state": "published"})
+        async with self.store.transaction() as tx:
+            updated = await self._update(tx, clip, {
+                "state": "published", "published_at": clip.published_at or self.clock()})
+            await self._audit(tx, actor, "clip.publish", updated, {"state": clip.state},
+                              {"state": "published"})
+        self._emit(updated)
         await self._index(updated)
         self._visibility(updated)
         return updated
@@ -453,9 +480,11 @@ class ClipLibrary:
         clip = await self._current(clip_id, expected_version)
         if clip.state != "published":
             raise ClipError("只有已发布的片段可以下架。")
-        updated = await self._update(clip, {"state": "unpublished"})
-        await self._audit(actor, "clip.unpublish", updated, {"state": "published"},
-                          {"state": "unpublished"})
+        async with self.store.transaction() as tx:
+            updated = await self._update(tx, clip, {"state": "unpublished"})
+            await self._audit(tx, actor, "clip.unpublish", updated, {"state": "published"},
+                              {"state": "unpublished"})
+        self._emit(updated)
         await asyncio.to_thread(self.index.remove, clip.id)
         self._visibility(updated)
         return updated
@@ -464,11 +493,11 @@ class ClipLibrary:
         clip = await self._current(clip_id, expected_version)
         if clip.state == "published":
             raise ClipError("已发布的片段请先下架再删除。")
-        await self.store.delete(Clip, clip.id)
-        with contextlib.suppress(NotFound):
-            await self.store.delete(Job, clip.job_id)
-        await self._audit(actor, "clip.delete", clip, {"title": clip.title, "state": clip.state},
-                          None)
+        async with self.store.transaction() as tx:
+            await tx.delete(Clip, clip.id)
+            await tx.delete(Job, clip.job_id)
+            await self._audit(tx, actor, "clip.delete", clip,
+                              {"title": clip.title, "state": clip.state}, None)
         await asyncio.to_thread(self.index.remove, clip.id)
         await asyncio.to_thread(shutil.rmtree, self.clip_dir(clip.id), True)
         self.publish(clip.session_id, [Event(STAFF, "clip_removed", {"id": clip.id})])
@@ -480,20 +509,18 @@ class ClipLibrary:
             raise ClipConflict(clip)
         return clip
 
-    async def _update(self, clip: Clip, changes: dict[str, Any]) -> Clip:
+    async def _update(self, tx: Store, clip: Clip, changes: dict[str, Any]) -> Clip:
+        """Change a clip in the review action's transaction (announced after its commit)."""
         try:
-            updated = await self.store.update(Clip, clip.id, changes,
-                                              expected_version=clip.version, now=self.clock())
+            return await tx.update(Clip, clip.id, changes, expected_version=clip.version,
+                                   now=self.clock())
         except VersionConflict as exc:
             raise ClipConflict(exc.current) from None
-        self._emit(updated)
-        return updated
 
-    async def _audit(self, actor: str, action: str, clip: Clip, before: dict[str, Any] | None,
-                     after: dict[str, Any] | None) -> None:
-        await self.store.audit(AuditEntry(
-            id=new_id(), at=self.clock(), actor=actor, action=action, target=f"clip:{clip.id}",
-            session_id=clip.session_id, before=before, after=after))
+    async def _audit(self, tx: Store, actor: str, action: str, clip: Clip,
+                     before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        await self.audit(tx, actor, action, target("clip", clip.id),
+                         session_id=clip.session_id, before=before, after=after)
 
     def _visibility(self, clip: Clip) -> None:
         for hook in self.on_visibility:
