@@ -21,6 +21,7 @@ from live.sessions import (
     source_kind,
     stream_key,
 )
+from moderation.audit import Audit
 from store.base import NotFound, Store
 from store.records import AuditEntry, Broadcast, Question, StaffUser
 
@@ -52,7 +53,7 @@ async def rig(sqlite_store: Store) -> Rig:
     clock = Clock()
     told: list[tuple[str, str, str]] = []
     sessions = Sessions(sqlite_store, lambda b: told.append(("first", b.id, b.status)), clock,
-                        rtmp_listen="rtmp://10.0.0.5:1935/live")
+                        audit=Audit(clock), rtmp_listen="rtmp://10.0.0.5:1935/live")
     sessions.listeners.append(lambda b: told.append(("second", b.id, b.status)))
     return Rig(sqlite_store, clock, sessions, told)
 
