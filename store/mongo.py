@@ -148,9 +148,30 @@ class MongoStore(MongoRecords):
                                     or "ns does not exist" in short(cause).lower()))
                     if not missing:
                         raise
+        await self._drop_duplicate_terms()
         for name, models in INDEXES.items():
             with self._errors(f"creating the indexes of {self.database_name}.{name}"):
                 await db[name].create_indexes(models)
+
+    async def _drop_duplicate_terms(self) -> None:
+        """Blocked terms were not unique on MongoDB before (they always were on SQLite):
+        keep the oldest rule of each term, so that the unique index can be built."""
+        rules = self.database["term_rules"]
+        seen: set[str] = set()
+        extra: list[object] = []
+        with self._errors("reading term_rules"):
+            cursor = rules.find({}, projection={"term": 1},
+                                sort=[("term", 1), ("created_at", 1), ("_id", 1)])
+            async for doc in cursor:
+                term = str(doc.get("term"))
+                if term in seen:
+                    extra.append(doc["_id"])
+                seen.add(term)
+        if extra:
+            with self._errors("removing duplicate term_rules"):
+                await rules.delete_many({"_id": {"$in": extra}})
+            log.warning("removed %d duplicate blocked terms (kept the oldest of each)",
+                        len(extra))
 
     async def close(self) -> None:
         client, self._client, self._db = self._client, None, None

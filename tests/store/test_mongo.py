@@ -19,7 +19,7 @@ from pymongo.write_concern import WriteConcern
 
 from store.base import Conflict, StoreUnavailable
 from store.mongo import MongoStore
-from store.records import LoginSession, Question, StaffUser, new_id
+from store.records import LoginSession, Question, StaffUser, TermRule, new_id
 from tests.conftest import require
 
 NOW = 1_760_000_000.0
@@ -137,6 +137,28 @@ async def test_open_retires_the_per_viewer_retry_index(mongodb_uri: str) -> None
         await store.insert_question(question("c"))
         q2 = replace(question("c"), session_id="another")
         assert (await store.insert_question(q2))[1] is True
+    finally:
+        await store.drop_database()
+        await store.close()
+
+
+@pytest.mark.mongodb
+async def test_open_keeps_the_oldest_of_duplicate_blocked_terms(mongodb_uri: str) -> None:
+    store = MongoStore(mongodb_uri, database=unique_db(), timeout_ms=5000)
+    await store.open()
+    try:
+        rules = store.database["term_rules"]
+        await rules.drop_indexes()  # as an older version left it: terms not unique
+        for i, action in enumerate(["hold", "reject", "hold"]):
+            await rules.insert_one({"_id": f"r{i}", "term": "代办", "action": action,
+                                    "created_at": NOW + i})
+        await rules.insert_one({"_id": "other", "term": "黄牛", "action": "hold"})
+        await store.close()
+        await store.open()
+        kept = await store.find(TermRule, order_by=["term"])
+        assert sorted((r.id, r.term) for r in kept) == [("other", "黄牛"), ("r0", "代办")]
+        with pytest.raises(Conflict):
+            await store.insert(TermRule(id="again", term="黄牛", action="hold"))
     finally:
         await store.drop_database()
         await store.close()
