@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 
 from live.hub import Event
+from moderation.actions import ACTIONS, perform
 from moderation.catalog import load_catalog
 from moderation.questions import Refused
 from moderation.service import Board, Limits, Moderation, NotApplied, RefusedConflict
@@ -65,9 +66,13 @@ class Desk:
         assert created
         return q
 
-    async def act(self, user: StaffUser, kind: str, q: Question, **fields: Any) -> Question:
-        return await self.moderation.act(SESSION, user, kind,
-                                         {"question_id": q.id, "version": q.version, **fields})
+    async def send(self, user: StaffUser, name: str, /, **fields: Any) -> dict[str, Any]:
+        """A staff action as the websocket and the API send it (``moderation.actions``)."""
+        return await perform(ACTIONS[name], self.moderation, SESSION, user, fields)
+
+    async def act(self, user: StaffUser, name: str, q: Question, /, **fields: Any) -> Question:
+        await self.send(user, name, question_id=q.id, version=q.version, **fields)
+        return (await self.board()).questions[q.id]
 
     async def approve(self, user: StaffUser, q: Question) -> Question:
         return await self.act(user, "approve", q, category="驾驶证")
@@ -219,22 +224,23 @@ async def test_roles_are_enforced(desk: Desk) -> None:
         await desk.approve(HOST, q)
     assert info.value.code == "forbidden"
     with pytest.raises(Refused):
-        await desk.moderation.set_slow_mode(SESSION, HOST, 30)
+        await desk.send(HOST, "slow_mode", seconds=30)
     assert await audit_actions(desk.store) == []
 
 
 async def test_slow_mode_and_restrictions_are_stored_audited_and_announced(desk: Desk) -> None:
-    await desk.moderation.set_slow_mode(SESSION, MOD, 30)
+    await desk.send(MOD, "slow_mode", seconds=30)
     assert (await desk.store.get(Broadcast, SESSION)).settings == {  # type: ignore[union-attr]
         "slow_mode_seconds": 30}
-    await desk.moderation.restrict(SESSION, MOD, "v9", "timeout", 5, "刷屏")
+    await desk.send(MOD, "restrict", viewer_id="v9", kind="timeout", minutes=5,
+                    reason="刷屏")
     with pytest.raises(Refused) as info:
         await desk.ask(viewer="v9")
     assert info.value.code == "timed_out"
-    await desk.moderation.unrestrict(SESSION, MOD, "v9")
+    await desk.send(MOD, "unrestrict", viewer_id="v9")
     assert await desk.store.count(ViewerRestriction) == 0  # type: ignore[union-attr]
     with pytest.raises(Refused):
-        await desk.moderation.unrestrict(SESSION, MOD, "v9")
+        await desk.send(MOD, "unrestrict", viewer_id="v9")
     assert [a for _, a, _ in await audit_actions(desk.store)] == [
         "session.slow_mode", "viewer.timeout", "viewer.unrestrict"]
     kinds = [e.kind for _, e in desk.events]
@@ -272,7 +278,6 @@ async def setup_for(desk: Desk, action: str) -> tuple[Question, Question]:
 
 
 async def run(desk: Desk, action: str, a: Question, b: Question) -> None:
-    m = desk.moderation
     if action == "on_air":
         await desk.act(HOST, "on_air", a)
     elif action == "answered":
@@ -282,9 +287,9 @@ async def run(desk: Desk, action: str, a: Question, b: Question) -> None:
     elif action == "pin":
         await desk.act(MOD, "pin", a, pinned=True)
     elif action == "slow_mode":
-        await m.set_slow_mode(SESSION, MOD, 60)
+        await desk.send(MOD, "slow_mode", seconds=60)
     elif action == "restrict":
-        await m.restrict(SESSION, MOD, "v1", "ban", 0, "广告")
+        await desk.send(MOD, "restrict", viewer_id="v1", kind="ban", reason="广告")
     else:
         raise AssertionError(action)
 
