@@ -47,6 +47,7 @@ STATUS = {
     "air_busy": 409,
     "merge_target_closed": 409,
     "bad_field": 400,
+    "unavailable": 503,  # the store failed mid-action; nothing was applied (NotApplied)
 }
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
