@@ -109,7 +109,8 @@ def check_media(settings: Settings) -> int:
 
 
 async def adduser(settings: Settings, args: argparse.Namespace) -> int:
-    from moderation.staff import LoginThrottle, StaffAccounts, StaffError
+    from moderation.logins import LoginThrottle
+    from moderation.staff import StaffAccounts, StaffError
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -12,12 +12,12 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from moderation.audit import Audit, target
+from moderation.logins import LoginThrottle
 from store.base import Conflict, Store
 from store.records import ROLES, StaffUser, new_id, to_dict
 
@@ -68,48 +68,6 @@ def generate_password() -> str:
     """A random password a person can type: 4 groups of 4 unambiguous characters."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(4))
-
-
-@dataclass
-class LoginThrottle:
-    """Counts failed logins per key (an account name, a client address) in memory.
-
-    After ``max_failures`` failures inside the lockout window the key is refused until the
-    window has passed. In-memory is enough for one process; several hub nodes each keep
-    their own counts, which at worst multiplies the allowance by the node count.
-    """
-
-    max_failures: int
-    lockout_seconds: int
-    clock: Clock = time.time
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def retry_after(self, *keys: str) -> int:
-        now = self.clock()
-        wait = 0.0
-        for key in keys:
-            recent = [t for t in self._failures.get(key, []) if now - t < self.lockout_seconds]
-            if recent:
-                self._failures[key] = recent
-            else:
-                self._failures.pop(key, None)
-            if self.max_failures and len(recent) >= self.max_failures:
-                wait = max(wait, recent[-self.max_failures] + self.lockout_seconds - now)
-        return int(wait) + (1 if wait > int(wait) else 0)
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        for key in keys:
-            self._failures.setdefault(key, []).append(now)
-            del self._failures[key][: -max(self.max_failures, 1)]
-        if len(self._failures) > 100_000:  # bound memory under a spray of names
-            oldest = sorted(self._failures, key=lambda k: self._failures[k][-1])
-            for key in oldest[: len(oldest) // 2]:
-                del self._failures[key]
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
 
 
 class StaffAccounts:
@@ -174,8 +132,7 @@ class StaffAccounts:
         return password
 
     async def authenticate(self, name: str, password: str, client: str) -> StaffUser:
-        keys = (f"name:{name.strip().lower()[:64]}", f"addr:{client}")
-        wait = self.throttle.retry_after(*keys)
+        wait = self.throttle.retry_after(name, client)
         if wait:
             raise LoginThrottled(wait)
         account = await self.store.user_by_name(name.strip().lower()[:64])
@@ -188,11 +145,11 @@ class StaffAccounts:
         else:
             ok = await self._verify(account.password_hash, password[:MAX_PASSWORD])
         if not ok or account is None:
-            self.throttle.failed(*keys)
+            self.throttle.failed(name, client)
             raise LoginFailed("账号或密码不正确。")
         if account.disabled:
             raise LoginFailed("此账号已停用，请联系管理员。")
-        self.throttle.succeeded(*keys)
+        self.throttle.succeeded(name, client)
         return account
 
     async def set_role(self, user_id: str, role: str, *, actor: str) -> StaffUser:

@@ -18,9 +18,9 @@ from live.hub import Hub
 from live.recording import make_recordings, rtmp_listen_base
 from live.sessions import Sessions
 from moderation import data_files
-from moderation.logins import Logins
+from moderation.logins import Logins, LoginThrottle
 from moderation.service import Limits, Moderation
-from moderation.staff import LoginThrottle, StaffAccounts
+from moderation.staff import StaffAccounts
 from settings import Settings, ensure_secret_key
 from store import make_store
 from web import keys

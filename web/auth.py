@@ -4,7 +4,8 @@ login/logout pages. The account logic itself lives in ``moderation.staff`` and
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import unicodedata
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -22,11 +23,39 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
+DEFAULT_NEXT = "/staff"
+MAX_NEXT = 2000
+# Characters a Location may carry as they are; everything else is percent-encoded, so the
+# header holds plain ASCII and a browser reads exactly the path we checked.
+NEXT_SAFE = "/?&=#%+-._~!$'()*,;:@"
+
+
+def _suspicious(text: str) -> bool:
+    """A form a browser might read as another site: not one leading slash, a second slash
+    or a backslash right after it, or any backslash or control/invisible character (browsers
+    drop tabs and newlines inside URLs, so ``/\t/evil.com`` becomes ``//evil.com``)."""
+    if not text.startswith("/") or text.startswith(("//", "/\\")) or "\\" in text:
+        return True
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
 def safe_next(target: str) -> str:
-    """Only same-site paths may be a post-login destination."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/staff"
+    """The post-login destination: a path on this site, else ``/staff``.
+
+    The value is checked as sent and once fully percent-decoded (``/%09/evil.com``,
+    ``/%2F/evil.com``, ``/%5Cevil.com``), must parse with no scheme and no host, and is
+    sent back re-encoded."""
+    if not target or len(target) > MAX_NEXT:
+        return DEFAULT_NEXT
+    decoded = target
+    for _ in range(3):  # double and triple encodings too
+        decoded = unquote(decoded)
+    if _suspicious(target) or _suspicious(decoded):
+        return DEFAULT_NEXT
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or urlsplit(decoded).netloc:
+        return DEFAULT_NEXT
+    return quote(target, safe=NEXT_SAFE)
 
 
 @web.middleware
