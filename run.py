@@ -142,9 +142,10 @@ async def serve(settings: Settings) -> int:
 
     from web import keys
     from web.app import create_app
+    from web.server import EdgeRunner
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = EdgeRunner(app, access_log=None)
     try:
         await runner.setup()
     except StoreError as exc:

@@ -28,7 +28,7 @@ from web.auth import auth_middleware
 from web.errors import error_middleware
 from web.render import make_templates
 from web.routes import setup_routes
-from web.security import add_security_headers, csrf_middleware
+from web.security import add_security_headers, csrf_middleware, warn_without_public_url
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.ROUTE_ROLES] = {}
     setup_routes(app)
     app.on_response_prepare.append(add_security_headers)
+    app.on_startup.append(_check_public_url)
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_live)
@@ -50,6 +51,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_clips)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+async def _check_public_url(app: web.Application) -> None:
+    warn_without_public_url(app[keys.SETTINGS])
 
 
 async def _close_sockets(app: web.Application) -> None:

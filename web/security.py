@@ -1,22 +1,36 @@
-"""Security by default: response headers, same-origin checks and CSRF tokens.
+"""Security by default: response headers, Host and Origin checks and CSRF tokens.
 
 Every response carries a Content-Security-Policy without inline scripts, frame-ancestors
-'none', a strict Referrer-Policy and nosniff. Every state-changing request must come from our
-own origin (when the browser says where it comes from) and carry a CSRF token: the login's
-own token for staff, or the double-submit cookie on the login form before there is a login.
+'none', a strict Referrer-Policy and nosniff, and HSTS when the public address is https
+(``web.server`` puts the same headers on aiohttp's own low-level errors). Every
+state-changing request and every websocket handshake must be addressed to a host we serve
+and come from our own origin (when the browser says where it comes from); state-changing
+requests also carry a CSRF token: the login's own token for staff, or the double-submit
+cookie on the login form before there is a login.
+
+Which hosts we serve: with ``server.public_url`` set, only its host and port. Without it,
+only a literal IP address or ``localhost``: a DNS name could be rebound to this server by
+any web page (its script would then send a matching foreign Host and Origin), an address
+literal cannot.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import logging
 import secrets
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 
+from settings import Settings
 from web import keys
+
+log = logging.getLogger(__name__)
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -41,16 +55,26 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# One year; sent only when the public address is https (a browser ignores it over http, and
+# it must never pin a plain-http install).
+HSTS = "max-age=31536000"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_COOKIE = "tp_csrf"
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 
 
+def security_headers(settings: Settings) -> dict[str, str]:
+    """The headers every response carries under these settings."""
+    if settings.server.public_url.lower().startswith("https://"):
+        return {**HEADERS, "Strict-Transport-Security": HSTS}
+    return HEADERS
+
+
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     if response.status == 101:
         return  # a websocket upgrade renders nothing; 1 KiB per idle socket is better saved
-    for name, value in HEADERS.items():
+    for name, value in security_headers(request.app[keys.SETTINGS]).items():
         response.headers.setdefault(name, value)
     if request.path.startswith(("/login", "/staff", "/admin", "/account", "/moderate", "/host")):
         response.headers["Cache-Control"] = "no-store"
@@ -61,6 +85,47 @@ def own_origin(request: web.Request) -> str:
     address this request was sent to."""
     public = request.app[keys.SETTINGS].server.public_url
     return public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+
+
+def _host_port(netloc: str, default_port: int) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return None
+    return parts.hostname.rstrip(".").lower(), port or default_port
+
+
+def _literal_or_localhost(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(request: web.Request) -> bool:
+    """Whether the request's Host is one this server answers state changes for (see the
+    module docstring)."""
+    public = request.app[keys.SETTINGS].server.public_url
+    if public:
+        parts = urlsplit(public)
+        default = 443 if parts.scheme == "https" else 80
+        return _host_port(request.host, default) == _host_port(parts.netloc, default)
+    sent = _host_port(request.host, 80)
+    return sent is not None and _literal_or_localhost(sent[0])
+
+
+def warn_without_public_url(settings: Settings) -> None:
+    if not settings.server.public_url:
+        log.warning(
+            "[server] public_url is not set: state changes are accepted only for a literal "
+            "IP address or localhost as Host, cookies are not marked Secure and no HSTS is "
+            "sent. Set it to the address people use, e.g. https://help.example.gov.cn")
 
 
 def same_origin(request: web.Request) -> bool:
@@ -99,11 +164,15 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     login = request.get(keys.LOGIN)
     if login is not None:
         request[keys.CSRF_TOKEN] = login.session.csrf_token
-    if (request.method in SAFE_METHODS or request.path.startswith("/ws/")
-            or request.match_info.http_exception is not None):  # 404/405: nothing to protect
+    if request.match_info.http_exception is not None:  # 404/405: nothing to protect
         return await handler(request)
-    if not same_origin(request):
+    handshake = request.path.startswith("/ws/")
+    if request.method in SAFE_METHODS and not handshake:
+        return await handler(request)
+    if not host_allowed(request) or not same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request refused")
+    if handshake:  # websockets authenticate themselves (web.ws)
+        return await handler(request)
     if (request.body_exists and request.content_type not in FORM_TYPES
             and not request.path.startswith("/api/")):  # pages take forms; the API, JSON
         raise web.HTTPUnsupportedMediaType(text="只接受表单提交。")
