@@ -36,8 +36,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["admin", "moderator", "host"])
     add.add_argument("--display-name", default="")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input")
+    source = add.add_mutually_exclusive_group()
+    source.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    source.add_argument("--password-file", type=Path, default=None,
+                        help="read the password from the first line of this file")
     commands.add_parser("check", help="validate the settings and reach the store")
     # Options may also follow the subcommand: `run.py serve --settings x.toml`.
     for sub in (serve, add, commands.choices["check"]):
@@ -108,17 +111,71 @@ def check_media(settings: Settings) -> int:
     return 0
 
 
+class PasswordUnavailable(Exception):
+    """No password could be read; the message says why and what to do."""
+
+
+def read_password(args: argparse.Namespace) -> str:
+    """The new account's password: from ``--password-file``, ``--password-stdin`` or, when
+    standard input is a terminal, typed twice without echo."""
+    if args.password_file is not None:
+        try:
+            text = args.password_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PasswordUnavailable(
+                f"cannot read the password file {args.password_file}: "
+                f"{getattr(exc, 'strerror', None) or exc}") from None
+        password = text.splitlines()[0] if text else ""
+        if not password:
+            raise PasswordUnavailable(f"the password file {args.password_file} is empty")
+        return password
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise PasswordUnavailable("no password on standard input (--password-stdin reads "
+                                      "its first line)")
+        return password
+    if not sys.stdin.isatty():
+        raise PasswordUnavailable("standard input is not a terminal, so the password cannot "
+                                  "be asked for: use --password-file FILE or --password-stdin")
+    try:
+        password = getpass.getpass("密码 / password: ")
+        again = getpass.getpass("再输入一次 / again: ")
+    except (EOFError, KeyboardInterrupt):
+        raise PasswordUnavailable("no password entered") from None
+    if again != password:
+        raise PasswordUnavailable("the passwords differ")
+    return password
+
+
+def check_cli_name(name: str) -> str | None:
+    """Why ``name`` cannot be used as typed (None: it can). Names are stored in lower
+    case; the command line refuses rather than change what the operator typed."""
+    from moderation.staff import NAME_RE
+
+    if NAME_RE.fullmatch(name):
+        return None
+    lowered = name.strip().lower()
+    if NAME_RE.fullmatch(lowered):
+        return f"account names are lower case: use {lowered!r} instead of {name!r}"
+    return (f"invalid account name {name!r}: 2-32 lower-case letters, digits or _ . -, "
+            "starting with a letter")
+
+
 async def adduser(settings: Settings, args: argparse.Namespace) -> int:
     from moderation.logins import LoginThrottle
     from moderation.staff import StaffAccounts, StaffError
 
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("密码 / password: ")
-        if getpass.getpass("再输入一次 / again: ") != password:
-            print("error: the passwords differ", file=sys.stderr)
-            return 1
+    problem = check_cli_name(args.name)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    try:
+        password = read_password(args)
+    except PasswordUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     store = make_store(settings)
     try:
         await store.open()

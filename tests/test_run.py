@@ -226,3 +226,99 @@ def test_first_start_seeds_decline_reasons_once(tmp_path: Path) -> None:
             await store.close()
 
     assert asyncio.run(count()) == 5
+
+
+def test_adduser_reads_a_password_file(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    secret = tmp_path / "pw"
+    secret.write_text("a-long-password\nignored second line\n", encoding="utf-8")
+    ok = run("adduser", "li.na", "--role", "host", "--password-file", str(secret),
+             "--data-dir", data)
+    assert ok.returncode == 0, ok.stderr
+    assert "created host account li.na" in ok.stdout
+    login = run("adduser", "li.na", "--role", "host", "--password-file", str(secret),
+                "--data-dir", data)
+    assert login.returncode == 1 and "已存在" in login.stderr
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    ((), "", "standard input is not a terminal"),
+    ((), "a-long-password\n", "standard input is not a terminal"),
+    (("--password-stdin",), "", "no password on standard input"),
+    (("--password-stdin",), "\n", "no password on standard input"),
+    (("--password-file", "/nonexistent/pw"), "", "cannot read the password file"),
+])
+def test_adduser_without_a_password_says_what_is_wrong(
+        tmp_path: Path, args: tuple[str, ...], stdin: str, message: str) -> None:
+    result = run("adduser", "wangli", "--role", "moderator", *args,
+                 "--data-dir", str(tmp_path / "d"), stdin=stdin)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and "EOFError" not in result.stderr
+    assert not (tmp_path / "d" / "tippocket.sqlite3").exists()
+
+
+def test_adduser_empty_password_file_and_both_sources(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("", encoding="utf-8")
+    result = run("adduser", "wangli", "--role", "host", "--password-file", str(empty),
+                 "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1 and "is empty" in result.stderr
+    both = run("adduser", "wangli", "--role", "host", "--password-file", str(empty),
+               "--password-stdin", "--data-dir", str(tmp_path / "d"))
+    assert both.returncode == 2 and "not allowed with" in both.stderr
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("WangLi", "use 'wangli' instead of 'WangLi'"),
+    (" wangli", "use 'wangli' instead of ' wangli'"),
+    ("1wang", "invalid account name '1wang'"),
+    ("王丽", "invalid account name"),
+])
+def test_adduser_refuses_names_it_would_have_to_change(tmp_path: Path, name: str,
+                                                       message: str) -> None:
+    result = run("adduser", name, "--role", "host", "--password-stdin",
+                 "--data-dir", str(tmp_path / "d"), stdin="a-long-password\n")
+    assert result.returncode == 1
+    assert message in result.stderr, result.stderr
+
+
+def test_adduser_asks_twice_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+    import select
+
+    def converse(answers: list[bytes]) -> tuple[int, str]:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: run.py with the pty as its controlling terminal
+            env = {k: v for k, v in os.environ.items() if not k.startswith("TIPPOCKET_")}
+            os.execve(sys.executable, [sys.executable, str(ROOT / "run.py"), "adduser",
+                                       "wangli", "--role", "host", "--data-dir",
+                                       str(tmp_path / "d")], env)
+        output = b""
+        pending = list(answers)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child exited and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            # Answer each prompt once: prompts end in ": " and nothing follows them.
+            if pending and chunk.endswith(b": "):
+                os.write(fd, pending.pop(0) + b"\n")
+        else:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+    code, output = converse([b"a-long-password", b"other-password"])
+    assert code == 1 and "the passwords differ" in output, output
+    code, output = converse([b"a-long-password", b"a-long-password"])
+    assert code == 0 and "created host account wangli" in output, output
+    assert "a-long-password" not in output  # typed without echo
