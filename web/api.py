@@ -44,7 +44,7 @@ from web.library_view import (
 from web.openapi import openapi_document
 from web.routing import Route
 from web.security import own_origin
-from web.viewers import ensure_viewer
+from web.viewers import read_viewer
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -185,9 +185,11 @@ async def get_clip(request: web.Request) -> web.Response:
 
 
 async def count_view(request: web.Request) -> web.Response:
-    """Count a view of a published clip by this viewer (the signed viewer cookie, issued
-    here if missing): once per viewer, clip and Beijing day. The clip page's script calls
-    this when playback starts; like every POST it needs our origin and a CSRF token."""
+    """Count a view of a published clip by this viewer: once per viewer, clip and Beijing
+    day, and only with a viewer cookie the server issued and signed (the clip page sets
+    it), so a script that invents its CSRF cookie and header counts nothing. The clip
+    page's script calls this when playback starts; like every POST it needs our origin and
+    a CSRF token."""
     library = _library(request)
     clip_id = request.match_info["clip_id"]
     try:
@@ -195,8 +197,8 @@ async def count_view(request: web.Request) -> web.Response:
     except NotFound:
         raise _not_found() from None
     response = web.Response(status=200)
-    viewer_id = ensure_viewer(request, response)
-    counted = await library.record_view(clip_id, viewer_id)
+    viewer_id = read_viewer(request)
+    counted = viewer_id is not None and await library.record_view(clip_id, viewer_id)
     try:
         views = (await library.published(clip_id)).views
     except NotFound:  # unpublished in the meantime
