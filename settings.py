@@ -95,6 +95,9 @@ class LiveSettings:
     question_max_chars: int = 300
     viewer_questions_per_minute: int = 5
     address_questions_per_minute: int = 30
+    session_questions_per_minute: int = 600
+    viewer_sockets_max: int = 8
+    address_sockets_max: int = 64
     send_queue_frames: int = 256
     resume_buffer_events: int = 1000
     heartbeat_seconds: int = 20

@@ -25,6 +25,7 @@ from settings import Settings, ensure_secret_key
 from store import make_store
 from web import keys
 from web.auth import auth_middleware
+from web.caps import Caps
 from web.errors import error_middleware
 from web.render import make_templates
 from web.routes import setup_routes
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.TEMPLATES] = make_templates()
     app[keys.ROUTE_ROLES] = {}
+    app[keys.CAPS] = Caps(settings.live)
     setup_routes(app)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_check_public_url)

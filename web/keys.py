@@ -14,6 +14,7 @@ from moderation.service import Moderation
 from moderation.staff import StaffAccounts
 from settings import Settings
 from store.base import Store
+from web.caps import Caps
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -26,6 +27,7 @@ MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
 RECORDINGS = web.AppKey("recordings", Recordings)
 LIBRARY = web.AppKey("library", ClipLibrary)
+CAPS = web.AppKey("caps", Caps)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

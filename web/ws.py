@@ -202,6 +202,8 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
                                  "message": "请刷新直播页面后再连接。"}))
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"no viewer cookie")
         return ws
+    if not await request.app[keys.CAPS].admit(request, ws, viewer_id):
+        return ws  # closed as busy (web.caps)
     session_id = board.session.id
     client = request.remote or "unknown"
     conn = Connection("viewer", session_id, viewer_id=viewer_id,
@@ -210,9 +212,11 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     async def handle(message: Message) -> dict[str, Any] | None:
         try:
             if message.type == "ask":
+                request.app[keys.CAPS].question_room(session_id)  # busy: web.caps
                 question, created = await moderation.ask(
                     session_id, viewer_id, client, message.get("client_id"),
                     message.get("text"), message.get("nickname", ""))
+                request.app[keys.CAPS].question_taken(session_id, created)
                 # The asker sees their question as stored: personal data masked.
                 return {"question_id": question.id, "client_id": question.client_id,
                         "created": created, "state": question.state, "text": question.text,
@@ -247,6 +251,8 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
                                  "message": "登录已失效，请重新登录。"}))
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"login required")
         return ws
+    if not await request.app[keys.CAPS].admit(request, ws, None):
+        return ws  # closed as busy (web.caps)
     user = login.user
     session_id = board.session.id
     conn = Connection("staff", session_id, user_id=user.id, login_id=login.session.id,
