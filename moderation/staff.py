@@ -107,13 +107,14 @@ class StaffAccounts:
                          after=after)
 
     async def create(self, name: str, role: str, password: str, *, actor: str,
-                     display_name: str = "") -> StaffUser:
+                     display_name: str = "", must_change_password: bool = False) -> StaffUser:
         name, role = check_name(name), check_role(role)
         check_password(password)
         now = self.clock()
         account = StaffUser(
             id=new_id(), name=name, role=role, password_hash=await self.hash_password(password),
             display_name=display_name.strip()[:40], created_at=now, updated_at=now,
+            must_change_password=must_change_password,
         )
         try:
             async with self.store.transaction() as tx:
@@ -181,12 +182,18 @@ class StaffAccounts:
             self._revoked(user_id)
         return updated
 
-    async def set_password(self, user_id: str, password: str, *, actor: str) -> StaffUser:
+    async def set_password(self, user_id: str, password: str, *, actor: str,
+                           must_change_password: bool = False) -> StaffUser:
+        """A new password; ``must_change_password`` when an admin chose it for someone
+        else (their next sign-in must replace it), false when the user chose it."""
         check_password(password)
         digest = await self.hash_password(password)  # slow: before the transaction opens
         async with self.store.transaction() as tx:
-            updated = await tx.update(StaffUser, user_id, {"password_hash": digest},
-                                      now=self.clock())
+            updated = await tx.update(
+                StaffUser, user_id,
+                {"password_hash": digest, "must_change_password": must_change_password},
+                now=self.clock(),
+            )
             await tx.revoke_logins(user_id)
             await self._audit(tx, actor, "staff.password", updated, None, None)
         self._revoked(user_id)

@@ -31,7 +31,8 @@ def new_id() -> str:
 class StaffUser:
     collection: ClassVar[str] = "staff_users"
     json_fields: ClassVar[tuple[str, ...]] = ()
-    mutable: ClassVar[tuple[str, ...]] = ("role", "disabled", "password_hash", "display_name")
+    mutable: ClassVar[tuple[str, ...]] = ("role", "disabled", "password_hash", "display_name",
+                                          "must_change_password")
 
     id: str
     name: str
@@ -39,6 +40,9 @@ class StaffUser:
     password_hash: str
     display_name: str = ""
     disabled: bool = False
+    # Set when an admin chose the password (a new account, a reset): the next sign-in must
+    # choose a new one before any staff page opens.
+    must_change_password: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1

@@ -37,6 +37,7 @@ async def staff_create(request: web.Request) -> web.Response:
         await request.app[keys.ACCOUNTS].create(
             name, role, password, actor=actor(request),
             display_name=str(form.get("display_name", ""))[:80],
+            must_change_password=True,  # the admin knows it: the user must replace it
         )
     except StaffError as exc:
         return await staff_list(request, error=str(exc), status=400)
@@ -59,7 +60,8 @@ async def staff_update(request: web.Request) -> web.Response:
             await accounts.set_disabled(user_id, action == "disable", actor=me)
         elif action == "reset_password":
             new_password = generate_password()
-            await accounts.set_password(user_id, new_password, actor=me)
+            await accounts.set_password(user_id, new_password, actor=me,
+                                        must_change_password=True)
         else:
             raise web.HTTPBadRequest(text="未知操作")
     except StaffError as exc:

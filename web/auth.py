@@ -4,19 +4,24 @@ login/logout pages. The account logic itself lives in ``moderation.staff`` and
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from moderation.logins import token_digest
+from moderation.logins import ActiveLogin, token_digest
 from moderation.staff import LoginFailed, LoginThrottled, StaffError
 from web import keys
 from web.render import render
 from web.security import CSRF_COOKIE, cookie_secure, login_csrf_token, set_login_csrf_cookie
 
 LOGIN_COOKIE = "tp_staff"
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a path
+# What an account that must change its password may still reach among staff routes.
+PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_PAGE, "/logout"})
+CLOSE_PASSWORD_CHANGE = 4403
 
 
 def client_address(request: web.Request) -> str:
@@ -77,9 +82,22 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if token:
             response.del_cookie(LOGIN_COOKIE, path="/")
         raise response
+    if login.user.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+        raise web.HTTPSeeOther(PASSWORD_PAGE)
     if login.user.role not in roles:
         raise web.HTTPForbidden(reason="role")
     return await handler(request)
+
+
+async def refuse_until_password_changed(ws: web.WebSocketResponse, login: ActiveLogin) -> bool:
+    """Close a prepared staff socket whose account must first change its password (error
+    ``password_change_required``, close code 4403); True when it was closed."""
+    if not login.user.must_change_password:
+        return False
+    await ws.send_str(json.dumps({"type": "error", "code": "password_change_required",
+                                  "message": "请先修改密码，再打开工作台。"}, ensure_ascii=False))
+    await ws.close(code=CLOSE_PASSWORD_CHANGE, message=b"password change required")
+    return True
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -111,7 +129,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return render(request, "login.html", status=401, next=target, error=str(exc),
                       name=name)
     token, _ = await request.app[keys.LOGINS].start(user, client_address(request))
-    response = web.HTTPSeeOther(target)
+    response = web.HTTPSeeOther(PASSWORD_PAGE if user.must_change_password else target)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Lax", path="/",
                         secure=cookie_secure(request))
     raise response

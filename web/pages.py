@@ -37,9 +37,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["ok"] else 503)
 
 
+MUST_CHANGE_NOTICE = "请先设置自己的新密码：管理员设置或重置的密码只用于这一次登录。"
+
+
 async def password_form(request: web.Request, *, error: str = "",
                         status: int = 200) -> web.Response:
-    return render(request, "account_password.html", status=status, error=error)
+    extra = {"notice": MUST_CHANGE_NOTICE} if request[keys.LOGIN].user.must_change_password \
+        else {}
+    return render(request, "account_password.html", status=status, error=error, **extra)
 
 
 async def password_submit(request: web.Request) -> web.Response:
@@ -49,6 +54,8 @@ async def password_submit(request: web.Request) -> web.Response:
     accounts = request.app[keys.ACCOUNTS]
     if new != repeat:
         return await password_form(request, error="两次输入的新密码不一致。", status=400)
+    if new == current:
+        return await password_form(request, error="新密码不能与当前密码相同。", status=400)
     try:
         await accounts.authenticate(me.name, current, client_address(request))
         await accounts.set_password(me.id, new, actor=me.name)

@@ -30,7 +30,7 @@ from moderation.service import Board, RefusedConflict, RefusedRetry
 from moderation.views import staff_view
 from store.base import NotFound, StoreError
 from web import keys
-from web.auth import LOGIN_COOKIE
+from web.auth import LOGIN_COOKIE, refuse_until_password_changed
 from web.security import own_origin
 from web.viewers import read_viewer
 
@@ -250,6 +250,8 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
         await ws.send_str(dumps({"type": "error", "code": "unauthorized",
                                  "message": "登录已失效，请重新登录。"}))
         await ws.close(code=CLOSE_UNAUTHORIZED, message=b"login required")
+        return ws
+    if await refuse_until_password_changed(ws, login):
         return ws
     if not await request.app[keys.CAPS].admit(request, ws, None):
         return ws  # closed as busy (web.caps)

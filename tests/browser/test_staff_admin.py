@@ -56,6 +56,17 @@ async def test_admin_adds_a_moderator_who_cannot_manage_staff(
 
     moderator = await open_page()  # a fresh context: no admin cookies
     await log_in(moderator, "zhang.wei", password)
+    # A password the admin handed over must be replaced before any staff page opens.
+    await expect(moderator).to_have_url(re.compile(r"/account/password$"))
+    await expect(moderator.get_by_role("status")).to_contain_text("请先设置自己的新密码")
+    await moderator.goto("/staff")
+    await expect(moderator).to_have_url(re.compile(r"/account/password$"))
+    await moderator.get_by_label("当前密码").fill(password)
+    await moderator.get_by_label("新密码（至少 10 位）").fill("zhang-wei-own-pw")
+    await moderator.get_by_label("再输入一次").fill("zhang-wei-own-pw")
+    await moderator.get_by_role("button", name="保存").click()
+    await expect(moderator).to_have_url(re.compile(r"/login\?msg=password$"))
+    await log_in(moderator, "zhang.wei", "zhang-wei-own-pw")
     await expect(moderator).to_have_url(re.compile(r"/staff$"))
     await expect(moderator.get_by_role("heading", level=1)).to_have_text("工作台")
     await expect(moderator.locator("main")).to_contain_text("你好，张伟。你的角色是审核员。")
