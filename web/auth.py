@@ -83,6 +83,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             response.del_cookie(LOGIN_COOKIE, path="/")
         raise response
     if login.user.must_change_password and request.path not in PASSWORD_CHANGE_PATHS:
+        if request.path.startswith("/api/"):
+            raise web.HTTPForbidden(reason="password_change_required")
         raise web.HTTPSeeOther(PASSWORD_PAGE)
     if login.user.role not in roles:
         raise web.HTTPForbidden(reason="role")
