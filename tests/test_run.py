@@ -189,10 +189,26 @@ def test_serve_creates_the_first_admin_once_and_serves_login(tmp_path: Path) -> 
         [sys.executable, str(ROOT / "run.py"), "serve", "--data-dir", data, "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    time.sleep(3)
+    seen: list[str] = []
+
+    def pump_second() -> None:
+        assert second.stdout is not None
+        for line in second.stdout:
+            seen.append(line)
+
+    second_reader = threading.Thread(target=pump_second, daemon=True)
+    second_reader.start()
+    # Wait for the start to finish (not a fixed sleep: a loaded machine may take longer).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any("Staff log in at" in x for x in seen):
+        time.sleep(0.1)
     second.terminate()
-    out, _ = second.communicate(timeout=20)
-    assert "Staff log in at" in out and "password:" not in out
+    second.wait(timeout=20)
+    second_reader.join(timeout=5)
+    assert second.stdout is not None
+    second.stdout.close()
+    out = "".join(seen)
+    assert "Staff log in at" in out and "password:" not in out, out
 
 
 def test_first_start_seeds_decline_reasons_once(tmp_path: Path) -> None:
