@@ -66,6 +66,7 @@ FORBIDDEN = {
     "csrf": ("csrf", "页面已过期或来源无法确认，请返回上一页刷新后重试。"),
     "cross-origin request refused": ("cross_origin", "请求来源无法确认，已拒绝。"),
     "role": ("forbidden", "你的角色不能执行这个操作。"),
+    "password_change_required": ("password_change_required", "请先修改密码，再继续操作。"),
 }
 # Texts raised in English below this middleware, as people read them.
 TEXTS = {"login required": "请先登录。"}

@@ -49,6 +49,10 @@ async def test_first_sign_in_with_an_admins_password_must_change_it(site: Site) 
     posted = await client.post("/admin/staff", allow_redirects=False,
                                data={"_csrf": csrf_of(html), "name": "x1", "role": "host"})
     assert posted.status == 303 and await site.app[keys.STORE].user_by_name("x1") is None
+    # Staff JSON says so in its own error shape.
+    api = await client.post(f"/api/sessions/{session.id}/actions/approve", json={})
+    assert api.status == 403
+    assert (await api.json())["code"] == "password_change_required"
     # Public pages stay public.
     assert (await client.get("/", allow_redirects=False)).status == 200
 
