@@ -1,0 +1,60 @@
+"""The understanding relevance set: colloquial questions with the business items they concern.
+
+``questions.jsonl`` holds one question a line: ``q`` as a citizen would type it, ``items`` the
+expected catalog item ids (first = primary; two for a question with two intents; empty for an
+off-topic question, which must be rejected) and ``tags`` saying what makes it hard (typo,
+homophone, dialect, digits, cn-numerals, pii, two-intents, short, long, traditional,
+full-width, pinyin, off-topic ...).
+
+The set is split in two halves by a fixed rule, so that it never depends on results: counting
+the questions of each primary item in file order from 0 (the off-topic questions counted as
+one group), even positions are ``dev`` (failures may be studied and the engine tuned on them),
+odd positions are ``holdout`` (reported only, never tuned on). Every item has questions in both
+halves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+QUESTIONS = Path(__file__).with_name("questions.jsonl")
+HALVES = ("dev", "holdout")
+
+
+@dataclass(frozen=True)
+class Case:
+    q: str
+    items: tuple[str, ...]  # expected item ids, primary first; empty = off-topic
+    tags: tuple[str, ...]
+    half: str
+
+    @property
+    def off_topic(self) -> bool:
+        return not self.items
+
+
+def load_cases(path: Path = QUESTIONS) -> list[Case]:
+    """Every question of the set, each with its half."""
+    seen: Counter[str] = Counter()
+    cases: list[Case] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        raw = json.loads(line)
+        if set(raw) != {"q", "items", "tags"}:
+            raise ValueError(f"{path}:{number}: keys must be q, items, tags")
+        items = tuple(raw["items"])
+        group = items[0] if items else ""
+        half = HALVES[seen[group] % 2]
+        seen[group] += 1
+        cases.append(Case(raw["q"], items, tuple(raw["tags"]), half))
+    return cases
+
+
+def load_half(half: str, path: Path = QUESTIONS) -> list[Case]:
+    if half not in HALVES:
+        raise ValueError(f"unknown half {half!r}")
+    return [case for case in load_cases(path) if case.half == half]
