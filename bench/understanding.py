@@ -1,0 +1,204 @@
+"""Understanding benchmark (issue 12): how well each way the product reads a citizen's question
+finds the right business item, on the relevance set in tests/data/understanding.
+
+    .venv/bin/python bench/understanding.py            # every system, dev and holdout
+    .venv/bin/python bench/understanding.py --misses dev --system engine   # dev misses too
+
+Systems, each asked every question of the set (dev and holdout reported separately):
+
+- ``keyword`` (the floor): the item whose name or keyword is the longest substring of the
+  folded question; nothing when none is.
+- ``suggest``: ``moderation.suggest.suggest_item``, the item suggested to moderators today
+  (one item or nothing).
+- ``search``: ``clips.search.SearchIndex.search`` over a library of one clip per catalog item
+  (title = the item's name, summary and captions = its description, keywords = its name and
+  keywords, as the app indexes a clip filed under the item), the item of each of the first
+  three hits in order; no hit = rejected.
+- ``engine``: ``moderation.understanding.Understanding`` built from the catalog, the word list
+  and the knowledge base; its ranked items when it says ``understood``, else rejected.
+
+Figures per system and half: ``top1`` (the first item is one of the expected ones), ``top3``
+(one of the expected items is among the first three), ``both`` (for two-intent questions, both
+expected items among the first three), ``offtopic_rejected`` (share of off-topic questions
+given no item), ``p50_ms``/``p99_ms`` (per question, after one warm-up pass). Accuracy is over
+the on-topic questions. Output: one JSON line on stdout; ``--misses`` lists failures on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from clips.search import IndexedClip, SearchIndex
+from clips.segment import Segmenter, load_word_list
+from moderation.catalog import Catalog, load_catalog
+from moderation.suggest import suggest_item
+from moderation.vocabulary import fold
+from tests.data.understanding import HALVES, Case, load_cases
+
+Ranker = Callable[[str], list[str]]  # question -> ranked item ids; [] = rejected
+
+
+def keyword_ranker(catalog: Catalog) -> Ranker:
+    cues = sorted(
+        ((fold(cue), item.id) for item in catalog.items for cue in (item.name, *item.keywords)),
+        key=lambda pair: -len(pair[0]),
+    )
+
+    def rank(text: str) -> list[str]:
+        folded = fold(text)
+        return next(([item_id] for cue, item_id in cues if cue in folded), [])
+
+    return rank
+
+
+def suggest_ranker(catalog: Catalog) -> Ranker:
+    def rank(text: str) -> list[str]:
+        found = suggest_item(text, catalog)
+        return [found.item_id] if found is not None else []
+
+    return rank
+
+
+@contextmanager
+def search_ranker(catalog: Catalog) -> Iterator[Ranker]:
+    segmenter = Segmenter.for_catalog(catalog, load_word_list())
+    docs = [
+        IndexedClip(
+            clip_id=f"clip-{number:03d}", title=item.name, question="",
+            summary=item.description, captions=item.description,
+            keywords=(item.name, *item.keywords), category=item.category, item_id=item.id,
+            published_at=1_700_000_000.0 + number, updated_at=1_700_000_000.0 + number,
+        )
+        for number, item in enumerate(catalog.items, start=1)
+    ]
+    with tempfile.TemporaryDirectory() as tmp, \
+            SearchIndex(Path(tmp) / "search.sqlite3", segmenter, catalog) as index:
+        index.rebuild(docs)
+
+        def rank(text: str) -> list[str]:
+            return list(dict.fromkeys(hit.item_id for hit in index.search(text, per_page=3).hits))
+
+        yield rank
+
+
+def engine_ranker(catalog: Catalog) -> Ranker:
+    from moderation.knowledge import load_knowledge
+    from moderation.understanding import Understanding
+
+    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog))
+
+    def rank(text: str) -> list[str]:
+        result = engine.understand(text)
+        return [item_id for item_id, _ in result.items] if result.understood else []
+
+    return rank
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def measure(rank: Ranker, cases: list[Case], misses: list[str] | None) -> dict[str, Any]:
+    for case in cases:  # warm-up: caches, lazy tables
+        rank(case.q)
+    top1 = top3 = both = twos = rejected = 0
+    timings: list[float] = []
+    for case in cases:
+        started = time.perf_counter()
+        ranked = rank(case.q)
+        timings.append((time.perf_counter() - started) * 1000)
+        if case.off_topic:
+            rejected += not ranked
+            if ranked and misses is not None:
+                misses.append(f"off-topic {case.q!r} -> {ranked[:3]}")
+            continue
+        top1 += bool(ranked) and ranked[0] in case.items
+        top3 += any(item in ranked[:3] for item in case.items)
+        if len(case.items) > 1:
+            twos += 1
+            both += all(item in ranked[:3] for item in case.items)
+        if ranked[:1] != [case.items[0]] and misses is not None and not (
+            ranked and ranked[0] in case.items
+        ):
+            misses.append(f"{case.items} {case.q!r} -> {ranked[:3]}")
+    on_topic = sum(1 for case in cases if not case.off_topic)
+    off_topic = len(cases) - on_topic
+    return {
+        "questions": on_topic, "offtopic": off_topic,
+        "top1": round(top1 / on_topic, 4), "top3": round(top3 / on_topic, 4),
+        "both": round(both / twos, 4) if twos else None,
+        "offtopic_rejected": round(rejected / off_topic, 4) if off_topic else None,
+        "p50_ms": round(statistics.median(timings), 3),
+        "p99_ms": round(percentile(timings, 0.99), 3),
+    }
+
+
+SYSTEMS = ("keyword", "suggest", "search", "engine")
+TARGETS = {"top1": 0.90, "top3": 0.97, "offtopic_rejected": 0.90, "p99_ms": 30.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", choices=SYSTEMS, action="append",
+                        help="only these systems (default: all)")
+    parser.add_argument("--misses", choices=HALVES, help="list this half's misses on stderr")
+    args = parser.parse_args()
+    systems = args.system or list(SYSTEMS)
+
+    catalog = load_catalog()
+    cases = load_cases()
+    halves = {half: [case for case in cases if case.half == half] for half in HALVES}
+    figures: dict[str, Any] = {}
+
+    def run(name: str, rank: Ranker) -> None:
+        figures[name] = {}
+        for half, chosen in halves.items():
+            misses: list[str] | None = [] if args.misses == half else None
+            figures[name][half] = measure(rank, chosen, misses)
+            for line in misses or ():
+                print(f"{name} {half} miss: {line}", file=sys.stderr)
+        print(f"{name}: {json.dumps(figures[name], ensure_ascii=False)}", file=sys.stderr)
+
+    for name in systems:
+        if name == "search":
+            with search_ranker(catalog) as rank:
+                run(name, rank)
+        elif name == "engine":
+            started = time.perf_counter()
+            rank = engine_ranker(catalog)
+            figures["engine_build_s"] = round(time.perf_counter() - started, 2)
+            run(name, rank)
+        else:
+            run(name, {"keyword": keyword_ranker, "suggest": suggest_ranker}[name](catalog))
+
+    verdict = {}
+    if "engine" in figures:
+        engine = figures["engine"]
+        for key, target in TARGETS.items():
+            ok = all(
+                (engine[half][key] <= target) if key == "p99_ms" else (engine[half][key] >= target)
+                for half in HALVES
+            )
+            verdict[key] = "pass" if ok else "miss"
+    print(json.dumps({
+        "bench": "understanding", "machine": platform.machine(), "python": platform.python_version(),
+        "cases": {half: len(chosen) for half, chosen in halves.items()},
+        "targets": TARGETS, "verdict": verdict, **figures,
+    }, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
