@@ -194,7 +194,8 @@ def main() -> None:
             )
             verdict[key] = "pass" if ok else "miss"
     print(json.dumps({
-        "bench": "understanding", "machine": platform.machine(), "python": platform.python_version(),
+        "bench": "understanding", "machine": platform.machine(),
+        "python": platform.python_version(),
         "cases": {half: len(chosen) for half, chosen in halves.items()},
         "targets": TARGETS, "verdict": verdict, **figures,
     }, ensure_ascii=False))
