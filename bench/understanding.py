@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import sys
@@ -43,7 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from clips.search import IndexedClip, SearchIndex
 from clips.segment import Segmenter, load_word_list
 from moderation.catalog import Catalog, load_catalog
+from moderation.knowledge import load_knowledge
 from moderation.suggest import suggest_item
+from moderation.understanding import Understanding
+from moderation.understanding.outside import load_outside
 from moderation.vocabulary import fold
 from tests.data.understanding import HALVES, Case, load_cases
 
@@ -93,17 +97,47 @@ def search_ranker(catalog: Catalog) -> Iterator[Ranker]:
         yield rank
 
 
-def engine_ranker(catalog: Catalog) -> Ranker:
-    from moderation.knowledge import load_knowledge
-    from moderation.understanding import Understanding
+def build_engine(catalog: Catalog) -> Understanding:
+    return Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                               outside=load_outside())
 
-    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog))
 
+def engine_ranker(engine: Understanding) -> Ranker:
     def rank(text: str) -> list[str]:
         result = engine.understand(text)
         return [item_id for item_id, _ in result.items] if result.understood else []
 
     return rank
+
+
+def calibrate(engine: Understanding, cases: list[Case]) -> None:
+    """Fit the confidence calibration (``moderation/understanding/engine.py``'s W0..W_P) on
+    ``cases``: a logistic regression of "this item is an expected one" on each question's ten
+    best-scored items; then show, per threshold, on-topic questions kept and off-topic
+    rejected. Prints to stderr."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for case in cases:
+        _, candidates, _ = engine.candidates(case.q)
+        for candidate in sorted(candidates, key=lambda c: -c.score)[:10]:
+            rows.append([candidate.score, math.log1p(candidate.bm25), candidate.probability])
+            labels.append(int(candidate.item_id in case.items))
+    model = LogisticRegression(C=100.0, max_iter=1000).fit(rows, labels)
+    w0 = float(model.intercept_[0])
+    w_score, w_bm25, w_p = (float(w) for w in model.coef_[0])
+    print(f"W0, W_SCORE, W_BM25, W_P = {w0:.2f}, {w_score:.2f}, {w_bm25:.2f}, {w_p:.2f}",
+          file=sys.stderr)
+    results = {case.q: engine.understand(case.q) for case in cases}
+    best = {q: r.items[0][1] if r.items and r.outside is None else 0.0
+            for q, r in results.items()}
+    for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        kept = sum(best[c.q] >= threshold for c in cases if not c.off_topic)
+        rejected = sum(best[c.q] < threshold for c in cases if c.off_topic)
+        on = sum(not c.off_topic for c in cases)
+        print(f"threshold {threshold}: on-topic kept {kept / on:.3f},"
+              f" off-topic rejected {rejected / (len(cases) - on):.3f}", file=sys.stderr)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -155,12 +189,17 @@ def main() -> None:
     parser.add_argument("--system", choices=SYSTEMS, action="append",
                         help="only these systems (default: all)")
     parser.add_argument("--misses", choices=HALVES, help="list this half's misses on stderr")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the engine's confidence calibration on dev and stop")
     args = parser.parse_args()
     systems = args.system or list(SYSTEMS)
 
     catalog = load_catalog()
     cases = load_cases()
     halves = {half: [case for case in cases if case.half == half] for half in HALVES}
+    if args.calibrate:
+        calibrate(build_engine(catalog), halves["dev"])
+        return
     figures: dict[str, Any] = {}
 
     def run(name: str, rank: Ranker) -> None:
@@ -178,7 +217,7 @@ def main() -> None:
                 run(name, rank)
         elif name == "engine":
             started = time.perf_counter()
-            rank = engine_ranker(catalog)
+            rank = engine_ranker(build_engine(catalog))
             figures["engine_build_s"] = round(time.perf_counter() - started, 2)
             run(name, rank)
         else:

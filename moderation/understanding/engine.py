@@ -1,0 +1,208 @@
+"""The understanding engine: which business items a citizen's question is about, ranked, each
+with a calibrated confidence, or "not a traffic-administration question".
+
+Built from the catalog (names, keywords, descriptions), the word list (through the
+``Normalizer``) and the knowledge base's phrasings; every question a moderator files under an
+item can be added with ``learn`` and counts from the next question on.
+
+Scoring (chosen by measurement on the dev half of tests/data/understanding, see
+bench/understanding.py): BM25 over one document per item (``bm25``) and a character n-gram
+logistic regression (``ngram``) are combined as ``MIX * p / p_max + (1 - MIX) * bm / bm_max``
+(each relative to the question's best item), and learned examples add their cosine similarity
+to the question. A logistic calibration then turns an item's relative score, its absolute
+BM25 evidence and its probability into a confidence: the share of items given that confidence
+on the dev half that were right. A question is understood when its best item reaches
+``UNDERSTOOD``; a second item at ``SECOND_INTENT`` or more is a second intent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from moderation.catalog import Catalog
+from moderation.knowledge import KnowledgeBase
+from moderation.understanding.bm25 import Bm25Index
+from moderation.understanding.ngram import NgramModel
+from moderation.understanding.normalize import Normalizer, WordListLike
+from moderation.understanding.outside import OutsideTopic
+
+MAX_ITEMS = 5
+MAX_CHARS = 500  # of a question read; the rest of a very long one adds nothing but time
+MIX = 0.3  # weight of the n-gram model next to BM25 (0.2-0.5 measured on dev)
+EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarity
+# Calibration: confidence = sigmoid(W0 + W_SCORE * score + W_BM25 * ln(1 + bm25) + W_P * p),
+# fitted on the dev half by ``bench/understanding.py --calibrate``.
+W0, W_SCORE, W_BM25, W_P = -7.76, 7.28, 0.06, 5.28
+UNDERSTOOD = 0.25  # best item's confidence from which a question is understood
+SECOND_INTENT = 0.45  # another item's confidence from which it is a second intent
+# How far an outside topic's score must pass the best item's for the question to be theirs:
+# a traffic question may mention a life event ("离婚了车子判给我").
+OUTSIDE_MARGIN = 0.1
+
+_NAME_PARTS = re.compile(r"[（）()/]")
+_SENTENCES = re.compile(r"[；。;]")
+
+
+@dataclass(frozen=True)
+class Result:
+    understood: bool
+    items: tuple[tuple[str, float], ...]  # (item id, confidence), best first, up to 5
+    intents: tuple[str, ...]  # the item(s) the question asks about; empty if not understood
+    text: str  # the question as read: normalised, typos corrected
+    outside: OutsideTopic | None = None  # the other topic it is about, when it is recognised
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item's raw evidence for one question (exposed for calibration)."""
+
+    item_id: str
+    score: float  # combined relative score, 0..1 (+ learned-example similarity)
+    bm25: float  # absolute BM25 evidence
+    probability: float  # n-gram model probability
+
+
+def item_texts(catalog: Catalog, knowledge: KnowledgeBase | None) -> list[tuple[str, str]]:
+    """(item id, text) pairs the engine learns from: each item's name and its parts, keywords,
+    description sentences, and every phrasing of its knowledge-base questions."""
+    pairs: list[tuple[str, str]] = []
+    for item in catalog.items:
+        texts = [item.name, *_NAME_PARTS.split(item.name), *item.keywords,
+                 *_SENTENCES.split(item.description)]
+        pairs.extend((item.id, text) for text in texts if text.strip())
+    if knowledge is not None:
+        for entry in knowledge.entries:
+            pairs.extend((entry.item_id, question) for question in entry.questions)
+    return pairs
+
+
+class Understanding:
+    """Thread-safe: ``understand`` may run while ``learn`` adds an example."""
+
+    def __init__(self, catalog: Catalog, normalizer: Normalizer,
+                 texts: Sequence[tuple[str, str]], outside: Sequence[OutsideTopic] = ()) -> None:
+        self.catalog = catalog
+        self.normalizer = normalizer
+        self._item_ids = tuple(item.id for item in catalog.items)
+        # Each outside topic is one more class, labelled by a name no item id can have.
+        self._topics = {f"outside:{n}": topic for n, topic in enumerate(outside)}
+        self._labels = (*self._item_ids, *self._topics)
+        self._lock = threading.Lock()
+        self._texts: list[tuple[str, str]] = []  # (label, canonical text)
+        self._examples: list[tuple[str, str]] = []  # learned, canonical
+        self._bm25 = Bm25Index(self._labels)
+        for item_id, text in texts:
+            self._add(item_id, text, learned=False)
+        for label, topic in self._topics.items():
+            for phrase in topic.phrases:
+                self._add(label, phrase, learned=False)
+        self._ngram = self._fit()
+
+    @classmethod
+    def build(cls, catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase | None = None,
+              examples: Iterable[tuple[str, str]] = (),
+              outside: Sequence[OutsideTopic] = ()) -> Understanding:
+        """The engine for a catalog, a word list, the knowledge base, any labelled
+        (text, item id) examples kept from the desk, and the topics that are not ours."""
+        domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
+        normalizer = Normalizer(words, domain)
+        texts = item_texts(catalog, knowledge)
+        texts.extend((item_id, text) for text, item_id in examples)
+        return cls(catalog, normalizer, texts, outside)
+
+    # --- learning ----------------------------------------------------------------------------
+
+    def learn(self, text: str, item_id: str) -> None:
+        """Add a labelled example: from the next question on it counts in BM25 and as a close
+        match; the n-gram model takes it in at the next ``refit``."""
+        if self.catalog.get(item_id) is None:
+            raise ValueError(f"unknown item {item_id!r}")
+        with self._lock:
+            self._add(item_id, text[:MAX_CHARS], learned=True)
+
+    def refit(self) -> None:
+        """Refit the n-gram model on everything known, learned examples included (seconds;
+        run it off the event loop). Questions are answered meanwhile by the old model."""
+        with self._lock:
+            texts = list(self._texts)
+        model = self._fit(texts)
+        with self._lock:
+            self._ngram = model
+
+    def _add(self, item_id: str, text: str, *, learned: bool) -> None:
+        words = self.normalizer.tokens(text)
+        if not words:
+            return
+        self._bm25.add(item_id, words)
+        self._texts.append((item_id, " ".join(words)))
+        if learned:
+            self._examples.append((item_id, " ".join(words)))
+
+    def _fit(self, texts: Sequence[tuple[str, str]] | None = None) -> NgramModel:
+        pairs = self._texts if texts is None else texts
+        return NgramModel(self._labels, [text for _, text in pairs],
+                          [label for label, _ in pairs])
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def candidates(self, text: str) -> tuple[str, list[Candidate], Candidate | None]:
+        """The question as read, every item's raw evidence (unsorted), and the best outside
+        topic's (its ``item_id`` is the topic's label), if there are topics."""
+        read = self.normalizer.text(text[:MAX_CHARS])
+        words = self.normalizer.tokens(text[:MAX_CHARS])
+        if not words:
+            return read, [], None
+        canonical = " ".join(words)
+        with self._lock:
+            bm25 = self._bm25.scores(words)
+            probabilities = self._ngram.probabilities(canonical)
+            examples = list(self._examples)
+            model = self._ngram
+        near = dict.fromkeys(self._labels, 0.0)
+        if examples:
+            for (item_id, _), similarity in zip(
+                examples, model.similarity(canonical, [t for _, t in examples]), strict=True
+            ):
+                near[item_id] = max(near[item_id], float(similarity))
+        top_bm25, top_p = max(bm25), max(probabilities)
+        every = [
+            Candidate(
+                label,
+                MIX * p / top_p + (1 - MIX) * (bm / top_bm25 if top_bm25 else 0.0)
+                + EXAMPLE_WEIGHT * near[label] ** 2,
+                bm, p,
+            )
+            for label, bm, p in zip(self._labels, bm25, probabilities, strict=True)
+        ]
+        items = every[: len(self._item_ids)]
+        topics = every[len(self._item_ids) :]
+        return read, items, max(topics, key=lambda c: c.score, default=None)
+
+    def understand(self, text: str) -> Result:
+        read, candidates, topic = self.candidates(text)
+        if topic is not None and candidates and (
+            topic.score >= max(c.score for c in candidates) + OUTSIDE_MARGIN
+        ):
+            # Closer to a topic that is not ours than to any item: not understood, and said so.
+            ranked = sorted(((confidence(c), c.item_id) for c in candidates), reverse=True)
+            items = tuple((item_id, round(value, 3)) for value, item_id in ranked[:MAX_ITEMS])
+            return Result(False, items, (), read, self._topics[topic.item_id])
+        ranked = sorted(((confidence(c), c.item_id) for c in candidates), reverse=True)
+        items = tuple((item_id, round(value, 3)) for value, item_id in ranked[:MAX_ITEMS])
+        understood = bool(items) and items[0][1] >= UNDERSTOOD
+        intents: tuple[str, ...] = ()
+        if understood:
+            intents = (items[0][0],) + tuple(
+                item_id for item_id, value in items[1:2] if value >= SECOND_INTENT
+            )
+        return Result(understood, items, intents, read)
+
+
+def confidence(candidate: Candidate) -> float:
+    z = (W0 + W_SCORE * candidate.score + W_BM25 * math.log1p(candidate.bm25)
+         + W_P * candidate.probability)
+    return 1 / (1 + math.exp(-z))

@@ -1,0 +1,185 @@
+"""One normalisation for everything the understanding engine reads: the catalog, the knowledge
+base, labelled examples and the citizen's question all become the same canonical tokens.
+
+Steps, in order (``Normalizer.text`` does 1–5, ``Normalizer.tokens`` adds 6–7):
+
+1. Fold: invisible characters dropped, NFKC (full-width → half-width), case folded.
+2. Traditional → simplified Chinese (OpenCC's ``t2s`` tables).
+3. Typos from the word list, replaced whole ("驾找" → "驾照").
+4. Pinyin and homophone typos: a run of letters that spells a domain word's pinyin becomes
+   the word ("jiazhao" → 驾照); a stretch of 2–4 Chinese characters that is no known word
+   but sounds exactly like a domain word and differs from it in one character becomes the
+   word ("年捡" → 年检, "林牌" → 临牌). Domain words are the catalog's and the word list's.
+5. Chinese numerals → digits (cn2an) where they count something: a run of two or more
+   numerals ("十二" → 12, "一二一二三" → 12123), or one numeral before a unit (年, 岁, 分,
+   个月 …) or after 第/科目 ("第二年" → 第2年, "科目一" → 科目1). A numeral inside a word
+   ("一直", "二手车", "三力") stays.
+6. Words cut with jieba's dictionary plus the domain words; each word of an equivalence group
+   of the word list becomes the group's first word ("电瓶车" → 电动自行车); stopwords dropped.
+7. The word list's one-way expansions are appended ("被拍" also means 电子监控, 交通违法).
+
+The word list is passed in (anything shaped like ``WordListLike``), so this package needs no
+import from the search package above it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
+
+import cn2an
+from opencc import OpenCC
+from pypinyin import lazy_pinyin
+
+if TYPE_CHECKING:
+    import rjieba
+
+
+class WordListLike(Protocol):
+    """What the engine reads of the admin-editable word list (every word already folded)."""
+
+    @property
+    def equivalent(self) -> tuple[tuple[str, ...], ...]: ...
+    @property
+    def expand(self) -> tuple[tuple[str, tuple[str, ...]], ...]: ...
+    @property
+    def typos(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def stopwords(self) -> frozenset[str]: ...
+
+
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
+)
+_HAN = re.compile(r"[\u3400-\u9fff]+")
+_LETTERS = re.compile(r"[a-z]{4,}")
+_NUMERALS = "零〇一二两三四五六七八九十百千万"
+_DIGIT_OF = {ch: str(value) for value, ch in enumerate("零一二三四五六七八九")} | {
+    "〇": "0", "两": "2"}
+_UNITS = "年岁周个分天次辆月号块元位项台日"
+_NUMERAL_RE = re.compile(
+    rf"[{_NUMERALS}]{{2,}}|(?<=第|目)[{_NUMERALS}]|[{_NUMERALS}](?=[{_UNITS}])"
+)
+_SEPARATORS = re.compile(r"[\W_]+")
+# Characters of question words, particles and pronouns: a stretch holding one is a piece of
+# ordinary grammar ("车什么" is 车 + 什么, not a misspelt "车身"), never corrected.
+_GRAMMAR = frozenset("什么怎样咋哪谁的地得了吗呢吧啊呀嘛是我你您他她它这那们有在和与就都也还又去来到把被给让")
+
+
+def fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
+
+
+def _numeral(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if not any(ch in "十百千万" for ch in run):
+        return "".join(_DIGIT_OF[ch] for ch in run)  # read digit by digit: 一二一二三
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cn2an warns on input it then rejects
+        try:
+            return str(cn2an.cn2an(run, "smart"))
+        except (ValueError, KeyError):
+            return run
+
+
+def numerals_to_digits(text: str) -> str:
+    return _NUMERAL_RE.sub(_numeral, text)
+
+
+class Normalizer:
+    """Built once from the domain words and the word list; afterwards only reads."""
+
+    def __init__(self, words: WordListLike, domain_terms: Iterable[str]) -> None:
+        import rjieba  # imported here: loading its dictionary costs 0.1 s and 30 MB
+
+        self._t2s = OpenCC("t2s")
+        self._typos = dict((self._early(bad), self._early(good)) for bad, good in words.typos)
+        self._typo_re = _alternation(self._typos)
+        spoken = {self._early(term) for term in domain_terms}
+        spoken |= {self._early(w) for group in words.equivalent for w in group}
+        spoken |= {self._early(w) for w, targets in words.expand for w in (w, *targets)}
+        spoken |= set(self._typos.values())
+        self._jieba: rjieba.Jieba = rjieba.Jieba()
+        vocabulary = {numerals_to_digits(term) for term in spoken}
+        for term in sorted(vocabulary):
+            if len(term) >= 2 and " " not in term:
+                self._jieba.add_word(term, None, None)
+        self.vocabulary = frozenset(vocabulary)
+        # Homophone targets: domain words of 2-4 Chinese characters and the dictionary words
+        # inside longer ones ("密码" of "忘记密码"), by their toneless pinyin.
+        parts = {part for term in spoken for part in self._jieba.cut_for_search(term, False)}
+        self._targets = {t for t in spoken | parts if 2 <= len(t) <= 4 and _HAN.fullmatch(t)}
+        self._by_sound: dict[tuple[str, ...], str] = {}
+        self._by_letters: dict[str, str] = {}
+        for term in sorted(self._targets):
+            sound = tuple(lazy_pinyin(term))
+            self._by_sound.setdefault(sound, term)
+            self._by_letters.setdefault("".join(sound), term)
+        self._head = {
+            numerals_to_digits(self._early(member)): numerals_to_digits(self._early(group[0]))
+            for group in words.equivalent for member in group
+        }
+        self._expand = {
+            numerals_to_digits(self._early(word)): tuple(
+                self._head.get(t, t) for t in (numerals_to_digits(self._early(t))
+                                               for t in targets))
+            for word, targets in words.expand
+        }
+        self._stop = frozenset(numerals_to_digits(self._early(w)) for w in words.stopwords)
+        self._known = lru_cache(maxsize=65536)(self._jieba.has_word)
+        self._sound = lru_cache(maxsize=65536)(lambda s: tuple(lazy_pinyin(s)))
+
+    def _early(self, text: str) -> str:
+        return str(self._t2s.convert(fold(text)))
+
+    def text(self, raw: str) -> str:
+        """Steps 1-5: the corrected text, punctuation kept as spaces."""
+        text = _SEPARATORS.sub(" ", self._early(raw)).strip()
+        if self._typo_re is not None:
+            text = self._typo_re.sub(lambda m: self._typos[m.group(0)], text)
+        text = _LETTERS.sub(lambda m: self._by_letters.get(m.group(0), m.group(0)), text)
+        text = _HAN.sub(lambda m: self._homophones(m.group(0)), text)
+        return numerals_to_digits(text)
+
+    def tokens(self, raw: str) -> list[str]:
+        """Steps 1-7: canonical words, stopwords dropped, expansions appended."""
+        found: list[str] = []
+        extra: list[str] = []
+        for word in self._jieba.cut(self.text(raw), False):
+            if word.isspace() or word in self._stop:
+                continue
+            found.append(self._head.get(word, word))
+            extra.extend(self._expand.get(word, ()))
+        return found + extra
+
+    def _homophones(self, run: str) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(run):
+            for size in (4, 3, 2):
+                window = run[i : i + size]
+                if len(window) < size:
+                    continue
+                if window in self._targets:
+                    break
+                if self._known(window) or not _GRAMMAR.isdisjoint(window):
+                    continue
+                term = self._by_sound.get(self._sound(window))
+                if term is not None and sum(a != b for a, b in zip(term, window, strict=True)) == 1:
+                    window = term
+                    break
+            else:
+                window = run[i]
+            out.append(window)
+            i += len(window)
+        return "".join(out)
+
+
+def _alternation(words: Iterable[str]) -> re.Pattern[str] | None:
+    ordered = sorted(set(words), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered))) if ordered else None
