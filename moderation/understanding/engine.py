@@ -196,9 +196,8 @@ class Understanding:
         understood = bool(items) and items[0][1] >= UNDERSTOOD
         intents: tuple[str, ...] = ()
         if understood:
-            intents = (items[0][0],) + tuple(
-                item_id for item_id, value in items[1:2] if value >= SECOND_INTENT
-            )
+            second = [item_id for item_id, value in items[1:2] if value >= SECOND_INTENT]
+            intents = (items[0][0], *second)
         return Result(understood, items, intents, read)
 
 

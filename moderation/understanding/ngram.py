@@ -21,7 +21,9 @@ C = 10.0  # inverse regularisation; chosen on the dev half (5-50 measured, flat 
 class NgramModel:
     """Item probabilities of a canonical text; fitted once, then only read."""
 
-    def __init__(self, item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str]) -> None:
+    def __init__(
+        self, item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str]
+    ) -> None:
         self.item_ids = tuple(item_ids)
         self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2),
                                            sublinear_tf=True)

@@ -68,7 +68,9 @@ _NUMERAL_RE = re.compile(
 _SEPARATORS = re.compile(r"[\W_]+")
 # Characters of question words, particles and pronouns: a stretch holding one is a piece of
 # ordinary grammar ("车什么" is 车 + 什么, not a misspelt "车身"), never corrected.
-_GRAMMAR = frozenset("什么怎样咋哪谁的地得了吗呢吧啊呀嘛是我你您他她它这那们有在和与就都也还又去来到把被给让")
+_GRAMMAR = frozenset(
+    "什么怎样咋哪谁的地得了吗呢吧啊呀嘛是我你您他她它这那们有在和与就都也还又去来到把被给让"
+)
 
 
 def fold(text: str) -> str:
