@@ -21,7 +21,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
@@ -36,12 +36,13 @@ MIX = 0.3  # weight of the n-gram model next to BM25 (0.2-0.5 measured on dev)
 EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarity
 # Calibration: confidence = sigmoid(W0 + W_SCORE * score + W_BM25 * ln(1 + bm25) + W_P * p),
 # fitted on the dev half by ``bench/understanding.py --calibrate``.
-W0, W_SCORE, W_BM25, W_P = -7.76, 7.28, 0.06, 5.28
-UNDERSTOOD = 0.25  # best item's confidence from which a question is understood
+W0, W_SCORE, W_BM25, W_P = -7.56, 7.22, -0.07, 6.67
+UNDERSTOOD = 0.2  # best item's confidence from which a question is understood
 SECOND_INTENT = 0.45  # another item's confidence from which it is a second intent
 # How far an outside topic's score must pass the best item's for the question to be theirs:
 # a traffic question may mention a life event ("离婚了车子判给我").
 OUTSIDE_MARGIN = 0.1
+FOREIGN_BONUS = 0.6  # added to the outside topic's score when a word only it uses is present
 
 _NAME_PARTS = re.compile(r"[（）()/]")
 _SENTENCES = re.compile(r"[；。;]")
@@ -97,9 +98,16 @@ class Understanding:
         self._bm25 = Bm25Index(self._labels)
         for item_id, text in texts:
             self._add(item_id, text, learned=False)
+        ours = {word for _, text in self._texts for word in text.split()}
         for label, topic in self._topics.items():
             for phrase in topic.phrases:
                 self._add(label, phrase, learned=False)
+        # Words only the outside topics use ("考研", "保养"): a question holding one is about
+        # that topic unless an item explains it clearly better.
+        self._foreign = frozenset(
+            word for label, text in self._texts if label in self._topics
+            for word in text.split() if word not in ours and len(word) >= 2
+        )
         self._ngram = self._fit()
 
     @classmethod
@@ -109,7 +117,7 @@ class Understanding:
         """The engine for a catalog, a word list, the knowledge base, any labelled
         (text, item id) examples kept from the desk, and the topics that are not ours."""
         domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
-        normalizer = Normalizer(words, domain)
+        normalizer = Normalizer(words, domain, [p for topic in outside for p in topic.phrases])
         texts = item_texts(catalog, knowledge)
         texts.extend((item_id, text) for text, item_id in examples)
         return cls(catalog, normalizer, texts, outside)
@@ -151,11 +159,13 @@ class Understanding:
 
     def candidates(self, text: str) -> tuple[str, list[Candidate], Candidate | None]:
         """The question as read, every item's raw evidence (unsorted), and the best outside
-        topic's (its ``item_id`` is the topic's label), if there are topics."""
+        topic's (its ``item_id`` is the topic's label, its score raised by FOREIGN_BONUS when
+        the question holds a word only outside topics use), if there are topics."""
         read = self.normalizer.text(text[:MAX_CHARS])
         words = self.normalizer.tokens(text[:MAX_CHARS])
         if not words:
             return read, [], None
+        bonus = FOREIGN_BONUS if not self._foreign.isdisjoint(words) else 0.0
         canonical = " ".join(words)
         with self._lock:
             bm25 = self._bm25.scores(words)
@@ -180,7 +190,10 @@ class Understanding:
         ]
         items = every[: len(self._item_ids)]
         topics = every[len(self._item_ids) :]
-        return read, items, max(topics, key=lambda c: c.score, default=None)
+        best = max(topics, key=lambda c: c.score, default=None)
+        if best is not None and bonus:
+            best = replace(best, score=best.score + bonus)
+        return read, items, best
 
     def understand(self, text: str) -> Result:
         read, candidates, topic = self.candidates(text)

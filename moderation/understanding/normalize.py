@@ -96,7 +96,10 @@ def numerals_to_digits(text: str) -> str:
 class Normalizer:
     """Built once from the domain words and the word list; afterwards only reads."""
 
-    def __init__(self, words: WordListLike, domain_terms: Iterable[str]) -> None:
+    def __init__(self, words: WordListLike, domain_terms: Iterable[str],
+                 other_terms: Iterable[str] = ()) -> None:
+        """``domain_terms`` are the catalog's words (also homophone targets); ``other_terms``
+        are only kept whole when cutting (the outside topics' words)."""
         import rjieba  # imported here: loading its dictionary costs 0.1 s and 30 MB
 
         self._t2s = OpenCC("t2s")
@@ -108,7 +111,8 @@ class Normalizer:
         spoken |= set(self._typos.values())
         self._jieba: rjieba.Jieba = rjieba.Jieba()
         vocabulary = {numerals_to_digits(term) for term in spoken}
-        for term in sorted(vocabulary):
+        others = {numerals_to_digits(self._early(term)) for term in other_terms}
+        for term in sorted(vocabulary | others):
             if len(term) >= 2 and " " not in term:
                 self._jieba.add_word(term, None, None)
         self.vocabulary = frozenset(vocabulary)
