@@ -12,11 +12,13 @@ logistic regression (``ngram``) are combined as ``MIX * p / p_max + (1 - MIX) * 
 to the question. A logistic calibration then turns an item's relative score, its absolute
 BM25 evidence and its probability into a confidence: the share of items given that confidence
 on the dev half that were right. A question is understood when its best item reaches
-``UNDERSTOOD``; a second item at ``SECOND_INTENT`` or more is a second intent.
+``UNDERSTOOD``; a second item at ``SECOND_INTENT`` or more is a second intent, and so is an
+item that one clause of the question is confidently about on its own.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import threading
@@ -31,6 +33,7 @@ from moderation.understanding.normalize import Normalizer, WordListLike
 from moderation.understanding.outside import OutsideTopic
 
 MAX_ITEMS = 5
+SHORTLIST = 12  # items, by combined score, whose confidence is computed
 MAX_CHARS = 500  # of a question read; the rest of a very long one adds nothing but time
 MIX = 0.3  # weight of the n-gram model next to BM25 (0.2-0.5 measured on dev)
 EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarity
@@ -43,6 +46,13 @@ SECOND_INTENT = 0.45  # another item's confidence from which it is a second inte
 # a traffic question may mention a life event ("离婚了车子判给我").
 OUTSIDE_MARGIN = 0.1
 FOREIGN_BONUS = 0.6  # added to the outside topic's score when a word only it uses is present
+
+# Clauses of a question, for second intents: split at punctuation and at words that join two
+# requests; a clause shorter than MIN_CLAUSE characters says too little on its own.
+_CLAUSES = re.compile(r"[，,。；;！!？?\s]+|顺便|然后|另外|还有|并且|而且|同时")
+MIN_CLAUSE = 4
+MAX_CLAUSES = 4
+CLAUSE_INTENT = 0.5  # confidence a clause's own best item needs to be a second intent
 
 _NAME_PARTS = re.compile(r"[（）()/]")
 _SENTENCES = re.compile(r"[；。;]")
@@ -162,7 +172,7 @@ class Understanding:
         topic's (its ``item_id`` is the topic's label, its score raised by FOREIGN_BONUS when
         the question holds a word only outside topics use), if there are topics."""
         read = self.normalizer.text(text[:MAX_CHARS])
-        words = self.normalizer.tokens(text[:MAX_CHARS])
+        words = self.normalizer.tokens(text[:MAX_CHARS], read=read)
         if not words:
             return read, [], None
         bonus = FOREIGN_BONUS if not self._foreign.isdisjoint(words) else 0.0
@@ -197,15 +207,40 @@ class Understanding:
 
     def understand(self, text: str) -> Result:
         read, candidates, topic = self.candidates(text)
-        if topic is not None and candidates and (
-            topic.score >= max(c.score for c in candidates) + OUTSIDE_MARGIN
-        ):
-            # Closer to a topic that is not ours than to any item: not understood, and said so.
-            ranked = sorted(((confidence(c), c.item_id) for c in candidates), reverse=True)
-            items = tuple((item_id, round(value, 3)) for value, item_id in ranked[:MAX_ITEMS])
-            return Result(False, items, (), read, self._topics[topic.item_id])
-        ranked = sorted(((confidence(c), c.item_id) for c in candidates), reverse=True)
+        result = self._judge(read, candidates, topic)
+        if not result.understood:
+            return result
+        return self._second_intent(text, result)
+
+    def _second_intent(self, text: str, result: Result) -> Result:
+        """A question of several clauses ("驾照丢了，行驶证也找不着了") may ask two things:
+        each clause is read on its own, and a clause confidently about another item than the
+        question's best adds that item as a second intent, ranked second."""
+        clauses = [c for c in _CLAUSES.split(text[:MAX_CHARS]) if len(c.strip()) >= MIN_CLAUSE]
+        if len(clauses) < 2:
+            return result
+        first = result.items[0][0]
+        for clause in clauses[:MAX_CLAUSES]:
+            read, candidates, topic = self.candidates(clause)
+            judged = self._judge(read, candidates, topic)
+            if not judged.understood:
+                continue
+            item_id, value = judged.items[0]
+            if item_id != first and value >= CLAUSE_INTENT:
+                others = [pair for pair in result.items if pair[0] != item_id]
+                second = (item_id, min(value, result.items[0][1]))
+                items = (others[0], second, *others[1 : MAX_ITEMS - 1])
+                return replace(result, items=items, intents=(first, item_id))
+        return result
+
+    def _judge(self, read: str, candidates: list[Candidate], topic: Candidate | None) -> Result:
+        # Only the best-scored items can reach a confidence worth showing: rank those.
+        shortlist = heapq.nlargest(SHORTLIST, candidates, key=lambda c: c.score)
+        ranked = sorted(((confidence(c), c.item_id) for c in shortlist), reverse=True)
         items = tuple((item_id, round(value, 3)) for value, item_id in ranked[:MAX_ITEMS])
+        if topic is not None and shortlist and topic.score >= shortlist[0].score + OUTSIDE_MARGIN:
+            # Closer to a topic that is not ours than to any item: not understood, and said so.
+            return Result(False, items, (), read, self._topics[topic.item_id])
         understood = bool(items) and items[0][1] >= UNDERSTOOD
         intents: tuple[str, ...] = ()
         if understood:

@@ -33,9 +33,41 @@ class NgramModel:
         known = {label: n for n, label in enumerate(self._model.classes_)}
         # Column of each item in the model's output; items without any text get none.
         self._columns = [known.get(item_id, -1) for item_id in self.item_ids]
+        # The fitted parts, for ``probabilities`` to compute one question without
+        # scikit-learn's per-call input checks (they cost ten times the arithmetic).
+        self._analyze = self._vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = dict(self._vectorizer.vocabulary_)
+        self._idf = np.asarray(self._vectorizer.idf_, dtype=float)
+        coef = np.asarray(self._model.coef_, dtype=float)
+        intercept = np.asarray(self._model.intercept_, dtype=float)
+        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
+            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        self._coef_t = np.ascontiguousarray(coef.T)  # feature -> class weights
+        self._intercept = intercept
 
     def probabilities(self, text: str) -> list[float]:
-        """One probability per item, in ``item_ids`` order."""
+        """One probability per item, in ``item_ids`` order: the same as the model's
+        ``predict_proba`` (TF-IDF with sublinear tf, L2-normalised; softmax of the linear
+        scores), computed directly."""
+        counts: dict[int, int] = {}
+        for gram in self._analyze(text):
+            index = self._vocabulary.get(gram)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        logits = self._intercept.copy()
+        if counts:
+            indices = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=float,
+                                               count=len(counts)))) * self._idf[indices]
+            values /= np.linalg.norm(values)
+            logits += values @ self._coef_t[indices]
+        logits -= logits.max()
+        row = np.exp(logits)
+        row /= row.sum()
+        return [float(row[column]) if column >= 0 else 0.0 for column in self._columns]
+
+    def reference_probabilities(self, text: str) -> list[float]:
+        """``probabilities`` through scikit-learn itself (for tests)."""
         row = self._model.predict_proba(self._vectorizer.transform([text]))[0]
         return [float(row[column]) if column >= 0 else 0.0 for column in self._columns]
 

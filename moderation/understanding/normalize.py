@@ -152,11 +152,12 @@ class Normalizer:
         text = _HAN.sub(lambda m: self._homophones(m.group(0)), text)
         return numerals_to_digits(text)
 
-    def tokens(self, raw: str) -> list[str]:
-        """Steps 1-7: canonical words, stopwords dropped, expansions appended."""
+    def tokens(self, raw: str, *, read: str | None = None) -> list[str]:
+        """Steps 1-7: canonical words, stopwords dropped, expansions appended. ``read`` is
+        ``text(raw)`` when the caller has it already."""
         found: list[str] = []
         extra: list[str] = []
-        for word in self._jieba.cut(self.text(raw), False):
+        for word in self._jieba.cut(self.text(raw) if read is None else read, False):
             if word.isspace() or word in self._stop:
                 continue
             found.append(self._head.get(word, word))
