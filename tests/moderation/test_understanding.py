@@ -1,0 +1,205 @@
+"""The understanding engine, on the dev half of the relevance set (tests/data/understanding):
+ranking accuracy, calibrated confidence, off-topic questions, two intents, learning; and the
+normalisation it reads questions with.
+
+The holdout half is never used here (it is reported by bench/understanding.py only).
+The floors below are the figures measured on dev when the engine was built, less a small
+margin, so that a regression fails; the issue's targets (top-1 ≥ 90 %, top-3 ≥ 97 %) are
+not all reached yet — see bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from clips.segment import load_word_list
+from moderation.catalog import Catalog, load_catalog
+from moderation.knowledge import load_knowledge
+from moderation.understanding import Normalizer, Understanding
+from moderation.understanding.engine import MAX_CHARS, UNDERSTOOD
+from moderation.understanding.normalize import numerals_to_digits
+from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
+from tests.data.understanding import Case, load_half
+
+MIN_TOP1 = 0.83
+MIN_TOP3 = 0.94
+MIN_OFFTOPIC_REJECTED = 0.90
+MIN_BOTH_INTENTS = 0.85
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def engine(catalog: Catalog) -> Understanding:
+    return Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                               outside=load_outside())
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[Case]:
+    return load_half("dev")
+
+
+def ranked(engine: Understanding, text: str) -> list[str]:
+    result = engine.understand(text)
+    return [item_id for item_id, _ in result.items] if result.understood else []
+
+
+# --- the dev half ------------------------------------------------------------------------------
+
+
+def test_dev_questions_find_their_item(engine: Understanding, dev: list[Case]) -> None:
+    on_topic = [case for case in dev if not case.off_topic]
+    firsts = [ranked(engine, case.q)[:3] for case in on_topic]
+    top1 = sum(bool(got) and got[0] in case.items for case, got in zip(on_topic, firsts,
+                                                                      strict=True))
+    top3 = sum(any(item in got for item in case.items)
+               for case, got in zip(on_topic, firsts, strict=True))
+    assert top1 / len(on_topic) >= MIN_TOP1
+    assert top3 / len(on_topic) >= MIN_TOP3
+
+
+def test_off_topic_dev_questions_are_rejected(engine: Understanding, dev: list[Case]) -> None:
+    off_topic = [case for case in dev if case.off_topic]
+    rejected = sum(not engine.understand(case.q).understood for case in off_topic)
+    assert rejected / len(off_topic) >= MIN_OFFTOPIC_REJECTED
+
+
+def test_confidence_is_calibrated(engine: Understanding, dev: list[Case]) -> None:
+    """The best item's confidence says how often it is right: high-confidence answers are
+    right far more often than low ones, and on average confidence and accuracy agree."""
+    pairs = []
+    for case in dev:
+        result = engine.understand(case.q)
+        if result.items:
+            best, value = result.items[0]
+            pairs.append((value, best in case.items))
+    high = [right for value, right in pairs if value >= 0.8]
+    low = [right for value, right in pairs if value < 0.5]
+    assert len(high) >= 100 and len(low) >= 10
+    assert sum(high) / len(high) >= 0.9
+    assert sum(low) / len(low) <= 0.5
+    mean_confidence = sum(value for value, _ in pairs) / len(pairs)
+    accuracy = sum(right for _, right in pairs) / len(pairs)
+    assert abs(mean_confidence - accuracy) <= 0.1
+
+
+def test_two_intent_dev_questions_return_both_items(
+    engine: Understanding, dev: list[Case]
+) -> None:
+    two = [case for case in dev if len(case.items) == 2]
+    assert len(two) >= 8
+    both = [case for case in two if set(engine.understand(case.q).intents) == set(case.items)]
+    assert len(both) / len(two) >= MIN_BOTH_INTENTS
+
+
+# --- behaviour -------------------------------------------------------------------------------
+
+
+def test_a_result_ranks_up_to_five_items_with_confidences(engine: Understanding) -> None:
+    result = engine.understand("驾照丢了")
+    assert result.understood
+    assert result.intents == ("license-reissue",)
+    assert result.items[0][0] == "license-reissue"
+    assert len(result.items) == 5
+    values = [value for _, value in result.items]
+    assert values == sorted(values, reverse=True)
+    assert all(0.0 <= value <= 1.0 for value in values)
+    assert values[0] >= UNDERSTOOD > values[-1]
+
+
+def test_an_off_topic_question_names_the_topic_it_is_about(engine: Understanding) -> None:
+    result = engine.understand("公积金提取需要带什么材料")
+    assert not result.understood
+    assert result.intents == ()
+    assert result.outside is not None and "公积金" in result.outside.where
+
+
+def test_nothing_readable_is_not_understood(engine: Understanding) -> None:
+    for text in ("", "？？？", "   "):
+        result = engine.understand(text)
+        assert not result.understood and result.items == ()
+
+
+def test_two_requests_in_one_question_give_two_intents(engine: Understanding) -> None:
+    result = engine.understand("驾驶证弄丢了要补办，另外罚款也还没交")
+    assert result.intents == ("license-reissue", "fine-payment")
+    assert [item_id for item_id, _ in result.items[:2]] == list(result.intents)
+    assert result.items[1][1] <= result.items[0][1]
+
+
+def test_personal_data_and_length_do_not_derail_it(engine: Understanding) -> None:
+    assert ranked(engine, "我手机13812345678，驾照丢了怎么补")[0] == "license-reissue"
+    rambling = "你好，" + "我想问一下，" * 100 + "驾照丢了怎么补办"
+    assert len(engine.understand(rambling).text) <= MAX_CHARS  # the rest is not read
+    assert ranked(engine, "驾照丢了怎么补办，" + "谢谢" * 10)[0] == "license-reissue"
+
+
+def test_learning_applies_to_the_next_question(catalog: Catalog) -> None:
+    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                                 outside=load_outside())
+    phrase = "蓝色小本本上的钢印模糊了"
+    assert ranked(engine, phrase)[:1] != ["registration-cert"]
+    engine.learn(phrase, "registration-cert")
+    assert ranked(engine, phrase)[0] == "registration-cert"
+    engine.refit()  # the n-gram model takes it in too; the answer stays
+    assert ranked(engine, phrase)[0] == "registration-cert"
+    with pytest.raises(ValueError, match="unknown item"):
+        engine.learn(phrase, "no-such-item")
+
+
+def test_examples_given_at_build_count_like_learned_ones(catalog: Catalog) -> None:
+    phrase = "蓝色小本本上的钢印模糊了"
+    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                                 examples=[(phrase, "registration-cert")])
+    assert ranked(engine, phrase)[0] == "registration-cert"
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def normalizer(catalog: Catalog) -> Normalizer:
+    domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
+    return Normalizer(load_word_list(), domain)
+
+
+@pytest.mark.parametrize(("typed", "read"), [
+    ("駕駛證過期了", "驾驶证过期了"),  # traditional -> simplified
+    ("ＡＢＣ１２１２３", "abc12123"),  # full width -> half width, case folded
+    ("扣了十二分", "扣了12分"),
+    ("一二一二三", "12123"),
+    ("第二年", "第2年"),
+    ("科目三", "科目3"),
+    ("一直约不上", "一直约不上"),  # a numeral inside a word stays
+    ("二手车", "二手车"),
+    ("年捡过期了", "年检过期了"),  # homophone typos
+    ("林牌", "临牌"),
+    ("秘码忘了", "密码忘了"),
+    ("jiazhao丢了", "驾照丢了"),  # pinyin typed for a word
+    ("车什么时候报废", "车什么时候报废"),  # ordinary grammar is not "corrected"
+])
+def test_normalisation(normalizer: Normalizer, typed: str, read: str) -> None:
+    assert normalizer.text(typed) == read
+
+
+def test_words_of_an_equivalence_group_read_as_one(normalizer: Normalizer) -> None:
+    assert "电动自行车" in normalizer.tokens("电瓶车")
+    assert normalizer.tokens("小电驴") == normalizer.tokens("电瓶车")
+
+
+def test_numerals_outside_counts_are_left_alone() -> None:
+    assert numerals_to_digits("问一下") == "问一下"
+    assert numerals_to_digits("七十多岁") == "70多岁"
+    assert numerals_to_digits("两个月") == "2个月"
+
+
+def test_outside_topics_file_is_validated() -> None:
+    assert load_outside()
+    with pytest.raises(OutsideTopicsError, match="phrases"):
+        parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = []\n')
+    with pytest.raises(OutsideTopicsError, match="TOML"):
+        parse_outside("[[topic]\n")
