@@ -42,14 +42,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clips.search import IndexedClip, SearchIndex
-from clips.segment import Segmenter, load_word_list
+from clips.segment import Segmenter
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.suggest import suggest_item
 from moderation.understanding import Understanding
 from moderation.understanding.outside import load_outside
 from moderation.vocabulary import fold
-from tests.data.understanding import HALVES, Case, load_cases
+from tests.data.understanding import HALVES, Case, load_cases, load_word_list
 
 Ranker = Callable[[str], list[str]]  # question -> ranked item ids; [] = rejected
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from clips.segment import load_word_list
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.understanding import Normalizer, Understanding
 from moderation.understanding.engine import MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
-from tests.data.understanding import Case, load_half
+from tests.data.understanding import Case, load_half, load_word_list
 
 MIN_TOP1 = 0.83
 MIN_TOP3 = 0.94

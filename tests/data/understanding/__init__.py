@@ -15,10 +15,12 @@ halves.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 HALVES = ("dev", "holdout")
@@ -58,3 +60,14 @@ def load_half(half: str, path: Path = QUESTIONS) -> list[Case]:
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}")
     return [case for case in load_cases(path) if case.half == half]
+
+
+def load_word_list() -> Any:
+    """The shipped admin-editable word list, wherever the segmentation module lives (it is
+    moving from clips/ to moderation/ in the layers refactor)."""
+    for module in ("moderation.segment", "clips.segment"):
+        try:
+            return importlib.import_module(module).load_word_list()
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError("no word list module (moderation.segment or clips.segment)")
