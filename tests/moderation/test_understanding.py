@@ -23,7 +23,7 @@ from tests.data.understanding import Case, load_half, load_word_list
 MIN_TOP1 = 0.83
 MIN_TOP3 = 0.94
 MIN_OFFTOPIC_REJECTED = 0.90
-MIN_BOTH_INTENTS = 0.85
+MIN_BOTH_INTENTS = 0.75
 
 
 @pytest.fixture(scope="module")
