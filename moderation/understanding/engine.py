@@ -39,7 +39,7 @@ MIX = 0.3  # weight of the n-gram model next to BM25 (0.2-0.5 measured on dev)
 EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarity
 # Calibration: confidence = sigmoid(W0 + W_SCORE * score + W_BM25 * ln(1 + bm25) + W_P * p),
 # fitted on the dev half by ``bench/understanding.py --calibrate``.
-W0, W_SCORE, W_BM25, W_P = -8.02, 7.26, 0.05, 6.29
+W0, W_SCORE, W_BM25, W_P = -8.10, 7.46, 0.04, 6.17
 UNDERSTOOD = 0.2  # best item's confidence from which a question is understood
 SECOND_INTENT = 0.45  # another item's confidence from which it is a second intent
 # How far an outside topic's score must pass the best item's for the question to be theirs:
