@@ -24,6 +24,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
@@ -105,6 +106,7 @@ class Understanding:
         self._lock = threading.Lock()
         self._texts: list[tuple[str, str]] = []  # (label, canonical text)
         self._examples: list[tuple[str, str]] = []  # learned, canonical
+        self._example_vectors: Any = None  # of the examples, by the current n-gram model
         self._bm25 = Bm25Index(self._labels)
         for item_id, text in texts:
             self._add(item_id, text, learned=False)
@@ -150,6 +152,7 @@ class Understanding:
         model = self._fit(texts)
         with self._lock:
             self._ngram = model
+            self._example_vectors = None
 
     def _add(self, item_id: str, text: str, *, learned: bool) -> None:
         words = self.normalizer.tokens(text)
@@ -159,6 +162,7 @@ class Understanding:
         self._texts.append((item_id, " ".join(words)))
         if learned:
             self._examples.append((item_id, " ".join(words)))
+            self._example_vectors = None
 
     def _fit(self, texts: Sequence[tuple[str, str]] | None = None) -> NgramModel:
         pairs = self._texts if texts is None else texts
@@ -177,17 +181,16 @@ class Understanding:
             return read, [], None
         bonus = FOREIGN_BONUS if not self._foreign.isdisjoint(words) else 0.0
         canonical = " ".join(words)
+        near = dict.fromkeys(self._labels, 0.0)
         with self._lock:
             bm25 = self._bm25.scores(words)
             probabilities = self._ngram.probabilities(canonical)
-            examples = list(self._examples)
-            model = self._ngram
-        near = dict.fromkeys(self._labels, 0.0)
-        if examples:
-            for (item_id, _), similarity in zip(
-                examples, model.similarity(canonical, [t for _, t in examples]), strict=True
-            ):
-                near[item_id] = max(near[item_id], float(similarity))
+            if self._examples:
+                if self._example_vectors is None:  # after a learn or a refit
+                    self._example_vectors = self._ngram.vectors([t for _, t in self._examples])
+                similarities = self._ngram.similarity(canonical, self._example_vectors)
+                for (item_id, _), similarity in zip(self._examples, similarities, strict=True):
+                    near[item_id] = max(near[item_id], float(similarity))
         top_bm25, top_p = max(bm25), max(probabilities)
         every = [
             Candidate(

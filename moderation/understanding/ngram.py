@@ -10,6 +10,7 @@ question well under a millisecond. Learned examples are added by refitting (``fi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -71,7 +72,12 @@ class NgramModel:
         row = self._model.predict_proba(self._vectorizer.transform([text]))[0]
         return [float(row[column]) if column >= 0 else 0.0 for column in self._columns]
 
-    def similarity(self, text: str, others: Sequence[str]) -> np.ndarray:
-        """Cosine similarity of ``text`` to each of ``others`` in the model's feature space."""
-        vectors = self._vectorizer.transform([text, *others])
-        return np.asarray((vectors[1:] @ vectors[0].T).toarray()).ravel()
+    def vectors(self, texts: Sequence[str]) -> Any:
+        """The texts in the model's feature space (a sparse matrix, rows L2-normalised), to
+        keep and compare questions with (``similarity``)."""
+        return self._vectorizer.transform(list(texts))
+
+    def similarity(self, text: str, vectors: Any) -> np.ndarray:
+        """Cosine similarity of ``text`` to each row of ``vectors``."""
+        question = self._vectorizer.transform([text])
+        return np.asarray((vectors @ question.T).toarray()).ravel()
