@@ -11,6 +11,8 @@ not all reached yet — see bench/RESULTS.md.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
@@ -155,6 +157,21 @@ def test_examples_given_at_build_count_like_learned_ones(catalog: Catalog) -> No
     engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
                                  examples=[(phrase, "registration-cert")])
     assert ranked(engine, phrase)[0] == "registration-cert"
+
+
+DOMAIN_CHARACTERS = "驾照年检罚款扣分十二一二三两第科目車輛ｊｉａｚｈａｏ，？ 0123456789"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60) | st.text(alphabet=DOMAIN_CHARACTERS, max_size=40))
+def test_any_text_gets_a_well_formed_answer(engine: Understanding, text: str) -> None:
+    result = engine.understand(text)
+    values = [value for _, value in result.items]
+    assert len(result.items) <= 5
+    assert all(0.0 <= value <= 1.0 for value in values)
+    assert len({item_id for item_id, _ in result.items}) == len(result.items)
+    assert bool(result.intents) == result.understood
+    assert set(result.intents) <= {item_id for item_id, _ in result.items}
 
 
 # --- normalisation ---------------------------------------------------------------------------
