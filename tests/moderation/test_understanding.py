@@ -20,7 +20,7 @@ from moderation.understanding import Normalizer, Understanding
 from moderation.understanding.engine import MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
-from tests.data.understanding import Case, load_half, load_word_list
+from tests.data.understanding import Case, load_cases, load_half, load_word_list
 
 MIN_TOP1 = 0.83
 MIN_TOP3 = 0.94
@@ -47,6 +47,23 @@ def dev() -> list[Case]:
 def ranked(engine: Understanding, text: str) -> list[str]:
     result = engine.understand(text)
     return [item_id for item_id, _ in result.items] if result.understood else []
+
+
+# --- the relevance set ------------------------------------------------------------------------
+
+
+def test_the_relevance_set_covers_every_item_in_both_halves(catalog: Catalog) -> None:
+    cases = load_cases()
+    ids = {item.id for item in catalog.items}
+    on_topic = [case for case in cases if not case.off_topic]
+    assert len(on_topic) >= 400 and len(cases) - len(on_topic) >= 50
+    assert len({case.q for case in cases}) == len(cases)  # no question twice
+    assert all(set(case.items) <= ids for case in cases)
+    for item_id in ids:
+        primary = [case for case in on_topic if case.items[0] == item_id]
+        assert len(primary) >= 3, item_id
+        assert {case.half for case in primary} == {"dev", "holdout"}, item_id
+    assert sum(len(case.items) == 2 for case in on_topic) >= 10
 
 
 # --- the dev half ------------------------------------------------------------------------------
