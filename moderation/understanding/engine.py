@@ -108,6 +108,7 @@ class Understanding:
         self._examples: list[tuple[str, str]] = []  # learned, canonical
         self._example_vectors: Any = None  # of the examples, by the current n-gram model
         self._bm25 = Bm25Index(self._labels)
+        self._foreign: frozenset[str] = frozenset()
         for item_id, text in texts:
             self._add(item_id, text, learned=False)
         ours = {word for _, text in self._texts for word in text.split()}
@@ -163,6 +164,8 @@ class Understanding:
         if learned:
             self._examples.append((item_id, " ".join(words)))
             self._example_vectors = None
+            # A word the desk files under an item is no longer only the outside topics'.
+            self._foreign = self._foreign.difference(words)
 
     def _fit(self, texts: Sequence[tuple[str, str]] | None = None) -> NgramModel:
         pairs = self._texts if texts is None else texts

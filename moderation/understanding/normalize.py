@@ -165,10 +165,15 @@ class Normalizer:
         return found + extra
 
     def _homophones(self, run: str) -> str:
+        # A misspelt word starts where a word starts: "桩车" of "充电桩车位" sounds like 撞车
+        # but starts inside 充电桩, so it is left alone.
+        starts = {0}
+        for word in self._jieba.cut(run, False):
+            starts.add(max(starts) + len(word))
         out: list[str] = []
         i = 0
         while i < len(run):
-            for size in (4, 3, 2):
+            for size in (4, 3, 2) if i in starts else ():
                 window = run[i : i + size]
                 if len(window) < size:
                     continue

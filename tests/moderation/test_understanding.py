@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.understanding import Normalizer, Understanding
-from moderation.understanding.engine import MAX_CHARS, UNDERSTOOD
+from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
 from tests.data.understanding import Case, load_cases, load_half, load_word_list
@@ -167,6 +167,22 @@ def test_learning_applies_to_the_next_question(catalog: Catalog) -> None:
     assert ranked(engine, phrase)[0] == "registration-cert"
     with pytest.raises(ValueError, match="unknown item"):
         engine.learn(phrase, "no-such-item")
+
+
+def test_a_learned_example_can_claim_a_word_of_an_outside_topic(catalog: Catalog) -> None:
+    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                                 outside=load_outside())
+    question = "充电桩旁边被油车占了，找不到车主"
+    assert engine.understand(question).outside is not None  # 充电桩: car consumption
+    topic_before = engine.candidates(question)[2]
+    engine.learn("充电桩车位被燃油车挡住了", "move-car")
+    topic_after = engine.candidates(question)[2]
+    assert topic_before is not None and topic_after is not None
+    # 充电桩 is no longer a word only outside topics use: their extra weight is gone.
+    assert topic_after.score <= topic_before.score - FOREIGN_BONUS + 0.05
+    engine.learn("充电桩被油车占着，联系不上车主", "move-car")
+    engine.refit()
+    assert ranked(engine, question)[0] == "move-car"
 
 
 def test_examples_given_at_build_count_like_learned_ones(catalog: Catalog) -> None:
