@@ -156,9 +156,15 @@ def test_personal_data_and_length_do_not_derail_it(engine: Understanding) -> Non
     assert ranked(engine, "驾照丢了怎么补办，" + "谢谢" * 10)[0] == "license-reissue"
 
 
-def test_learning_applies_to_the_next_question(catalog: Catalog) -> None:
-    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
-                                 outside=load_outside())
+@pytest.fixture(scope="module")
+def learner(catalog: Catalog) -> Understanding:
+    """An engine of its own for the tests that teach it (each teaches unrelated phrases)."""
+    return Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                               outside=load_outside())
+
+
+def test_learning_applies_to_the_next_question(learner: Understanding) -> None:
+    engine = learner
     phrase = "蓝色小本本上的钢印模糊了"
     assert ranked(engine, phrase)[:1] != ["registration-cert"]
     engine.learn(phrase, "registration-cert")
@@ -169,9 +175,8 @@ def test_learning_applies_to_the_next_question(catalog: Catalog) -> None:
         engine.learn(phrase, "no-such-item")
 
 
-def test_a_learned_example_can_claim_a_word_of_an_outside_topic(catalog: Catalog) -> None:
-    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
-                                 outside=load_outside())
+def test_a_learned_example_can_claim_a_word_of_an_outside_topic(learner: Understanding) -> None:
+    engine = learner
     question = "充电桩旁边被油车占了，找不到车主"
     assert engine.understand(question).outside is not None  # 充电桩: car consumption
     topic_before = engine.candidates(question)[2]
