@@ -197,6 +197,7 @@ async def adduser(settings: Settings, args: argparse.Namespace) -> int:
 async def serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from moderation.seeds import seed_lists
     from web import keys
     from web.app import create_app
     from web.server import EdgeRunner
@@ -212,6 +213,7 @@ async def serve(settings: Settings) -> int:
         password = await app[keys.ACCOUNTS].ensure_initial_admin()
         if password:  # a fresh install: give the moderators their usual decline reasons
             await app[keys.MODERATION].seed_reason_templates()
+            await seed_lists(app[keys.MODERATION])
         site = web.TCPSite(runner, settings.server.host, settings.server.port)
         try:
             await site.start()

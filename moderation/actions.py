@@ -13,7 +13,8 @@ the request). From ``ACTIONS`` derive:
   its OpenAPI entries (``web.openapi``);
 - the role checks (``perform``; the role sets themselves live in ``store.records``);
 - the audit entry's label and target (``StaffAction.tag``);
-- the staff table in docs/protocol.md (``markdown_table``; a test keeps the two equal).
+- the staff table in docs/protocol.md (``moderation.action_docs.markdown_table``; a test keeps
+  the two equal).
 
 Adding an action is one class here (the declaration and its handler) and, for an action on a
 question, its ``moderation.questions`` action and transition.
@@ -39,16 +40,19 @@ from moderation.questions import (
     Edit,
     Merge,
     Move,
+    Note,
     OnAir,
     Pin,
     Refused,
     Reply,
     Requeue,
     Skip,
+    ToHost,
+    host_queue,
     position_before,
 )
 from moderation.service import AuditTag, Board, Moderation
-from store.records import HOSTS, MODERATORS, ROLES, Question, StaffUser
+from store.records import HOSTS, MODERATORS, NOTERS, Question, StaffUser
 
 Answer = dict[str, Any]
 FORBIDDEN = ("forbidden", "你的角色不能执行这个操作。")
@@ -300,6 +304,101 @@ class SkipCommand(OnQuestion):
         return Skip(position_before(board.queue(), None))
 
 
+@declare("note", NOTERS, "Pass the host a note beside a question (staff only, never public)")
+@dataclass(frozen=True, kw_only=True)
+class NoteCommand(OnQuestion):
+    text: str = spec(S(1000), "≤ 500 characters after trimming")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Note(self.text, ctx.user.display_name or ctx.user.name, ctx.moderation.clock())
+
+
+@declare("move_to_host", MODERATORS, "Move a question to another host's queue")
+@dataclass(frozen=True, kw_only=True)
+class MoveToHostCommand(OnQuestion):
+    host_id: str = spec(S(), "one of the session's hosts; empty: any host")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        if self.host_id and self.host_id not in board.session.host_ids:
+            raise Refused("unknown_host", "这位主持人不在本场直播中。")
+        others = [x for x in host_queue(list(board.questions.values()), self.host_id)
+                  if x.id != q.id]
+        return ToHost(self.host_id, position_before(others, None))
+
+
+MAX_BULK = 100  # questions in one bulk action
+
+
+def parse_targets(text: str) -> list[tuple[str, int]]:
+    """``"id:version,id:version"`` as (id, version) pairs; refuses anything else."""
+    pairs: list[tuple[str, int]] = []
+    for part in text.split(","):
+        question_id, _, version = part.strip().partition(":")
+        if not question_id or not version.isdigit() or int(version) < 1:
+            raise Refused("bad_field", "questions 应为“问题id:版本”，以逗号分隔。")
+        pairs.append((question_id, int(version)))
+    if len(pairs) > MAX_BULK:
+        raise Refused("bad_field", f"一次最多处理 {MAX_BULK} 个问题。")
+    return pairs
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnQuestions(Command):
+    """One action on several questions, each quoting its version. Each question is its own
+    unit of work (and audit entry): a stale or closed one is refused alone, listed in the
+    ack with its reason, and the others go through."""
+
+    answer: ClassVar[tuple[str, ...]] = ("done", "refused")
+    questions: str = spec(S(MAX_BULK * 80), f"`id:version` pairs, comma-separated, ≤ {MAX_BULK}")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        raise NotImplementedError
+
+    async def run(self, ctx: Context) -> Answer:
+        done: list[dict[str, Any]] = []
+        refused: list[dict[str, str]] = []
+        for question_id, version in parse_targets(self.questions):
+            try:
+                q = await ctx.moderation.act(
+                    ctx.session_id, ctx.user, question_id, version,
+                    lambda board, question: self.build(ctx, board, question),
+                    AuditTag(ctx.audit.action, f"question:{question_id}"))
+            except Refused as exc:
+                refused.append({"question_id": question_id, "code": exc.code,
+                                "message": exc.message})
+            else:
+                done.append({"question_id": q.id, "version": q.version, "state": q.state})
+        return {"done": done, "refused": refused}
+
+
+@declare("bulk_approve", MODERATORS, "Approve several pending questions (each its own unit)",
+         audit="question.approve", target="question:{{each of questions}}")
+@dataclass(frozen=True, kw_only=True)
+class BulkApproveCommand(OnQuestions):
+    category: str | None = spec(S(20, required=False),
+                                "for all; absent: each question's suggested category")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        category = self.category or q.category or str(q.flags.get("suggested_category", ""))
+        if category not in ctx.moderation.catalog.categories:
+            raise Refused("missing_category", "请先选择问题分类。")
+        item = ctx.moderation.catalog.get(str(q.flags.get("suggested_item", "")))
+        if item is not None and item.category != category:
+            item = None
+        return Approve(category, item.id if item else "", item.link if item else "",
+                       q.host_id, position_before(board.queue(), None))
+
+
+@declare("bulk_decline", MODERATORS, "Decline several questions with one reason",
+         audit="question.decline", target="question:{{each of questions}}")
+@dataclass(frozen=True, kw_only=True)
+class BulkDeclineCommand(OnQuestions):
+    reason: str = spec(S(400), f"≤ {MAX_REASON} characters after trimming")
+
+    def build(self, ctx: Context, board: Board, q: Question) -> Action:
+        return Decline(self.reason)
+
+
 # --- the session and its viewers -------------------------------------------------------------
 
 
@@ -347,39 +446,3 @@ class UnrestrictCommand(Command):
 # The staff websocket's vocabulary: every action, and ping.
 STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
     **{action.name: action.fields for action in ACTIONS.values()}, **STAFF_PING}
-
-
-# --- for people -----------------------------------------------------------------------------
-
-ROLE_ORDER = ("moderator", "host", "admin")
-assert set(ROLE_ORDER) == set(ROLES)
-
-
-def roles_text(roles: frozenset[str]) -> str:
-    return ", ".join(role for role in ROLE_ORDER if role in roles)
-
-
-def field_text(name: str, wire: Field, action: StaffAction) -> str:
-    """One field as docs/protocol.md lists it: `name` (kind, limits; note), ? if optional."""
-    if wire.kind is bool:
-        kind = "bool"
-    elif wire.kind is int:
-        kind = f"integer {wire.min_value}–{wire.max_len}"
-    else:
-        kind = f"string ≤ {wire.max_len}"
-    if name in action.choices:
-        kind = " or ".join(f"`{value}`" for value in action.choices[name])
-    note = action.notes.get(name)
-    return f"`{name}`{'' if wire.required else '?'} ({kind}{'; ' + note if note else ''})"
-
-
-def markdown_table() -> str:
-    """The staff actions as docs/protocol.md shows them (a test keeps them equal)."""
-    rows = ["| type | fields | role | audited as | ack |", "| --- | --- | --- | --- | --- |"]
-    for action in ACTIONS.values():
-        fields = ", ".join(field_text(name, wire, action) for name, wire in action.fields.items())
-        answer = ", ".join(f"`{name}`" for name in action.answer) or "—"
-        rows.append(f"| `{action.name}` | {fields} | {roles_text(action.roles)} | "
-                    f"`{action.audit}` on `{action.target}` | {answer} |")
-    rows.append("| `ping` | — | any | — | `pong: true` |")
-    return "\n".join(rows) + "\n"

@@ -1,4 +1,5 @@
-"""The lists moderators work with: blocked terms and decline reason templates.
+"""The lists moderators work with: blocked terms, decline reasons and canned replies
+(the templates, which may hold ``{item_name}`` and ``{item_link}``).
 
 Admins edit them at /admin/lists (``web.admin_sessions``, which only parses the form and
 calls one function here). Every change commits in one transaction with its audit entry, and
@@ -14,6 +15,8 @@ from store.records import ReasonTemplate, TermRule, new_id
 
 MAX_TERM = 30
 MAX_REASON_TEXT = 200
+MAX_REPLY_TEXT = 500
+TEMPLATE_KINDS = ("decline", "reply")
 TERM_RULES = ("hold", "reject")
 
 
@@ -59,16 +62,20 @@ async def delete_term(moderation: Moderation, rule_id: str, actor: str) -> bool:
     return True
 
 
-async def add_reason(moderation: Moderation, text: str, actor: str) -> ReasonTemplate:
-    text = " ".join(text.split())[:MAX_REASON_TEXT]
+async def add_reason(moderation: Moderation, text: str, actor: str,
+                     kind: str = "decline") -> ReasonTemplate:
+    """Add a decline reason, or (``kind="reply"``) a canned reply."""
+    kind = kind if kind in TEMPLATE_KINDS else "decline"
+    text = " ".join(text.split())[:MAX_REPLY_TEXT if kind == "reply" else MAX_REASON_TEXT]
     if not text:
-        raise ListError("请填写原因。")
+        raise ListError("请填写回复内容。" if kind == "reply" else "请填写原因。")
     now = moderation.clock()
-    record = ReasonTemplate(id=new_id(), text=text, position=now, created_at=now,
+    record = ReasonTemplate(id=new_id(), text=text, kind=kind, position=now, created_at=now,
                             updated_at=now)
+    label = "replies" if kind == "reply" else "reasons"
     async with moderation.store.transaction() as tx:
         await tx.insert(record)
-        await _audit(moderation, tx, actor, "reasons.add", "reasons", None, {"text": text})
+        await _audit(moderation, tx, actor, f"{label}.add", label, None, {"text": text})
     return record
 
 
@@ -77,7 +84,8 @@ async def delete_reason(moderation: Moderation, reason_id: str, actor: str) -> b
         found = await tx.find(ReasonTemplate, {"id": reason_id})
         if not found or not await tx.delete(ReasonTemplate, reason_id):
             return False
-        await _audit(moderation, tx, actor, "reasons.delete", "reasons",
+        label = "replies" if found[0].kind == "reply" else "reasons"
+        await _audit(moderation, tx, actor, f"{label}.delete", label,
                      {"text": found[0].text}, None)
     return True
 

@@ -43,6 +43,8 @@ STATE_LABELS = {
 
 MAX_REPLY = 1000
 MAX_REASON = 200
+MAX_NOTE = 500
+MAX_NOTES = 20  # notes on one question; the oldest go first
 
 
 class Refused(Exception):
@@ -113,7 +115,25 @@ class Skip:
     position: float  # the end of the queue
 
 
-Action = Approve | Edit | Merge | Reply | Decline | Pin | Move | OnAir | Answered | Requeue | Skip
+@dataclass(frozen=True)
+class Note:
+    """A note for the host beside the question (the backchannel): staff only, never public."""
+
+    text: str
+    by: str
+    at: float
+
+
+@dataclass(frozen=True)
+class ToHost:
+    """Route the question to another host's queue (``""``: any host), at its end."""
+
+    host_id: str
+    position: float
+
+
+Action = (Approve | Edit | Merge | Reply | Decline | Pin | Move | OnAir | Answered | Requeue
+          | Skip | Note | ToHost)
 
 # The states each action applies in. Who may send which action is declared with the staff
 # actions themselves (``moderation.actions``) and checked before an action gets here.
@@ -129,12 +149,14 @@ STATES_FOR: dict[type[Any], frozenset[str]] = {
     Answered: frozenset({ON_AIR}),
     Requeue: frozenset({ON_AIR}),
     Skip: frozenset({QUEUED}),
+    Note: OPEN,
+    ToHost: frozenset({PENDING, QUEUED}),
 }
 
 ACTION_NAMES = {
     Approve: "approve", Edit: "edit", Merge: "merge", Reply: "reply", Decline: "decline",
     Pin: "pin", Move: "move", OnAir: "on_air", Answered: "answered", Requeue: "requeue",
-    Skip: "skip",
+    Skip: "skip", Note: "note", ToHost: "move_to_host",
 }
 
 
@@ -197,6 +219,14 @@ def transition(question: Question, action: Action, *, now: float,
             return {"state": QUEUED, "on_air_at": 0.0}
         case Skip(position=position):
             return {"position": position, "pinned": False}
+        case Note(text=text, by=by, at=at):
+            notes = list(question.flags.get("notes", []))
+            notes.append({"text": _clean(text, MAX_NOTE, "备注"), "by": by, "at": at})
+            return {"flags": {**question.flags, "notes": notes[-MAX_NOTES:]}}
+        case ToHost(host_id=host_id, position=position):
+            if host_id == question.host_id:
+                raise Refused("same_host", "这个问题已在这位主持人的队列中。")
+            return {"host_id": host_id, "position": position, "pinned": False}
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
 
 
@@ -204,7 +234,7 @@ def _verb(action: Action) -> str:
     return {
         Approve: "通过", Edit: "修改", Merge: "合并", Reply: "回复", Decline: "拒绝",
         Pin: "置顶", Move: "调整顺序", OnAir: "上直播", Answered: "标记已解答",
-        Requeue: "退回队列", Skip: "跳过",
+        Requeue: "退回队列", Skip: "跳过", Note: "添加备注", ToHost: "转给其他主持人",
     }[type(action)]
 
 
@@ -212,6 +242,11 @@ def queue_order(questions: list[Question]) -> list[Question]:
     """The host's queue: pinned first, then by position (then age, for equal positions)."""
     queued = [q for q in questions if q.state == QUEUED]
     return sorted(queued, key=lambda q: (not q.pinned, q.position, q.created_at, q.id))
+
+
+def host_queue(questions: list[Question], host_id: str) -> list[Question]:
+    """One host's queue: the questions routed to them and those routed to no host."""
+    return [q for q in queue_order(questions) if q.host_id in ("", host_id)]
 
 
 def position_before(ordered: list[Question], before_id: str | None) -> float:

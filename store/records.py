@@ -13,13 +13,17 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-ROLES = ("admin", "moderator", "host")
+ROLES = ("admin", "moderator", "host", "expert")
 # Who may do what, in one place: routes (``web.routing``) and staff actions
 # (``moderation.actions``) name these sets; admins may do everything.
 STAFF = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 MODERATORS = frozenset({"moderator", "admin"})
 HOSTS = frozenset({"host", "admin"})
+# Who may pass notes to the host (the backchannel): moderators and the expert group.
+NOTERS = frozenset({"moderator", "expert", "admin"})
+# Who may watch a session's staff console (the staff websocket).
+CONSOLE = frozenset({"moderator", "host", "expert", "admin"})
 
 
 def new_id() -> str:
@@ -322,7 +326,8 @@ class TermRule:
 
 @dataclass(frozen=True)
 class ReasonTemplate:
-    """A reusable decline reason the moderators pick from."""
+    """A reusable text the moderators pick from: a decline reason or a canned reply
+    (``kind``); ``{item_name}`` and ``{item_link}`` are filled in for the question."""
 
     collection: ClassVar[str] = "reason_templates"
     json_fields: ClassVar[tuple[str, ...]] = ()
@@ -330,6 +335,7 @@ class ReasonTemplate:
 
     id: str
     text: str
+    kind: str = "decline"  # decline | reply
     position: float = 0.0
     created_at: float = 0.0
     updated_at: float = 0.0

@@ -211,12 +211,12 @@ def test_serve_creates_the_first_admin_once_and_serves_login(tmp_path: Path) -> 
     assert "Staff log in at" in out and "password:" not in out, out
 
 
-def test_first_start_seeds_decline_reasons_once(tmp_path: Path) -> None:
+def test_first_start_seeds_reasons_replies_and_blocked_terms_once(tmp_path: Path) -> None:
     import asyncio
 
     from settings import Secret, load_settings
     from store import make_store
-    from store.records import ReasonTemplate
+    from store.records import ReasonTemplate, TermRule
 
     data = tmp_path / "d"
     port = free_port()
@@ -231,17 +231,20 @@ def test_first_start_seeds_decline_reasons_once(tmp_path: Path) -> None:
         proc.terminate()
         proc.communicate(timeout=20)
 
-    async def count() -> int:
+    async def count() -> tuple[int, int, int]:
         settings = load_settings(env={}).replace(
             server={"data_dir": str(data)}, security={"secret_key": Secret("x")})
         store = make_store(settings)
         await store.open()
         try:
-            return await store.count(ReasonTemplate)
+            templates = await store.find(ReasonTemplate)
+            return (sum(t.kind == "decline" for t in templates),
+                    sum(t.kind == "reply" for t in templates), await store.count(TermRule))
         finally:
             await store.close()
 
-    assert asyncio.run(count()) == 5
+    declines, replies, terms = asyncio.run(count())
+    assert (declines, replies) == (5, 4) and terms >= 30
 
 
 def test_adduser_reads_a_password_file(tmp_path: Path) -> None:

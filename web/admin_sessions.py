@@ -122,9 +122,10 @@ async def session_update(request: web.Request) -> web.Response:
 
 async def lists_page(request: web.Request, *, error: str = "",
                      status: int = 200) -> web.Response:
-    terms, reasons = await moderator_lists.lists(request.app[keys.MODERATION])
-    return render(request, "admin/lists.html", status=status, terms=terms, reasons=reasons,
-                  error=error)
+    terms, templates = await moderator_lists.lists(request.app[keys.MODERATION])
+    return render(request, "admin/lists.html", status=status, terms=terms,
+                  reasons=[t for t in templates if t.kind != "reply"],
+                  replies=[t for t in templates if t.kind == "reply"], error=error)
 
 
 async def lists_update(request: web.Request) -> web.Response:
@@ -139,7 +140,8 @@ async def lists_update(request: web.Request) -> web.Response:
         elif action == "delete_term":
             await moderator_lists.delete_term(moderation, str(data.get("id", ""))[:64], who)
         elif action == "add_reason":
-            await moderator_lists.add_reason(moderation, str(data.get("text", ""))[:1000], who)
+            await moderator_lists.add_reason(moderation, str(data.get("text", ""))[:1000], who,
+                                             str(data.get("kind", "decline"))[:10])
         elif action == "delete_reason":
             await moderator_lists.delete_reason(moderation, str(data.get("id", ""))[:64], who)
         else:

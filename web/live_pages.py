@@ -59,7 +59,8 @@ async def moderate_page(request: web.Request) -> web.Response:
     templates = await request.app[keys.MODERATION].reason_templates()
     return render(request, "moderate.html", session=session, status_labels=STATUS_LABELS,
                   hosts=await _hosts(request, session), catalog=catalog_json(request),
-                  reasons=[t.text for t in templates])
+                  reasons=[t.text for t in templates if t.kind != "reply"],
+                  replies=[t.text for t in templates if t.kind == "reply"])
 
 
 async def host_page(request: web.Request) -> web.Response:

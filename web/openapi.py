@@ -14,7 +14,8 @@ from typing import Any
 
 from clips.search import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
 from live.protocol import Field
-from moderation.actions import ACTIONS, StaffAction, roles_text
+from moderation.action_docs import roles_text
+from moderation.actions import ACTIONS, StaffAction
 from moderation.catalog import Catalog
 from moderation.questions import STATES
 from web.api_actions import action_path
@@ -297,8 +298,14 @@ def _request_schema(action: StaffAction) -> dict[str, Any]:
             "required": [name for name, spec in action.fields.items() if spec.required]}
 
 
-ANSWER_FIELDS = {"question_id": STRING, "version": {"type": "integer", "minimum": 1},
-                 "state": {"type": "string", "enum": list(STATES)}}
+ANSWER_FIELDS: dict[str, Any] = {
+    "question_id": STRING, "version": {"type": "integer", "minimum": 1},
+    "state": {"type": "string", "enum": list(STATES)}}
+# A bulk action's answer: the questions it changed, and those it refused (with why).
+ANSWER_FIELDS["done"] = {"type": "array", "items": {"type": "object", "properties": {
+    name: ANSWER_FIELDS[name] for name in ("question_id", "version", "state")}}}
+ANSWER_FIELDS["refused"] = {"type": "array", "items": {"type": "object", "properties": {
+    "question_id": STRING, "code": STRING, "message": STRING}}}
 SESSION_ID = {"name": "session_id", "in": "path", "required": True,
               "schema": {"type": "string"}}
 STAFF_PARAMETERS = [

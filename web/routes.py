@@ -27,7 +27,7 @@ from web import (
     pages,
     ws,
 )
-from web.routing import ADMIN, HOSTS, MODERATORS, STAFF, Route
+from web.routing import ADMIN, HOSTS, NOTERS, STAFF, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -51,7 +51,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/lists", admin_sessions.lists_page, ADMIN),
     Route("POST", "/admin/lists", admin_sessions.lists_update, ADMIN),
     Route("GET", "/live/{session_id}", live_pages.live_page, None),
-    Route("GET", "/staff/sessions/{session_id}/moderate", live_pages.moderate_page, MODERATORS),
+    Route("GET", "/staff/sessions/{session_id}/moderate", live_pages.moderate_page, NOTERS),
     Route("GET", "/staff/sessions/{session_id}/host", live_pages.host_page, HOSTS),
     # The websockets authenticate themselves (a viewer cookie; a staff login per frame).
     Route("GET", "/ws/live/{session_id}", ws.viewer_socket, None),

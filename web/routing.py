@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from aiohttp.typedefs import Handler
 
-from store.records import ADMIN, HOSTS, MODERATORS, STAFF
+from store.records import ADMIN, HOSTS, MODERATORS, NOTERS, STAFF
 
-__all__ = ["ADMIN", "HOSTS", "MODERATORS", "STAFF", "Route"]
+__all__ = ["ADMIN", "HOSTS", "MODERATORS", "NOTERS", "STAFF", "Route"]
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,20 @@ async def test_every_action_over_http(live: Live) -> None:
     assert (await act(host, "requeue", second))["state"] == "queued"
     assert (await act(host, "on_air", second))["state"] == "on_air"
     assert (await act(host, "answered", second))["state"] == "answered"
+    assert (await act(mod, "note", fifth, text="提醒：年检可提前 90 天"))["state"] == "queued"
+    noted = await live.app[keys.STORE].get(Question, fifth)
+    assert noted.flags["notes"][0]["text"] == "提醒：年检可提前 90 天"
+    status, problem = await mod.post("move_to_host", {
+        "question_id": fifth, "version": await version(live, fifth), "host_id": "someone"})
+    assert (status, problem["code"]) == (422, "unknown_host"), problem
+    sixth, seventh = await ask(viewer, "驾驶证丢了怎么补"), await ask(viewer, "今天天气好")
+    approved = await mod.ok("bulk_approve", category="驾驶证",
+                            questions=f"{sixth}:{await version(live, sixth)}")
+    assert [d["state"] for d in approved["done"]] == ["queued"] and approved["refused"] == []
+    declined = await mod.ok("bulk_decline", reason="与本场主题无关",
+                            questions=f"{seventh}:{await version(live, seventh)}")
+    assert [d["question_id"] for d in declined["done"]] == [seventh]
+    used |= {"bulk_approve", "bulk_decline", "move_to_host"}
     assert (await act(mod, "decline", first, reason="与本场主题无关"))["state"] == "declined"
     # The websocket saw every change the HTTP API made.
     await watching.until(lambda f: f.get("kind") == "question"
