@@ -66,4 +66,4 @@ async def moderate_page(request: web.Request) -> web.Response:
 async def host_page(request: web.Request) -> web.Response:
     session = await _session(request)
     return render(request, "host.html", session=session, status_labels=STATUS_LABELS,
-                  catalog=catalog_json(request))
+                  catalog=catalog_json(request), hosts=await _hosts(request, session))

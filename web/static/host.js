@@ -1,7 +1,10 @@
 // The host console: the question on air in large type, with 已解答 / 退回队列, and the next
 // questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
+// With several hosts each sees their own queue (questions routed to them or to no host) and
+// what the others have queued; the notes staff attach to a question show beside it.
 
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
+import { clock } from "./format.js";
 import { onAirQuestion as onAir, queueOrder, questionAction } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 
@@ -10,6 +13,10 @@ const sessionId = root.dataset.sessionId;
 const me = root.dataset.me;
 const CATALOG = readJson("catalog-data", { categories: [], items: [] });
 const STATUS_LABELS = readJson("status-labels", {});
+const HOSTS = readJson("hosts-data", []);
+const HOST_NAMES = new Map(HOSTS.map((h) => [h.id, h.name]));
+// A host of this session sees their own queue; anyone else (an admin) sees every question.
+const MINE_ONLY = HOST_NAMES.has(me);
 const ITEMS = new Map(CATALOG.items.map((item) => [item.id, item]));
 const SHOWN = 15; // queued questions listed
 
@@ -18,6 +25,7 @@ const dom = {
   title: $("session-title"), status: $("session-status"), note: $("session-note"),
   connection: $("connection"), air: $("air"), airError: $("air-error"), ingest: $("ingest-badge"),
   queue: $("queue"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
+  others: $("other-queues"),
 };
 
 const state = {
@@ -99,7 +107,16 @@ function details(q) {
   if (q.merged_count) bits.push(el("span", { class: "merged-count" }, `合并了 ${q.merged_count} 个相同问题`));
   if (q.nickname) bits.push(el("span", { class: "hint" }, `提问：${q.nickname}`));
   if (q.host_id && q.host_id === me) bits.push(el("span", { class: "badge assigned" }, "指定由你解答"));
+  else if (q.host_id) bits.push(el("span", { class: "badge" }, `指定：${HOST_NAMES.get(q.host_id) || "其他主持人"}`));
   return bits;
+}
+
+/** The notes the moderators and experts attached to a question (staff only). */
+function notesList(q) {
+  const notes = (q.flags && q.flags.notes) || [];
+  if (!notes.length) return null;
+  return el("ul", { class: "notes", "aria-label": "备注" }, ...notes.map((n) =>
+    el("li", {}, n.text, el("span", { class: "note-by" }, `— ${n.by} ${clock(n.at)}`))));
 }
 
 function onAirQuestion() {
@@ -119,13 +136,21 @@ function renderAir() {
   dom.air.replaceChildren(el("article", { class: "air-question", dataset: { questionId: q.id } },
     el("p", { class: "air-text" }, q.text),
     el("p", { class: "air-meta" }, ...details(q)),
+    notesList(q),
     el("div", { class: "air-actions" },
       el("button", { type: "button", class: "big answered", disabled: busy, onclick: () => act(q, "answered") }, "已解答"),
       el("button", { type: "button", class: "big secondary", disabled: busy, onclick: () => act(q, "requeue") }, "退回队列"))));
 }
 
 function renderQueue() {
-  const queue = queueOrder([...state.questions.values()]);
+  const all = queueOrder([...state.questions.values()]);
+  const queue = MINE_ONLY ? all.filter((q) => !q.host_id || q.host_id === me) : all;
+  const others = new Map();
+  for (const q of all) {
+    if (q.host_id && q.host_id !== me && MINE_ONLY) others.set(q.host_id, (others.get(q.host_id) || 0) + 1);
+  }
+  dom.others.textContent = [...others].map(([id, n]) => `${HOST_NAMES.get(id) || "其他主持人"}的队列：${n} 个`).join("；");
+  dom.others.hidden = others.size === 0;
   const shown = queue.slice(0, SHOWN);
   dom.queue.replaceChildren(...shown.map((q, i) => {
     const busy = state.busy.has(q.id);
@@ -135,6 +160,7 @@ function renderQueue() {
       el("div", { class: "host-item-body" },
         el("p", { class: "host-text" }, q.text),
         el("p", { class: "air-meta" }, q.pinned ? el("span", { class: "badge pinned" }, "置顶") : null, ...details(q)),
+        notesList(q),
         error ? el("p", { class: "inline-error", role: "alert" }, error) : null),
       el("div", { class: "host-item-actions" },
         el("button", { type: "button", class: "go-air", disabled: busy, onclick: () => act(q, "on_air") }, "上直播"),

@@ -1,6 +1,10 @@
 // The moderation console: incoming questions, triage actions, the queue, slow mode and
 // restricting askers. State comes from the staff websocket (socket.js); every action quotes
 // the question's version, and a "conflict" refusal brings the question as it is now.
+// Search, filters, sorting, keys and bulk actions: triage.js decides, this file wires them.
+// Only the first `state.limit` cards of a list are in the page (a window that grows on
+// demand), and a card is rebuilt only when what it shows has changed, so a busy session
+// with thousands of pending questions stays responsive.
 
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
 import { clock, truncate } from "./format.js";
@@ -10,11 +14,19 @@ import {
   restrictFields, restrictionText,
 } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
+import {
+  FLAG_LABELS, KEYMAP, SORTS, bulkField, fillTemplate, keyCommand, matchesFilter, rankMergeTargets,
+  sortQuestions, stepSelection,
+} from "./triage.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
 const CATALOG = readJson("catalog-data", { categories: [], items: [] });
 const REASONS = readJson("reasons-data", []);
+const REPLIES = readJson("replies-data", []);
+const ROLE = root.dataset.role;
+const TRIAGE = ROLE !== "expert"; // experts read and pass notes; they do not triage
+const WINDOW = 100; // cards added to the page at a time
 const HOSTS = readJson("hosts-data", []);
 const STATUS_LABELS = readJson("status-labels", {});
 const ITEMS = new Map(CATALOG.items.map((item) => [item.id, item]));
@@ -27,6 +39,11 @@ const dom = {
   slowMode: $("slow-mode"), controlsError: $("controls-error"), onAirSummary: $("on-air-summary"),
   list: $("list"), empty: $("list-empty"), panel: $("list-panel"),
   restrictionsCard: $("restrictions-card"), restrictions: $("restrictions"),
+  search: $("filter-text"), filterState: $("filter-state"), filterItem: $("filter-item"),
+  filterFlag: $("filter-flag"), filterHost: $("filter-host"), sort: $("sort"),
+  shownCount: $("shown-count"), more: $("show-more"), help: $("help"), helpKeys: $("help-keys"),
+  bulkBar: $("bulk-bar"), selectAll: $("select-all"), selectedCount: $("selected-count"),
+  bulkReason: $("bulk-reason"), bulkStatus: $("bulk-status"),
 };
 
 const state = {
@@ -36,6 +53,12 @@ const state = {
   tab: "pending",
   synced: false,
   highlight: null, // {target, from}: "merge the duplicate `from` into `target`?"
+  filter: { text: "", state: "", item: "", flag: "", host: "" },
+  sort: "default",
+  limit: WINDOW, // cards in the page
+  current: "", // the keyboard cursor: a question id
+  selected: new Set(), // question ids chosen for a bulk action
+  shownIds: [], // the filtered list's ids, in order (for j/k)
 };
 // Per-question console state that survives re-renders: the open panel, chosen values, errors.
 const uiState = new Map();
@@ -86,6 +109,12 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
 
 /** Send a question action; shows the refusal on the question's card. */
 function act(q, type, fields = {}) {
+  if (state.current === q.id && ["approve", "decline", "merge", "reply"].includes(type)) {
+    // The question leaves this list: the cursor goes on to the next one.
+    const next = stepSelection(state.shownIds, q.id, 1);
+    state.current = next !== q.id ? next : stepSelection(state.shownIds, q.id, -1);
+  }
+  state.selected.delete(q.id);
   const entry = ui(q.id);
   entry.busy = true;
   entry.error = "";
@@ -124,15 +153,23 @@ function render() {
     tab.setAttribute("aria-selected", tab.dataset.tab === state.tab ? "true" : "false");
   }
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
-  const shown = g[state.tab];
+  const shown = sortQuestions(g[state.tab].filter((q) => matchesFilter(q, state.filter)), state.sort);
+  state.shownIds = shown.map((q) => q.id);
+  if (state.current && !state.shownIds.includes(state.current)) state.current = "";
   const queued = g.queue.filter((q) => q.state === "queued");
-  const nodes = shown.map((q) => card(q, queued));
+  const places = new Map(queued.map((q, i) => [q.id, i]));
+  const nodes = shown.slice(0, state.limit).map((q) => card(q, queued, places));
   // Move only what is out of place, so a card being typed in keeps its focus.
   nodes.forEach((node, i) => {
     if (dom.list.children[i] !== node) dom.list.insertBefore(node, dom.list.children[i] || null);
   });
   while (dom.list.children.length > nodes.length) dom.list.lastElementChild.remove();
   dom.empty.hidden = nodes.length > 0;
+  dom.more.hidden = shown.length <= state.limit;
+  dom.more.textContent = `再显示 ${Math.min(WINDOW, shown.length - state.limit)} 条（共 ${shown.length} 条）`;
+  dom.shownCount.textContent = shown.length === g[state.tab].length ? `共 ${shown.length} 条`
+    : `筛选出 ${shown.length} / ${g[state.tab].length} 条`;
+  renderBulk(shown);
   dom.empty.textContent = !state.synced ? "正在加载…"
     : { pending: "没有待审核的问题。", queue: "队列是空的。", done: "还没有处理过的问题。" }[state.tab];
   renderRestrictions();
@@ -193,16 +230,22 @@ function badges(q) {
   return out;
 }
 
-function card(q, queued) {
+function card(q, queued, places) {
   const entry = ui(q.id);
-  const index = queued.findIndex((x) => x.id === q.id);
+  const index = places.has(q.id) ? places.get(q.id) : -1;
   const highlight = state.highlight && state.highlight.target === q.id ? state.highlight : null;
+  const current = state.current === q.id;
+  const selected = state.selected.has(q.id);
   const sig = JSON.stringify([q, entry.panel, entry.error, entry.busy, index, queued.length,
-    restrictionOf(q.viewer_id), highlight,
+    restrictionOf(q.viewer_id), highlight, current, selected,
     entry.panel === "merge" ? mergeTargets(q).map((x) => [x.id, x.state]) : null]);
   const known = cards.get(q.id);
   if (known && known.sig === sig) return known.node;
   const node = buildCard(q, entry, index, queued, highlight);
+  if (current) {
+    node.classList.add("current");
+    node.setAttribute("aria-current", "true");
+  }
   if (known) known.node.replaceWith(node);
   cards.set(q.id, { node, sig });
   return node;
@@ -221,14 +264,19 @@ function buildCard(q, entry, index, queued, highlight) {
   const classes = ["mod-card", `state-${q.state}`];
   if (fresh.has(q.id)) classes.push("fresh");
   if (highlight) classes.push("highlight");
-  return el("li", { class: classes.join(" "), id: `q-${q.id}`, dataset: { questionId: q.id, state: q.state } },
-    el("div", { class: "mod-head" },
+  const select = TRIAGE && q.state === "pending" ? el("input", {
+    type: "checkbox", class: "mod-select", "aria-label": "选中（批量操作）", checked: state.selected.has(q.id),
+    onchange: (ev) => toggleSelected(q.id, ev.target.checked),
+  }) : null;
+  return el("li", { class: classes.join(" "), id: `q-${q.id}`, tabindex: "-1", dataset: { questionId: q.id, state: q.state } },
+    el("div", { class: "mod-head" }, select,
       el("time", { class: "mod-time" }, clock(q.created_at, true)),
       el("span", { class: "mod-nick" }, q.nickname || "匿名观众"),
       el("span", { class: `tag state-tag state-${q.state}` }, stateLabel),
       ...badges(q)),
     el("p", { class: "mod-text" }, q.text),
     metaBits.length ? el("p", { class: "mod-meta" }, ...metaBits) : null,
+    notesList(q),
     outcome(q),
     highlight ? mergeOffer(q, highlight) : null,
     actions(q, entry, index, queued),
@@ -295,9 +343,18 @@ function togglePanel(q, name) {
   scheduleRender();
 }
 
+function notesList(q) {
+  const notes = (q.flags && q.flags.notes) || [];
+  if (!notes.length) return null;
+  return el("ul", { class: "notes", "aria-label": "给主持人的备注" }, ...notes.map((n) =>
+    el("li", {}, n.text, el("span", { class: "note-by" }, `— ${n.by} ${clock(n.at)}`))));
+}
+
 function actions(q, entry, index, queued) {
   const busy = entry.busy;
   const row = el("div", { class: "mod-actions" });
+  if (OPEN.has(q.state)) row.append(button("备注", () => togglePanel(q, "note"), { disabled: busy }));
+  if (!TRIAGE) return row;
   if (q.state === "pending") row.append(approveForm(q, entry));
   if (q.state === "queued") {
     row.append(
@@ -307,6 +364,16 @@ function actions(q, entry, index, queued) {
     );
   }
   if (OPEN.has(q.state)) row.append(button("编辑", () => togglePanel(q, "edit"), { disabled: busy }));
+  if (q.state === "queued" && HOSTS.length > 1) {
+    const choices = [{ id: "", name: "不指定主持人" }, ...HOSTS].filter((h) => h.id !== (q.host_id || ""));
+    const move = el("select", { "aria-label": "转给主持人", class: "compact", disabled: busy },
+      el("option", { value: "" }, "转给…"),
+      ...choices.map((h) => el("option", { value: h.id || "-" }, h.name)));
+    move.addEventListener("change", () => {
+      if (move.value) act(q, "move_to_host", { host_id: move.value === "-" ? "" : move.value });
+    });
+    row.append(move);
+  }
   if (q.state === "pending" || q.state === "queued") {
     row.append(
       button("合并到…", () => togglePanel(q, "merge"), { disabled: busy }),
@@ -388,7 +455,7 @@ function approveForm(q, entry) {
 }
 
 function mergeTargets(q) {
-  return mergeChoices(state.questions.values(), q);
+  return rankMergeTargets(mergeChoices(state.questions.values(), q), q);
 }
 
 function panel(q, entry) {
@@ -404,12 +471,13 @@ function panel(q, entry) {
         "保存修改", () => act(q, "edit", { text: values.text }), cancel, entry);
     }
     case "merge": {
-      const targets = mergeTargets(q);
-      if (values.into === undefined) values.into = (q.flags && q.flags.duplicate_of) || "";
+      const ranked = mergeTargets(q);
+      const targets = ranked.map((r) => r.question);
+      if (values.into === undefined) values.into = (q.flags && q.flags.duplicate_of) || (targets[0] ? targets[0].id : "");
       const select = el("select", { "aria-label": "合并到" },
-        el("option", { value: "" }, "选择相同的问题"),
-        ...targets.map((x) => el("option", { value: x.id, selected: x.id === values.into },
-          `[${STATE_LABELS[x.state]}] ${truncate(x.text, 50)}`)));
+        el("option", { value: "" }, "选择相同的问题（相似的在前）"),
+        ...ranked.map(({ question: x, score }) => el("option", { value: x.id, selected: x.id === values.into },
+          `${Math.round(score * 100)}% [${STATE_LABELS[x.state]}] ${truncate(x.text, 50)}`)));
       select.value = targets.some((x) => x.id === values.into) ? values.into : "";
       select.addEventListener("change", () => { values.into = select.value; });
       return panelForm("合并到相同的问题（提问者会看到合并结果）", [select], "合并", () => {
@@ -425,28 +493,46 @@ function panel(q, entry) {
       const area = el("textarea", { rows: 3, "aria-label": "回复内容", maxlength: 1000 });
       area.value = values.reply || "";
       area.addEventListener("input", () => { values.reply = area.value; });
-      return panelForm("文字回复（只有提问者能看到）", [area], "发送回复",
+      const templates = templateSelect("常用回复", REPLIES, q, (text) => {
+        values.reply = text;
+        area.value = text;
+      });
+      return panelForm("文字回复（只有提问者能看到）", [templates, area], "发送回复",
         () => act(q, "reply", { text: values.reply || "" }), cancel, entry);
     }
     case "decline": {
       const area = el("textarea", { rows: 2, "aria-label": "拒绝原因", maxlength: 200 });
       area.value = values.reason || "";
       area.addEventListener("input", () => { values.reason = area.value; });
-      const templates = el("select", { "aria-label": "常用原因" },
-        el("option", { value: "" }, REASONS.length ? "选择常用原因…" : "（暂无常用原因）"),
-        ...REASONS.map((text, i) => el("option", { value: String(i) }, text)));
-      templates.addEventListener("change", () => {
-        if (templates.value !== "") {
-          values.reason = REASONS[Number(templates.value)];
-          area.value = values.reason;
-        }
+      const templates = templateSelect("常用原因", REASONS, q, (text) => {
+        values.reason = text;
+        area.value = text;
       });
       return panelForm("拒绝原因（提问者会看到）", [templates, area], "确认拒绝",
         () => act(q, "decline", { reason: values.reason || "" }), cancel, entry, "danger");
     }
+    case "note": {
+      const area = el("textarea", { rows: 2, "aria-label": "备注内容", maxlength: 500 });
+      area.value = values.note || "";
+      area.addEventListener("input", () => { values.note = area.value; });
+      return panelForm("给主持人的备注（依据、数字、注意事项；只有工作人员能看到）", [area], "添加备注",
+        () => act(q, "note", { text: values.note || "" }), cancel, entry);
+    }
     default:
       return null;
   }
+}
+
+/** A select of templates, filled in for the question; choosing one calls `onPick`. */
+function templateSelect(label, texts, q, onPick) {
+  const filled = texts.map((text) => fillTemplate(text, q, ITEMS));
+  const select = el("select", { "aria-label": label },
+    el("option", { value: "" }, texts.length ? `选择${label}…` : `（暂无${label}）`),
+    ...filled.map((text, i) => el("option", { value: String(i) }, text)));
+  select.addEventListener("change", () => {
+    if (select.value !== "") onPick(filled[Number(select.value)]);
+  });
+  return select;
 }
 
 function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitClass = "") {
@@ -458,6 +544,14 @@ function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitCl
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     onSubmit();
+  });
+  // Keyboard: Enter on a chosen template (or Ctrl+Enter anywhere) submits; Esc closes.
+  form.addEventListener("keydown", (ev) => {
+    const onSelect = ev.target.tagName === "SELECT" && ev.target.value !== "";
+    if (ev.key === "Enter" && (ev.ctrlKey || onSelect)) {
+      ev.preventDefault();
+      onSubmit();
+    }
   });
   return form;
 }
@@ -497,10 +591,7 @@ function showControlsError(message) {
 // --- controls -------------------------------------------------------------------------------
 
 for (const tab of document.querySelectorAll("[role=tab]")) {
-  tab.addEventListener("click", () => {
-    state.tab = tab.dataset.tab;
-    render();
-  });
+  tab.addEventListener("click", () => switchTab(tab.dataset.tab));
 }
 
 dom.slowMode.addEventListener("change", () => {
@@ -514,6 +605,217 @@ dom.slowMode.addEventListener("change", () => {
 
 // Timeouts run out on their own: refresh the badges once a minute.
 setInterval(scheduleRender, 60_000);
+
+// --- search, filters, keys and bulk actions ------------------------------------------------
+
+const stateOptions = ["pending", "queued", "on_air", "answered", "replied", "merged", "declined"];
+dom.filterState.append(...stateOptions.map((s) => el("option", { value: s }, STATE_LABELS[s])));
+dom.filterItem.append(...CATALOG.items.map((item) => el("option", { value: item.id }, item.name)));
+dom.filterFlag.append(...Object.entries(FLAG_LABELS).map(([v, label]) => el("option", { value: v }, label)));
+dom.filterHost.append(...HOSTS.map((h) => el("option", { value: h.id }, h.name)));
+$("filter-host-label").hidden = HOSTS.length === 0;
+dom.sort.append(...Object.entries(SORTS).map(([v, label]) => el("option", { value: v }, label)));
+dom.bulkReason.append(...REASONS.map((text, i) => el("option", { value: String(i) }, truncate(text, 24))));
+
+function readFilters() {
+  state.filter = { text: dom.search.value, state: dom.filterState.value, item: dom.filterItem.value,
+    flag: dom.filterFlag.value, host: dom.filterHost.value };
+  state.sort = dom.sort.value;
+  state.limit = WINDOW;
+  render();
+}
+for (const node of [dom.filterState, dom.filterItem, dom.filterFlag, dom.filterHost, dom.sort]) {
+  node.addEventListener("change", readFilters);
+}
+dom.search.addEventListener("input", readFilters);
+$("filters").addEventListener("submit", (ev) => ev.preventDefault());
+dom.more.addEventListener("click", () => {
+  state.limit += WINDOW;
+  render();
+});
+
+function toggleSelected(id, on) {
+  if (on) state.selected.add(id);
+  else state.selected.delete(id);
+  scheduleRender();
+}
+
+function renderBulk(shown) {
+  dom.bulkBar.hidden = !TRIAGE || state.tab !== "pending";
+  for (const id of state.selected) {
+    const q = state.questions.get(id);
+    if (!q || q.state !== "pending") state.selected.delete(id);
+  }
+  const n = state.selected.size;
+  dom.selectedCount.textContent = n ? `已选 ${n} 个` : "未选中";
+  const visible = shown.slice(0, state.limit);
+  dom.selectAll.checked = visible.length > 0 && visible.every((q) => state.selected.has(q.id));
+}
+
+dom.selectAll.addEventListener("change", () => {
+  const visible = state.shownIds.slice(0, state.limit);
+  for (const id of visible) {
+    if (dom.selectAll.checked) state.selected.add(id);
+    else state.selected.delete(id);
+  }
+  render();
+});
+
+/** The selected pending questions, or the one under the cursor when none is selected. */
+function bulkTargets() {
+  const ids = state.selected.size ? [...state.selected] : state.current ? [state.current] : [];
+  return ids.map((id) => state.questions.get(id)).filter((q) => q && q.state === "pending");
+}
+
+function bulk(type) {
+  const targets = bulkTargets();
+  if (!targets.length) {
+    dom.bulkStatus.textContent = "请先选中问题（x 键或勾选）。";
+    return;
+  }
+  const fields = { questions: bulkField(targets) };
+  if (type === "bulk_decline") {
+    if (!REASONS.length) {
+      dom.bulkStatus.textContent = "还没有常用原因，请管理员在“屏蔽词与回复模板”中添加。";
+      return;
+    }
+    fields.reason = REASONS[Number(dom.bulkReason.value || 0)];
+  }
+  dom.bulkStatus.textContent = "正在处理…";
+  socket.request(type, fields).then((ack) => {
+    for (const done of ack.done) state.selected.delete(done.question_id);
+    const verb = type === "bulk_approve" ? "通过" : "拒绝";
+    const refused = ack.refused.map((r) => r.message);
+    dom.bulkStatus.textContent = `已${verb} ${ack.done.length} 个。` +
+      (refused.length ? `${refused.length} 个未处理：${[...new Set(refused)].join("；")}` : "");
+    scheduleRender();
+  }, (err) => {
+    dom.bulkStatus.textContent = err.message;
+  });
+}
+$("bulk-approve").addEventListener("click", () => bulk("bulk_approve"));
+$("bulk-decline").addEventListener("click", () => bulk("bulk_decline"));
+
+dom.helpKeys.append(...KEYMAP.flatMap(([key, , label]) => [
+  el("dt", {}, el("kbd", {}, key === "Escape" ? "Esc" : key)), el("dd", {}, label)]));
+let helpReturn = null;
+function showHelp(open) {
+  dom.help.hidden = !open;
+  if (open) {
+    helpReturn = document.activeElement;
+    $("help-close").focus();
+  } else if (helpReturn) {
+    helpReturn.focus();
+  }
+}
+$("help-open").addEventListener("click", () => showHelp(true));
+$("help-close").addEventListener("click", () => showHelp(false));
+
+function focusCurrent() {
+  const node = state.current && document.getElementById(`q-${state.current}`);
+  if (node) {
+    node.focus({ preventScroll: true });
+    node.scrollIntoView({ block: "nearest" });
+  }
+}
+
+function moveCursor(delta) {
+  state.current = stepSelection(state.shownIds, state.current, state.current ? delta : 0);
+  const index = state.shownIds.indexOf(state.current);
+  if (index >= state.limit) state.limit = index + WINDOW;
+  render();
+  focusCurrent();
+}
+
+/** Open a panel on the current card and put the focus in its first field. */
+function openPanel(q, name) {
+  const entry = ui(q.id);
+  entry.panel = name;
+  entry.error = "";
+  render();
+  const node = document.getElementById(`q-${q.id}`);
+  const field = node && node.querySelector(".mod-panel select, .mod-panel textarea");
+  if (field) field.focus();
+}
+
+function keyboardApprove(q) {
+  const entry = ui(q.id);
+  const flags = q.flags || {};
+  const values = entry.values;
+  if (values.category === undefined) values.category = q.category || flags.suggested_category || "";
+  if (values.item === undefined) values.item = q.item_id || flags.suggested_item || "";
+  if (values.host === undefined) values.host = q.host_id || "";
+  const fields = approveFields(values);
+  if (!fields) {
+    entry.error = "请先选择问题分类（没有预选分类）。";
+    render();
+    const select = document.querySelector(`#q-${q.id} select[aria-label="分类"]`);
+    if (select) select.focus();
+    return;
+  }
+  act(q, "approve", fields).then(focusCurrent);
+}
+
+const COMMANDS = {
+  next: () => moveCursor(1),
+  previous: () => moveCursor(-1),
+  search: () => dom.search.focus(),
+  help: () => showHelp(dom.help.hidden),
+  tab_pending: () => switchTab("pending"),
+  tab_queue: () => switchTab("queue"),
+  tab_done: () => switchTab("done"),
+  bulk_approve: () => TRIAGE && bulk("bulk_approve"),
+  bulk_decline: () => TRIAGE && bulk("bulk_decline"),
+  close: () => {
+    if (!dom.help.hidden) return showHelp(false);
+    const q = state.questions.get(state.current);
+    if (q) {
+      ui(q.id).panel = "";
+      render();
+      focusCurrent();
+    } else if (document.activeElement) {
+      document.activeElement.blur();
+    }
+    return undefined;
+  },
+};
+// Commands on the question under the cursor: which states they apply in.
+const ON_CURRENT = {
+  approve: [TRIAGE, ["pending"], keyboardApprove],
+  decline: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "decline")],
+  merge: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "merge")],
+  reply: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "reply")],
+  edit: [TRIAGE, ["pending", "queued", "on_air"], (q) => openPanel(q, "edit")],
+  note: [true, ["pending", "queued", "on_air"], (q) => openPanel(q, "note")],
+  pin: [TRIAGE, ["queued"], (q) => act(q, "pin", { pinned: !q.pinned })],
+  select: [TRIAGE, ["pending"], (q) => toggleSelected(q.id, !state.selected.has(q.id))],
+};
+
+function switchTab(tab) {
+  state.tab = tab;
+  state.limit = WINDOW;
+  render();
+}
+
+document.addEventListener("keydown", (ev) => {
+  const target = ev.target;
+  const inField = target instanceof HTMLElement
+    && (target.matches("input, textarea, select") || target.isContentEditable);
+  const command = keyCommand(ev, inField);
+  if (!command) return;
+  if (!dom.help.hidden && command !== "help" && command !== "close") return;
+  const onCurrent = ON_CURRENT[command];
+  if (onCurrent) {
+    const [allowedHere, states, run] = onCurrent;
+    const q = state.questions.get(state.current);
+    if (!allowedHere || !q || !states.includes(q.state)) return;
+    ev.preventDefault();
+    run(q);
+    return;
+  }
+  ev.preventDefault();
+  COMMANDS[command]();
+});
 
 socket.start();
 render();
