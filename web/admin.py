@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
 from moderation.staff import StaffError, generate_password
-from store.records import ROLES, AuditEntry, StaffUser
+from store.base import Store
+from store.records import ROLES, AuditEntry, Broadcast, Question, StaffUser
 from web import keys
-from web.render import render
+from web.audit_view import Names, describe, target_label
+from web.render import CHINA_TZ, format_time, render
 
 AUDIT_PAGE = 50
 
@@ -74,18 +77,75 @@ async def staff_update(request: web.Request) -> web.Response:
                             created_password=new_password)
 
 
+def _day(text: str) -> float | None:
+    """The start of a YYYY-MM-DD day in China time, or None for an empty or bad date."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).timestamp()
+
+
 async def audit_log(request: web.Request) -> web.Response:
+    """The audit log, newest first, filtered by actor, action, session and dates, with the
+    people, broadcasts and questions it names shown by name."""
     where: dict[str, Any] = {}
+    filters: dict[str, str] = {}
     for param, key in (("actor", "actor"), ("action", "action"), ("session", "session_id")):
         value = request.query.get(param, "").strip()[:64]
         if value:
-            where[key] = value
+            where[key] = filters[param] = value
+    for param, key, days in (("from", "at__gte", 0), ("to", "at__lt", 1)):
+        start = _day(request.query.get(param, "").strip()[:10])
+        if start is not None:
+            where[key] = start + days * 86400
+            filters[param] = request.query[param].strip()[:10]
     try:
         page = max(1, min(int(request.query.get("page", "1")), 10_000))
     except ValueError:
         raise web.HTTPBadRequest(text="页码无效") from None
     store = request.app[keys.STORE]
-    entries = await store.find(AuditEntry, where, order_by=["-at", "-id"],
-                               limit=AUDIT_PAGE + 1, offset=(page - 1) * AUDIT_PAGE)
-    return render(request, "admin/audit.html", entries=entries[:AUDIT_PAGE], page=page,
-                  has_next=len(entries) > AUDIT_PAGE, filters=where)
+    found = await store.find(AuditEntry, where, order_by=["-at", "-id"],
+                             limit=AUDIT_PAGE + 1, offset=(page - 1) * AUDIT_PAGE)
+    entries = found[:AUDIT_PAGE]
+    staff = await store.find(StaffUser, order_by=["name"])
+    sessions = await store.find(Broadcast, order_by=["-scheduled_start"], limit=200)
+    names = await _names(store, request, entries, staff, sessions)
+    rows = [{
+        "entry": e, "actor": names.person(e.actor), "target": target_label(e.target, names),
+        "session": names.sessions.get(e.session_id, e.session_id),
+        "before": describe(e.before, format_time, names),
+        "after": describe(e.after, format_time, names),
+    } for e in entries]
+    return render(request, "admin/audit.html", rows=rows, page=page,
+                  has_next=len(found) > AUDIT_PAGE, filters=filters, staff=staff,
+                  sessions=sessions)
+
+
+async def _names(store: Store, request: web.Request, entries: list[AuditEntry],
+                 staff: list[StaffUser], sessions: list[Broadcast]) -> Names:
+    names = Names(staff={u.name: u.display_name or u.name for u in staff},
+                  staff_ids={u.id: u.display_name or u.name for u in staff},
+                  sessions={b.id: b.title for b in sessions})
+    question_ids: set[str] = set()
+    session_ids: set[str] = set()
+    for e in entries:
+        kind, _, ident = e.target.partition(":")
+        if kind == "question":
+            question_ids.add(ident)
+        elif kind == "session":
+            session_ids.add(ident)
+        if e.session_id:
+            session_ids.add(e.session_id)
+        for side in (e.before or {}, e.after or {}):
+            if side.get("merged_into"):
+                question_ids.add(str(side["merged_into"]))
+    missing = sorted(session_ids - set(names.sessions))
+    if missing:
+        names.sessions.update({b.id: b.title for b in await store.find(
+            Broadcast, {"id": missing})})
+    if question_ids:
+        names.questions = {q.id: q.text for q in await store.find(
+            Question, {"id": sorted(question_ids)})}
+    names.items = dict(request.app[keys.MODERATION].item_names)
+    return names
