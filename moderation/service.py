@@ -38,7 +38,7 @@ DEFAULT_REASONS = (
     "本场已经解答过相同的问题，请查看已解答列表或小贴士视频。",
     "内容不文明或含有不实信息，未予采用。",
 )
-STAFF_SNAPSHOT_QUESTIONS = 500
+STAFF_SNAPSHOT_QUESTIONS = 500  # closed questions in a staff snapshot (open ones: all)
 
 
 class Moderation(ViewerIntake, StaffActions):
@@ -99,12 +99,15 @@ class Moderation(ViewerIntake, StaffActions):
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:
+        # Every open question (a console must be able to triage them all), and the newest
+        # closed ones up to a bound.
         open_first = sorted(board.questions.values(),
                             key=lambda q: (q.state in FINAL, -q.created_at))
+        shown = [q for q in open_first if q.state not in FINAL]
+        shown += open_first[len(shown):len(shown) + STAFF_SNAPSHOT_QUESTIONS]
         return {
             "session": session_view(board.session),
-            "questions": [staff_view(q, self.item_names)
-                          for q in open_first[:STAFF_SNAPSHOT_QUESTIONS]],
+            "questions": [staff_view(q, self.item_names) for q in shown],
             "restrictions": [restriction_view(r) for r in self.restrictions.values()
                              if self.restriction_active(r)],
         }

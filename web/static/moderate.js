@@ -159,11 +159,15 @@ function render() {
   const queued = g.queue.filter((q) => q.state === "queued");
   const places = new Map(queued.map((q, i) => [q.id, i]));
   const nodes = shown.slice(0, state.limit).map((q) => card(q, queued, places));
-  // Move only what is out of place, so a card being typed in keeps its focus.
+  // Take out the cards that left first, then move only what is out of place: a card leaving
+  // the top must not move every card below it (each move costs a style and layout pass), and
+  // a card being typed in keeps its focus.
+  const keep = new Set(nodes);
+  for (const child of [...dom.list.children]) if (!keep.has(child)) child.remove();
   nodes.forEach((node, i) => {
     if (dom.list.children[i] !== node) dom.list.insertBefore(node, dom.list.children[i] || null);
   });
-  while (dom.list.children.length > nodes.length) dom.list.lastElementChild.remove();
+  markCurrent();
   dom.empty.hidden = nodes.length > 0;
   dom.more.hidden = shown.length <= state.limit;
   dom.more.textContent = `再显示 ${Math.min(WINDOW, shown.length - state.limit)} 条（共 ${shown.length} 条）`;
@@ -173,6 +177,22 @@ function render() {
   dom.empty.textContent = !state.synced ? "正在加载…"
     : { pending: "没有待审核的问题。", queue: "队列是空的。", done: "还没有处理过的问题。" }[state.tab];
   renderRestrictions();
+}
+
+/** The keyboard cursor: a class and aria-current on one card (not part of its signature, so
+ * moving the cursor rebuilds nothing). */
+function markCurrent() {
+  for (const node of dom.list.querySelectorAll(".mod-card.current")) {
+    if (node.dataset.questionId !== state.current) {
+      node.classList.remove("current");
+      node.removeAttribute("aria-current");
+    }
+  }
+  const known = state.current && cards.get(state.current);
+  if (known && known.node.parentNode === dom.list && !known.node.classList.contains("current")) {
+    known.node.classList.add("current");
+    known.node.setAttribute("aria-current", "true");
+  }
 }
 
 function renderSession() {
@@ -234,18 +254,16 @@ function card(q, queued, places) {
   const entry = ui(q.id);
   const index = places.has(q.id) ? places.get(q.id) : -1;
   const highlight = state.highlight && state.highlight.target === q.id ? state.highlight : null;
-  const current = state.current === q.id;
   const selected = state.selected.has(q.id);
-  const sig = JSON.stringify([q, entry.panel, entry.error, entry.busy, index, queued.length,
-    restrictionOf(q.viewer_id), highlight, current, selected,
+  // Only a queued card shows its place (and whether it can move down): a pending card does
+  // not change when the queue does.
+  const place = q.state === "queued" ? [index, queued.length] : null;
+  const sig = JSON.stringify([q, entry.panel, entry.error, entry.busy, place,
+    restrictionOf(q.viewer_id), highlight, selected,
     entry.panel === "merge" ? mergeTargets(q).map((x) => [x.id, x.state]) : null]);
   const known = cards.get(q.id);
   if (known && known.sig === sig) return known.node;
   const node = buildCard(q, entry, index, queued, highlight);
-  if (current) {
-    node.classList.add("current");
-    node.setAttribute("aria-current", "true");
-  }
   if (known) known.node.replaceWith(node);
   cards.set(q.id, { node, sig });
   return node;
