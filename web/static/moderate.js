@@ -2,7 +2,9 @@
 // restricting askers. State comes from the staff websocket (socket.js); every action quotes
 // the question's version, and a "conflict" refusal brings the question as it is now.
 // Search, filters, sorting, keys and bulk actions: triage.js decides, this file wires them.
-// Only the first `state.limit` cards of a list are in the page (a window that grows on
+// Only `state.limit` cards of a list are in the page, from the window's top card on: the
+// first card, until the keyboard cursor anchors the window (new questions then arrive above
+// it, counted on a button, instead of pushing it down); the window grows on
 // demand), and a card is rebuilt only when what it shows has changed, so a busy session
 // with thousands of pending questions stays responsive.
 
@@ -41,7 +43,7 @@ const dom = {
   restrictionsCard: $("restrictions-card"), restrictions: $("restrictions"),
   search: $("filter-text"), filterState: $("filter-state"), filterItem: $("filter-item"),
   filterFlag: $("filter-flag"), filterHost: $("filter-host"), sort: $("sort"),
-  shownCount: $("shown-count"), more: $("show-more"), help: $("help"), helpKeys: $("help-keys"),
+  shownCount: $("shown-count"), more: $("show-more"), above: $("show-above"), help: $("help"), helpKeys: $("help-keys"),
   bulkBar: $("bulk-bar"), selectAll: $("select-all"), selectedCount: $("selected-count"),
   bulkReason: $("bulk-reason"), bulkStatus: $("bulk-status"),
 };
@@ -56,6 +58,8 @@ const state = {
   filter: { text: "", state: "", item: "", flag: "", host: "" },
   sort: "default",
   limit: WINDOW, // cards in the page
+  topId: "", // the window's first card (while the cursor anchors it)
+  start: 0, // its index in the filtered list
   current: "", // the keyboard cursor: a question id
   selected: new Set(), // question ids chosen for a bulk action
   shownIds: [], // the filtered list's ids, in order (for j/k)
@@ -155,10 +159,16 @@ function render() {
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
   const shown = sortQuestions(g[state.tab].filter((q) => matchesFilter(q, state.filter)), state.sort);
   state.shownIds = shown.map((q) => q.id);
-  if (state.current && !state.shownIds.includes(state.current)) state.current = "";
+  const at = state.current ? state.shownIds.indexOf(state.current) : -1;
+  if (at < 0) state.current = "";
+  let start = state.current ? Math.max(0, state.shownIds.indexOf(state.topId)) : 0;
+  if (at >= 0 && at < start) start = at;
+  if (at >= start + state.limit) start = at - state.limit + 1;
+  state.topId = state.shownIds[start] || "";
+  state.start = start;
   const queued = g.queue.filter((q) => q.state === "queued");
   const places = new Map(queued.map((q, i) => [q.id, i]));
-  const nodes = shown.slice(0, state.limit).map((q) => card(q, queued, places));
+  const nodes = shown.slice(start, start + state.limit).map((q) => card(q, queued, places));
   // Take out the cards that left first, then move only what is out of place: a card leaving
   // the top must not move every card below it (each move costs a style and layout pass), and
   // a card being typed in keeps its focus.
@@ -169,8 +179,11 @@ function render() {
   });
   markCurrent();
   dom.empty.hidden = nodes.length > 0;
-  dom.more.hidden = shown.length <= state.limit;
-  dom.more.textContent = `再显示 ${Math.min(WINDOW, shown.length - state.limit)} 条（共 ${shown.length} 条）`;
+  const below = shown.length - start - state.limit;
+  dom.more.hidden = below <= 0;
+  dom.more.textContent = `再显示 ${Math.min(WINDOW, below)} 条（共 ${shown.length} 条）`;
+  dom.above.hidden = start === 0;
+  dom.above.textContent = `上方还有 ${start} 个问题，点击显示`;
   dom.shownCount.textContent = shown.length === g[state.tab].length ? `共 ${shown.length} 条`
     : `筛选出 ${shown.length} / ${g[state.tab].length} 条`;
   renderBulk(shown);
@@ -647,6 +660,12 @@ for (const node of [dom.filterState, dom.filterItem, dom.filterFlag, dom.filterH
 }
 dom.search.addEventListener("input", readFilters);
 $("filters").addEventListener("submit", (ev) => ev.preventDefault());
+dom.above.addEventListener("click", () => {
+  state.current = "";
+  state.topId = "";
+  render();
+  window.scrollTo(0, 0);
+});
 dom.more.addEventListener("click", () => {
   state.limit += WINDOW;
   render();
@@ -666,12 +685,12 @@ function renderBulk(shown) {
   }
   const n = state.selected.size;
   dom.selectedCount.textContent = n ? `已选 ${n} 个` : "未选中";
-  const visible = shown.slice(0, state.limit);
+  const visible = shown.slice(state.start, state.start + state.limit);
   dom.selectAll.checked = visible.length > 0 && visible.every((q) => state.selected.has(q.id));
 }
 
 dom.selectAll.addEventListener("change", () => {
-  const visible = state.shownIds.slice(0, state.limit);
+  const visible = state.shownIds.slice(state.start, state.start + state.limit);
   for (const id of visible) {
     if (dom.selectAll.checked) state.selected.add(id);
     else state.selected.delete(id);
@@ -740,7 +759,6 @@ function focusCurrent() {
 function moveCursor(delta) {
   state.current = stepSelection(state.shownIds, state.current, state.current ? delta : 0);
   const index = state.shownIds.indexOf(state.current);
-  if (index >= state.limit) state.limit = index + WINDOW;
   render();
   focusCurrent();
 }
