@@ -10,6 +10,7 @@ import {
   restrictFields, restrictionText,
 } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
+import { focusPlace, restoreFocus } from "./focus.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -36,6 +37,9 @@ const state = {
   tab: "pending",
   synced: false,
   highlight: null, // {target, from}: "merge the duplicate `from` into `target`?"
+  // A panel just opened or closed: {id, open: name} focuses its first field, {id, close: name}
+  // gives the focus back to the button that opened it.
+  focusPanel: null,
 };
 // Per-question console state that survives re-renders: the open panel, chosen values, errors.
 const uiState = new Map();
@@ -122,16 +126,22 @@ function render() {
   }
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.setAttribute("aria-selected", tab.dataset.tab === state.tab ? "true" : "false");
+    tab.tabIndex = tab.dataset.tab === state.tab ? 0 : -1;
   }
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
   const shown = g[state.tab];
   const queued = g.queue.filter((q) => q.state === "queued");
+  // A card that is rebuilt or leaves the list (approved, declined…) would drop the focus to
+  // the page: it stays on the card, or goes to the next question in its place.
+  const place = focusPlace(dom.list);
   const nodes = shown.map((q) => card(q, queued));
   // Move only what is out of place, so a card being typed in keeps its focus.
   nodes.forEach((node, i) => {
     if (dom.list.children[i] !== node) dom.list.insertBefore(node, dom.list.children[i] || null);
   });
   while (dom.list.children.length > nodes.length) dom.list.lastElementChild.remove();
+  restoreFocus(dom.list, place, dom.panel);
+  focusPanel();
   dom.empty.hidden = nodes.length > 0;
   dom.empty.textContent = !state.synced ? "正在加载…"
     : { pending: "没有待审核的问题。", queue: "队列是空的。", done: "还没有处理过的问题。" }[state.tab];
@@ -193,6 +203,17 @@ function badges(q) {
   return out;
 }
 
+function focusPanel() {
+  const request = state.focusPanel;
+  state.focusPanel = null;
+  const node = request && cards.get(request.id);
+  if (!node || !node.node.isConnected) return;
+  const target = request.open
+    ? node.node.querySelector(".mod-panel select, .mod-panel textarea")
+    : node.node.querySelector(`button[data-panel="${request.close}"]`);
+  if (target && !target.disabled) target.focus();
+}
+
 function card(q, queued) {
   const entry = ui(q.id);
   const index = queued.findIndex((x) => x.id === q.id);
@@ -221,7 +242,10 @@ function buildCard(q, entry, index, queued, highlight) {
   const classes = ["mod-card", `state-${q.state}`];
   if (fresh.has(q.id)) classes.push("fresh");
   if (highlight) classes.push("highlight");
-  return el("li", { class: classes.join(" "), id: `q-${q.id}`, dataset: { questionId: q.id, state: q.state } },
+  return el("li", {
+    class: classes.join(" "), id: `q-${q.id}`, tabindex: "-1",
+    dataset: { questionId: q.id, state: q.state, focusKey: q.id },
+  },
     el("div", { class: "mod-head" },
       el("time", { class: "mod-time" }, clock(q.created_at, true)),
       el("span", { class: "mod-nick" }, q.nickname || "匿名观众"),
@@ -285,12 +309,17 @@ function showOriginal(q) {
 }
 
 function button(label, onclick, options = {}) {
-  return el("button", { type: "button", class: `small ${options.class || "secondary"}`, disabled: options.disabled, onclick }, label);
+  return el("button", {
+    type: "button", class: `small ${options.class || "secondary"}`, disabled: options.disabled,
+    "aria-expanded": options.panel ? String(options.expanded) : null,
+    dataset: options.panel ? { panel: options.panel } : null, onclick,
+  }, label);
 }
 
 function togglePanel(q, name) {
   const entry = ui(q.id);
   entry.panel = entry.panel === name ? "" : name;
+  state.focusPanel = entry.panel ? { id: q.id, open: name } : { id: q.id, close: name };
   entry.error = "";
   scheduleRender();
 }
@@ -306,13 +335,11 @@ function actions(q, entry, index, queued) {
       button("下移", () => moveDown(q, index, queued), { disabled: busy || index < 0 || index >= queued.length - 1 }),
     );
   }
-  if (OPEN.has(q.state)) row.append(button("编辑", () => togglePanel(q, "edit"), { disabled: busy }));
+  const toggle = (label, name) => button(label, () => togglePanel(q, name),
+    { disabled: busy, panel: name, expanded: entry.panel === name });
+  if (OPEN.has(q.state)) row.append(toggle("编辑", "edit"));
   if (q.state === "pending" || q.state === "queued") {
-    row.append(
-      button("合并到…", () => togglePanel(q, "merge"), { disabled: busy }),
-      button("文字回复", () => togglePanel(q, "reply"), { disabled: busy }),
-      button("拒绝", () => togglePanel(q, "decline"), { disabled: busy }),
-    );
+    row.append(toggle("合并到…", "merge"), toggle("文字回复", "reply"), toggle("拒绝", "decline"));
   }
   if (q.viewer_id) {
     const restricted = restrictionOf(q.viewer_id);
@@ -459,6 +486,13 @@ function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitCl
     ev.preventDefault();
     onSubmit();
   });
+  // Escape closes the panel like 取消, and the focus goes back to the button that opened it.
+  form.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      cancel.click();
+    }
+  });
   return form;
 }
 
@@ -496,10 +530,21 @@ function showControlsError(message) {
 
 // --- controls -------------------------------------------------------------------------------
 
-for (const tab of document.querySelectorAll("[role=tab]")) {
+const tabs = [...document.querySelectorAll("[role=tab]")];
+for (const tab of tabs) {
   tab.addEventListener("click", () => {
     state.tab = tab.dataset.tab;
     render();
+  });
+  // The tabs pattern: the arrow keys, Home and End move between the tabs (and select them).
+  tab.addEventListener("keydown", (ev) => {
+    const i = tabs.indexOf(tab);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    next.focus();
+    next.click();
   });
 }
 
