@@ -4,14 +4,17 @@ hears, checked with Playwright's ARIA snapshots."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import Page, expect
 
+from store.records import AuditEntry
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_a11y_axe import DESKTOP, PHONE, seed_library
 from tests.browser.test_live_loop import Stage, connected, open_stage
+from web import keys
 
 FOCUS_RING = "rgb(29, 78, 216)"  # --focus in style.css
 
@@ -152,6 +155,17 @@ async def test_a_refused_question_is_an_alert_and_the_focus_returns_to_the_text(
     assert unexpected_errors(open_page.console_errors(viewer)) == []
 
 
+async def slow_mode_changes(server: LiveServer, at_least: int) -> list[AuditEntry]:
+    """The audit log's slow-mode entries, once there are ``at_least`` (or after 5 s)."""
+    for _ in range(100):
+        found = await server.app[keys.STORE].find(
+            AuditEntry, {"action": "session.slow_mode"}, order_by=["at"])
+        if len(found) >= at_least:
+            return found
+        await asyncio.sleep(0.05)
+    return found
+
+
 async def test_the_consoles_move_the_focus_to_what_comes_next(
     live_server: LiveServer, open_page: PageFactory
 ) -> None:
@@ -163,6 +177,15 @@ async def test_the_consoles_move_the_focus_to_what_comes_next(
         await expect(moderator.locator(".mod-card", has_text=text)).to_be_visible()
     cards = moderator.locator("#list > li")
     await expect(cards).to_have_count(3)
+
+    # Slow mode: the arrow keys browse the options; Enter applies the one chosen, once.
+    await moderator.locator("#slow-mode").focus()
+    await moderator.keyboard.press("ArrowDown")
+    await moderator.keyboard.press("ArrowDown")
+    await expect(moderator.locator("#slow-mode")).to_have_value("30")
+    await moderator.keyboard.press("Enter")
+    changes = await slow_mode_changes(live_server, 1)
+    assert [entry.after for entry in changes] == [{"slow_mode_seconds": 30}], changes
 
     # The decline panel: opened with the keyboard, it takes the focus; Escape closes it and
     # gives the focus back to its button.

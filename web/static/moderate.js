@@ -285,8 +285,12 @@ function mergeOffer(original, highlight) {
     el("button", {
       type: "button", class: "small secondary",
       onclick: () => {
+        const from = state.highlight && state.highlight.from;
         state.highlight = null;
-        scheduleRender();
+        render();
+        // Back to the 疑似重复 button that led here.
+        const back = from && document.querySelector(`#q-${CSS.escape(from)} button.dup`);
+        if (back) back.focus();
       },
     }, "取消"));
 }
@@ -305,7 +309,12 @@ function showOriginal(q) {
   state.highlight = { target: original.id, from: q.id };
   render();
   const node = document.getElementById(`q-${original.id}`);
-  if (node) node.scrollIntoView({ behavior: "smooth", block: "center" });
+  if (node) {
+    // The offer takes the focus, so a keyboard user lands on 合并到此 / 取消.
+    const offer = node.querySelector(".merge-offer button");
+    (offer || node).focus({ preventScroll: true });
+    node.scrollIntoView({ behavior: "smooth", block: "center" });
+  }
 }
 
 function button(label, onclick, options = {}) {
@@ -548,14 +557,38 @@ for (const tab of tabs) {
   });
 }
 
+// Slow mode applies a pick made with the pointer at once; with the keyboard, the arrow keys
+// browse the options (each would otherwise be applied and audited) and Enter or leaving the
+// box applies the choice.
+let slowByKeyboard = false;
+dom.slowMode.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter") {
+    ev.preventDefault();
+    applySlowMode();
+  } else if (ev.key !== "Tab") {
+    slowByKeyboard = true;
+  }
+});
+dom.slowMode.addEventListener("pointerdown", () => { slowByKeyboard = false; });
 dom.slowMode.addEventListener("change", () => {
+  if (!slowByKeyboard) applySlowMode();
+});
+dom.slowMode.addEventListener("blur", () => applySlowMode());
+
+let slowSent = null; // the value asked for and not yet refused (blur after a pick)
+
+function applySlowMode() {
+  slowByKeyboard = false;
   const seconds = Number(dom.slowMode.value);
+  if (seconds === (state.session.slow_mode_seconds || 0) || seconds === slowSent) return;
+  slowSent = seconds;
   showControlsError("");
-  socket.request("slow_mode", { seconds }).catch((err) => {
+  socket.request("slow_mode", { seconds }).then(() => { slowSent = null; }, (err) => {
+    slowSent = null;
     showControlsError(err.message);
     dom.slowMode.value = String(state.session.slow_mode_seconds || 0);
   });
-});
+}
 
 // Timeouts run out on their own: refresh the badges once a minute.
 setInterval(scheduleRender, 60_000);
