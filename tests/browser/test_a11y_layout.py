@@ -159,3 +159,21 @@ async def test_every_page_names_its_language_and_the_clip_video_its_alternatives
     await expect(stage.viewer.get_by_role("group", name="直播画面")).to_be_visible()
     await expect(stage.viewer.locator("#player-message")).to_have_role("status")
     await expect(stage.viewer.locator("#player-message")).to_have_text("本场直播未开启视频")
+
+
+async def test_highlights_do_not_move_for_readers_who_ask_for_less_motion(
+    live_server: LiveServer, open_page: PageFactory
+) -> None:
+    stage = await open_stage(live_server, open_page)
+    names = {}
+    for motion in ("no-preference", "reduce"):
+        page = await open_page(reduced_motion=motion, **DESKTOP)
+        await page.goto(f"/live/{stage.session.id}")
+        names[motion] = await page.evaluate("""() => {
+            const li = document.createElement("li");
+            li.className = "question flash";
+            document.getElementById("queue").append(li);
+            return getComputedStyle(li).animationName;
+        }""")
+    assert names == {"no-preference": "flash", "reduce": "none"}
+
