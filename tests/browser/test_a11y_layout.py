@@ -150,8 +150,8 @@ async def test_every_page_names_its_language_and_the_clip_video_its_alternatives
     # The clip: named by its title, captions in Chinese, and the question and the answer as
     # text on the page.
     await page.goto(f"/clips/{clip.id}")
-    video = page.locator("#clip-video")
-    await expect(video).to_have_accessible_name("驾驶证期满换证")
+    await expect(page.get_by_role("group", name="驾驶证期满换证")).to_be_visible()
+    video = page.get_by_role("group", name="驾驶证期满换证").locator("video")
     await expect(video.locator("track[kind=captions]")).to_have_attribute("srclang", "zh")
     await expect(page.locator(".clip-question blockquote")).to_have_text("驾照快到期了在哪里换？")
     await expect(page.locator(".clip-summary .summary")).to_have_text("可以在交管12123上申请。")
