@@ -268,3 +268,64 @@ async def test_the_item_filter_can_be_browsed_with_the_arrow_keys(
     await plain.get_by_role("button", name="筛选").click()
     await expect(plain).to_have_url(re.compile(rf"item={re.escape(options[2])}"))
     assert unexpected_errors(open_page.console_errors(page), 404) == []
+
+
+# Every visible control gets a number; Tab must reach each, and each must show the ring.
+NUMBER_CONTROLS = """() => {
+    const controls = [...document.querySelectorAll(
+        "a[href], button, input:not([type=hidden]), select, textarea, summary")]
+        .filter((n) => !n.disabled && n.getClientRects().length > 0
+                && n.tabIndex >= 0 && !n.closest("[aria-hidden=true], [inert]"));
+    controls.forEach((n, i) => { n.dataset.a11yN = String(i); });
+    return controls.map((n) => `${n.tagName.toLowerCase()} ${n.textContent.trim().slice(0, 20)}`
+                              + ` ${n.getAttribute("aria-label") || n.name || n.id || ""}`);
+}"""
+ACTIVE = """() => {
+    const a = document.activeElement;
+    const style = getComputedStyle(a);
+    return {n: a.dataset.a11yN ?? null, tag: a.tagName.toLowerCase(),
+            ring: style.outlineStyle === "solid" && parseFloat(style.outlineWidth) >= 3};
+}"""
+
+
+async def walk_with_tab(page: Page, state: str) -> None:
+    """Tab from the top of the page through every control: each is reached, with the ring."""
+    controls = await page.evaluate(NUMBER_CONTROLS)
+    assert controls, state
+    # Start at the top: the first control (the skip link) takes the focus, then Tab on.
+    await page.evaluate("() => document.querySelector('[data-a11y-n=\"0\"]').focus()")
+    reached: set[str] = {"0"}
+    for _ in range(len(controls) + 25):  # the video's own controls are Tab stops too
+        await page.keyboard.press("Tab")
+        active = await page.evaluate(ACTIVE)
+        if active["tag"] == "body":
+            break
+        if active["n"] is not None:
+            assert active["ring"], (state, controls[int(active["n"])])
+            reached.add(active["n"])
+    missed = [c for i, c in enumerate(controls) if str(i) not in reached]
+    assert missed == [], (state, missed)
+
+
+async def test_every_control_is_reached_with_tab_and_shows_the_focus_ring(
+    live_server: LiveServer, open_page: PageFactory
+) -> None:
+    await seed_library(live_server)
+    stage = await open_stage(live_server, open_page)
+    viewer, moderator, host = stage.viewer, stage.moderator, stage.host
+    for text in ("第一问：驾驶证到期怎么换？", "第二问：行驶证丢了怎么补？"):
+        await ask_by_keyboard(viewer, text)
+        await expect(moderator.locator(".mod-card", has_text=text)).to_be_visible()
+    await moderator.locator(".mod-card", has_text="第一问").get_by_role(
+        "button", name="通过").click()
+    await expect(host.locator(".host-item")).to_have_count(1)
+    await walk_with_tab(viewer, "live page")
+    await walk_with_tab(moderator, "moderator console")
+    await walk_with_tab(host, "host console")
+    page = await open_page(**DESKTOP)
+    for path in ("/clips", "/clips?q=驾照快到期了在哪里换", "/login"):
+        await page.goto(path)
+        await walk_with_tab(page, path)
+    clips = await live_server.app[keys.LIBRARY].listing(state="published")
+    await page.goto(f"/clips/{clips[0].id}")
+    await walk_with_tab(page, "clip page")
