@@ -4,6 +4,7 @@ page, and the clip video's text alternatives."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -12,6 +13,7 @@ from clips.ffmpeg import find_ffmpeg
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_a11y_axe import DESKTOP, seed_library
 from tests.browser.test_live_loop import ask, open_stage
+from tests.browser.test_staff_admin import log_in
 from tests.web.clip_seed import add_clip, make_media, reindex
 from web import keys
 
@@ -85,6 +87,7 @@ async def text_at_200_percent(page: Page, state: str) -> None:
 async def test_text_resized_to_200_percent_is_not_cut_off(
     live_server: LiveServer, open_page: PageFactory
 ) -> None:
+    admin_password = await live_server.admin_password()  # before any other account
     await seed_library(live_server)
     stage = await open_stage(live_server, open_page)
     await ask(stage.viewer, LONG, nickname="老张")
@@ -123,6 +126,13 @@ async def test_text_resized_to_200_percent_is_not_cut_off(
     for path in ("/staff/clips?state=all", f"/staff/clips/{clips[0].id}", "/staff"):
         await moderator.goto(path)
         await text_at_200_percent(moderator, path)
+    admin = await open_page(**DESKTOP)
+    await log_in(admin, "admin", admin_password)
+    await expect(admin).to_have_url(re.compile(r"/staff$"))
+    for path in ("/admin/sessions", f"/admin/sessions/{stage.session.id}", "/admin/staff",
+                 "/admin/catalog", "/admin/lists", "/admin/synonyms", "/admin/audit"):
+        await admin.goto(path)
+        await text_at_200_percent(admin, path)
 
 
 async def test_every_page_names_its_language_and_the_clip_video_its_alternatives(
