@@ -297,5 +297,10 @@ async def test_admin_pages_have_no_axe_violations(
     await form.get_by_role("button", name="添加").click()
     await expect(page.get_by_role("status")).to_contain_text("已保存")
     await audit.check(page, "staff: account added")
+    password = (await page.locator("code.password").inner_text()).strip()
+    newcomer = await open_page(**size)
+    await log_in(newcomer, "zhang.wei", password)
+    await expect(newcomer).to_have_url(re.compile(r"/account/password$"))
+    await audit.check(newcomer, "password change required")
     audit.assert_clean()
 
