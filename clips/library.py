@@ -48,7 +48,7 @@ from clips.search import (
 )
 from clips.segment import Segmenter, WordList, normalize
 from clips.timeline import NotRecorded, load_playlist
-from live.hub import STAFF, Event, Publish
+from live.events import CLIP, CLIP_REMOVED, STAFF, Event, Publish
 from live.recorder import session_playlist
 from moderation.audit import Audit, target
 from moderation.catalog import Catalog
@@ -500,7 +500,7 @@ class ClipLibrary:
                               {"title": clip.title, "state": clip.state}, None)
         await asyncio.to_thread(self.index.remove, clip.id)
         await asyncio.to_thread(shutil.rmtree, self.clip_dir(clip.id), True)
-        self.publish(clip.session_id, [Event(STAFF, "clip_removed", {"id": clip.id})])
+        self.publish(clip.session_id, [Event(STAFF, CLIP_REMOVED, {"id": clip.id})])
         self._visibility(replace(clip, state="deleted"))
 
     async def _current(self, clip_id: str, expected_version: int) -> Clip:
@@ -527,7 +527,7 @@ class ClipLibrary:
             hook(clip)
 
     def _emit(self, clip: Clip) -> None:
-        self.publish(clip.session_id, [Event(STAFF, "clip", {"clip": clip_view(clip)})])
+        self.publish(clip.session_id, [Event(STAFF, CLIP, {"clip": clip_view(clip)})])
 
     # --- the public library --------------------------------------------------------------
 

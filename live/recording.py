@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from clips.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
-from live.hub import STAFF, Event, Publish
+from live.events import INGEST, STAFF, Event, Publish
 from live.recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
 from settings import MediaSettings, Settings
 from store.base import Store
@@ -294,7 +294,7 @@ class Recordings:
                 and now - shown[0] < RATE_EVENT_SECONDS):
             return  # only the bitrate moved, and staff were told one recently
         self._published[session_id] = (now, health)
-        self.publish(session_id, [Event(STAFF, "ingest", {"ingest": self.view(session_id)})])
+        self.publish(session_id, [Event(STAFF, INGEST, {"ingest": self.view(session_id)})])
 
 
 def make_recordings(settings: Settings, store: Store, publish: Publish) -> Recordings:

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from live.hub import Publish
+from live.events import Publish
 from moderation.audit import Audit
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from live.hub import Publish
+from live.events import Publish
 from moderation.audit import Audit
 from moderation.board import Limits, ModerationCore
 from moderation.catalog import Catalog

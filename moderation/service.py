@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.hub import PUBLIC, Event
+from live.events import CLIP, PUBLIC, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, Limits, restriction_view
 from moderation.catalog import Catalog
@@ -79,7 +79,7 @@ class Moderation(ViewerIntake, StaffActions):
                 board.clips[clip.question_id] = clip.id
             else:
                 board.clips.pop(clip.question_id, None)
-        self.publish(clip.session_id, [Event(PUBLIC, "clip", {
+        self.publish(clip.session_id, [Event(PUBLIC, CLIP, {
             "question_id": clip.question_id, "clip_id": clip.id if published else "",
             "url": f"/clips/{clip.id}" if published else "",
             "title": clip.title if published else ""})])

@@ -20,7 +20,7 @@ import pytest
 
 from clips.ffmpeg import find_ffmpeg
 from clips.timeline import load_playlist
-from live.hub import STAFF, Event
+from live.events import STAFF, Event
 from live.recorder import IngestHealth, session_playlist
 from live.recording import (
     RATE_EVENT_SECONDS,
