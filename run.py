@@ -202,7 +202,9 @@ async def serve(settings: Settings) -> int:
     from web.server import EdgeRunner
 
     app = create_app(settings)
-    runner = EdgeRunner(app, access_log=None)
+    # Handlers still running 2 s into a shutdown are cancelled: websockets close within 1 s
+    # (web.ws), so SIGTERM ends the process within 3 s even with clients connected.
+    runner = EdgeRunner(app, access_log=None, shutdown_timeout=2.0)
     try:
         await runner.setup()
     except StoreError as exc:

@@ -61,7 +61,9 @@ async def _check_public_url(app: web.Application) -> None:
 
 async def _close_sockets(app: web.Application) -> None:
     """Tell every websocket client to come back later (1001) before the server stops
-    waiting for handlers; clients resume from their cursor once it is back."""
+    waiting for handlers; clients resume from their cursor once it is back. Each socket's
+    handler sends the Close and gives the client a bounded time to answer
+    (``web.ws.SHUTDOWN_CLOSE_TIMEOUT``) before cutting it off."""
     app[keys.HUB].drop_all("server_shutdown")
 
 

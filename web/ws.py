@@ -48,6 +48,8 @@ CLOSE_REASONS = {
     "logged_out": (CLOSE_UNAUTHORIZED, "login ended"),
     "server_shutdown": (WSCloseCode.GOING_AWAY, "server restarting, resume"),
 }
+# A stopping server gives each close handshake this long (SIGTERM must be done in 3 s).
+SHUTDOWN_CLOSE_TIMEOUT = 1.0
 # Protocol errors that end the connection, and the close code each one sends.
 CLOSE_FATAL = {"binary_frame": WSCloseCode.UNSUPPORTED_DATA, "bad_text": WSCloseCode.INVALID_TEXT}
 MAX_ERRORS_PER_MINUTE = 20
@@ -185,7 +187,8 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
         hub.disconnect(conn)
     code, text = CLOSE_REASONS.get(conn.dropped, (CLOSE_FORBIDDEN, conn.dropped)) \
         if conn.dropped else (WSCloseCode.OK, "")
-    await sender.close(code, text)
+    await sender.close(code, text, SHUTDOWN_CLOSE_TIMEOUT if conn.dropped == "server_shutdown"
+                       else CLOSE_TIMEOUT)
     return ws
 
 
