@@ -7,15 +7,17 @@ import asyncio
 import base64
 import logging
 import os
+import re
 import socket
 import struct
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from live.events import PUBLIC, SESSION, Event
 from tests.live.conftest import Live
-from web import keys
+from web import keys, ws
 
 
 async def test_lone_surrogates_get_bad_text_and_the_socket_stays_open(live: Live) -> None:
@@ -129,3 +131,13 @@ async def test_a_handshake_abandoned_before_101_logs_one_line(
     aborted = [r for r in caplog.records if "aborted before 101" in r.getMessage()]
     assert aborted, "no handshake was cut in the window: the test did not test anything"
     assert all("\n" not in r.getMessage() for r in aborted)
+
+
+def test_every_close_code_the_server_sends_is_documented() -> None:
+    doc = (Path(__file__).resolve().parent.parent.parent / "docs" / "protocol.md").read_text(
+        encoding="utf-8")
+    section = doc[doc.index("## Close codes"):doc.index("## Reconnecting")]
+    documented = {int(code) for code in re.findall(r"^\| (\d{4}) \|", section, re.M)}
+    sent = {code for code, _ in ws.CLOSE_REASONS.values()} | set(ws.CLOSE_FATAL.values()) | {
+        ws.CLOSE_TOO_MANY_ERRORS, ws.CLOSE_UNAUTHORIZED, 1009}
+    assert sent <= documented, sent - documented
