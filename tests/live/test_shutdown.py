@@ -10,14 +10,14 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 from websockets.frames import Close, Opcode
 
-from live.sessions import SessionForm, Sessions
-from moderation.logins import Logins
-from moderation.staff import LoginThrottle, StaffAccounts
+from live.sessions import SessionForm
 from settings import load_settings
-from store import make_store
 from tests.web.test_wsframes import decode_all
+from web import keys
+from web.app import create_app
 from web.auth import LOGIN_COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -37,18 +37,20 @@ async def prepare(tmp_path: Path) -> tuple[Path, Path, str, str]:
                       "[media]\nrecord = false\n")
     data = tmp_path / "data"
     settings = load_settings(config, env={}).replace(server={"data_dir": str(data)})
-    store = make_store(settings)
-    await store.open()
+    # Through the app's own factory, as the server will see it; then stopped again.
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
     try:
-        sessions = Sessions(store, lambda _: None)
+        app = runner.app
+        sessions = app[keys.SESSIONS]
         broadcast = await sessions.create(SessionForm("上午场", scheduled_start=1.8e9),
                                           actor="test")
         await sessions.start(broadcast.id, actor="test")
-        accounts = StaffAccounts(store, LoginThrottle(5, 300))
-        user = await accounts.create("mod", "moderator", "a-long-password", actor="test")
-        token, _ = await Logins(store, idle_seconds=3600, max_seconds=3600).start(user, "t")
+        user = await app[keys.ACCOUNTS].create("mod", "moderator", "a-long-password",
+                                               actor="test")
+        token, _ = await app[keys.LOGINS].start(user, "test")
     finally:
-        await store.close()
+        await runner.cleanup()
     return config, data, broadcast.id, token
 
 
