@@ -17,7 +17,7 @@ import pytest
 
 from live.events import PUBLIC, SESSION, Event
 from tests.live.conftest import Live
-from web import keys, ws
+from web import auth, caps, keys, ws
 
 
 async def test_lone_surrogates_get_bad_text_and_the_socket_stays_open(live: Live) -> None:
@@ -139,5 +139,6 @@ def test_every_close_code_the_server_sends_is_documented() -> None:
     section = doc[doc.index("## Close codes"):doc.index("## Reconnecting")]
     documented = {int(code) for code in re.findall(r"^\| (\d{4}) \|", section, re.M)}
     sent = {code for code, _ in ws.CLOSE_REASONS.values()} | set(ws.CLOSE_FATAL.values()) | {
-        ws.CLOSE_TOO_MANY_ERRORS, ws.CLOSE_UNAUTHORIZED, 1009}
+        ws.CLOSE_TOO_MANY_ERRORS, ws.CLOSE_UNAUTHORIZED, 1009, caps.CLOSE_BUSY,
+        auth.CLOSE_PASSWORD_CHANGE}
     assert sent <= documented, sent - documented
