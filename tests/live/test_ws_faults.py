@@ -117,7 +117,8 @@ async def test_a_handshake_abandoned_before_101_logs_one_line(
         # SO_LINGER 0: the close is a reset, at once. Closing after 0–4 ms lands some of
         # the resets while the server is still between reading the request and its 101.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.sendall((f"GET /ws/live/{live.session.id} HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall((f"GET /ws/live/{live.session.id} HTTP/1.1\r\n"
+                      f"Host: {server.host}:{server.port}\r\n"
                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
