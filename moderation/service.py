@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.events import CLIP, PUBLIC, Event
+from live.events import CLIP, PUBLIC, Event, viewer_audience
 from moderation.audit import AuditTag
 from moderation.board import Board, Limits, restriction_view
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.intake import RefusedRetry, ViewerIntake, clean_nickname
-from moderation.questions import FINAL, ON_AIR, QUEUED
+from moderation.questions import FINAL, MERGED, ON_AIR, QUEUED
 from moderation.staff_actions import NotApplied, RefusedConflict, StaffActions
 from moderation.views import (
     owner_view,
@@ -26,7 +26,15 @@ from moderation.views import (
     session_view,
     staff_view,
 )
-from store.records import Broadcast, Clip, ReasonTemplate, TermRule, ViewerRestriction, new_id
+from store.records import (
+    Broadcast,
+    Clip,
+    Question,
+    ReasonTemplate,
+    TermRule,
+    ViewerRestriction,
+    new_id,
+)
 
 __all__ = ["AuditTag", "Board", "Limits", "Moderation", "NotApplied", "RefusedConflict",
            "RefusedRetry", "clean_nickname"]
@@ -39,6 +47,25 @@ DEFAULT_REASONS = (
     "内容不文明或含有不实信息，未予采用。",
 )
 STAFF_SNAPSHOT_QUESTIONS = 500
+
+
+def merge_root(board: Board, q: Question) -> Question | None:
+    """The question ``q`` was merged into, following merges of merges (None if unknown)."""
+    seen = {q.id}
+    while q.state == MERGED and q.merged_into and q.merged_into not in seen:
+        found = board.questions.get(q.merged_into)
+        if found is None:
+            return None
+        seen.add(found.id)
+        q = found
+    return q
+
+
+def merged_into(board: Board, question_id: str) -> list[Question]:
+    """Every question merged, directly or through another merged one, into ``question_id``."""
+    return [q for q in board.questions.values()
+            if q.state == MERGED and q.id != question_id
+            and (root := merge_root(board, q)) is not None and root.id == question_id]
 
 
 class Moderation(ViewerIntake, StaffActions):
@@ -69,7 +96,9 @@ class Moderation(ViewerIntake, StaffActions):
 
     def clip_changed(self, clip: Clip) -> None:
         """Keep the answered questions' links to their published clips current, and tell
-        the session's viewers (the asker follows an answer to its clip)."""
+        the session's viewers (the asker follows an answer to its clip). The askers of
+        questions merged into the answered one are told too, each on their own question:
+        their question was answered by that clip."""
         if not clip.question_id:
             return
         board = self.boards.get(clip.session_id)
@@ -79,10 +108,14 @@ class Moderation(ViewerIntake, StaffActions):
                 board.clips[clip.question_id] = clip.id
             else:
                 board.clips.pop(clip.question_id, None)
-        self.publish(clip.session_id, [Event(PUBLIC, CLIP, {
-            "question_id": clip.question_id, "clip_id": clip.id if published else "",
-            "url": f"/clips/{clip.id}" if published else "",
-            "title": clip.title if published else ""})])
+        link = {"clip_id": clip.id if published else "",
+                "url": f"/clips/{clip.id}" if published else "",
+                "title": clip.title if published else ""}
+        events = [Event(PUBLIC, CLIP, {"question_id": clip.question_id, **link})]
+        if board is not None:
+            events.extend(Event(viewer_audience(q.viewer_id), CLIP, {"question_id": q.id, **link})
+                          for q in merged_into(board, clip.question_id))
+        self.publish(clip.session_id, events)
 
     # --- snapshots --------------------------------------------------------------------
 
@@ -91,11 +124,17 @@ class Moderation(ViewerIntake, StaffActions):
         answered = sorted((q for q in board.questions.values() if q.state == "answered"),
                           key=lambda q: -q.answered_at)
         mine = [q for q in board.questions.values() if q.viewer_id == viewer_id]
+        clips = {qid: f"/clips/{cid}" for qid, cid in board.clips.items()}
+        for q in mine:  # a merged question of this viewer's links to its answer's clip
+            if q.state == MERGED and q.id not in clips:
+                answer = merge_root(board, q)
+                if answer is not None and answer.id in board.clips:
+                    clips[q.id] = f"/clips/{board.clips[answer.id]}"
         return {
             "session": session_view(board.session),
             "questions": [public_view(q, self.item_names) for q in public + answered],
             "mine": [owner_view(q, self.item_names) for q in mine],
-            "clips": {qid: f"/clips/{cid}" for qid, cid in board.clips.items()},
+            "clips": clips,
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:

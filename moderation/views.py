@@ -34,6 +34,8 @@ def owner_view(q: Question, item_names: dict[str, str]) -> dict[str, Any]:
         "mine": True, "client_id": q.client_id, "reply": q.reply,
         "decline_reason": q.decline_reason, "merged_into": q.merged_into,
         "masked": list(q.flags.get("pii", [])),
+        # Where a question went when its session ended (moderation.session_end), or None.
+        "carried_to": q.flags.get("carried_to"),
     })
     return view
 

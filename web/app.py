@@ -101,7 +101,8 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     app[keys.MODERATION] = moderation
     app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed,
                                   audit=moderation.audit,
-                                  rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media))
+                                  rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media),
+                                  on_end=moderation.session_ending)
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
     yield
 

@@ -320,6 +320,12 @@ function outcome(q) {
   if (q.state === "declined") {
     return el("p", { class: "decline-reason" }, "原因：", q.decline_reason || "未说明");
   }
+  if (q.state === "carried" && q.carried_to) {
+    const when = q.carried_to.scheduled_start ? `（${dateTime(q.carried_to.scheduled_start)}）` : "";
+    return el("p", { class: "carried" }, el("a", { href: `/live/${q.carried_to.session_id}` },
+      `本场已结束，问题已转到下一场直播：${q.carried_to.title}${when}`));
+  }
+  if (q.state === "merged" && state.clips.get(q.id)) return clipLink(q);
   if (q.state === "merged" && q.merged_into) {
     const target = state.questions.get(q.merged_into);
     if (!target) return el("p", { class: "hint" }, "相同的问题正在等待解答，请留意队列。");
