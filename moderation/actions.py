@@ -344,9 +344,15 @@ class UnrestrictCommand(Command):
         return {}
 
 
-# The staff websocket's vocabulary: every action, and ping.
+# Requests that change nothing (not actions: no role check beyond being staff, no audit, not
+# in the HTTP API): the next page of questions after a snapshot whose "next" is not empty
+# (``Moderation.staff_page``; the ack carries "questions" and "next").
+STAFF_READS: dict[str, Mapping[str, Field]] = {"questions": {"after": S(100)}}
+
+# The staff websocket's vocabulary: every action, the reads, and ping.
 STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
-    **{action.name: action.fields for action in ACTIONS.values()}, **STAFF_PING}
+    **{action.name: action.fields for action in ACTIONS.values()}, **STAFF_READS,
+    **STAFF_PING}
 
 
 # --- for people -----------------------------------------------------------------------------
@@ -381,5 +387,7 @@ def markdown_table() -> str:
         answer = ", ".join(f"`{name}`" for name in action.answer) or "—"
         rows.append(f"| `{action.name}` | {fields} | {roles_text(action.roles)} | "
                     f"`{action.audit}` on `{action.target}` | {answer} |")
+    rows.append("| `questions` | `after` (string ≤ 100; the snapshot's or the last page's "
+                "`next`) | any | — (changes nothing) | `questions`, `next` |")
     rows.append("| `ping` | — | any | — | `pong: true` |")
     return "\n".join(rows) + "\n"

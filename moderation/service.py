@@ -9,6 +9,8 @@ broadcast and clip changes other parts report, and the lists the service reads a
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from typing import Any
 
 from live.events import CLIP, PUBLIC, Event, viewer_audience
@@ -17,7 +19,7 @@ from moderation.board import Board, Limits, restriction_view
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.intake import RefusedRetry, ViewerIntake, clean_nickname
-from moderation.questions import FINAL, MERGED, ON_AIR, QUEUED
+from moderation.questions import FINAL, MERGED, ON_AIR, QUEUED, Refused
 from moderation.staff_actions import NotApplied, RefusedConflict, StaffActions
 from moderation.views import (
     owner_view,
@@ -47,6 +49,27 @@ DEFAULT_REASONS = (
     "内容不文明或含有不实信息，未予采用。",
 )
 STAFF_SNAPSHOT_QUESTIONS = 500
+
+
+def _staff_key(q: Question) -> tuple[bool, float, str]:
+    return (q.state in FINAL, -q.created_at, q.id)
+
+
+def _cursor(q: Question) -> str:
+    final, created, ident = _staff_key(q)
+    return f"{int(final)}:{created!r}:{ident}"
+
+
+def _parse_cursor(text: str) -> tuple[bool, float, str]:
+    final, _, rest = text.partition(":")
+    created, _, ident = rest.partition(":")
+    try:
+        value = float(created)
+    except ValueError:
+        value = math.nan
+    if final not in ("0", "1") or not ident or not math.isfinite(value):
+        raise Refused("bad_field", "after 不是有效的分页位置。")
+    return (final == "1", value, ident)
 
 
 def merge_root(board: Board, q: Question) -> Question | None:
@@ -138,15 +161,31 @@ class Moderation(ViewerIntake, StaffActions):
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:
-        open_first = sorted(board.questions.values(),
-                            key=lambda q: (q.state in FINAL, -q.created_at))
+        """The first page of the session's questions (open ones first, then newest first);
+        ``next`` is the cursor of the rest ("" when there is none), fetched with the staff
+        ``questions`` message (``staff_page``)."""
         return {
             "session": session_view(board.session),
-            "questions": [staff_view(q, self.item_names)
-                          for q in open_first[:STAFF_SNAPSHOT_QUESTIONS]],
+            **self.staff_page(board, ""),
             "restrictions": [restriction_view(r) for r in self.restrictions.values()
                              if self.restriction_active(r)],
         }
+
+    def staff_page(self, board: Board, after: str) -> dict[str, Any]:
+        """The questions that follow cursor ``after`` ("" = from the start) in the staff
+        order, at most ``STAFF_SNAPSHOT_QUESTIONS``, and the cursor of the next page.
+
+        The order only ever moves a question later (an open question that closes), never
+        earlier, and new questions arrive as events: paging while questions change may
+        repeat one, which the console keeps by version, and never skips one."""
+        start = _parse_cursor(after) if after else None
+        ordered = sorted(board.questions.values(), key=_staff_key)
+        keys = [_staff_key(q) for q in ordered]
+        first = bisect_right(keys, start) if start is not None else 0
+        page = ordered[first:first + STAFF_SNAPSHOT_QUESTIONS]
+        more = first + len(page) < len(ordered)
+        return {"questions": [staff_view(q, self.item_names) for q in page],
+                "next": _cursor(page[-1]) if more and page else ""}
 
     # --- decline reasons --------------------------------------------------------------
 

@@ -277,6 +277,11 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             conn.drop("logged_out")
             raise ProtocolError("unauthorized", "登录已失效，请重新登录。", re=message.id,
                                 fatal=False)
+        if message.type == "questions":  # the next page after the snapshot
+            try:
+                return moderation.staff_page(board, message.get("after"))
+            except Refused as exc:
+                raise _refusal(message, exc, moderation.item_names) from None
         action = ACTIONS.get(message.type)
         if action is None:  # ping: the vocabulary's only other message
             return {"pong": True}

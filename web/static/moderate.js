@@ -66,6 +66,7 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     state.synced = true;
     showIngestBadge(dom.ingest, frame.ingest);
     scheduleRender();
+    fetchRest(frame.next);
   },
   onEvent: (frame) => {
     if (frame.kind === "question") {
@@ -87,6 +88,20 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     scheduleRender();
   },
 });
+
+/** The rest of a long session's questions, page after page, after the snapshot's first
+ * (docs/protocol.md). A question already newer from an event is kept. */
+function fetchRest(after) {
+  if (!after) return;
+  socket.request("questions", { after }).then((page) => {
+    for (const q of page.questions) {
+      const have = state.questions.get(q.id);
+      if (!have || have.version < q.version) state.questions.set(q.id, q);
+    }
+    scheduleRender();
+    fetchRest(page.next);
+  }, () => {}); // a dropped connection resumes with a new snapshot, which pages again
+}
 
 /** Send a question action; shows the refusal on the question's card. */
 function act(q, type, fields = {}) {
