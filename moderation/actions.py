@@ -78,6 +78,9 @@ class Command:
     """A staff action's request, its fields checked against their specs."""
 
     answer: ClassVar[tuple[str, ...]] = ()  # the fields of the ack (besides "re")
+    # ``validate``'s rules as JSON Schema, for the API document (web.openapi): what a client
+    # may send is described exactly, rules across fields included.
+    rules: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def validate(self) -> None:
         """What the field specs cannot say (rules across fields); raises ``Refused``."""
@@ -322,6 +325,9 @@ class RestrictCommand(Command):
     kind: str = spec(S(10), choices=("timeout", "ban"))
     minutes: int | None = spec(I(60 * 24 * 365, required=False), "required for a timeout")
     reason: str | None = spec(S(200, required=False))
+    rules = ({"if": {"properties": {"kind": {"const": "timeout"}}, "required": ["kind"]},
+              "then": {"properties": {"minutes": {"type": "integer", "minimum": 1}},
+                       "required": ["minutes"]}},)
 
     def validate(self) -> None:
         if self.kind == "timeout" and not self.minutes:
