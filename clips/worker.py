@@ -152,8 +152,8 @@ class ClipWorker:
             renew.cancel()
             self.running.pop(job.id, None)
         try:
-            await self.store.finish_job(job.id, self.name, now=self.clock(), error=error,
-                                        retry_at=retry_at)
+            await self.store.finish_job(job.id, self.name, attempt=job.attempts,
+                                        now=self.clock(), error=error, retry_at=retry_at)
         except (VersionConflict, NotFound):
             log.warning("clip worker: job %s was taken over or deleted", job.id)
 

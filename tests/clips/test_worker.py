@@ -393,10 +393,6 @@ async def test_a_hung_ffmpeg_is_killed_at_the_time_out_and_the_cut_retried(
             os.kill(pid, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finish_job fences by lease owner only: two loops of one node share its name "
-    "(media.clip_workers > 1), so a stale attempt's finish is accepted; fencing by attempt "
-    "needs finish_job to take the attempt it claimed"))
 async def test_a_stale_attempt_of_the_same_node_cannot_finish_the_job(rig: Rig) -> None:
     clip = await rig.clip()
     loop_1, loop_2 = rig.worker("node-a"), rig.worker("node-a")  # one node, two loops

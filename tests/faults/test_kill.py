@@ -16,8 +16,10 @@ from tests.faults.server import Server, Viewer, free_port, seed, staff_login, wr
 
 CLIENTS, PER_CLIENT = 200, 10
 TOTAL = CLIENTS * PER_CLIENT
-# The per-viewer and per-address limits would stop a burst from one loopback address.
-LIVE = {"viewer_questions_per_minute": 1000, "address_questions_per_minute": 1_000_000}
+# The per-viewer, per-address and per-session limits and the cap on sockets per address
+# would stop a burst from one loopback address.
+LIVE = {"viewer_questions_per_minute": 1000, "address_questions_per_minute": 1_000_000,
+        "session_questions_per_minute": 1_000_000, "address_sockets_max": 1000}
 LOST = (ConnectionError, aiohttp.ClientError, TimeoutError)
 
 
