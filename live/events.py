@@ -65,8 +65,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind(RESTRICTION, {STAFF: ("restriction",)},
          "a viewer was timed out, banned or released"),
     Kind(INGEST, {STAFF: ("ingest",)}, "the recording's health changed"),
-    Kind(CLIP, {STAFF: ("clip",), PUBLIC: ("question_id", "clip_id", "url", "title")},
-         "staff: a clip was created or changed; public: an answer's clip was (un)published"),
+    Kind(CLIP, {STAFF: ("clip",), PUBLIC: ("question_id", "clip_id", "url", "title"),
+                VIEWER: ("question_id", "clip_id", "url", "title")},
+         "staff: a clip was created or changed; public: an answer's clip was (un)published; "
+         "viewer: the same, for the asker of a question merged into the answered one"),
     Kind(CLIP_REMOVED, {STAFF: ("id",)}, "a clip was deleted"),
 )}
 
