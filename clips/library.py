@@ -46,13 +46,13 @@ from clips.search import (
     SearchResult,
     fingerprint_of,
 )
-from clips.segment import Segmenter, WordList, normalize
 from clips.timeline import NotRecorded, load_playlist
 from live.events import CLIP, CLIP_REMOVED, STAFF, Event, Publish
-from live.recorder import session_playlist
+from live.hls_recorder import session_playlist
 from moderation.audit import Audit, target
 from moderation.catalog import Catalog
 from moderation.pii import without_masked
+from moderation.segment import Segmenter, WordList, normalize
 from settings import MediaSettings
 from store.base import Conflict, NotFound, Store, VersionConflict
 from store.records import Broadcast, Clip, ClipView, Job, Question, SearchMiss, new_id

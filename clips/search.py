@@ -9,7 +9,7 @@ fingerprint (how many published clips, and the latest ``updated_at`` among them)
 analyzer by its signature; the app rebuilds at start when either differs, and keeps the index
 current with ``upsert``/``remove`` on every publish, edit and unpublish.
 
-Texts are segmented by ``clips.segment`` and stored as space-separated tokens, so FTS5's
+Texts are segmented by ``moderation.segment`` and stored as space-separated tokens, so FTS5's
 ``unicode61`` tokenizer only splits at the spaces. The original texts are kept beside them, and
 highlights are made by finding the query's words in the originals. User text never reaches the
 FTS5 query language: every token is quoted here (see ``match_expression``).
@@ -45,8 +45,8 @@ from dataclasses import astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from clips.segment import AnalyzedQuery, Segmenter, Term
 from moderation.catalog import Catalog, CatalogItem
+from moderation.segment import AnalyzedQuery, Segmenter, Term
 from store.records import Clip
 
 SCHEMA_VERSION = 1

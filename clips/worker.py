@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from clips.cutter import cut_clip
-from clips.ffmpeg import DiskFull, FFmpegError, MediaError
 from clips.library import JOB_KIND, ClipError, ClipLibrary
 from clips.timeline import NotRecorded
+from live.ffmpeg import DiskFull, FFmpegError, MediaError
 from settings import MediaSettings
 from store.base import NotFound, Store, VersionConflict
 from store.records import Job

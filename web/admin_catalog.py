@@ -19,7 +19,6 @@ from typing import Any
 from aiohttp import web
 
 from clips.search import MAX_QUERY_CHARS
-from clips.segment import AnalyzedQuery, Segmenter, WordList
 from moderation import data_files
 from moderation.audit import target
 from moderation.catalog import CATEGORIES, LINK_FORMS, LINK_STATUSES, Catalog, CatalogItem
@@ -40,6 +39,7 @@ from moderation.data_files import (
     AuditNote,
     DataFileError,
 )
+from moderation.segment import AnalyzedQuery, Segmenter, WordList
 from store.records import Clip, Question
 from web import keys
 from web.admin import actor

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
 from clips.library import ClipLibrary
 from clips.worker import ClipWorker, node_name
+from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
-from live.recording import make_recordings, rtmp_listen_base
+from live.recordings import make_recordings, rtmp_listen_base
 from live.sessions import Sessions
 from moderation import data_files
 from moderation.logins import Logins, LoginThrottle

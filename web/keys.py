@@ -7,7 +7,7 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from live.hub import Hub
-from live.recording import Recordings
+from live.recordings import Recordings
 from live.sessions import Sessions
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation

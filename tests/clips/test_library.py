@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from clips.ffmpeg import mp4_info
 from clips.library import ClipConflict, ClipError, ClipLibrary
-from clips.segment import load_word_list
+from clips.mp4 import mp4_info
 from clips.timeline import load_playlist
 from clips.worker import ClipWorker
-from live.recorder import session_hls_dir
+from live.hls_recorder import session_hls_dir
 from moderation.catalog import load_catalog
+from moderation.segment import load_word_list
 from settings import MediaSettings
 from store.base import NotFound, Store
 from store.records import Broadcast, Clip, ClipView, Job, Question
@@ -253,7 +253,7 @@ WORKER_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
 from clips.library import ClipLibrary
-from clips.segment import load_word_list
+from moderation.segment import load_word_list
 from clips.worker import ClipWorker
 from moderation.catalog import load_catalog
 from settings import MediaSettings

@@ -27,8 +27,8 @@ from clips.search import (
     fingerprint_of,
     match_expression,
 )
-from clips.segment import Segmenter, Term, WordList, load_word_list
 from moderation.catalog import Catalog, load_catalog
+from moderation.segment import Segmenter, Term, WordList, load_word_list
 from store.records import Clip
 
 T0 = 1_700_000_000.0

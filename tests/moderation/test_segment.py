@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clips.segment import (
+from moderation.catalog import load_catalog
+from moderation.segment import (
     MAX_TERMS,
     Segmenter,
     WordList,
@@ -15,7 +16,6 @@ from clips.segment import (
     normalize,
     parse_word_list,
 )
-from moderation.catalog import load_catalog
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ A clip's text is cut in search mode (a long word also yields the dictionary word
 becomes a ``Term``: the word, its synonyms and, for a long word, its parts. Before cutting,
 likely typos in the query are corrected (``Segmenter.correct``).
 
-The word list is data: ``clips/synonyms.toml``, read by ``load_word_list``, which validates it
+The word list is data: ``moderation/synonyms.toml``, read by ``load_word_list``, which validates it
 and names the offending entry. ``Segmenter.signature`` changes whenever anything that decides
 how a clip's text is cut changes (the catalog's terms, the word list's words, the stopwords,
 the jieba build), so the search index knows to rebuild itself.
@@ -78,7 +78,7 @@ def is_han(ch: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# The word list (clips/synonyms.toml)
+# The word list (moderation/synonyms.toml)
 
 
 class WordListError(ValueError):
@@ -87,7 +87,7 @@ class WordListError(ValueError):
 
 @dataclass(frozen=True)
 class WordList:
-    """The parsed word list, every word normalized. See ``clips/synonyms.toml``."""
+    """The parsed word list, every word normalized. See ``moderation/synonyms.toml``."""
 
     equivalent: tuple[tuple[str, ...], ...] = ()  # groups of interchangeable words
     expand: tuple[tuple[str, tuple[str, ...]], ...] = ()  # word -> words it also searches
@@ -112,12 +112,12 @@ _SECTIONS = ("equivalent", "expand", "typos", "homophones", "stopwords")
 
 def load_word_list(path: Path | None = None) -> WordList:
     """Load and validate a word list; without a path, the one shipped with this package."""
-    text, source = read_data_file("clips", WORD_LIST_RESOURCE, path, "搜索词表", WordListError)
+    text, source = read_data_file("moderation", WORD_LIST_RESOURCE, path, "搜索词表", WordListError)
     return parse_word_list(text, source=source)
 
 
 def parse_word_list(text: str, *, source: str = "<word list>") -> WordList:
-    """Validate TOML text of the form documented in ``clips/synonyms.toml``."""
+    """Validate TOML text of the form documented in ``moderation/synonyms.toml``."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
