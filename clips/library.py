@@ -39,20 +39,17 @@ from pathlib import Path
 from typing import Any
 
 from clips.captions import question_cues
-from clips.search import (
-    BadSearchRequest,
-    IndexedClip,
-    SearchIndex,
-    SearchResult,
-    fingerprint_of,
-)
+from clips.search import SearchIndex, SearchResult
+from clips.search_query import BadSearchRequest
+from clips.search_schema import IndexedClip, fingerprint_of
 from clips.timeline import NotRecorded, load_playlist
 from live.events import CLIP, CLIP_REMOVED, STAFF, Event, Publish
 from live.hls_recorder import session_playlist
 from moderation.audit import Audit, target
 from moderation.catalog import Catalog
 from moderation.pii import without_masked
-from moderation.segment import Segmenter, WordList, normalize
+from moderation.segment import Segmenter, WordList
+from moderation.text import fold
 from settings import MediaSettings
 from store.base import Conflict, NotFound, Store, VersionConflict
 from store.records import Broadcast, Clip, ClipView, Job, Question, SearchMiss, new_id
@@ -552,7 +549,7 @@ class ClipLibrary:
         return result
 
     async def _note_miss(self, query: str) -> None:
-        text = normalize(query).strip()[:100]
+        text = fold(query)[:100]
         if not text:
             return
         now = self.clock()

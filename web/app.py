@@ -21,6 +21,7 @@ from moderation import data_files
 from moderation.logins import Logins, LoginThrottle
 from moderation.service import Limits, Moderation
 from moderation.staff import StaffAccounts
+from moderation.vocabulary import Vocabulary
 from settings import Settings, ensure_secret_key
 from store import make_store
 from web import keys
@@ -96,6 +97,8 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
     catalog = await data_files.load_catalog(app[keys.STORE])
     moderation = Moderation(app[keys.STORE], hub.publish, catalog, Limits.of(live))
+    # One word list for suggestions, duplicate hints (here) and search (the clip library).
+    moderation.set_vocabulary(Vocabulary(await data_files.load_word_list(app[keys.STORE])))
     await moderation.start()
     app[keys.HUB] = hub
     app[keys.MODERATION] = moderation
@@ -110,7 +113,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     """The clip library (drafts, review, the search index) and the worker that cuts clips."""
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    words = await data_files.load_word_list(store)
+    words = app[keys.MODERATION].vocabulary.words
     library = ClipLibrary(
         store, app[keys.HUB].publish, app[keys.MODERATION].catalog, words,
         media_dir=settings.media_dir, media=settings.media,

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from clips.search import FieldWeights, IndexedClip, SearchIndex
+from clips.search import FieldWeights, SearchIndex
+from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
 from moderation.segment import Segmenter, load_word_list
 
