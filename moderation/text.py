@@ -128,6 +128,19 @@ def _fast_table() -> dict[int, int]:
     return {**_FULL_WIDTH, **simplified_table()}
 
 
+@cache
+def _traditional() -> frozenset[str]:
+    """The characters ``simplified_table`` changes: most texts have none, and looking for
+    one is far cheaper than translating every character."""
+    return frozenset(map(chr, simplified_table()))
+
+
+def _simplified(text: str) -> str:
+    if _traditional().isdisjoint(text):
+        return text
+    return text.translate(simplified_table())
+
+
 def fold(text: str) -> str:
     """The form every text is compared in: letters and digits, single spaces between runs.
 
@@ -137,14 +150,14 @@ def fold(text: str) -> str:
     letter nor a digit (punctuation, symbols, emoji, FTS query syntax) separates words.
     """
     text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
-    return _SEPARATORS.sub(" ", text.translate(simplified_table())).strip()
+    return _SEPARATORS.sub(" ", _simplified(text)).strip()
 
 
 def fold_char(ch: str) -> str:
     """One character as ``fold`` treats it, separators left as they are ("" when invisible)."""
     if _INVISIBLE.match(ch):
         return ""
-    return unicodedata.normalize("NFKC", ch).casefold().translate(simplified_table())
+    return _simplified(unicodedata.normalize("NFKC", ch).casefold())
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int] | None]:

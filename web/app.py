@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from clips.library import ClipLibrary
+from clips.review import ClipReview
 from clips.worker import ClipWorker, node_name
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
@@ -110,25 +111,27 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _clips(app: web.Application) -> AsyncIterator[None]:
-    """The clip library (drafts, review, the search index) and the worker that cuts clips."""
+    """The public clip library (with its search index), the review lifecycle (drafts, review,
+    publishing) and the worker that cuts clips."""
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
     words = app[keys.MODERATION].vocabulary.words
-    library = ClipLibrary(
-        store, app[keys.HUB].publish, app[keys.MODERATION].catalog, words,
-        media_dir=settings.media_dir, media=settings.media,
-        index_path=settings.data_dir / "search.sqlite3")
+    library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
+                          index_path=settings.data_dir / "search.sqlite3")
     await library.open()
+    review = ClipReview(store, app[keys.HUB].publish, library, media_dir=settings.media_dir,
+                        media=settings.media)
     app[keys.LIBRARY] = library
-    app[keys.MODERATION].on_answered.append(library.answered)
-    library.on_visibility.append(app[keys.MODERATION].clip_changed)
+    app[keys.REVIEW] = review
+    app[keys.MODERATION].on_answered.append(review.answered)
+    review.on_visibility.append(app[keys.MODERATION].clip_changed)
     worker: ClipWorker | None = None
     try:
         ffmpeg = find_ffmpeg(settings.media.ffmpeg)
     except FFmpegNotFound as exc:
         log.warning("clips will not be cut: %s", exc)
     else:
-        worker = ClipWorker(store, library, ffmpeg=ffmpeg, media=settings.media,
+        worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
                             name=node_name(settings.data_dir))
         await worker.start()
     try:
