@@ -117,7 +117,6 @@ class SearchResult:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-
 class SearchIndex(IndexFile):
     """The full-text index of published clips, and its searches."""
 
