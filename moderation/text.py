@@ -20,6 +20,7 @@ index built with another fold knows to rebuild itself.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
@@ -130,14 +131,35 @@ def _fast_table() -> dict[int, int]:
 
 @cache
 def _traditional() -> frozenset[str]:
-    """The characters ``simplified_table`` changes: most texts have none, and looking for
-    one is far cheaper than translating every character."""
+    """The characters ``simplified_table`` changes."""
     return frozenset(map(chr, simplified_table()))
 
 
+@cache
+def _traditional_in_gb2312() -> tuple[str, ...]:
+    """The few of them that GB2312 can encode too (後, 麴 …)."""
+    found = []
+    for ch in sorted(_traditional()):
+        with contextlib.suppress(UnicodeEncodeError):
+            ch.encode("gb2312")
+            found.append(ch)
+    return tuple(found)
+
+
 def _simplified(text: str) -> str:
-    if _traditional().isdisjoint(text):
+    """``text`` with its traditional characters made simplified. Most texts have none, and
+    finding that out is far cheaper than translating every character: a text GB2312 (the
+    simplified character set) can encode holds none but a known few."""
+    if text.isascii():
         return text
+    try:
+        text.encode("gb2312")
+    except UnicodeEncodeError:
+        if _traditional().isdisjoint(text):
+            return text
+    else:
+        if not any(ch in text for ch in _traditional_in_gb2312()):
+            return text
     return text.translate(simplified_table())
 
 
