@@ -60,6 +60,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clips.commands import concat_url  # noqa: E402
 from clips.cutter import cut_clip  # noqa: E402
 from clips.mp4 import mp4_info  # noqa: E402
 from clips.timeline import Timeline, load_playlist  # noqa: E402
@@ -149,7 +150,7 @@ def bare_args(ffmpeg: str, mode: str, playlist: Path, span: tuple[float, float],
               out: Path) -> list[str]:
     """The one command a person would run for the same cut (see the module docstring)."""
     [located] = load_playlist(playlist).locate(*span)
-    url = commands.concat_url([playlist.parent / s.uri for s in located.segments])
+    url = concat_url([playlist.parent / s.uri for s in located.segments])
     head = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y"]
     if mode == "copy":
         return [*head, "-i", url, "-map", "0:v:0", "-map", "0:a:0", "-c", "copy",
