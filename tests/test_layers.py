@@ -13,19 +13,10 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 # Left to right: a package imports only packages to its left. ``settings`` is a module.
 LAYERS = ("settings", "store", "live", "moderation", "clips", "web")
 MAX_LINES = 450
-# Known offenders, each owned by another branch this session. This list must shrink to
-# empty: the lead empties it after merging their splits. Never add to it.
-TOO_LONG_ALLOWED = frozenset({
-    "store/mongo.py",  # uow
-    "store/sqlite.py",  # uow
-    "moderation/service.py",  # uow
-})
 
 
 def _project_modules() -> Iterator[Path]:
@@ -134,14 +125,6 @@ def _too_long() -> list[str]:
 
 
 def test_no_module_is_over_the_line_limit() -> None:
-    offenders = [entry for entry in _too_long()
-                 if entry.split(":", 1)[0] not in TOO_LONG_ALLOWED]
+    offenders = _too_long()
     assert offenders == [], (
         f"modules over {MAX_LINES} lines (split them by concept):\n" + "\n".join(offenders))
-
-
-@pytest.mark.parametrize("allowed", sorted(TOO_LONG_ALLOWED))
-def test_the_allow_list_holds_only_real_offenders(allowed: str) -> None:
-    """An entry that has been split must leave the list, so it can only shrink."""
-    assert any(entry.startswith(f"{allowed}:") for entry in _too_long()), (
-        f"{allowed} is no longer over {MAX_LINES} lines: remove it from TOO_LONG_ALLOWED")

@@ -322,6 +322,12 @@ async def test_a_worker_killed_mid_cut_makes_exactly_one_good_clip_after_restart
     second = spawn(ffmpeg)
     try:
         done = await env.wait_for(clip.id)
+        # The worker finishes the job just after the clip turns draft: stopping it in
+        # between would leave the job running (a loaded machine widens that moment).
+        deadline = time.monotonic() + 30
+        while (await store.get(Job, clip.job_id)).state == "running":
+            assert time.monotonic() < deadline, "the job was never finished"
+            await asyncio.sleep(0.05)
     finally:
         os.killpg(second.pid, signal.SIGKILL)
         second.communicate()
