@@ -96,7 +96,7 @@ async def check(settings: Settings) -> int:
 def check_media(settings: Settings) -> int:
     """ffmpeg must be there for recording and clips; a named one that is missing is an error,
     none at all only a warning (the question side works without video)."""
-    from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
+    from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 
     try:
         ffmpeg = find_ffmpeg(settings.media.ffmpeg)

@@ -8,7 +8,7 @@ the audit service (``moderation.audit.Audit``), which this package, below modera
 layers, receives as its ``audit`` callable (``AuditWriter``).
 
 The video source is chosen from four kinds (``SOURCE_KINDS``) and stored as the ffmpeg source
-text ``clips.commands.Source.parse`` reads: "" for the test picture,
+text ``live.recorder_commands.Source.parse`` reads: "" for the test picture,
 ``listen:rtmp://<bind>:<port>/live/<key>`` for an RTMP push (the key generated here, never
 typed), a pull URL, or a file path. It can be changed only while the session is not live. The
 stream key is a secret: the audit log records a fingerprint of it, never the key.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from clips.commands import Source
+from live.recorder_commands import Source
 from store.base import Store, VersionConflict
 from store.records import HOSTS, Broadcast, Question, StaffUser, new_id
 
@@ -186,7 +186,7 @@ class Sessions:
         self.listeners: list[Callable[[Broadcast], None]] = [on_change]
         self.clock = clock
         # Where an RTMP push session's ffmpeg listens, without the key (see
-        # live.recording.rtmp_listen_base).
+        # live.recordings.rtmp_listen_base).
         self.rtmp_listen = rtmp_listen
 
     async def _source(self, form: SessionForm, current: Broadcast | None) -> str:

@@ -80,7 +80,7 @@ class ViewerIntake(SessionEnd):
         try:
             screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
                               catalog=self.catalog, min_len=self.limits.min_chars,
-                              max_len=self.limits.max_chars)
+                              max_len=self.limits.max_chars, vocabulary=self.vocabulary)
         except TextRejected as exc:
             raise Refused(exc.code, exc.message) from None
         if screened.verdict == "reject":

@@ -28,6 +28,7 @@ from moderation.views import (
     session_view,
     staff_view,
 )
+from moderation.vocabulary import Vocabulary
 from store.records import (
     Broadcast,
     Clip,
@@ -96,6 +97,10 @@ class Moderation(ViewerIntake, StaffActions):
         """Use an edited service catalog for suggestions and approvals from now on."""
         self.catalog = catalog
         self.item_names = {item.id: item.name for item in catalog.items}
+
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Use an edited word list for suggestions and duplicate hints from now on."""
+        self.vocabulary = vocabulary
 
     async def start(self) -> None:
         """Load what every question is checked against: blocked terms, restrictions."""

@@ -19,14 +19,8 @@ from urllib.parse import quote, urlencode
 from multidict import MultiMapping
 
 from clips.library import ClipLibrary, media_url
-from clips.search import (
-    MAX_PAGE,
-    MAX_PER_PAGE,
-    MAX_QUERY_CHARS,
-    SORTS,
-    BadSearchRequest,
-    SearchResult,
-)
+from clips.search import SearchResult
+from clips.search_query import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, BadSearchRequest
 from moderation.catalog import Catalog, CatalogItem
 from store.records import Clip
 from web.render import CHINA_TZ, format_time

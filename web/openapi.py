@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clips.search import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
+from clips.search_query import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
 from live.protocol import Field
 from moderation.actions import ACTIONS, StaffAction, roles_text
 from moderation.catalog import Catalog

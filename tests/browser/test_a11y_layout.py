@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from clips.ffmpeg import find_ffmpeg
+from live.ffmpeg import find_ffmpeg
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_a11y_axe import DESKTOP, seed_library
 from tests.browser.test_live_loop import ask, open_stage
