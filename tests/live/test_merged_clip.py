@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from clips.ffmpeg import find_ffmpeg
-from live.recorder import session_hls_dir
+from live.ffmpeg import find_ffmpeg
+from live.hls_recorder import session_hls_dir
 from store.records import Clip
 from tests.clips import media
 from tests.live.conftest import Live, Socket, question_event
