@@ -96,7 +96,7 @@ async def check(settings: Settings) -> int:
 def check_media(settings: Settings) -> int:
     """ffmpeg must be there for recording and clips; a named one that is missing is an error,
     none at all only a warning (the question side works without video)."""
-    from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
+    from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 
     try:
         ffmpeg = find_ffmpeg(settings.media.ffmpeg)
@@ -203,7 +203,9 @@ async def serve(settings: Settings) -> int:
     from web.server import EdgeRunner
 
     app = create_app(settings)
-    runner = EdgeRunner(app, access_log=None)
+    # Handlers still running 2 s into a shutdown are cancelled: websockets close within 1 s
+    # (web.ws), so SIGTERM ends the process within 3 s even with clients connected.
+    runner = EdgeRunner(app, access_log=None, shutdown_timeout=2.0)
     try:
         await runner.setup()
     except StoreError as exc:

@@ -11,7 +11,7 @@ What it does, in a temporary directory removed at the end:
    of the run, so a 60-second video is encoded once — testsrc2 at 1280x720, 25 fps, with the
    recorder's own encoder settings (x264 veryfast, CRF 23, B-frames, a keyframe every 2 s;
    about 2.7 Mbit/s) — and then looped, stream-copied (``-stream_loop``), into HLS by the
-   recorder's own command (``clips.commands.record_args``), with a tone encoded to AAC
+   recorder's own command (``live.recorder_commands.record_args``), with a tone encoded to AAC
    alongside: 900 segments of 2 s, each with ``EXT-X-PROGRAM-DATE-TIME``, timestamps
    continuous across the loops — what the recorder leaves on disk after a 30-minute session.
    Each loop joins on a keyframe, so a join looks to the cutter like any segment boundary.
@@ -60,11 +60,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clips import commands  # noqa: E402
-from clips.commands import Encoder  # noqa: E402
+from clips.commands import concat_url  # noqa: E402
 from clips.cutter import cut_clip  # noqa: E402
-from clips.ffmpeg import find_ffmpeg, mp4_info, run_ffmpeg  # noqa: E402
+from clips.mp4 import mp4_info  # noqa: E402
 from clips.timeline import Timeline, load_playlist  # noqa: E402
+from live import recorder_commands as commands  # noqa: E402
+from live.ffmpeg import find_ffmpeg, run_ffmpeg  # noqa: E402
+from live.recorder_commands import Encoder  # noqa: E402
 
 TARGETS = {
     "copy_vs_floor_max": 1.5,  # our wall time / bare ffmpeg's
@@ -148,7 +150,7 @@ def bare_args(ffmpeg: str, mode: str, playlist: Path, span: tuple[float, float],
               out: Path) -> list[str]:
     """The one command a person would run for the same cut (see the module docstring)."""
     [located] = load_playlist(playlist).locate(*span)
-    url = commands.concat_url([playlist.parent / s.uri for s in located.segments])
+    url = concat_url([playlist.parent / s.uri for s in located.segments])
     head = [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y"]
     if mode == "copy":
         return [*head, "-i", url, "-map", "0:v:0", "-map", "0:a:0", "-c", "copy",

@@ -47,9 +47,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clips.search import IndexedClip, SearchIndex, facet_token
-from clips.segment import Segmenter, load_word_list
+from clips.search import SearchIndex
+from clips.search_query import facet_token
+from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, CatalogItem, load_catalog
+from moderation.segment import Segmenter, load_word_list
 
 TARGET_P99_MS = 30.0
 TARGET_BUILD_S = 60.0

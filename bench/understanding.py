@@ -43,23 +43,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from clips.search import SearchIndex
+
+# The layers refactor (issue 10) moves these; either layout works.
+from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
+from moderation.segment import Segmenter
 from moderation.suggest import suggest_item
 from moderation.understanding import Understanding
 from moderation.understanding.normalize import fold
 from moderation.understanding.outside import load_outside
 from tests.data.understanding import HALVES, Case, load_cases, load_word_list
-
-# The layers refactor (issue 10) moves these; either layout works.
-try:
-    from clips.search_schema import IndexedClip
-except ImportError:
-    from clips.search import IndexedClip
-try:
-    from moderation.segment import Segmenter
-except ImportError:
-    from clips.segment import Segmenter
 
 Ranker = Callable[[str], list[str]]  # question -> ranked item ids; [] = rejected
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from store.records import Clip
+
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
 
@@ -57,3 +59,13 @@ def question_cues(question: str, reply: str, duration: float) -> list[Cue]:
         return [Cue(0.0, duration, question)]
     half = duration / 2
     return [Cue(0.0, half, question), Cue(half, duration, reply)]
+
+
+def clip_captions(clip: Clip) -> list[tuple[float, float, str]]:
+    """A clip's captions as ``(start, end, text)``: its question and reply (none without
+    either). The cutter writes them as WebVTT; the search index reads their text."""
+    duration = clip.end_at - clip.start_at
+    if not clip.question and not clip.reply:
+        return []
+    return [(c.start, c.end, c.text)
+            for c in question_cues(clip.question or clip.title, clip.reply, duration)]

@@ -18,7 +18,7 @@
    * ``reencode`` — decode and encode the whole span; the slow, simple reference.
 
 3. The result is checked before anything is published: the MP4's own index is read
-   (``clips.ffmpeg.mp4_info``) for the video duration — within one segment of the request
+   (``clips.mp4.mp4_info``) for the video duration — within one segment of the request
    for ``copy``, within one frame for the others — a non-zero size and ``moov`` before
    ``mdat`` (``+faststart``). The poster JPEG is made meanwhile, from the recording, and the
    captions file last.
@@ -45,9 +45,10 @@ from typing import Any
 
 from clips import commands
 from clips.captions import Cue, webvtt
-from clips.commands import DEFAULT_ENCODER, Encoder
-from clips.ffmpeg import DiskFull, MediaError, Mp4Info, mp4_info, run_ffmpeg
+from clips.mp4 import Mp4Info, mp4_info
 from clips.timeline import TS_HZ, Span, load_playlist, scan_ts
+from live.ffmpeg import DiskFull, MediaError, run_ffmpeg
+from live.recorder_commands import DEFAULT_ENCODER, Encoder
 
 MODES = ("copy", "accurate", "reencode")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from clips.ffmpeg import MediaError
+from live.ffmpeg import MediaError
 
 TS_HZ = 90_000
 GAP_TOLERANCE = 0.25  # seconds of wall-clock jump between segments treated as a gap

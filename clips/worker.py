@@ -5,7 +5,7 @@ Each of ``concurrency`` loops claims the oldest runnable job under a lease
 ``clips.cutter.cut_clip`` (which writes under temporary names and renames into place only
 when the files are complete and checked). Outcomes:
 
-* success → the clip becomes a draft (``ClipLibrary.cut_done``), the job is done;
+* success → the clip becomes a draft (``ClipReview.cut_done``), the job is done;
 * nothing recorded in the span, or a full disk → the clip fails at once, with the reason
   (retrying cannot help until someone acts; the review page has a retry button);
 * any other failure (ffmpeg error, timeout, stall, a check that failed) → retried with
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from clips.cutter import cut_clip
-from clips.ffmpeg import DiskFull, FFmpegError, MediaError
-from clips.library import JOB_KIND, ClipError, ClipLibrary
+from clips.review import JOB_KIND, ClipError, ClipReview
 from clips.timeline import NotRecorded
+from live.ffmpeg import DiskFull, FFmpegError, MediaError
 from settings import MediaSettings
 from store.base import NotFound, Store, VersionConflict
 from store.records import Job
@@ -67,11 +67,11 @@ def describe(exc: BaseException) -> str:
 
 class ClipWorker:
     def __init__(
-        self, store: Store, library: ClipLibrary, *, ffmpeg: str, media: MediaSettings,
+        self, store: Store, review: ClipReview, *, ffmpeg: str, media: MediaSettings,
         name: str, poll_seconds: float = 5.0, clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.library = library
+        self.review = review
         self.ffmpeg = ffmpeg
         self.media = media
         self.name = name
@@ -82,7 +82,7 @@ class ClipWorker:
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self.running: dict[str, Job] = {}
-        library.on_cut_queued.append(self.wake)
+        review.on_cut_queued.append(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
@@ -92,7 +92,7 @@ class ClipWorker:
         requeued = await self.requeue_own()
         if requeued:
             log.info("clip worker: %d interrupted job(s) queued again", requeued)
-        await self.library.reconcile()
+        await self.review.reconcile()
         for i in range(max(1, self.media.clip_workers)):
             self._loops.append(asyncio.create_task(self._loop(), name=f"clip-worker-{i}"))
 
@@ -152,8 +152,8 @@ class ClipWorker:
             renew.cancel()
             self.running.pop(job.id, None)
         try:
-            await self.store.finish_job(job.id, self.name, now=self.clock(), error=error,
-                                        retry_at=retry_at)
+            await self.store.finish_job(job.id, self.name, attempt=job.attempts,
+                                        now=self.clock(), error=error, retry_at=retry_at)
         except (VersionConflict, NotFound):
             log.warning("clip worker: job %s was taken over or deleted", job.id)
 
@@ -161,33 +161,33 @@ class ClipWorker:
         clip_id = str(job.payload.get("clip_id", ""))
         generation = int(job.payload.get("generation", 0))
         try:
-            clip = await self.library.get(clip_id)
+            clip = await self.review.get(clip_id)
         except NotFound:
             return "", None  # deleted meanwhile: nothing to do
         if clip.generation != generation or clip.state != "pending":
             return "", None  # a newer cut was asked for, or this one already landed
-        out = self.library.clip_dir(clip.id)
+        out = self.review.clip_dir(clip.id)
         try:
             files = await cut_clip(
-                self.library.playlist(clip.session_id), clip.start_at, clip.end_at, out,
+                self.review.playlist(clip.session_id), clip.start_at, clip.end_at, out,
                 name=f"g{generation}", ffmpeg=self.ffmpeg, mode=clip.cut_mode,
-                captions=self.library.captions_for(clip), poster_width=POSTER_WIDTH,
+                captions=self.review.captions_for(clip), poster_width=POSTER_WIDTH,
                 run_timeout=float(self.media.clip_timeout_seconds),
                 stall_timeout=STALL_SECONDS)
         except (NotRecorded, FileNotFoundError) as exc:
             reason = f"所选时间段没有录像：{exc}"
-            await self.library.cut_failed(clip.id, generation, reason, final=True)
+            await self.review.cut_failed(clip.id, generation, reason, final=True)
             return reason, None
         except DiskFull as exc:
             reason = f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}"
-            await self.library.cut_failed(clip.id, generation, reason, final=True)
+            await self.review.cut_failed(clip.id, generation, reason, final=True)
             return reason, None
         except (MediaError, OSError) as exc:
             reason = describe(exc)
             final = job.attempts >= job.max_attempts
-            await self.library.cut_failed(clip.id, generation, reason, final=final)
+            await self.review.cut_failed(clip.id, generation, reason, final=final)
             return reason, None if final else self.clock() + backoff(job.attempts)
-        media_dir = self.library.media_dir
+        media_dir = self.review.media_dir
         changes: dict[str, Any] = {
             "media_path": _relative(files.media_path, media_dir),
             "poster_path": _relative(files.poster_path, media_dir),
@@ -198,7 +198,7 @@ class ClipWorker:
         }
         # Superseded while cutting (a newer cut, a deletion): the newer job's files count.
         with contextlib.suppress(ClipError, NotFound, VersionConflict):
-            await self.library.cut_done(clip.id, generation, changes)
+            await self.review.cut_done(clip.id, generation, changes)
         return "", None
 
     async def _renew(self, job: Job) -> None:

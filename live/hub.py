@@ -1,91 +1,91 @@
 """The hub: who is connected to which broadcast, fan-out, and resume.
 
-Each broadcast has a ``Channel`` with one sequence counter. Every event is serialized once,
-numbered, kept in a bounded replay buffer and offered to the connections entitled to it:
-the public (every viewer), the staff, or one viewer (the asker). Offering never waits: each
-connection has a bounded send queue, drained by its own writer task, and a connection whose
-queue is full is dropped rather than allowed to slow everyone else down. A dropped client
-reconnects with the last sequence number it saw; if the buffer still reaches back that far
-it gets exactly what it missed, in order, else a fresh snapshot — and the hello frame tells
-it which.
+Each broadcast has a ``Channel`` with one sequence counter. Every event (``live.events``) is
+numbered, serialized once into a ``Frame``, kept in a bounded replay buffer and offered to
+the connections entitled to it: the public (every viewer), the staff, or one viewer (the
+asker). Offering never waits: a connection's ``Outlet`` writes at once or keeps a bounded
+backlog, and a connection that falls too far behind is dropped rather than allowed to slow
+everyone else down. A dropped client reconnects with the last sequence number it saw; if the
+buffer still reaches back that far it gets exactly what it missed, in order, else a fresh
+snapshot — and the hello frame tells it which.
 
-This module knows nothing about aiohttp: ``web.ws`` owns the sockets and drains the queues.
+This module knows nothing about aiohttp or websocket framing: ``web.wsframes`` implements
+the outlets and ``web.ws`` owns the sockets.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from live.events import PUBLIC, STAFF, Event, viewer_audience, viewer_of
 from live.protocol import dumps
 
-PUBLIC = "public"
-STAFF = "staff"
+
+class Frame:
+    """One server message, serialized once and shared by every connection it goes to."""
+
+    __slots__ = ("data", "wire")
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        # A lone surrogate cannot be sent as UTF-8. Parsing refuses them at the edge; one that
+        # slips in some other way becomes "?" rather than an unsendable frame.
+        self.data: bytes = dumps(body).encode("utf-8", "replace")
+        # The socket layer's encoding of this frame (web.wsframes), made once on first use.
+        self.wire: bytes | None = None
+
+    def body(self) -> Any:
+        """The frame decoded again (for tests and logs)."""
+        return json.loads(self.data)
 
 
-def viewer_audience(viewer_id: str) -> str:
-    return f"viewer:{viewer_id}"
+class Outlet(Protocol):
+    """Where a connection's frames go; the socket layer implements it (web.wsframes)."""
+
+    def send(self, frames: Sequence[Frame]) -> bool:
+        """Write or queue ``frames``, in order, without waiting; False when the connection
+        has fallen too far behind to take them (the hub then drops it)."""
+        ...
 
 
-@dataclass(frozen=True)
-class Event:
-    audience: str  # PUBLIC, STAFF or viewer_audience(id)
-    kind: str
-    data: dict[str, Any]
-
-
-# How the services hand events to the hub: ``Hub.publish(session_id, events)``.
-Publish = Callable[[str, Iterable[Event]], None]
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
-    """One websocket's place in the hub. ``queue`` holds serialized frames to send."""
+    """One websocket's place in the hub."""
 
     kind: str  # "viewer" or "staff"
     session_id: str
+    outlet: Outlet
     viewer_id: str = ""
     user_id: str = ""
     login_id: str = ""
-    queue_size: int = 256
-    queue: asyncio.Queue[str] = field(init=False)
     dropped: str = ""
     on_drop: Callable[[str], None] | None = None
-    # Writes encoded frames straight to the socket when nothing is queued; False = cannot.
-    write: Callable[[bytes], bool] | None = None
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.queue_size)
+    @property
+    def alive(self) -> bool:
+        return not self.dropped
 
     def entitled(self, audience: str) -> bool:
         if self.kind == "staff":
             return audience == STAFF
         return audience == PUBLIC or audience == viewer_audience(self.viewer_id)
 
-    def offer(self, frame: str) -> bool:
-        """Queue a frame without waiting; a full queue drops the connection."""
+    def offer(self, frames: Sequence[Frame]) -> bool:
+        """Hand frames to the socket without waiting; one that cannot keep up is dropped."""
         if self.dropped:
             return False
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.drop("slow_consumer")
-            return False
-        return True
+        if self.outlet.send(frames):
+            return True
+        self.drop("slow_consumer")
+        return False
 
-    def offer_many(self, frames: list[tuple[str, bytes]]) -> None:
-        if self.dropped:
-            return
-        if self.write is not None and self.queue.empty() and self.write(
-                b"".join(wire for _, wire in frames)):
-            return
-        for text, _ in frames:
-            if not self.offer(text):
-                return
+    def say(self, body: Mapping[str, Any]) -> bool:
+        """Send one frame to this connection alone (an ack, an error)."""
+        return self.offer((Frame(body),))
 
     def drop(self, reason: str) -> None:
         if self.dropped:
@@ -93,17 +93,6 @@ class Connection:
         self.dropped = reason
         if self.on_drop is not None:
             self.on_drop(reason)
-
-
-def ws_frame(text: str) -> bytes:
-    """A server text frame (FIN, unmasked): the same bytes for every recipient."""
-    data = text.encode()
-    n = len(data)
-    if n < 126:
-        return bytes((0x81, n)) + data
-    if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + data
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + data
 
 
 class Channel:
@@ -114,7 +103,7 @@ class Channel:
         # A new epoch per process: sequence numbers from before a restart never match.
         self.epoch = secrets.token_hex(4)
         self.seq = 0
-        self.buffer: deque[tuple[int, str, str]] = deque(maxlen=buffer_size)
+        self.buffer: deque[tuple[int, str, Frame]] = deque(maxlen=buffer_size)
         self.viewers: dict[str, set[Connection]] = {}
         self.public: set[Connection] = set()
         self.staff: set[Connection] = set()
@@ -122,38 +111,31 @@ class Channel:
     def cursor(self) -> str:
         return f"{self.epoch}:{self.seq}"
 
-    def publish(self, event: Event) -> int:
-        self.seq += 1
-        frame = dumps({"type": "event", "seq": self.seq, "kind": event.kind, **event.data})
-        self.buffer.append((self.seq, event.audience, frame))
-        for conn in self._targets(event.audience):
-            conn.offer(frame)
-        return self.seq
-
-    def publish_many(self, events: list[Event]) -> None:
-        per: dict[Connection, list[tuple[str, bytes]]] = {}
+    def publish(self, events: Iterable[Event]) -> None:
+        """Number and serialize each event once, then hand every connection its share in
+        one batch (one write for a socket that keeps up)."""
+        per: dict[Connection, list[Frame]] = {}
         for event in events:
             self.seq += 1
-            frame = dumps({"type": "event", "seq": self.seq, "kind": event.kind, **event.data})
+            frame = Frame({"type": "event", "seq": self.seq, "kind": event.kind, **event.data})
             self.buffer.append((self.seq, event.audience, frame))
-            item = (frame, ws_frame(frame))
             for conn in self._targets(event.audience):
                 found = per.get(conn)
                 if found is None:
-                    per[conn] = [item]
+                    per[conn] = [frame]
                 else:
-                    found.append(item)
+                    found.append(frame)
         for conn, frames in per.items():
-            conn.offer_many(frames)
+            conn.offer(frames)
 
     def _targets(self, audience: str) -> Iterable[Connection]:
         if audience == PUBLIC:
             return tuple(self.public)
         if audience == STAFF:
             return tuple(self.staff)
-        return tuple(self.viewers.get(audience.removeprefix("viewer:"), ()))
+        return tuple(self.viewers.get(viewer_of(audience), ()))
 
-    def missed(self, conn: Connection, since: str) -> list[str] | None:
+    def missed(self, conn: Connection, since: str) -> list[Frame] | None:
         """The frames ``conn`` is entitled to after cursor ``since``, or None when the
         buffer no longer reaches back that far (or the cursor is from another epoch)."""
         epoch, _, seq_text = since.partition(":")
@@ -200,7 +182,7 @@ class Hub:
         return found
 
     def publish(self, session_id: str, events: Iterable[Event]) -> None:
-        self.channel(session_id).publish_many(list(events))
+        self.channel(session_id).publish(events)
 
     def connect(self, conn: Connection, since: str | None,
                 snapshot: Callable[[], dict[str, Any]]) -> str:
@@ -212,14 +194,14 @@ class Hub:
         if replay is not None and len(replay) > self.queue_size - 2:
             replay = None  # more than the send queue holds: a snapshot is smaller
         mode = "snapshot" if replay is None else "replay"
-        conn.offer(dumps({"type": "hello", "resume": mode, "cursor": channel.cursor(),
-                          "epoch": channel.epoch}))
+        first = [Frame({"type": "hello", "resume": mode, "cursor": channel.cursor(),
+                        "epoch": channel.epoch})]
         if replay is None:
-            conn.offer(dumps({"type": "snapshot", "seq": channel.seq, **snapshot()}))
+            first.append(Frame({"type": "snapshot", "seq": channel.seq, **snapshot()}))
         else:
-            for frame in replay:
-                conn.offer(frame)
+            first.extend(replay)
         channel.add(conn)
+        conn.offer(first)
         return mode
 
     def disconnect(self, conn: Connection) -> None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 MAX_FRAME_BYTES = 8 * 1024
 MAX_ID = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_TEXT = "消息含有无效的字符（单独的代理码位）。"
 
 
 class ProtocolError(Exception):
@@ -82,13 +85,26 @@ class Message:
         return self.fields.get(name, default)
 
 
+def decode_text(payload: bytes) -> str:
+    """A text frame's payload as a string: UTF-8, or a fatal ``bad_text`` (RFC 6455 closes
+    the connection on invalid UTF-8; the error frame says why first)."""
+    if len(payload) > MAX_FRAME_BYTES:
+        raise ProtocolError("too_large", f"消息太大（最多 {MAX_FRAME_BYTES // 1024} KiB）。")
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("bad_text", "消息含有无效的字符编码（不是 UTF-8）。",
+                            fatal=True) from None
+
+
 def parse(frame: str | bytes, vocabulary: Mapping[str, Mapping[str, Field]],
           elsewhere: Collection[str] = ()) -> Message:
-    """Validate one client frame against a vocabulary (viewer or staff). ``elsewhere`` names
-    the types only the other endpoint accepts: those are ``forbidden`` here, not unknown."""
+    """Validate one client text frame (``bytes``: its undecoded payload) against a
+    vocabulary (viewer or staff). ``elsewhere`` names the types only the other endpoint
+    accepts: those are ``forbidden`` here, not unknown."""
     if isinstance(frame, bytes):
-        raise ProtocolError("binary_frame", "只接受文本消息。", fatal=True)
-    if len(frame.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        frame = decode_text(frame)
+    elif len(frame.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise ProtocolError("too_large", f"消息太大（最多 {MAX_FRAME_BYTES // 1024} KiB）。")
     try:
         data = json.loads(frame)
@@ -96,6 +112,10 @@ def parse(frame: str | bytes, vocabulary: Mapping[str, Mapping[str, Field]],
         raise ProtocolError("bad_json", "消息不是有效的 JSON。") from None
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "消息必须是 JSON 对象。")
+    if _has_surrogate(data):
+        # "\ud800" escapes decode to lone surrogates, which no UTF-8 text can hold: they
+        # would fail later, when stored or sent back, so they are refused here.
+        raise ProtocolError("bad_text", _BAD_TEXT)
     req_id = data.get("id", "")
     if not isinstance(req_id, str) or len(req_id) > MAX_ID:
         raise ProtocolError("bad_field", "id 必须是不超过 64 字的字符串。", field="id")
@@ -115,6 +135,8 @@ def check_fields(data: Mapping[str, Any], schema: Mapping[str, Field],
                  req_id: str = "") -> dict[str, Any]:
     """Exactly the schema's fields, each of its kind and within its limits (a frame's
     fields, or an HTTP request's JSON body); raises ``ProtocolError`` naming the field."""
+    if _has_surrogate(data):
+        raise ProtocolError("bad_text", _BAD_TEXT, re=req_id)
     extra = set(data) - set(schema)
     if extra:
         raise ProtocolError("unexpected_field", f"多余的字段：{', '.join(sorted(extra))[:80]}",
@@ -127,6 +149,22 @@ def check_fields(data: Mapping[str, Any], schema: Mapping[str, Field],
             continue
         fields[name] = _check(name, spec, data[name], req_id)
     return fields
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Any string (key or value) anywhere in decoded JSON holding a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _check(name: str, spec: Field, value: Any, req_id: str) -> Any:

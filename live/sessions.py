@@ -8,7 +8,7 @@ the audit service (``moderation.audit.Audit``), which this package, below modera
 layers, receives as its ``audit`` callable (``AuditWriter``).
 
 The video source is chosen from four kinds (``SOURCE_KINDS``) and stored as the ffmpeg source
-text ``clips.commands.Source.parse`` reads: "" for the test picture,
+text ``live.recorder_commands.Source.parse`` reads: "" for the test picture,
 ``listen:rtmp://<bind>:<port>/live/<key>`` for an RTMP push (the key generated here, never
 typed), a pull URL, or a file path. It can be changed only while the session is not live. The
 stream key is a secret: the audit log records a fingerprint of it, never the key.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from clips.commands import Source
+from live.recorder_commands import Source
 from store.base import Store, VersionConflict
 from store.records import HOSTS, Broadcast, Question, StaffUser, new_id
 
@@ -46,6 +46,15 @@ class AuditWriter(Protocol):
         session_id: str = "", before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None, at: float | None = None,
     ) -> object: ...
+
+
+class EndHook(Protocol):
+    """Called inside the transaction that ends ``session`` (its writes commit with the end,
+    or not at all); returns what to run once the end has committed. The moderation service
+    settles the session's open questions this way (``moderation.session_end``)."""
+
+    async def __call__(self, tx: Store, session: Broadcast,
+                       actor: str) -> Callable[[], None]: ...
 
 
 class SessionError(Exception):
@@ -167,15 +176,17 @@ class Figures:
 class Sessions:
     def __init__(self, store: Store, on_change: Callable[[Broadcast], None],
                  clock: Callable[[], float] = time.time, *, audit: AuditWriter,
-                 rtmp_listen: str = "rtmp://127.0.0.1:1935/live") -> None:
+                 rtmp_listen: str = "rtmp://127.0.0.1:1935/live",
+                 on_end: EndHook | None = None) -> None:
         self.store = store
         self.audit = audit
+        self.on_end = on_end
         # Told of every change, in order: the moderation service (viewers and staff learn
         # of it), then whoever else joins (the recordings, in web.app).
         self.listeners: list[Callable[[Broadcast], None]] = [on_change]
         self.clock = clock
         # Where an RTMP push session's ffmpeg listens, without the key (see
-        # live.recording.rtmp_listen_base).
+        # live.recordings.rtmp_listen_base).
         self.rtmp_listen = rtmp_listen
 
     async def _source(self, form: SessionForm, current: Broadcast | None) -> str:
@@ -273,18 +284,25 @@ class Sessions:
             "live": ("scheduled", "started_at", "session.start", "只有“即将开始”的直播可以开始。"),
             "ended": ("live", "ended_at", "session.end", "只有直播中的场次可以结束。"),
         }[status]
+        changes: dict[str, Any] = {"status": status, stamp: self.clock()}
+        if status == "ended":
+            changes["on_air_id"] = ""  # whatever was on air gets its outcome (on_end)
+        after_commit: Callable[[], None] | None = None
         try:
             async with self.store.transaction() as tx:
                 current = await tx.get(Broadcast, session_id)
                 if current.status != frm:
                     raise SessionError(refusal)
-                updated = await tx.update(
-                    Broadcast, session_id, {"status": status, stamp: self.clock()},
-                    expected_version=current.version, now=self.clock())
+                updated = await tx.update(Broadcast, session_id, changes,
+                                          expected_version=current.version, now=self.clock())
                 await self._audit(tx, actor, action, updated, {"status": frm},
                                   {"status": status})
+                if status == "ended" and self.on_end is not None:
+                    after_commit = await self.on_end(tx, updated, actor)
         except VersionConflict:
             raise SessionError("别人刚刚修改过这场直播，请刷新后再试。") from None
+        if after_commit is not None:
+            after_commit()
         self._changed(updated)
         return updated
 

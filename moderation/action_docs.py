@@ -39,5 +39,7 @@ def markdown_table() -> str:
         answer = ", ".join(f"`{name}`" for name in action.answer) or "—"
         rows.append(f"| `{action.name}` | {fields} | {roles_text(action.roles)} | "
                     f"`{action.audit}` on `{action.target}` | {answer} |")
+    rows.append("| `questions` | `after` (string ≤ 100; the snapshot's or the last page's "
+                "`next`) | any | — (changes nothing) | `questions`, `next` |")
     rows.append("| `ping` | — | any | — | `pong: true` |")
     return "\n".join(rows) + "\n"

@@ -82,6 +82,9 @@ class Command:
     """A staff action's request, its fields checked against their specs."""
 
     answer: ClassVar[tuple[str, ...]] = ()  # the fields of the ack (besides "re")
+    # ``validate``'s rules as JSON Schema, for the API document (web.openapi): what a client
+    # may send is described exactly, rules across fields included.
+    rules: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def validate(self) -> None:
         """What the field specs cannot say (rules across fields); raises ``Refused``."""
@@ -421,6 +424,9 @@ class RestrictCommand(Command):
     kind: str = spec(S(10), choices=("timeout", "ban"))
     minutes: int | None = spec(I(60 * 24 * 365, required=False), "required for a timeout")
     reason: str | None = spec(S(200, required=False))
+    rules = ({"if": {"properties": {"kind": {"const": "timeout"}}, "required": ["kind"]},
+              "then": {"properties": {"minutes": {"type": "integer", "minimum": 1}},
+                       "required": ["minutes"]}},)
 
     def validate(self) -> None:
         if self.kind == "timeout" and not self.minutes:
@@ -443,6 +449,12 @@ class UnrestrictCommand(Command):
         return {}
 
 
-# The staff websocket's vocabulary: every action, and ping.
+# Requests that change nothing (not actions: no role check beyond being staff, no audit, not
+# in the HTTP API): the next page of questions after a snapshot whose "next" is not empty
+# (``Moderation.staff_page``; the ack carries "questions" and "next").
+STAFF_READS: dict[str, Mapping[str, Field]] = {"questions": {"after": S(100)}}
+
+# The staff websocket's vocabulary: every action, the reads, and ping.
 STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
-    **{action.name: action.fields for action in ACTIONS.values()}, **STAFF_PING}
+    **{action.name: action.fields for action in ACTIONS.values()}, **STAFF_READS,
+    **STAFF_PING}

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from live.hub import Publish
+from live.events import Publish
 from moderation.audit import Audit
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.questions import OPEN, queue_order
 from moderation.ratelimit import SlowMode
 from moderation.views import question_events
+from moderation.vocabulary import shipped_vocabulary
 from settings import LiveSettings
 from store.base import Store
 from store.records import Broadcast, Clip, Question, ViewerRestriction
@@ -91,6 +92,7 @@ class ModerationCore:
         self.clock = clock
         self.audit = audit or Audit(clock)
         self.item_names = {item.id: item.name for item in catalog.items}
+        self.vocabulary = shipped_vocabulary()  # the app sets the edited word list's
         self.boards: dict[str, Board] = {}
         self._loading: dict[str, asyncio.Lock] = {}
         self.terms: list[BlockedTerm] = []

@@ -1,6 +1,6 @@
 """The admin-editable data files: the service catalog and the search word list.
 
-Both ship with the code (``moderation/service_catalog.toml``, ``clips/synonyms.toml``). An
+Both ship with the code (``moderation/service_catalog.toml``, ``moderation/synonyms.toml``). An
 admin's edit is validated by the same parser that loads the file at start and, only if it
 parses, stored as a ``DataFile`` record, so every node of a MongoDB deployment reads the same
 text; without a record the shipped copy is used. ``restore`` drops the record (back to the
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clips.segment import WORD_LIST_RESOURCE, WordList, WordListError, parse_word_list
 from moderation.audit import Audit, target
 from moderation.catalog import (
     CATALOG_RESOURCE,
@@ -26,6 +25,7 @@ from moderation.catalog import (
     parse_catalog,
     read_data_file,
 )
+from moderation.segment import WORD_LIST_RESOURCE, WordList, WordListError, parse_word_list
 from store.base import Conflict, NotFound, Store, VersionConflict
 from store.records import DataFile
 
@@ -35,7 +35,7 @@ MAX_TEXT_CHARS = 400_000  # the shipped catalog is about 40,000 characters
 
 _SHIPPED = {
     CATALOG: ("moderation", CATALOG_RESOURCE, "业务目录"),
-    WORD_LIST: ("clips", WORD_LIST_RESOURCE, "搜索词表"),
+    WORD_LIST: ("moderation", WORD_LIST_RESOURCE, "搜索词表"),
 }
 
 

@@ -1,6 +1,7 @@
-"""The ingest filters every viewer question passes before it is stored: text normalization and
-length limits, blocked terms, personal-data masking (``moderation.pii``), a duplicate hint
-against the session's open questions, and a suggested catalog item for the moderator.
+"""The ingest filters every viewer question passes before it is stored: input cleaning and
+length limits (``moderation.text``), blocked terms, personal-data masking
+(``moderation.pii``), a duplicate hint against the session's open questions, and a suggested
+catalog item for the moderator.
 
 Everything here is pure: text and data in, a verdict out. ``screen`` runs the whole chain;
 the live hub calls it and decides what to store and what to tell the viewer. Only
@@ -11,7 +12,6 @@ the live hub calls it and decides what to store and what to tell the viewer. Onl
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -21,59 +21,17 @@ from typing import Literal
 from moderation.catalog import Catalog
 from moderation.pii import mask_pii
 from moderation.suggest import Suggestion, suggest_item
-from moderation.vocabulary import SYNONYM_MAP, canonical, fold
+from moderation.text import TextRejected, fold, normalize_text
+from moderation.vocabulary import Vocabulary, shipped_vocabulary
 from settings import LiveSettings
 
+# The chain's interface: ``screen`` cleans with ``normalize_text`` and raises ``TextRejected``.
+__all__ = [
+    "BlockedTerm", "Screened", "TextRejected", "Verdict", "find_duplicate", "match_terms",
+    "normalize_text", "screen", "similarity", "terms_verdict",
+]
+
 Verdict = Literal["ok", "hold", "reject"]
-RejectCode = Literal["empty", "too_short", "too_long"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Normalization
-
-
-class TextRejected(ValueError):
-    """A question refused before it is stored; ``message`` is shown to the viewer."""
-
-    def __init__(self, code: RejectCode, message: str) -> None:
-        super().__init__(message)
-        self.code: RejectCode = code
-        self.message = message
-
-
-# Letters that render as blanks (Hangul fillers). They are not format characters, so the
-# category test below would keep them, yet they are used to post "empty" questions.
-_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0")
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
-
-
-def normalize_text(text: str, *, min_len: int = LiveSettings.question_min_chars,
-                   max_len: int = LiveSettings.question_max_chars) -> str:
-    """NFC, control/format/zero-width characters removed, whitespace collapsed, trimmed.
-
-    Line breaks, tabs and every other kind of whitespace (including the full-width space)
-    become one ASCII space. Format characters include the zero-width space and joiners,
-    the byte-order mark and bidirectional overrides (which can make text display in an
-    order other than the stored one); removing the zero-width joiner splits a composed emoji
-    into its parts, which is harmless. Length is counted in code points after trimming.
-    """
-    kept: list[str] = []
-    for ch in text:
-        if ch.isspace():
-            kept.append(" ")
-        elif ch in _INVISIBLE or unicodedata.category(ch) in _DROPPED_CATEGORIES:
-            continue
-        else:
-            kept.append(ch)
-    # NFC after removal: a removed character may have stood between a letter and its accent.
-    cleaned = " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
-    if not cleaned:
-        raise TextRejected("empty", "问题不能为空。")
-    if len(cleaned) < min_len:
-        raise TextRejected("too_short", f"问题至少 {min_len} 字。")
-    if len(cleaned) > max_len:
-        raise TextRejected("too_long", f"问题最多 {max_len} 字。")
-    return cleaned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,11 +47,11 @@ class BlockedTerm:
 def match_terms(text: str, terms: Iterable[BlockedTerm]) -> list[BlockedTerm]:
     """The terms found in ``text``, each once, in the order given.
 
-    Matching is case-insensitive after NFKC (so full-width letters match), and anything that
-    is not a letter or digit — spaces, punctuation, symbols, emoji — may be inserted between
-    the characters of a term (``傻逼`` matches ``傻 逼`` and ``傻*逼``). A term that starts or
-    ends with an ASCII letter or digit only matches at an ASCII word edge, so ``sb`` does not
-    match ``usb``.
+    Matching is on the folded text (``moderation.text.fold``: case, width and traditional
+    characters do not matter), and anything that is not a letter or digit — spaces,
+    punctuation, symbols, emoji — may be inserted between the characters of a term (``傻逼``
+    matches ``傻 逼`` and ``傻*逼``). A term that starts or ends with an ASCII letter or digit
+    only matches at an ASCII word edge, so ``sb`` does not match ``usb``.
     """
     folded = fold(text)
     found: list[BlockedTerm] = []
@@ -149,11 +107,19 @@ _FILLER_RE = re.compile("|".join(sorted(map(re.escape, FILLERS), key=len, revers
 # For duplicate detection each canonical term becomes one private-use character, so that it
 # counts as one token: otherwise "驾驶证丢了" and "行驶证丢了" share the bigram "驶证" and look
 # like the same question.
-_DUP_TOKENS = {term: chr(0xE000 + n) for n, term in enumerate(sorted(set(SYNONYM_MAP.values())))}
-_DUP_TOKEN_CHARS = frozenset(_DUP_TOKENS.values())
-_DUP_TOKEN_RE = re.compile(
-    "|".join(re.escape(term) for term in sorted(_DUP_TOKENS, key=len, reverse=True))
-)
+@dataclass(frozen=True)
+class _DupTokens:
+    tokens: dict[str, str]
+    chars: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+
+@lru_cache(maxsize=8)
+def _dup_tokens(vocabulary: Vocabulary) -> _DupTokens:
+    tokens = {term: chr(0xE000 + n) for n, term in enumerate(sorted(vocabulary.terms))}
+    keys = sorted(tokens, key=len, reverse=True)
+    pattern = re.compile("|".join(map(re.escape, keys))) if keys else None
+    return _DupTokens(tokens, frozenset(tokens.values()), pattern)
 
 
 @dataclass(frozen=True)
@@ -164,11 +130,14 @@ class _DupKey:
 
 
 @lru_cache(maxsize=4096)  # open questions are compared again with every new question
-def _dup_key(text: str) -> _DupKey:
-    key = _DUP_TOKEN_RE.sub(lambda m: _DUP_TOKENS[m.group(0)], canonical(text))
+def _dup_key(text: str, vocabulary: Vocabulary) -> _DupKey:
+    table = _dup_tokens(vocabulary)
+    key = vocabulary.canonical(text)
+    if table.pattern is not None:
+        key = table.pattern.sub(lambda m: table.tokens[m.group(0)], key)
     key = _FILLER_RE.sub("", key)
     grams = frozenset(key[i : i + 2] for i in range(len(key) - 1)) or frozenset(key[:1])
-    terms = frozenset(ch for ch in key if ch in _DUP_TOKEN_CHARS)
+    terms = frozenset(ch for ch in key if ch in table.chars)
     return _DupKey(key, grams, terms)
 
 
@@ -187,31 +156,35 @@ def _similarity(a: _DupKey, b: _DupKey) -> float:
     return _dice(a.bigrams, b.bigrams) * (1 + terms) / 2
 
 
-def similarity(a: str, b: str) -> float:
+def similarity(a: str, b: str, vocabulary: Vocabulary | None = None) -> float:
     """How alike two questions are, in [0, 1]: 1.0 for the same question.
 
-    Both texts are put in canonical form (folded, letters and digits only, ``SYNONYMS``
-    applied: "电瓶车" and "电动车" are one thing) and stripped of ``FILLERS``. The score is
-    the Dice coefficient of their character bigrams — no word segmentation needed, robust to
-    small rewordings — scaled by how well their catalog terms agree: ``(1 + t) / 2`` with
-    ``t`` the Dice coefficient of the two sets of canonical terms (1 when neither has any).
-    Bigrams alone rate "驾照丢了怎么补办" and "行驶证丢了怎么补办" 0.67 alike; with their terms
-    (驾驶证 + 丢了 vs 行驶证 + 丢了) they score 0.5. A text with nothing left scores 0.
+    Both texts are put in canonical form (``Vocabulary.canonical``: folded, letters and
+    digits only, the word list's synonyms applied: "电瓶车" and "电动车" are one thing) and
+    stripped of ``FILLERS``. The score is the Dice coefficient of their character bigrams —
+    no word segmentation needed, robust to small rewordings — scaled by how well their
+    catalog terms agree: ``(1 + t) / 2`` with ``t`` the Dice coefficient of the two sets of
+    canonical terms (1 when neither has any). Bigrams alone rate "驾照丢了怎么补办" and
+    "行驶证丢了怎么补办" 0.67 alike; with their terms (驾驶证 + 丢了 vs 行驶证 + 丢了) they
+    score 0.5. A text with nothing left scores 0.
     """
-    return _similarity(_dup_key(a), _dup_key(b))
+    words = vocabulary or shipped_vocabulary()
+    return _similarity(_dup_key(a, words), _dup_key(b, words))
 
 
 def find_duplicate(
-    text: str, candidates: Iterable[tuple[str, str]], threshold: float = 0.6
+    text: str, candidates: Iterable[tuple[str, str]], threshold: float = 0.6,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[str, float] | None:
     """The ``(id, score)`` of the candidate most similar to ``text``, if at least ``threshold``.
 
     Candidates are ``(id, text)`` pairs; on equal scores the first candidate wins.
     """
-    key = _dup_key(text)
+    words = vocabulary or shipped_vocabulary()
+    key = _dup_key(text, words)
     best: tuple[str, float] | None = None
     for candidate_id, candidate_text in candidates:
-        score = _similarity(key, _dup_key(candidate_text))
+        score = _similarity(key, _dup_key(candidate_text, words))
         if score >= threshold and (best is None or score > best[1]):
             best = (candidate_id, score)
     return best
@@ -242,17 +215,19 @@ def screen(
     max_len: int = LiveSettings.question_max_chars,
     duplicate_threshold: float = 0.6,
     today: date | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> Screened:
     """Normalize → mask personal data → blocked terms → duplicate hint → suggested item.
 
     Blocked terms are matched on the normalized text *before* masking, so a term cannot
     hide behind a mask. Duplicates and the suggestion use the masked text, the one that
-    will be stored. Raises ``TextRejected`` from ``normalize_text``.
+    will be stored. Both read the word list through ``vocabulary`` (the shipped one when
+    not given). Raises ``TextRejected`` from ``normalize_text``.
     """
     text = normalize_text(raw, min_len=min_len, max_len=max_len)
     masked, pii = mask_pii(text, today=today)
     matches = match_terms(text, terms)
-    duplicate = find_duplicate(masked, open_questions, duplicate_threshold)
+    duplicate = find_duplicate(masked, open_questions, duplicate_threshold, vocabulary)
     return Screened(
         text=masked,
         pii=pii,
@@ -260,5 +235,5 @@ def screen(
         matched_terms=[term.term for term in matches],
         duplicate_of=duplicate[0] if duplicate else None,
         duplicate_score=duplicate[1] if duplicate else 0.0,
-        suggestion=suggest_item(masked, catalog),
+        suggestion=suggest_item(masked, catalog, vocabulary),
     )

@@ -14,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from live.hub import Publish
+from live.events import Publish
 from moderation.audit import Audit
-from moderation.board import Limits, ModerationCore
+from moderation.board import Limits
 from moderation.catalog import Catalog
 from moderation.filters import TextRejected, normalize_text, screen
 from moderation.pii import mask_pii
 from moderation.questions import ON_AIR, QUEUED, Refused
 from moderation.questions import PUBLIC as PUBLIC_STATES
 from moderation.ratelimit import RateLimiter, wait_message
+from moderation.session_end import SessionEnd
 from store.base import Conflict, Store
 from store.records import MeToo, Question, new_id
 
@@ -46,7 +47,7 @@ def clean_nickname(nickname: str) -> str:
     return mask_pii(text[:MAX_NICKNAME])[0]
 
 
-class ViewerIntake(ModerationCore):
+class ViewerIntake(SessionEnd):
     def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
                  clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
         super().__init__(store, publish, catalog, limits, clock, audit)
@@ -79,7 +80,7 @@ class ViewerIntake(ModerationCore):
         try:
             screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
                               catalog=self.catalog, min_len=self.limits.min_chars,
-                              max_len=self.limits.max_chars)
+                              max_len=self.limits.max_chars, vocabulary=self.vocabulary)
         except TextRejected as exc:
             raise Refused(exc.code, exc.message) from None
         if screened.verdict == "reject":
@@ -115,6 +116,9 @@ class ViewerIntake(ModerationCore):
         board.put(stored)
         if created:
             self._emit(None, stored)
+            if board.session.status == "ended":  # the session ended while this was stored
+                await self.settle_late(stored)
+                stored = board.questions[stored.id]
         return stored, created
 
     async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:

@@ -7,6 +7,11 @@
        ├──merge───────────┼──▶ merged       (into another question)
        └──decline─────────┴──▶ declined     (with a reason)
 
+    When its session ends, every open question (pending, queued, on air) gets an outcome:
+    ``Carry`` (to the next scheduled session: the question ends here as ``carried``, telling
+    where, and a pending copy waits there — ``carried_copy``) or, with none scheduled,
+    ``Close`` (declined with ``SESSION_ENDED_REASON``).
+
 ``transition`` takes a question, an action and who acts, and returns the field changes to
 store — or raises ``Refused`` with a message for the person who tried. No I/O happens here;
 ``moderation.service`` reads, calls this, writes and publishes.
@@ -21,12 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.records import Question
+from store.records import Broadcast, Question
 
 PENDING, QUEUED, ON_AIR = "pending", "queued", "on_air"
 ANSWERED, REPLIED, MERGED, DECLINED = "answered", "replied", "merged", "declined"
-STATES = (PENDING, QUEUED, ON_AIR, ANSWERED, REPLIED, MERGED, DECLINED)
-FINAL = frozenset({ANSWERED, REPLIED, MERGED, DECLINED})
+CARRIED = "carried"
+STATES = (PENDING, QUEUED, ON_AIR, ANSWERED, REPLIED, MERGED, DECLINED, CARRIED)
+FINAL = frozenset({ANSWERED, REPLIED, MERGED, DECLINED, CARRIED})
 OPEN = frozenset({PENDING, QUEUED, ON_AIR})
 # States everyone watching the session may see (the queue, the air, the answers).
 PUBLIC = frozenset({QUEUED, ON_AIR, ANSWERED})
@@ -39,7 +45,12 @@ STATE_LABELS = {
     REPLIED: "已文字回复",
     MERGED: "已合并到相同问题",
     DECLINED: "未采用",
+    CARRIED: "已转到下一场直播",
 }
+
+# The reason an open question is closed with when its session ends and none is scheduled.
+SESSION_ENDED_REASON = ("本场直播已结束，这个问题没能在直播中解答。欢迎在下一场直播再次提问，"
+                        "或拨打 122、到车管所窗口咨询。")
 
 MAX_REPLY = 1000
 MAX_REASON = 200
@@ -132,8 +143,22 @@ class ToHost:
     position: float
 
 
+@dataclass(frozen=True)
+class Carry:
+    """The session ended: the question moves to ``to``, the next scheduled session, where
+    its pending copy has the id ``copy_id``."""
+
+    to: Broadcast
+    copy_id: str
+
+
+@dataclass(frozen=True)
+class Close:
+    """The session ended and none is scheduled: declined with the standard reason."""
+
+
 Action = (Approve | Edit | Merge | Reply | Decline | Pin | Move | OnAir | Answered | Requeue
-          | Skip | Note | ToHost)
+          | Skip | Note | ToHost | Carry | Close)
 
 # The states each action applies in. Who may send which action is declared with the staff
 # actions themselves (``moderation.actions``) and checked before an action gets here.
@@ -151,12 +176,14 @@ STATES_FOR: dict[type[Any], frozenset[str]] = {
     Skip: frozenset({QUEUED}),
     Note: OPEN,
     ToHost: frozenset({PENDING, QUEUED}),
+    Carry: OPEN,
+    Close: OPEN,
 }
 
 ACTION_NAMES = {
     Approve: "approve", Edit: "edit", Merge: "merge", Reply: "reply", Decline: "decline",
     Pin: "pin", Move: "move", OnAir: "on_air", Answered: "answered", Requeue: "requeue",
-    Skip: "skip", Note: "note", ToHost: "move_to_host",
+    Skip: "skip", Note: "note", ToHost: "move_to_host", Carry: "carry", Close: "close",
 }
 
 
@@ -227,6 +254,14 @@ def transition(question: Question, action: Action, *, now: float,
             if host_id == question.host_id:
                 raise Refused("same_host", "这个问题已在这位主持人的队列中。")
             return {"host_id": host_id, "position": position, "pinned": False}
+        case Carry(to=to, copy_id=copy_id):
+            where = {"session_id": to.id, "question_id": copy_id, "title": to.title,
+                     "scheduled_start": to.scheduled_start}
+            return {"state": CARRIED, "pinned": False,
+                    "flags": {**question.flags, "carried_to": where}}
+        case Close():
+            return {"state": DECLINED, "pinned": False, "decline_reason": SESSION_ENDED_REASON,
+                    "flags": {**question.flags, "closed": "session_ended"}}
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
 
 
@@ -235,7 +270,26 @@ def _verb(action: Action) -> str:
         Approve: "通过", Edit: "修改", Merge: "合并", Reply: "回复", Decline: "拒绝",
         Pin: "置顶", Move: "调整顺序", OnAir: "上直播", Answered: "标记已解答",
         Requeue: "退回队列", Skip: "跳过", Note: "添加备注", ToHost: "转给其他主持人",
+        Carry: "转到下一场", Close: "关闭",
     }[type(action)]
+
+
+def session_end_action(next_session: Broadcast | None, copy_id: str) -> Carry | Close:
+    """What an open question becomes when its session ends."""
+    return Close() if next_session is None else Carry(next_session, copy_id)
+
+
+def carried_copy(q: Question, carry: Carry, now: float) -> Question:
+    """The pending question that waits in the next session for a carried one: the same
+    asker and (masked) text, moderated afresh there. Its client id names the original, so
+    it can never collide with a retry key the asker's browser makes."""
+    flags = {k: v for k, v in q.flags.items() if k in ("pii", "suggested_item",
+                                                      "suggested_category")}
+    flags["carried_from"] = {"session_id": q.session_id, "question_id": q.id}
+    return Question(id=carry.copy_id, session_id=carry.to.id, viewer_id=q.viewer_id,
+                    client_id=f"carried:{q.id}", text=q.text, nickname=q.nickname,
+                    category=q.category, item_id=q.item_id, service_link=q.service_link,
+                    flags=flags, created_at=now, updated_at=now)
 
 
 def queue_order(questions: list[Question]) -> list[Question]:

@@ -9,15 +9,17 @@ broadcast and clip changes other parts report, and the lists the service reads a
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from typing import Any
 
-from live.hub import PUBLIC, Event
+from live.events import CLIP, PUBLIC, Event, viewer_audience
 from moderation.audit import AuditTag
 from moderation.board import Board, Limits, restriction_view
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.intake import RefusedRetry, ViewerIntake, clean_nickname
-from moderation.questions import FINAL, ON_AIR, QUEUED
+from moderation.questions import FINAL, MERGED, ON_AIR, QUEUED, Refused
 from moderation.staff_actions import NotApplied, RefusedConflict, StaffActions
 from moderation.views import (
     owner_view,
@@ -26,7 +28,16 @@ from moderation.views import (
     session_view,
     staff_view,
 )
-from store.records import Broadcast, Clip, ReasonTemplate, TermRule, ViewerRestriction, new_id
+from moderation.vocabulary import Vocabulary
+from store.records import (
+    Broadcast,
+    Clip,
+    Question,
+    ReasonTemplate,
+    TermRule,
+    ViewerRestriction,
+    new_id,
+)
 
 __all__ = ["AuditTag", "Board", "Limits", "Moderation", "NotApplied", "RefusedConflict",
            "RefusedRetry", "clean_nickname"]
@@ -38,7 +49,47 @@ DEFAULT_REASONS = (
     "本场已经解答过相同的问题，请查看已解答列表或小贴士视频。",
     "内容不文明或含有不实信息，未予采用。",
 )
-STAFF_SNAPSHOT_QUESTIONS = 500  # closed questions in a staff snapshot (open ones: all)
+STAFF_SNAPSHOT_QUESTIONS = 500
+
+
+def _staff_key(q: Question) -> tuple[bool, float, str]:
+    return (q.state in FINAL, -q.created_at, q.id)
+
+
+def _cursor(q: Question) -> str:
+    final, created, ident = _staff_key(q)
+    return f"{int(final)}:{created!r}:{ident}"
+
+
+def _parse_cursor(text: str) -> tuple[bool, float, str]:
+    final, _, rest = text.partition(":")
+    created, _, ident = rest.partition(":")
+    try:
+        value = float(created)
+    except ValueError:
+        value = math.nan
+    if final not in ("0", "1") or not ident or not math.isfinite(value):
+        raise Refused("bad_field", "after 不是有效的分页位置。")
+    return (final == "1", value, ident)
+
+
+def merge_root(board: Board, q: Question) -> Question | None:
+    """The question ``q`` was merged into, following merges of merges (None if unknown)."""
+    seen = {q.id}
+    while q.state == MERGED and q.merged_into and q.merged_into not in seen:
+        found = board.questions.get(q.merged_into)
+        if found is None:
+            return None
+        seen.add(found.id)
+        q = found
+    return q
+
+
+def merged_into(board: Board, question_id: str) -> list[Question]:
+    """Every question merged, directly or through another merged one, into ``question_id``."""
+    return [q for q in board.questions.values()
+            if q.state == MERGED and q.id != question_id
+            and (root := merge_root(board, q)) is not None and root.id == question_id]
 
 
 class Moderation(ViewerIntake, StaffActions):
@@ -46,6 +97,10 @@ class Moderation(ViewerIntake, StaffActions):
         """Use an edited service catalog for suggestions and approvals from now on."""
         self.catalog = catalog
         self.item_names = {item.id: item.name for item in catalog.items}
+
+    def set_vocabulary(self, vocabulary: Vocabulary) -> None:
+        """Use an edited word list for suggestions and duplicate hints from now on."""
+        self.vocabulary = vocabulary
 
     async def start(self) -> None:
         """Load what every question is checked against: blocked terms, restrictions."""
@@ -69,7 +124,9 @@ class Moderation(ViewerIntake, StaffActions):
 
     def clip_changed(self, clip: Clip) -> None:
         """Keep the answered questions' links to their published clips current, and tell
-        the session's viewers (the asker follows an answer to its clip)."""
+        the session's viewers (the asker follows an answer to its clip). The askers of
+        questions merged into the answered one are told too, each on their own question:
+        their question was answered by that clip."""
         if not clip.question_id:
             return
         board = self.boards.get(clip.session_id)
@@ -79,10 +136,14 @@ class Moderation(ViewerIntake, StaffActions):
                 board.clips[clip.question_id] = clip.id
             else:
                 board.clips.pop(clip.question_id, None)
-        self.publish(clip.session_id, [Event(PUBLIC, "clip", {
-            "question_id": clip.question_id, "clip_id": clip.id if published else "",
-            "url": f"/clips/{clip.id}" if published else "",
-            "title": clip.title if published else ""})])
+        link = {"clip_id": clip.id if published else "",
+                "url": f"/clips/{clip.id}" if published else "",
+                "title": clip.title if published else ""}
+        events = [Event(PUBLIC, CLIP, {"question_id": clip.question_id, **link})]
+        if board is not None:
+            events.extend(Event(viewer_audience(q.viewer_id), CLIP, {"question_id": q.id, **link})
+                          for q in merged_into(board, clip.question_id))
+        self.publish(clip.session_id, events)
 
     # --- snapshots --------------------------------------------------------------------
 
@@ -91,26 +152,45 @@ class Moderation(ViewerIntake, StaffActions):
         answered = sorted((q for q in board.questions.values() if q.state == "answered"),
                           key=lambda q: -q.answered_at)
         mine = [q for q in board.questions.values() if q.viewer_id == viewer_id]
+        clips = {qid: f"/clips/{cid}" for qid, cid in board.clips.items()}
+        for q in mine:  # a merged question of this viewer's links to its answer's clip
+            if q.state == MERGED and q.id not in clips:
+                answer = merge_root(board, q)
+                if answer is not None and answer.id in board.clips:
+                    clips[q.id] = f"/clips/{board.clips[answer.id]}"
         return {
             "session": session_view(board.session),
             "questions": [public_view(q, self.item_names) for q in public + answered],
             "mine": [owner_view(q, self.item_names) for q in mine],
-            "clips": {qid: f"/clips/{cid}" for qid, cid in board.clips.items()},
+            "clips": clips,
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:
-        # Every open question (a console must be able to triage them all), and the newest
-        # closed ones up to a bound.
-        open_first = sorted(board.questions.values(),
-                            key=lambda q: (q.state in FINAL, -q.created_at))
-        shown = [q for q in open_first if q.state not in FINAL]
-        shown += open_first[len(shown):len(shown) + STAFF_SNAPSHOT_QUESTIONS]
+        """The first page of the session's questions (open ones first, then newest first);
+        ``next`` is the cursor of the rest ("" when there is none), fetched with the staff
+        ``questions`` message (``staff_page``)."""
         return {
             "session": session_view(board.session),
-            "questions": [staff_view(q, self.item_names) for q in shown],
+            **self.staff_page(board, ""),
             "restrictions": [restriction_view(r) for r in self.restrictions.values()
                              if self.restriction_active(r)],
         }
+
+    def staff_page(self, board: Board, after: str) -> dict[str, Any]:
+        """The questions that follow cursor ``after`` ("" = from the start) in the staff
+        order, at most ``STAFF_SNAPSHOT_QUESTIONS``, and the cursor of the next page.
+
+        The order only ever moves a question later (an open question that closes), never
+        earlier, and new questions arrive as events: paging while questions change may
+        repeat one, which the console keeps by version, and never skips one."""
+        start = _parse_cursor(after) if after else None
+        ordered = sorted(board.questions.values(), key=_staff_key)
+        keys = [_staff_key(q) for q in ordered]
+        first = bisect_right(keys, start) if start is not None else 0
+        page = ordered[first:first + STAFF_SNAPSHOT_QUESTIONS]
+        more = first + len(page) < len(ordered)
+        return {"questions": [staff_view(q, self.item_names) for q in page],
+                "next": _cursor(page[-1]) if more and page else ""}
 
     # --- decline reasons --------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from live.hub import STAFF, Event
+from live.events import RESTRICTION, STAFF, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, ModerationCore, restriction_view
 from moderation.questions import ON_AIR, Action, Merge, Refused, transition
@@ -186,4 +186,4 @@ class StaffActions(ModerationCore):
 
 
 def _restriction_event(view: dict[str, Any]) -> Event:
-    return Event(STAFF, "restriction", {"restriction": view})
+    return Event(STAFF, RESTRICTION, {"restriction": view})

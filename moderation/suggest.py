@@ -1,8 +1,9 @@
 """The suggested business item for a question: which catalog item it most likely concerns.
 
-Pure: a question and the catalog in, a ``Suggestion`` (or nothing) out. Both sides go through
-``moderation.vocabulary`` first, so colloquial words meet the catalog's terms; scores favour
-whole keywords, then split or partial matches, weighted by how rare a phrase is in the catalog.
+Pure: a question, the catalog and the word list in, a ``Suggestion`` (or nothing) out. Both
+sides go through ``moderation.vocabulary`` first, so colloquial words meet the catalog's
+terms; scores favour whole keywords, then split or partial matches, weighted by how rare a
+phrase is in the catalog.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from moderation.catalog import Catalog
-from moderation.vocabulary import canonical
+from moderation.text import squeeze
+from moderation.vocabulary import Vocabulary, shipped_vocabulary
 
 # ---------------------------------------------------------------------------------------------
 # Suggested catalog item
@@ -39,16 +41,21 @@ class Suggestion:
     matched: tuple[str, ...]  # the normalized phrases of the question that matched
 
 
-def suggest_item(text: str, catalog: Catalog) -> Suggestion | None:
+def suggest_item(text: str, catalog: Catalog,
+                 vocabulary: Vocabulary | None = None) -> Suggestion | None:
     """The catalog item a question is most likely about, or ``None``.
 
-    The question and the catalog are normalized alike (fold, letters and digits only,
-    ``SYNONYMS``). An item's *cues* are its keywords and its name, split at brackets (the
-    bracketed part is mostly the colloquial name: "年检", "新车上牌"); a name part that is only
-    ASCII ("C5") is left to the keywords. For each item, matches are collected:
+    The question and the catalog are put in the same canonical form
+    (``Vocabulary.canonical``; without ``vocabulary``, the shipped word list's); a keyword
+    also counts as written ("交罚款" besides its canonical 缴款). An item's
+    *cues* are its keywords and its name, split at brackets (the bracketed part is mostly
+    the colloquial name: "年检", "新车上牌"); a name part that is only ASCII ("C5") is left to the
+    keywords. For each item, matches are collected:
 
     - a cue found whole scores ``len ** 1.5``, so longer matches count more than
-      proportionally ("电瓶车上牌" tells far more than "上牌");
+      proportionally ("电瓶车上牌" tells far more than "上牌"); ``len`` counts the characters
+      the citizen typed (``Vocabulary.canonical_typed``), not those of the catalog's word
+      that replaced them, so "体检" weighs as two characters, not as 身体条件证明's six;
     - a cue whose two halves are both found, apart or swapped, scores ``SPLIT_WEIGHT`` of that
       (a 1-character half only next to the other, across function characters at most:
       "罚款怎么交" for "交罚款");
@@ -60,8 +67,9 @@ def suggest_item(text: str, catalog: Catalog) -> Suggestion | None:
     credited once per item, best match first. The best item wins if it reaches ``MIN_SCORE``;
     ties go to the item listed first in the catalog.
     """
-    index = _suggest_index(catalog)
-    query = canonical(text)
+    words = vocabulary or shipped_vocabulary()
+    index = _suggest_index(catalog, words)
+    query, typed = words.canonical_typed(text)
     if len(query) < 2:
         return None
 
@@ -74,16 +82,17 @@ def suggest_item(text: str, catalog: Catalog) -> Suggestion | None:
                 continue
             for position, whole in holders.items():
                 if whole:
-                    weight = WHOLE_WEIGHT * len(piece) ** 1.5 * index.idf_whole[piece]
+                    length = sum(typed[start:end])  # as typed: see canonical_typed
+                    weight = WHOLE_WEIGHT * length ** 1.5 * index.idf_whole[piece]
                 else:
                     weight = PIECE_WEIGHT * _topical(piece) ** 1.5 * index.idf_any[piece]
                 if weight > 0:
                     hits.setdefault(position, []).append(_Hit(start, end, weight))
     present = set(query)
-    for position, cue, chars, weight in index.split:
+    for position, cue, chars, factor in index.split:
         if not chars <= present:
             continue  # both halves found needs every character of the cue in the query
-        for hit in _split_hits(query, cue, weight):
+        for hit in _split_hits(query, cue, factor, typed):
             hits.setdefault(position, []).append(hit)
 
     best: tuple[float, int, list[_Hit]] | None = None
@@ -116,7 +125,8 @@ def _topical(piece: str) -> int:
     return sum(1 for ch in piece if ch not in _FUNCTION_CHARS)
 
 
-def _split_hits(query: str, cue: str, weight: float) -> list[_Hit]:
+def _split_hits(query: str, cue: str, factor: float,
+                typed: tuple[float, ...]) -> list[_Hit]:
     """Both halves of ``cue`` found apart or swapped in ``query``; the first such cut wins.
 
     Halves of 2+ characters may be anywhere; a 1-character half must be next to the other
@@ -136,8 +146,10 @@ def _split_hits(query: str, cue: str, weight: float) -> list[_Hit]:
         gap = query[first[1] : second[0]]
         if min(cut, len(tail)) == 1 and any(ch not in _FUNCTION_CHARS for ch in gap):
             continue
-        share = weight / len(cue)
-        return [_Hit(start, end, share * (end - start)) for start, end in (first, second)]
+        lengths = [sum(typed[start:end]) for start, end in (first, second)]
+        weight = factor * sum(lengths) ** 1.5
+        return [_Hit(start, end, weight * length / sum(lengths))
+                for (start, end), length in zip((first, second), lengths, strict=True)]
     return []
 
 
@@ -177,11 +189,15 @@ _NAME_SPLIT_RE = re.compile(r"[（）()【】\[\]]")
 
 
 @lru_cache(maxsize=8)
-def _suggest_index(catalog: Catalog) -> _SuggestIndex:
+def _suggest_index(catalog: Catalog, vocabulary: Vocabulary) -> _SuggestIndex:
+    canonical = vocabulary.canonical
     cues: list[tuple[int, str]] = []
     pieces: dict[str, dict[int, bool]] = {}
     for position, item in enumerate(catalog.items):
         item_cues = {canonical(keyword) for keyword in item.keywords}
+        # As written too: a cue rewritten by the word list ("交罚款" → 缴款) still counts
+        # when its own words are typed apart ("罚款怎么交").
+        item_cues.update(squeeze(keyword) for keyword in item.keywords)
         item_cues.update(
             canonical(part)
             for part in _NAME_SPLIT_RE.split(item.name)
@@ -199,6 +215,6 @@ def _suggest_index(catalog: Catalog) -> _SuggestIndex:
     index.idf_whole.update({p: index.idf(p, whole=True) for p in pieces})
     index.idf_any.update({p: index.idf(p) for p in pieces})
     split = tuple((position, cue, frozenset(cue),
-                   SPLIT_WEIGHT * len(cue) ** 1.5 * index.idf(cue, whole=True))
+                   SPLIT_WEIGHT * index.idf(cue, whole=True))
                   for position, cue in cues if len(cue) >= 3)
     return dataclasses.replace(index, split=split)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.hub import PUBLIC, STAFF, Event, viewer_audience
+from live.events import PUBLIC, QUESTION, QUESTION_REMOVED, SESSION, STAFF, Event, viewer_audience
 from moderation.questions import PUBLIC as PUBLIC_STATES
 from moderation.questions import STATE_LABELS
 from store.records import Broadcast, Question
@@ -34,6 +34,8 @@ def owner_view(q: Question, item_names: dict[str, str]) -> dict[str, Any]:
         "mine": True, "client_id": q.client_id, "reply": q.reply,
         "decline_reason": q.decline_reason, "merged_into": q.merged_into,
         "masked": list(q.flags.get("pii", [])),
+        # Where a question went when its session ended (moderation.session_end), or None.
+        "carried_to": q.flags.get("carried_to"),
     })
     return view
 
@@ -60,18 +62,17 @@ def question_events(before: Question | None, after: Question,
                     item_names: dict[str, str]) -> list[Event]:
     """The events one change of a question produces, for each audience entitled to it."""
     events = [
-        Event(STAFF, "question", {"question": staff_view(after, item_names)}),
+        Event(STAFF, QUESTION, {"question": staff_view(after, item_names)}),
     ]
     if after.state in PUBLIC_STATES:
-        events.append(Event(PUBLIC, "question", {"question": public_view(after, item_names)}))
+        events.append(Event(PUBLIC, QUESTION, {"question": public_view(after, item_names)}))
     elif before is not None and before.state in PUBLIC_STATES:
-        events.append(Event(PUBLIC, "question_removed", {"id": after.id}))
-    events.append(Event(viewer_audience(after.viewer_id), "question",
+        events.append(Event(PUBLIC, QUESTION_REMOVED, {"id": after.id}))
+    events.append(Event(viewer_audience(after.viewer_id), QUESTION,
                         {"question": owner_view(after, item_names)}))
     return events
 
 
 def session_events(b: Broadcast) -> list[Event]:
     view = session_view(b)
-    return [Event(PUBLIC, "session", {"session": view}), Event(STAFF, "session",
-                                                               {"session": view})]
+    return [Event(PUBLIC, SESSION, {"session": view}), Event(STAFF, SESSION, {"session": view})]

@@ -240,11 +240,14 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def finish_job(
-        self, job_id: str, worker: str, *, now: float, error: str = "",
+        self, job_id: str, worker: str, *, attempt: int, now: float, error: str = "",
         retry_at: float | None = None,
     ) -> Job:
         """Close a job this worker holds: done (no error), queued again at ``retry_at``, or
-        failed for good. Raises VersionConflict if the worker no longer holds the lease."""
+        failed for good. ``attempt`` is the job's ``attempts`` as ``claim_job`` returned it:
+        the lease is fenced by it as well as by the worker's name, since two loops of one
+        node share a name and a later claim (after this lease expired) must win. Raises
+        VersionConflict if the worker no longer holds that attempt."""
 
     # --- conveniences built on the generic calls ---------------------------------------------
 

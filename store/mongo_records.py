@@ -300,16 +300,18 @@ class MongoRecords(Store):
         return await self._modify(Job, query, update, "claiming a job", sort)
 
     async def finish_job(
-        self, job_id: str, worker: str, *, now: float, error: str = "",
+        self, job_id: str, worker: str, *, attempt: int, now: float, error: str = "",
         retry_at: float | None = None,
     ) -> Job:
         job = await self.get(Job, job_id)
-        if job.state != "running" or job.lease_owner != worker:
-            raise VersionConflict(f"job {job_id} is not held by {worker}", job)
+        if job.state != "running" or job.lease_owner != worker or job.attempts != attempt:
+            raise VersionConflict(f"job {job_id} attempt {attempt} is not held by {worker}",
+                                  job)
         state, run_after = job_outcome(job, error, retry_at)
         # Conditional on the lease still being ours and on the version we decided from.
         query: Document = {
-            "_id": job_id, "state": "running", "lease_owner": worker, "version": job.version,
+            "_id": job_id, "state": "running", "lease_owner": worker, "attempts": attempt,
+            "version": job.version,
         }
         update: Document = {
             "$set": {

@@ -257,13 +257,14 @@ class SQLiteRecords(Store):
         return await self._write(op)
 
     async def finish_job(
-        self, job_id: str, worker: str, *, now: float, error: str = "",
+        self, job_id: str, worker: str, *, attempt: int, now: float, error: str = "",
         retry_at: float | None = None,
     ) -> Job:
         def op(conn: sqlite3.Connection) -> Job:
             job = get_row(conn, Job, job_id)
-            if job.state != "running" or job.lease_owner != worker:
-                raise VersionConflict(f"job {job_id} is not held by {worker}", job)
+            if job.state != "running" or job.lease_owner != worker or job.attempts != attempt:
+                raise VersionConflict(
+                    f"job {job_id} attempt {attempt} is not held by {worker}", job)
             state, run_after = job_outcome(job, error, retry_at)
             conn.execute(
                 "UPDATE jobs SET state = ?, run_after = ?, last_error = ?, lease_owner = '', "

@@ -5,9 +5,9 @@ the library searches that found nothing.
 Every save goes through ``moderation.data_files.save``: the text is validated by the parser
 that loads it at start, checked against the version the admin loaded (someone else's save in
 between is refused), stored and audited. It is then applied in this process at once: the
-moderation service's item suggestions, the clip library's analyzer (its index is rebuilt with
-the new words) and the catalog the pages show. Other processes of a multi-node deployment
-read it at their next start.
+moderation service's item suggestions and duplicate hints, the clip library's analyzer (its
+index is rebuilt with the new words) and the catalog the pages show. Other processes of a
+multi-node deployment read it at their next start.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from clips.search import MAX_QUERY_CHARS
-from clips.segment import AnalyzedQuery, Segmenter, WordList
+from clips.search_query import MAX_QUERY_CHARS
 from moderation import data_files
 from moderation.audit import target
 from moderation.catalog import CATEGORIES, LINK_FORMS, LINK_STATUSES, Catalog, CatalogItem
@@ -40,6 +39,8 @@ from moderation.data_files import (
     AuditNote,
     DataFileError,
 )
+from moderation.segment import AnalyzedQuery, Segmenter, WordList
+from moderation.vocabulary import Vocabulary
 from store.records import Clip, Question
 from web import keys
 from web.admin import actor
@@ -69,6 +70,8 @@ async def apply_catalog(app: web.Application, catalog: Catalog) -> None:
 
 
 async def apply_words(app: web.Application, words: WordList) -> None:
+    """Use an edited word list in this process: item suggestions, duplicate hints, search."""
+    app[keys.MODERATION].set_vocabulary(Vocabulary(words))
     await app[keys.LIBRARY].set_vocabulary(app[keys.MODERATION].catalog, words)
 
 

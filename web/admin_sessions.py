@@ -7,7 +7,7 @@ import datetime as dt
 
 from aiohttp import web
 
-from live.recording import INGEST_LABELS, rtmp_push_address
+from live.recordings import INGEST_LABELS, rtmp_push_address
 from live.sessions import (
     MAX_SOURCE,
     SOURCE_KINDS,

@@ -21,8 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
+from clips.highlight import Segment
 from clips.library import ClipLibrary, media_url
-from clips.search import ClipRef, Hit, SearchResult, Segment
+from clips.search import ClipRef, Hit, SearchResult
 from moderation.catalog import Catalog, CatalogItem
 from store.base import NotFound
 from store.records import Clip

@@ -11,16 +11,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from clips.ffmpeg import FFmpegNotFound, find_ffmpeg
 from clips.library import ClipLibrary
+from clips.review import ClipReview
 from clips.worker import ClipWorker, node_name
+from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
-from live.recording import make_recordings, rtmp_listen_base
+from live.recordings import make_recordings, rtmp_listen_base
 from live.sessions import Sessions
 from moderation import data_files
 from moderation.logins import Logins, LoginThrottle
 from moderation.service import Limits, Moderation
 from moderation.staff import StaffAccounts
+from moderation.vocabulary import Vocabulary
 from settings import Settings, ensure_secret_key
 from store import make_store
 from web import keys
@@ -61,7 +63,9 @@ async def _check_public_url(app: web.Application) -> None:
 
 async def _close_sockets(app: web.Application) -> None:
     """Tell every websocket client to come back later (1001) before the server stops
-    waiting for handlers; clients resume from their cursor once it is back."""
+    waiting for handlers; clients resume from their cursor once it is back. Each socket's
+    handler sends the Close and gives the client a bounded time to answer
+    (``web.ws.SHUTDOWN_CLOSE_TIMEOUT``) before cutting it off."""
     app[keys.HUB].drop_all("server_shutdown")
 
 
@@ -94,36 +98,41 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
     catalog = await data_files.load_catalog(app[keys.STORE])
     moderation = Moderation(app[keys.STORE], hub.publish, catalog, Limits.of(live))
+    # One word list for suggestions, duplicate hints (here) and search (the clip library).
+    moderation.set_vocabulary(Vocabulary(await data_files.load_word_list(app[keys.STORE])))
     await moderation.start()
     app[keys.HUB] = hub
     app[keys.MODERATION] = moderation
     app[keys.SESSIONS] = Sessions(app[keys.STORE], moderation.session_changed,
                                   audit=moderation.audit,
-                                  rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media))
+                                  rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media),
+                                  on_end=moderation.session_ending)
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
     yield
 
 
 async def _clips(app: web.Application) -> AsyncIterator[None]:
-    """The clip library (drafts, review, the search index) and the worker that cuts clips."""
+    """The public clip library (with its search index), the review lifecycle (drafts, review,
+    publishing) and the worker that cuts clips."""
     settings = app[keys.SETTINGS]
     store = app[keys.STORE]
-    words = await data_files.load_word_list(store)
-    library = ClipLibrary(
-        store, app[keys.HUB].publish, app[keys.MODERATION].catalog, words,
-        media_dir=settings.media_dir, media=settings.media,
-        index_path=settings.data_dir / "search.sqlite3")
+    words = app[keys.MODERATION].vocabulary.words
+    library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
+                          index_path=settings.data_dir / "search.sqlite3")
     await library.open()
+    review = ClipReview(store, app[keys.HUB].publish, library, media_dir=settings.media_dir,
+                        media=settings.media)
     app[keys.LIBRARY] = library
-    app[keys.MODERATION].on_answered.append(library.answered)
-    library.on_visibility.append(app[keys.MODERATION].clip_changed)
+    app[keys.REVIEW] = review
+    app[keys.MODERATION].on_answered.append(review.answered)
+    review.on_visibility.append(app[keys.MODERATION].clip_changed)
     worker: ClipWorker | None = None
     try:
         ffmpeg = find_ffmpeg(settings.media.ffmpeg)
     except FFmpegNotFound as exc:
         log.warning("clips will not be cut: %s", exc)
     else:
-        worker = ClipWorker(store, library, ffmpeg=ffmpeg, media=settings.media,
+        worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
                             name=node_name(settings.data_dir))
         await worker.start()
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clips.library import STATE_LABELS as CLIP_STATE_LABELS
+from clips.review import STATE_LABELS as CLIP_STATE_LABELS
 from moderation.questions import STATE_LABELS
 from moderation.staff import ROLE_LABELS
 

@@ -2,7 +2,7 @@
 trim with a preview, publish / unpublish / delete, see a failed cut's error and retry) and
 clips made by hand from a span of a session's recording.
 
-Moderators and admins use these pages. Every change goes through ``clips.library`` with the
+Moderators and admins use these pages. Every change goes through ``clips.review`` with the
 version the reviewer saw, so two reviewers cannot overwrite each other unknowingly.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from clips.library import STATE_LABELS, ClipConflict, ClipEdit, ClipError, media_url
+from clips.library import media_url
+from clips.review import STATE_LABELS, ClipConflict, ClipEdit, ClipError
 from store.base import NotFound
 from store.records import Broadcast, Clip
 from web import keys
@@ -48,12 +49,12 @@ def _offset(value: object, what: str) -> float:
 
 
 async def clip_list(request: web.Request) -> web.Response:
-    library = request.app[keys.LIBRARY]
+    review = request.app[keys.REVIEW]
     state = request.query.get("state", "draft")
     if state not in (*LIST_STATES, "all"):
         state = "draft"
     session_id = request.query.get("session", "")[:64]
-    clips = await library.listing(state=None if state == "all" else state,
+    clips = await review.listing(state=None if state == "all" else state,
                                   session_id=session_id or None)
     counts = {s: await request.app[keys.STORE].count(Clip, {"state": s}) for s in LIST_STATES}
     session = None
@@ -69,11 +70,11 @@ async def clip_list(request: web.Request) -> web.Response:
 
 async def _review(request: web.Request, clip: Clip, *, error: str = "",
                   status: int = 200, form: dict[str, Any] | None = None) -> web.Response:
-    library = request.app[keys.LIBRARY]
+    review = request.app[keys.REVIEW]
     session = await request.app[keys.STORE].get(Broadcast, clip.session_id)
-    recorded = await library.recording_range(clip.session_id)
+    recorded = await review.recording_range(clip.session_id)
     origin = recorded[0] if recorded else clip.start_at
-    catalog = library.catalog
+    catalog = review.catalog
     return render(
         request, "staff/clip.html", status=status, clip=clip, session=session, error=error,
         labels=STATE_LABELS, catalog=catalog, item=catalog.get(clip.item_id),
@@ -83,13 +84,13 @@ async def _review(request: web.Request, clip: Clip, *, error: str = "",
 
 
 async def clip_page(request: web.Request) -> web.Response:
-    clip = await request.app[keys.LIBRARY].get(request.match_info["clip_id"])
+    clip = await request.app[keys.REVIEW].get(request.match_info["clip_id"])
     return await _review(request, clip)
 
 
 async def clip_update(request: web.Request) -> web.Response:
-    library = request.app[keys.LIBRARY]
-    clip = await library.get(request.match_info["clip_id"])
+    review = request.app[keys.REVIEW]
+    clip = await review.get(request.match_info["clip_id"])
     data = await request.post()
     action = str(data.get("action", ""))
     version = _int(data.get("version"))
@@ -98,32 +99,32 @@ async def clip_update(request: web.Request) -> web.Response:
             ("title", "summary", "category", "item_id", "service_link", "in", "out")}
     try:
         if action == "save":
-            await library.edit(clip.id, ClipEdit(
+            await review.edit(clip.id, ClipEdit(
                 title=form["title"], summary=form["summary"], category=form["category"],
                 item_id=form["item_id"], service_link=form["service_link"]),
                 expected_version=version, actor=who)
         elif action == "trim":
-            recorded = await library.recording_range(clip.session_id)
+            recorded = await review.recording_range(clip.session_id)
             if recorded is None:
                 raise ClipError("这场直播没有录像，无法调整出入点。")
             start = recorded[0] + _offset(form["in"], "入点")
             end = recorded[0] + _offset(form["out"], "出点")
-            await library.trim(clip.id, start, end, expected_version=version, actor=who)
+            await review.trim(clip.id, start, end, expected_version=version, actor=who)
         elif action == "publish":
-            await library.publish_clip(clip.id, expected_version=version, actor=who)
+            await review.publish_clip(clip.id, expected_version=version, actor=who)
         elif action == "unpublish":
-            await library.unpublish(clip.id, expected_version=version, actor=who)
+            await review.unpublish(clip.id, expected_version=version, actor=who)
         elif action == "retry":
-            await library.retry(clip.id, expected_version=version, actor=who)
+            await review.retry(clip.id, expected_version=version, actor=who)
         elif action == "delete":
-            await library.delete(clip.id, expected_version=version, actor=who)
+            await review.delete(clip.id, expected_version=version, actor=who)
             raise web.HTTPSeeOther(f"/staff/clips?session={clip.session_id}&state=all")
         else:
             raise web.HTTPBadRequest(text="未知操作")
     except ClipConflict as exc:
         return await _review(request, exc.current, error=str(exc), status=409)
     except ClipError as exc:
-        return await _review(request, await library.get(clip.id), error=str(exc),
+        return await _review(request, await review.get(clip.id), error=str(exc),
                              status=400, form=form)
     raise web.HTTPSeeOther(f"/staff/clips/{clip.id}?msg=clip_{action}")
 
@@ -131,23 +132,23 @@ async def clip_update(request: web.Request) -> web.Response:
 async def manual_form(request: web.Request, *, error: str = "", status: int = 200,
                       form: dict[str, str] | None = None) -> web.Response:
     session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
-    recorded = await request.app[keys.LIBRARY].recording_range(session.id)
+    recorded = await request.app[keys.REVIEW].recording_range(session.id)
     return render(request, "staff/clip_new.html", status=status, session=session,
                   recorded=recorded, error=error, form=form or {})
 
 
 async def manual_create(request: web.Request) -> web.Response:
-    library = request.app[keys.LIBRARY]
+    review = request.app[keys.REVIEW]
     session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
     data = await request.post()
     form = {k: str(data.get(k, ""))[:200] for k in ("title", "in", "out")}
     try:
-        recorded = await library.recording_range(session.id)
+        recorded = await review.recording_range(session.id)
         if recorded is None:
             raise ClipError("这场直播没有录像。")
         start = recorded[0] + _offset(form["in"], "入点")
         end = recorded[0] + _offset(form["out"], "出点")
-        clip = await library.create_manual(session.id, start, end, actor=actor(request),
+        clip = await review.create_manual(session.id, start, end, actor=actor(request),
                                            title=form["title"])
     except ClipError as exc:
         return await manual_form(request, error=str(exc), status=400, form=form)

@@ -6,8 +6,9 @@ import jinja2
 from aiohttp import web
 
 from clips.library import ClipLibrary
+from clips.review import ClipReview
 from live.hub import Hub
-from live.recording import Recordings
+from live.recordings import Recordings
 from live.sessions import Sessions
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
@@ -28,6 +29,7 @@ SESSIONS = web.AppKey("sessions", Sessions)
 RECORDINGS = web.AppKey("recordings", Recordings)
 LIBRARY = web.AppKey("library", ClipLibrary)
 CAPS = web.AppKey("caps", Caps)
+REVIEW = web.AppKey("review", ClipReview)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

@@ -18,7 +18,8 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from clips.library import ClipLibrary, media_url
-from clips.search import MAX_QUERY_CHARS, BadSearchRequest, SearchResult
+from clips.search import SearchResult
+from clips.search_query import MAX_QUERY_CHARS, BadSearchRequest
 from store.records import Clip
 from web import keys
 from web.library_view import (

@@ -19,14 +19,8 @@ from urllib.parse import quote, urlencode
 from multidict import MultiMapping
 
 from clips.library import ClipLibrary, media_url
-from clips.search import (
-    MAX_PAGE,
-    MAX_PER_PAGE,
-    MAX_QUERY_CHARS,
-    SORTS,
-    BadSearchRequest,
-    SearchResult,
-)
+from clips.search import SearchResult
+from clips.search_query import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, BadSearchRequest
 from moderation.catalog import Catalog, CatalogItem
 from store.records import Clip
 from web.render import CHINA_TZ, format_time
@@ -38,7 +32,7 @@ ONLINE_SCHEMES = ("https://", "http://", "12123://", "zlb://")
 APP_SCHEMES = {"12123://": "交管12123", "zlb://": "浙里办"}
 CHANNEL_LABELS = {"12123": "交管12123", "浙里办": "浙里办"}
 WINDOW_SCHEME = "window://"
-_DIGITS = re.compile(r"[0-9]{1,9}")
+_DIGITS = re.compile(r"[1-9][0-9]{0,8}")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -96,7 +90,7 @@ def _single(params: MultiMapping[str], name: str) -> str:
 
 def _integer(params: MultiMapping[str], name: str, default: int, highest: int,
              what: str) -> int:
-    raw = _single(params, name).strip()
+    raw = _single(params, name)
     if not raw:
         return default
     if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= highest:
@@ -115,17 +109,19 @@ def parse_query(params: MultiMapping[str], catalog: Catalog, *,
     q = clean_text(_single(params, "q"))
     truncated = len(q) > MAX_QUERY_CHARS
     q = q[:MAX_QUERY_CHARS].strip()
-    category = _single(params, "category").strip()
+    # Filters are taken exactly as the site's own links and forms send them (the OpenAPI
+    # document lists the values: web.openapi); empty means no filter.
+    category = _single(params, "category")
     if category and category not in catalog.categories:
         raise BadParameter("category",
                            f"没有这个分类；可选的分类：{'、'.join(catalog.categories)}。")
-    item_id = _single(params, "item").strip()
+    item_id = _single(params, "item")
     if item_id:
         item = catalog.get(item_id)
         if item is None:
             raise BadParameter("item", "没有这个业务事项，它可能已从业务目录中移除。")
         category = item.category  # the item decides its category
-    sort = _single(params, "sort").strip()
+    sort = _single(params, "sort")
     if sort and sort not in SORTS:
         labels = "、".join(f"{s}（{SORT_LABELS[s]}）" for s in SORTS)
         raise BadParameter("sort", f"排序方式只能是 {labels}。")

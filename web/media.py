@@ -26,8 +26,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from clips.commands import PLAYLIST_NAME
-from live.recorder import session_hls_dir
+from live.hls_recorder import session_hls_dir
+from live.recorder_commands import PLAYLIST_NAME
 from store.base import NotFound
 from store.records import Broadcast, Clip
 from web import keys

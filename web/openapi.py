@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clips.search import MAX_FILTER_CHARS, MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
+from clips.search_query import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS
 from live.protocol import Field
 from moderation.action_docs import roles_text
 from moderation.actions import ACTIONS, StaffAction
@@ -171,7 +171,7 @@ def _schemas(categories: list[str]) -> dict[str, Any]:
     }
 
 
-def _search_parameters(categories: list[str]) -> list[dict[str, Any]]:
+def _search_parameters(categories: list[str], items: list[str]) -> list[dict[str, Any]]:
     def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema,
                 "description": description}
@@ -181,16 +181,24 @@ def _search_parameters(categories: list[str]) -> list[dict[str, Any]]:
               f"What to search for, as people say it. Whitespace is collapsed and the text "
               f"cut to {MAX_QUERY_CHARS} characters (`truncated` says so); operators, quotes "
               f"and punctuation are plain text. Empty: browse."),
-        query("category", {"type": "string", "enum": categories}, "Only this category."),
-        query("item", {"type": "string", "maxLength": MAX_FILTER_CHARS},
-              "Only this business item (an id from /api/catalog); its category follows."),
-        query("sort", {"type": "string", "enum": list(SORTS)},
-              "Default: relevance with a query, newest without."),
-        query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-              "A page past the last is empty and still carries `total`."),
-        query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
-                           "default": API_PAGE_SIZE}, "Hits per page."),
+        query("category", {"type": "string", "enum": ["", *categories]},
+              "Only this category; empty: every category."),
+        query("item", {"type": "string", "enum": ["", *items]},
+              "Only this business item (an id from /api/catalog); its category follows. "
+              "Empty: every item."),
+        query("sort", {"type": "string", "enum": ["", *SORTS]},
+              "Default (also when empty): relevance with a query, newest without."),
+        query("page", _integer_or_empty(MAX_PAGE, 1),
+              "A page past the last is empty and still carries `total`. Empty: 1."),
+        query("per_page", _integer_or_empty(MAX_PER_PAGE, API_PAGE_SIZE),
+              "Hits per page. Empty: the default."),
     ]
+
+
+def _integer_or_empty(highest: int, default: int) -> dict[str, Any]:
+    """A decimal integer without a sign or leading zeros, or empty for the default."""
+    return {"anyOf": [{"type": "integer", "minimum": 1, "maximum": highest},
+                      {"type": "string", "enum": [""]}], "default": default}
 
 
 CLIP_ID = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -215,7 +223,8 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
             "/api/clips": {"get": {
                 "operationId": "searchClips",
                 "summary": "Search or browse the published clips",
-                "parameters": _search_parameters(categories),
+                "parameters": _search_parameters(
+                    categories, [item.id for item in catalog.items]),
                 "responses": {
                     "200": _json_response("One page of hits; `suggestions` when nothing "
                                           "was found.", _ref("SearchPage")),
@@ -294,8 +303,11 @@ def _request_schema(action: StaffAction) -> dict[str, Any]:
         if name in action.notes:
             schema = {**schema, "description": action.notes[name]}
         properties[name] = schema
-    return {"type": "object", "properties": properties, "additionalProperties": False,
-            "required": [name for name, spec in action.fields.items() if spec.required]}
+    schema = {"type": "object", "properties": properties, "additionalProperties": False,
+              "required": [name for name, spec in action.fields.items() if spec.required]}
+    if action.command.rules:
+        schema["allOf"] = list(action.command.rules)
+    return schema
 
 
 ANSWER_FIELDS: dict[str, Any] = {

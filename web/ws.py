@@ -1,8 +1,9 @@
 """The websocket endpoints: ``/ws/live/{session}`` for viewers, ``/ws/staff/{session}``
 for moderators, hosts and admins. The protocol is ``docs/protocol.md``.
 
-Each socket gets a ``live.hub.Connection``; a writer task drains its bounded queue into the
-socket, so the hub never waits on a slow client. Every incoming frame is parsed by
+Each socket gets a ``live.hub.Connection`` whose outlet is a ``web.wsframes.FrameSender``:
+frames go straight to a socket that keeps up, and through a bounded backlog to one that
+does not, so the hub never waits on a slow client. Every incoming frame is parsed by
 ``live.protocol`` (the staff vocabulary is ``moderation.actions.STAFF_MESSAGES``);
 anything invalid becomes a typed error frame to that client alone. Staff frames are
 authorized when they arrive: the login is looked up again, so a logout, a disabled account or
@@ -13,7 +14,6 @@ looked up in ``moderation.actions.ACTIONS`` and performed there, role check incl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,11 +21,12 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from live.hub import Connection
-from live.protocol import VIEWER_MESSAGES, Field, Message, ProtocolError, dumps, parse
+from live.hub import Connection, Frame
+from live.protocol import VIEWER_MESSAGES, Field, Message, ProtocolError, decode_text, parse
 from moderation.actions import ACTIONS, STAFF_MESSAGES, perform
 from moderation.logins import ActiveLogin
 from moderation.questions import Refused
+from moderation.ratelimit import RateLimiter
 from moderation.service import Board, RefusedConflict, RefusedRetry
 from moderation.views import staff_view
 from store.base import NotFound, StoreError
@@ -33,6 +34,7 @@ from web import keys
 from web.auth import LOGIN_COOKIE, refuse_until_password_changed
 from web.security import own_origin
 from web.viewers import read_viewer
+from web.wsframes import CLOSE_TIMEOUT, FrameSender
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ CLOSE_REASONS = {
     "logged_out": (CLOSE_UNAUTHORIZED, "login ended"),
     "server_shutdown": (WSCloseCode.GOING_AWAY, "server restarting, resume"),
 }
+# A stopping server gives each close handshake this long (SIGTERM must be done in 3 s).
+SHUTDOWN_CLOSE_TIMEOUT = 1.0
+# Protocol errors that end the connection, and the close code each one sends.
+CLOSE_FATAL = {"binary_frame": WSCloseCode.UNSUPPORTED_DATA, "bad_text": WSCloseCode.INVALID_TEXT}
 MAX_ERRORS_PER_MINUTE = 20
 MAX_FRAME_HARD = 64 * 1024  # past this aiohttp closes with 1009; below it we answer "too_large"
 
@@ -65,119 +71,124 @@ async def _board(request: web.Request) -> Board:
 
 def _socket(request: web.Request) -> web.WebSocketResponse:
     live = request.app[keys.SETTINGS].live
+    # Text frames arrive undecoded, so that invalid UTF-8 gets a typed error (bad_text)
+    # before the close (1007) rather than a bare close.
     return web.WebSocketResponse(heartbeat=float(live.heartbeat_seconds), compress=False,
-                                 max_msg_size=MAX_FRAME_HARD)
+                                 max_msg_size=MAX_FRAME_HARD, timeout=CLOSE_TIMEOUT,
+                                 decode_text=False)
 
 
-async def _pump(ws: web.WebSocketResponse, conn: Connection, busy: list[bool]) -> None:
-    """Drain the connection's queue into the socket, in order."""
-    while True:
-        frame = await conn.queue.get()
-        busy[0] = True
-        try:
-            await ws.send_str(frame)
-        except (ConnectionError, RuntimeError):
-            return
-        finally:
-            busy[0] = False
-            conn.queue.task_done()
+async def _open(request: web.Request, ws: web.WebSocketResponse) -> FrameSender | None:
+    """Send the 101 and make the socket's sender; None (and one log line, no traceback)
+    when the client left before the handshake completed."""
+    try:
+        await ws.prepare(request)
+        transport = request.transport
+        if transport is None:
+            raise ConnectionResetError("connection lost")
+    except ConnectionError as exc:
+        log.info("websocket handshake on %s from %s aborted before 101 (%s)", request.path,
+                 request.remote, exc or type(exc).__name__)
+        return None
+    return FrameSender(ws, transport, request.app[keys.SETTINGS].live.send_queue_frames)
 
 
-async def _flush(conn: Connection) -> None:
-    """Give queued frames (an error explaining a close, say) a moment to go out."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(conn.queue.join(), timeout=2.0)
-
-
-class ErrorBudget:
-    """Protocol errors allowed per minute before the connection is closed."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def spend(self) -> bool:
-        now = time.monotonic()
-        self.times = [t for t in self.times if now - t < 60] + [now]
-        return len(self.times) <= MAX_ERRORS_PER_MINUTE
+async def _refuse(sender: FrameSender, code: str, message: str, reason: str) -> None:
+    """Accept, explain in one error frame, and close with 4401."""
+    sender.send((Frame({"type": "error", "code": code, "message": message}),))
+    await sender.close(CLOSE_UNAUTHORIZED, reason)
 
 
 Vocabulary = Mapping[str, Mapping[str, Field]]
 
 
-async def _serve(ws: web.WebSocketResponse, conn: Connection,
+async def _serve(ws: web.WebSocketResponse, conn: Connection, sender: FrameSender,
                  handle: Callable[[Message], Any], vocabulary: Vocabulary,
-                 elsewhere: Vocabulary) -> None:
-    """The receive loop shared by both endpoints."""
-    budget = ErrorBudget()
-    async for msg in ws:
-        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-            break
+                 elsewhere: Vocabulary, receiving: list[bool]) -> None:
+    """The receive loop shared by both endpoints. Returns when the client has gone, the hub
+    has dropped the connection, or a protocol error has closed it."""
+    task = asyncio.current_task()
+    budget: RateLimiter | None = None  # made on the first error: idle sockets hold nothing
+    while conn.alive:
+        receiving[0] = True
         try:
-            message = parse(msg.data, vocabulary, elsewhere)
+            msg = await ws.receive()
+        except asyncio.CancelledError:
+            # A drop cancels the wait for the next frame (see _run); any other cancellation
+            # (the server stopping its handlers) goes on up.
+            if conn.dropped and task is not None and task.uncancel() == 0:
+                return
+            raise
+        finally:
+            receiving[0] = False
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return
+        message: Message | None = None
+        try:
+            if msg.type is WSMsgType.BINARY:
+                raise ProtocolError("binary_frame", "只接受文本消息。", fatal=True)
+            message = parse(decode_text(msg.data), vocabulary, elsewhere)
             reply = await handle(message)
         except ProtocolError as exc:
-            conn.offer(dumps(exc.frame()))
+            conn.say(exc.frame())
             if exc.fatal:
-                await _flush(conn)
-                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=exc.code.encode())
-                break
-            if not budget.spend():
-                await _flush(conn)
-                await ws.close(code=CLOSE_TOO_MANY_ERRORS, message=b"too many errors")
-                break
+                await sender.flush(CLOSE_TIMEOUT)
+                await sender.close(CLOSE_FATAL.get(exc.code, WSCloseCode.UNSUPPORTED_DATA),
+                                   exc.code)
+                return
+            budget = budget or RateLimiter(MAX_ERRORS_PER_MINUTE, 60, clock=time.monotonic,
+                                           max_keys=1)
+            if budget.check("errors"):
+                await sender.flush(CLOSE_TIMEOUT)
+                await sender.close(CLOSE_TOO_MANY_ERRORS, "too many errors")
+                return
             continue
         except StoreError:
             log.exception("store failure on a websocket message")
-            conn.offer(dumps({"type": "error", "code": "unavailable", "re": message.id,
-                              "message": "服务暂时不可用，请稍后重试。"}))
+            conn.say({"type": "error", "code": "unavailable",
+                      "re": message.id if message else "",
+                      "message": "服务暂时不可用，请稍后重试。"})
             continue
         except Exception:  # a bug: log it, tell this client, keep serving everyone
             log.exception("unexpected error handling a websocket frame")
-            conn.offer(dumps({"type": "error", "code": "internal",
-                              "message": "服务器出错了，请稍后重试。"}))
+            conn.say({"type": "error", "code": "internal", "message": "服务器出错了，请稍后重试。"})
             continue
         if reply is not None:
-            conn.offer(dumps({"type": "ack", "re": message.id, **reply}))
+            conn.say({"type": "ack", "re": message.id, **reply})
 
 
 async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection,
-               snapshot: Callable[[], dict[str, Any]], handle: Callable[[Message], Any],
-               vocabulary: Vocabulary, elsewhere: Vocabulary) -> web.WebSocketResponse:
+               sender: FrameSender, snapshot: Callable[[], dict[str, Any]],
+               handle: Callable[[Message], Any], vocabulary: Vocabulary,
+               elsewhere: Vocabulary) -> web.WebSocketResponse:
+    """Attach the connection to the hub, serve it, and close it with the right code.
+
+    The receive loop runs in this (the handler's) task: no other task per socket. The hub
+    drops a connection (too slow, logged out, shutting down) through ``on_drop``: if the
+    loop is waiting for a frame, that wait is cancelled; otherwise the loop sees the drop
+    when the current frame is handled. Either way the close happens here, in this task.
+    """
     hub = request.app[keys.HUB]
-    busy = [False]
-    transport = request.transport
+    task = asyncio.current_task()
+    receiving = [False]
 
-    def direct(data: bytes) -> bool:
-        if busy[0] or transport is None or transport.is_closing() or (
-                transport.get_write_buffer_size() > 65536):
-            return False
-        transport.write(data)
-        return True
-
-    conn.write = direct
-    writer = asyncio.create_task(_pump(ws, conn, busy))
-    serving = asyncio.create_task(_serve(ws, conn, handle, vocabulary, elsewhere))
-    # The hub drops a connection (too slow, logged out, shutting down) by stopping its
-    # receive loop; the close itself happens below, in this task, never concurrently.
     def stop(reason: str) -> None:
-        serving.cancel()
+        if receiving[0] and task is not None:
+            task.cancel()
 
     conn.on_drop = stop
-    hub.connect(conn, request.query.get("since"), snapshot)
     try:
-        await serving
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if not conn.dropped or (current is not None and current.cancelling()):
-            raise
+        hub.connect(conn, request.query.get("since"), snapshot)
+        await _serve(ws, conn, sender, handle, vocabulary, elsewhere, receiving)
+    except BaseException:
+        sender.abort()  # cancelled from outside (handlers stopped): no time for a handshake
+        raise
     finally:
         hub.disconnect(conn)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-    if conn.dropped and not ws.closed:
-        code, text = CLOSE_REASONS.get(conn.dropped, (CLOSE_FORBIDDEN, conn.dropped))
-        await ws.close(code=code, message=text.encode())
+    code, text = CLOSE_REASONS.get(conn.dropped, (CLOSE_FORBIDDEN, conn.dropped)) \
+        if conn.dropped else (WSCloseCode.OK, "")
+    await sender.close(code, text, SHUTDOWN_CLOSE_TIMEOUT if conn.dropped == "server_shutdown"
+                       else CLOSE_TIMEOUT)
     return ws
 
 
@@ -195,19 +206,18 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     board = await _board(request)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
-    await ws.prepare(request)
+    sender = await _open(request, ws)
+    if sender is None:
+        return ws
     viewer_id = read_viewer(request)
     if viewer_id is None:
-        await ws.send_str(dumps({"type": "error", "code": "no_viewer",
-                                 "message": "请刷新直播页面后再连接。"}))
-        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"no viewer cookie")
+        await _refuse(sender, "no_viewer", "请刷新直播页面后再连接。", "no viewer cookie")
         return ws
     if not await request.app[keys.CAPS].admit(request, ws, viewer_id):
         return ws  # closed as busy (web.caps)
     session_id = board.session.id
     client = request.remote or "unknown"
-    conn = Connection("viewer", session_id, viewer_id=viewer_id,
-                      queue_size=request.app[keys.SETTINGS].live.send_queue_frames)
+    conn = Connection("viewer", session_id, sender, viewer_id=viewer_id)
 
     async def handle(message: Message) -> dict[str, Any] | None:
         try:
@@ -228,8 +238,9 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
             raise _refusal(message, exc, moderation.item_names) from None
         return {"pong": True}
 
-    return await _run(request, ws, conn, lambda: moderation.viewer_snapshot(board, viewer_id),
-                      handle, VIEWER_MESSAGES, STAFF_MESSAGES)
+    return await _run(request, ws, conn, sender,
+                      lambda: moderation.viewer_snapshot(board, viewer_id), handle,
+                      VIEWER_MESSAGES, STAFF_MESSAGES)
 
 
 async def _staff_login(request: web.Request) -> ActiveLogin | None:
@@ -243,13 +254,13 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
     board = await _board(request)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
-    await ws.prepare(request)
+    sender = await _open(request, ws)
+    if sender is None:
+        return ws
     if login is None:
         # Accept, then close with a code the page understands ("log in again"); a refused
         # handshake looks to a browser exactly like a network failure.
-        await ws.send_str(dumps({"type": "error", "code": "unauthorized",
-                                 "message": "登录已失效，请重新登录。"}))
-        await ws.close(code=CLOSE_UNAUTHORIZED, message=b"login required")
+        await _refuse(sender, "unauthorized", "登录已失效，请重新登录。", "login required")
         return ws
     if await refuse_until_password_changed(ws, login):
         return ws
@@ -257,8 +268,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
         return ws  # closed as busy (web.caps)
     user = login.user
     session_id = board.session.id
-    conn = Connection("staff", session_id, user_id=user.id, login_id=login.session.id,
-                      queue_size=request.app[keys.SETTINGS].live.send_queue_frames)
+    conn = Connection("staff", session_id, sender, user_id=user.id, login_id=login.session.id)
 
     async def handle(message: Message) -> dict[str, Any] | None:
         current = await _staff_login(request)
@@ -267,6 +277,11 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             conn.drop("logged_out")
             raise ProtocolError("unauthorized", "登录已失效，请重新登录。", re=message.id,
                                 fatal=False)
+        if message.type == "questions":  # the next page after the snapshot
+            try:
+                return moderation.staff_page(board, message.get("after"))
+            except Refused as exc:
+                raise _refusal(message, exc, moderation.item_names) from None
         action = ACTIONS.get(message.type)
         if action is None:  # ping: the vocabulary's only other message
             return {"pong": True}
@@ -276,6 +291,6 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
             raise _refusal(message, exc, moderation.item_names) from None
 
     recordings = request.app[keys.RECORDINGS]
-    return await _run(request, ws, conn, lambda: {**moderation.staff_snapshot(board),
+    return await _run(request, ws, conn, sender, lambda: {**moderation.staff_snapshot(board),
                                                   "ingest": recordings.view(session_id)},
                       handle, STAFF_MESSAGES, VIEWER_MESSAGES)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Page, Route, expect
 
-from clips.ffmpeg import find_ffmpeg
+from live.ffmpeg import find_ffmpeg
 from store.records import Clip
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.web.clip_seed import ClipMedia, add_clip, add_relevance_library, make_media, reindex

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from clips.ffmpeg import find_ffmpeg
 from clips.timeline import load_playlist
+from live.ffmpeg import find_ffmpeg
 from tests.clips import media
 from tests.conftest import require
 

@@ -13,8 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from clips import commands
-from clips.commands import Encoder
+from live import recorder_commands as commands
+from live.recorder_commands import Encoder
 
 W, H, FPS = 96, 32, 25
 SEGMENT = 2.0

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from clips import commands
-from clips.commands import Encoder, Source
+from live import recorder_commands
+from live.recorder_commands import Encoder, Source
 
 FF = "/usr/bin/ffmpeg"
 BASE = [FF, "-hide_banner", "-nostdin", "-loglevel", "warning", "-nostats",
@@ -22,15 +23,16 @@ OUT = Path("/m/s/1/hls")
 
 
 def test_copy_recording_copies_both_streams_into_event_hls_with_dates() -> None:
-    args = commands.record_args(FF, ["-listen", "1", "-i", "rtmp://0.0.0.0:1935/live/k"], OUT,
-                                copy_video=True, copy_audio=True)
+    args = recorder_commands.record_args(
+        FF, ["-listen", "1", "-i", "rtmp://0.0.0.0:1935/live/k"], OUT,
+        copy_video=True, copy_audio=True)
     assert args == [*BASE, "-listen", "1", "-i", "rtmp://0.0.0.0:1935/live/k",
                     "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "copy", "-c:a", "copy",
                     *HLS_TAIL]
 
 
 def test_encoded_recording_forces_a_keyframe_at_every_segment_start() -> None:
-    args = commands.record_args(FF, ["-i", "in.mkv"], OUT, copy_video=False,
+    args = recorder_commands.record_args(FF, ["-i", "in.mkv"], OUT, copy_video=False,
                                 copy_audio=False, encoder=Encoder(maxrate_kbps=3000))
     assert args == [*BASE, "-i", "in.mkv", "-map", "0:v:0", "-map", "0:a:0?",
                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
@@ -40,14 +42,14 @@ def test_encoded_recording_forces_a_keyframe_at_every_segment_start() -> None:
 
 
 def test_segment_length_reaches_keyframes_and_hls_time() -> None:
-    args = commands.record_args(FF, ["-i", "x"], OUT, copy_video=False, copy_audio=True,
+    args = recorder_commands.record_args(FF, ["-i", "x"], OUT, copy_video=False, copy_audio=True,
                                 segment_seconds=4)
     assert "expr:gte(t,n_forced*4)" in args
     assert args[args.index("-hls_time") + 1] == "4"
 
 
 def test_test_picture_has_pattern_tone_and_clock_from_two_paced_inputs() -> None:
-    inputs = commands.test_source_args(size="320x180", rate=30,
+    inputs = recorder_commands.test_source_args(size="320x180", rate=30,
                                        fontfile="/fonts/Dejavu Sans:Mono.ttf")
     assert inputs == [
         "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
@@ -56,14 +58,14 @@ def test_test_picture_has_pattern_tone_and_clock_from_two_paced_inputs() -> None
                ":fontsize=h/12:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8"
                ":x=(w-tw)/2:y=h-th-h/12",
     ]
-    args = commands.record_args(FF, inputs, OUT, copy_video=False, copy_audio=False,
+    args = recorder_commands.record_args(FF, inputs, OUT, copy_video=False, copy_audio=False,
                                 two_inputs=True)
     assert args[args.index("-vf") + 2:args.index("-vf") + 6] == [
         "-map", "0:v:0", "-map", "1:a:0"]
 
 
 def test_test_picture_without_drawtext_has_no_filter() -> None:
-    assert "-vf" not in commands.test_source_args(clock=False)
+    assert "-vf" not in recorder_commands.test_source_args(clock=False)
 
 
 @pytest.mark.parametrize(("text", "kind", "input_args"), [
@@ -82,9 +84,9 @@ def test_sources_parse_into_input_arguments(text: str, kind: str,
     assert source.kind == kind
     if input_args is None:
         with pytest.raises(ValueError):
-            commands.source_input_args(source)
+            recorder_commands.source_input_args(source)
     else:
-        assert commands.source_input_args(source) == input_args
+        assert recorder_commands.source_input_args(source) == input_args
 
 
 def test_only_rtmp_and_srt_can_listen() -> None:
@@ -176,4 +178,4 @@ def test_ffconcat_listing_quotes_paths() -> None:
 
 
 def test_filter_value_escapes_for_the_option_then_the_graph_parser() -> None:
-    assert commands.filter_value("a:b'c\\d,e") == "a\\\\:b\\\\\\'c\\\\\\\\d\\,e"
+    assert recorder_commands.filter_value("a:b'c\\d,e") == "a\\\\:b\\\\\\'c\\\\\\\\d\\,e"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from clips.commands import Encoder
 from clips.cutter import ClipFiles, cut_clip
-from clips.ffmpeg import DiskFull, mp4_info
+from clips.mp4 import mp4_info
 from clips.timeline import NotRecorded, load_playlist
+from live.ffmpeg import DiskFull
+from live.recorder_commands import Encoder
 from tests.clips import media
 
 QUESTION = "Why was I <b>fined</b> --> & who decides?"

@@ -1,5 +1,5 @@
-"""Finding ffmpeg, running it (progress, stalls, time limits, cancellation, full disks) and
-probing, against the real binary."""
+"""Finding ffmpeg, running it (progress, stalls, time limits, cancellation, full disks),
+probing (``live.ffmpeg``) and reading MP4s (``clips.mp4``), against the real binary."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from clips import commands
-from clips.ffmpeg import (
+from clips.mp4 import mp4_info, probe_duration
+from clips.timeline import load_playlist
+from live import recorder_commands as commands
+from live.ffmpeg import (
     DiskFull,
     FFmpegError,
     FFmpegNotFound,
@@ -22,14 +24,11 @@ from clips.ffmpeg import (
     find_ffmpeg,
     find_ffprobe,
     is_disk_full,
-    mp4_info,
     parse_ffmpeg_banner,
     parse_progress_block,
     probe,
-    probe_duration,
     run_ffmpeg,
 )
-from clips.timeline import load_playlist
 from tests.clips import media
 
 ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=10"]

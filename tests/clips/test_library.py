@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from clips.ffmpeg import mp4_info
-from clips.library import ClipConflict, ClipError, ClipLibrary
-from clips.segment import load_word_list
+from clips.library import ClipLibrary
+from clips.mp4 import mp4_info
+from clips.review import ClipConflict, ClipError, ClipReview
 from clips.timeline import load_playlist
 from clips.worker import ClipWorker
-from live.recorder import session_hls_dir
+from live.hls_recorder import session_hls_dir
 from moderation.catalog import load_catalog
+from moderation.segment import load_word_list
 from settings import MediaSettings
 from store.base import NotFound, Store
 from store.records import Broadcast, Clip, ClipView, Job, Question
@@ -50,10 +51,11 @@ class Env:
         self.ffmpeg = ffmpeg
         self.t0 = t0
         self.events: list[tuple[str, str, dict[str, object]]] = []
-        self.library = ClipLibrary(
-            store, self.publish, load_catalog(), load_word_list(), media_dir=media_dir,
-            media=media_settings, index_path=media_dir.parent / "search.sqlite3")
-        self.worker = ClipWorker(store, self.library, ffmpeg=ffmpeg, media=media_settings,
+        self.library = ClipLibrary(store, load_catalog(), load_word_list(),
+                                   index_path=media_dir.parent / "search.sqlite3")
+        self.review = ClipReview(store, self.publish, self.library, media_dir=media_dir,
+                                 media=media_settings)
+        self.worker = ClipWorker(store, self.review, ffmpeg=ffmpeg, media=media_settings,
                                  name="test-node", poll_seconds=0.2)
 
     def publish(self, session_id: str, events: object) -> None:
@@ -98,11 +100,11 @@ async def env(ffmpeg: str, recording: Path, tmp_path: Path) -> AsyncIterator[Env
 
 async def test_an_answered_question_becomes_a_checked_draft(env: Env) -> None:
     q = await env.answered(4.0, 7.0, reply="带上身份证和购车发票到登记点。")
-    clip = await env.library.answered(q)
+    clip = await env.review.answered(q)
     assert clip is not None and clip.state == "pending" and clip.id == f"a-{q.id}"
     assert clip.start_at == env.t0 + 2.0 and clip.end_at == env.t0 + 8.0  # padding 2 s / 1 s
     assert clip.service_link  # from the catalog item
-    assert await env.library.answered(q) == clip  # a repeat is harmless
+    assert await env.review.answered(q) == clip  # a repeat is harmless
     assert len(await env.store.find(Job, {"kind": "clip"})) == 1
 
     await env.worker.start()
@@ -120,23 +122,23 @@ async def test_an_answered_question_becomes_a_checked_draft(env: Env) -> None:
     job = await env.store.get(Job, draft.job_id)
     assert job.state == "done" and job.attempts == 1
     assert ("staff", "clip") in [(a, k) for a, k, _ in env.events]
-    assert not list(env.library.clip_dir(clip.id).glob(".*"))  # no temporary files
+    assert not list(env.review.clip_dir(clip.id).glob(".*"))  # no temporary files
 
 
 async def test_trim_recuts_frame_accurately_and_publish_indexes(env: Env) -> None:
     q = await env.answered(4.0, 7.0)
-    clip = await env.library.answered(q)
+    clip = await env.review.answered(q)
     assert clip is not None
     await env.worker.start()
     draft = await env.wait_for(clip.id)
 
     with pytest.raises(ClipConflict):
-        await env.library.trim(clip.id, env.t0 + 3.0, env.t0 + 6.0,
+        await env.review.trim(clip.id, env.t0 + 3.0, env.t0 + 6.0,
                                expected_version=draft.version - 1, actor="mod")
     with pytest.raises(ClipError, match="没有录像"):
-        await env.library.trim(clip.id, env.t0 + 30, env.t0 + 35,
+        await env.review.trim(clip.id, env.t0 + 30, env.t0 + 35,
                                expected_version=draft.version, actor="mod")
-    trimmed = await env.library.trim(clip.id, env.t0 + 3.04, env.t0 + 6.0,
+    trimmed = await env.review.trim(clip.id, env.t0 + 3.04, env.t0 + 6.0,
                                      expected_version=draft.version, actor="mod")
     assert trimmed.state == "pending" and trimmed.generation == 2
     done = await env.wait_for(clip.id)
@@ -145,19 +147,19 @@ async def test_trim_recuts_frame_accurately_and_publish_indexes(env: Env) -> Non
     assert abs(done.duration - 2.96) <= 1 / media.FPS + 0.002
     frames = media.frame_numbers(env.ffmpeg, env.media_dir / done.media_path)
     assert abs(frames[0] - 3.04 * media.FPS) <= 1
-    assert sorted(p.name for p in env.library.clip_dir(clip.id).iterdir()) == [
+    assert sorted(p.name for p in env.review.clip_dir(clip.id).iterdir()) == [
         "g2.jpg", "g2.mp4", "g2.vtt"]  # the first cut's files are gone
 
-    edited = await env.library.edit(
+    edited = await env.review.edit(
         clip.id, env_form("电动自行车上牌要带什么", "带身份证和发票。"),
         expected_version=done.version, actor="mod")
-    published = await env.library.publish_clip(clip.id, expected_version=edited.version,
+    published = await env.review.publish_clip(clip.id, expected_version=edited.version,
                                                actor="admin")
     assert published.state == "published" and published.published_at > 0
     found = await env.library.search("电瓶车上牌")
     assert [h.clip_id for h in found.hits] == [clip.id]
     told: list[Clip] = []
-    env.library.on_visibility.append(told.append)
+    env.review.on_visibility.append(told.append)
 
     assert await env.library.record_view(clip.id, "viewer-a")
     assert not await env.library.record_view(clip.id, "viewer-a")  # same viewer, same day
@@ -168,30 +170,30 @@ async def test_trim_recuts_frame_accurately_and_publish_indexes(env: Env) -> Non
 
     current = await env.store.get(Clip, clip.id)
     with pytest.raises(ClipError, match="先下架"):
-        await env.library.trim(clip.id, env.t0 + 3, env.t0 + 5,
+        await env.review.trim(clip.id, env.t0 + 3, env.t0 + 5,
                                expected_version=current.version, actor="mod")
     with pytest.raises(ClipError, match="先下架"):
-        await env.library.delete(clip.id, expected_version=current.version, actor="mod")
-    down = await env.library.unpublish(clip.id, expected_version=current.version,
+        await env.review.delete(clip.id, expected_version=current.version, actor="mod")
+    down = await env.review.unpublish(clip.id, expected_version=current.version,
                                        actor="admin")
     assert [c.state for c in told] == ["unpublished"]
     assert (await env.library.search("电瓶车上牌")).total == 0
-    await env.library.delete(clip.id, expected_version=down.version, actor="admin")
+    await env.review.delete(clip.id, expected_version=down.version, actor="admin")
     with pytest.raises(NotFound):
         await env.store.get(Clip, clip.id)
-    assert not env.library.clip_dir(clip.id).exists()
+    assert not env.review.clip_dir(clip.id).exists()
 
 
 def env_form(title: str, summary: str) -> object:
-    from clips.library import ClipEdit
+    from clips.review import ClipEdit
 
     return ClipEdit(title=title, summary=summary, item_id="ebike-registration")
 
 
 async def test_edit_validates_what_the_reviewer_enters(env: Env) -> None:
-    from clips.library import ClipEdit
+    from clips.review import ClipEdit
 
-    clip = await env.library.answered(await env.answered(4.0, 7.0))
+    clip = await env.review.answered(await env.answered(4.0, 7.0))
     assert clip is not None
     for form, message in [
         (ClipEdit(title="  "), "标题"),
@@ -201,18 +203,18 @@ async def test_edit_validates_what_the_reviewer_enters(env: Env) -> None:
         (ClipEdit(title="t", service_link="javascript:alert(1)"), "https://"),
     ]:
         with pytest.raises(ClipError, match=message):
-            await env.library.edit(clip.id, form, expected_version=clip.version, actor="m")
+            await env.review.edit(clip.id, form, expected_version=clip.version, actor="m")
 
 
 async def test_a_span_outside_the_recording_fails_at_once(env: Env) -> None:
-    clip = await env.library.answered(await env.answered(40.0, 50.0))
+    clip = await env.review.answered(await env.answered(40.0, 50.0))
     assert clip is not None
     await env.worker.start()
     failed = await env.wait_for(clip.id)
     assert failed.state == "failed" and "没有录像" in failed.error
     assert (await env.store.get(Job, failed.job_id)).attempts == 1  # no pointless retries
     with pytest.raises(ClipError, match="发布"):
-        await env.library.publish_clip(clip.id, expected_version=failed.version, actor="a")
+        await env.review.publish_clip(clip.id, expected_version=failed.version, actor="a")
 
 
 async def test_a_full_disk_fails_the_clip_clearly_and_publishes_nothing(
@@ -223,14 +225,14 @@ async def test_a_full_disk_fails_the_clip_clearly_and_publishes_nothing(
     await asyncio.to_thread(subprocess.run, ["mount", "--bind", str(disk), str(clips_dir)],
                             check=True)
     try:
-        clip = await env.library.answered(await env.answered(2.0, 11.0))
+        clip = await env.review.answered(await env.answered(2.0, 11.0))
         assert clip is not None
         await env.worker.start()
         failed = await env.wait_for(clip.id)
         assert failed.state == "failed" and "磁盘已满" in failed.error
         assert failed.media_path == ""
         assert not [p for p in disk.rglob("*") if p.is_file()]
-        retried = await env.library.retry(clip.id, expected_version=failed.version, actor="a")
+        retried = await env.review.retry(clip.id, expected_version=failed.version, actor="a")
         assert retried.state == "pending" and retried.generation == 2
     finally:
         await env.worker.stop()
@@ -241,10 +243,10 @@ async def test_a_full_disk_fails_the_clip_clearly_and_publishes_nothing(
 async def test_reconcile_queues_answers_that_never_got_a_clip(env: Env) -> None:
     q = await env.answered(4.0, 7.0)
     q2 = await env.answered(5.0, 8.0, qid="q2")
-    clip = await env.library.answered(q2)
+    clip = await env.review.answered(q2)
     assert clip is not None
     await env.store.delete(Job, clip.job_id)  # as if the process died between two writes
-    assert await env.library.reconcile() == 2
+    assert await env.review.reconcile() == 2
     assert {c.question_id for c in await env.store.find(Clip)} == {q.id, q2.id}
     assert await env.store.count(Job, {"state": "queued"}) == 2
 
@@ -253,7 +255,8 @@ WORKER_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
 from clips.library import ClipLibrary
-from clips.segment import load_word_list
+from clips.review import ClipReview
+from moderation.segment import load_word_list
 from clips.worker import ClipWorker
 from moderation.catalog import load_catalog
 from settings import MediaSettings
@@ -263,11 +266,12 @@ async def main(db, media_dir, ffmpeg):
     store = SQLiteStore(Path(db))
     await store.open()
     settings = MediaSettings(record=True)
-    library = ClipLibrary(store, lambda s, e: None, load_catalog(), load_word_list(),
-                          media_dir=Path(media_dir), media=settings,
+    library = ClipLibrary(store, load_catalog(), load_word_list(),
                           index_path=Path(media_dir).parent / "search.sqlite3")
     await library.open()
-    worker = ClipWorker(store, library, ffmpeg=ffmpeg, media=settings, name="node-a",
+    review = ClipReview(store, lambda s, e: None, library, media_dir=Path(media_dir),
+                        media=settings)
+    worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings, name="node-a",
                         poll_seconds=0.2)
     await worker.start()
     print("started", flush=True)
@@ -286,7 +290,7 @@ async def test_a_worker_killed_mid_cut_makes_exactly_one_good_clip_after_restart
     await store.open()
     env = Env(store, media_dir, ffmpeg, t0, MediaSettings(record=True))
     await env.library.open()
-    clip = await env.library.answered(await env.answered(3.0, 9.0))
+    clip = await env.review.answered(await env.answered(3.0, 9.0))
     assert clip is not None
     # An ffmpeg that says it started, then hangs: the kill lands in the middle of the cut.
     started = tmp_path / "ffmpeg-started"
@@ -318,11 +322,17 @@ async def test_a_worker_killed_mid_cut_makes_exactly_one_good_clip_after_restart
     second = spawn(ffmpeg)
     try:
         done = await env.wait_for(clip.id)
+        # The worker finishes the job just after the clip turns draft: stopping it in
+        # between would leave the job running (a loaded machine widens that moment).
+        deadline = time.monotonic() + 30
+        while (await store.get(Job, clip.job_id)).state == "running":
+            assert time.monotonic() < deadline, "the job was never finished"
+            await asyncio.sleep(0.05)
     finally:
         os.killpg(second.pid, signal.SIGKILL)
         second.communicate()
     assert done.state == "draft", done.error
-    assert sorted(p.name for p in env.library.clip_dir(clip.id).iterdir()) == [
+    assert sorted(p.name for p in env.review.clip_dir(clip.id).iterdir()) == [
         "g1.jpg", "g1.mp4", "g1.vtt"]
     assert mp4_info(media_dir / done.media_path).track("vide") is not None
     job = await store.get(Job, clip.job_id)

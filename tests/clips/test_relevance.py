@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from clips.search import FieldWeights, IndexedClip, SearchIndex
-from clips.segment import Segmenter, load_word_list
+from clips.search import FieldWeights, SearchIndex
+from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
+from moderation.segment import Segmenter, load_word_list
 
 # item id, title, viewer's question, officer's answer (the summary)
 LIBRARY: tuple[tuple[str, str, str, str], ...] = (

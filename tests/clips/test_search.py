@@ -13,22 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import clips.highlight
 import clips.search
-from clips.search import (
+from clips.highlight import Segment
+from clips.search import SearchIndex, SearchResult
+from clips.search_query import (
     MAX_PAGE,
     MAX_PER_PAGE,
     MAX_QUERY_CHARS,
     BadSearchRequest,
-    IndexedClip,
     SearchError,
-    SearchIndex,
-    SearchResult,
-    Segment,
-    fingerprint_of,
     match_expression,
 )
-from clips.segment import Segmenter, Term, WordList, load_word_list
+from clips.search_schema import IndexedClip, fingerprint_of
 from moderation.catalog import Catalog, load_catalog
+from moderation.segment import Segmenter, Term, WordList, load_word_list
 from store.records import Clip
 
 T0 = 1_700_000_000.0
@@ -303,7 +302,7 @@ def test_captions_are_shown_as_an_excerpt_around_the_match(
     excerpt = index.search("体检").hits[0].highlights["captions"]
     assert excerpt[0] == Segment("…", False) and excerpt[-1] == Segment("…", False)
     assert "体检" in marked(excerpt)
-    assert len(text(excerpt)) <= clips.search.SNIPPET_CHARS + 2
+    assert len(text(excerpt)) <= clips.highlight.SNIPPET_CHARS + 2
     assert index.search("标题").hits[0].highlights["captions"] == ()
 
 

@@ -3,7 +3,7 @@ back-off, the outcomes that fail a clip at once, fencing (a superseded generatio
 taken over by another node), taking back its own jobs after a restart, and killing a hung
 ffmpeg at the time-out.
 
-The store, the library and the queue are real (a SQLite file). Where the cut itself is not
+The store, the review lifecycle and the queue are real (a SQLite file). Where the cut itself is not
 the subject, ``clips.worker.cut_clip`` is replaced by ``ScriptedCut``, which writes stand-in
 files or raises what it is told to; cuts with real ffmpeg are tests/clips/test_library.py's.
 The time-out test runs the real cutter and runner against a stand-in ffmpeg that hangs.
@@ -24,12 +24,13 @@ import pytest
 
 import clips.worker
 from clips.cutter import ClipFiles
-from clips.ffmpeg import DiskFull, FFmpegError
 from clips.library import ClipLibrary
-from clips.segment import load_word_list
+from clips.review import ClipReview
 from clips.timeline import NotRecorded
 from clips.worker import BACKOFF_BASE, BACKOFF_MAX, ClipWorker, backoff, describe
+from live.ffmpeg import DiskFull, FFmpegError
 from moderation.catalog import load_catalog
+from moderation.segment import load_word_list
 from settings import MediaSettings
 from store.base import Store
 from store.records import Broadcast, Clip, Job, Question
@@ -90,7 +91,7 @@ def _write_stand_ins(out: Path, name: str) -> list[Path]:
 @dataclass
 class Rig:
     store: Store
-    library: ClipLibrary
+    review: ClipReview
     media: MediaSettings
     media_dir: Path
     t0: float
@@ -100,7 +101,7 @@ class Rig:
 
     def worker(self, name: str = "node-a", *, ffmpeg: str = "ffmpeg",
                poll_seconds: float = 60.0) -> ClipWorker:
-        worker = ClipWorker(self.store, self.library, ffmpeg=ffmpeg, media=self.media,
+        worker = ClipWorker(self.store, self.review, ffmpeg=ffmpeg, media=self.media,
                             name=name, poll_seconds=poll_seconds, clock=self.clock)
         self.workers.append(worker)
         return worker
@@ -112,7 +113,7 @@ class Rig:
                      on_air_at=self.t0 + 4, answered_at=self.t0 + 7, created_at=self.t0,
                      updated_at=self.t0)
         await self.store.insert(q)
-        clip = await self.library.answered(q)
+        clip = await self.review.answered(q)
         assert clip is not None
         return clip
 
@@ -135,13 +136,14 @@ async def rig(recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                  started_at=t0, ended_at=t0 + 12))
     media = MediaSettings(record=True, clip_max_attempts=MAX_ATTEMPTS)
     clock = Clock()
-    library = ClipLibrary(store, lambda session_id, events: None, load_catalog(),
-                          load_word_list(), media_dir=media_dir, media=media,
+    library = ClipLibrary(store, load_catalog(), load_word_list(),
                           index_path=tmp_path / "search.sqlite3", clock=clock)
     await library.open()
+    review = ClipReview(store, lambda session_id, events: None, library,
+                        media_dir=media_dir, media=media, clock=clock)
     cut = ScriptedCut()
     monkeypatch.setattr(clips.worker, "cut_clip", cut)
-    rig = Rig(store, library, media, media_dir, t0, clock, cut)
+    rig = Rig(store, review, media, media_dir, t0, clock, cut)
     yield rig
     for worker in rig.workers:
         await worker.stop()
@@ -172,7 +174,7 @@ async def test_a_good_cut_makes_a_draft_and_finishes_the_job(rig: Rig) -> None:
     await worker.run(job)
 
     [call] = rig.cut.calls
-    assert call["playlist"] == rig.library.playlist(SESSION)
+    assert call["playlist"] == rig.review.playlist(SESSION)
     assert call["span"] == (clip.start_at, clip.end_at) and call["name"] == "g1"
     assert call["run_timeout"] == rig.media.clip_timeout_seconds
     draft = await rig.store.get(Clip, clip.id)
@@ -282,13 +284,13 @@ async def test_a_cut_superseded_while_it_ran_does_not_land(rig: Rig) -> None:
     assert superseded.state == "pending" and superseded.media_path == ""
     assert (await rig.store.get(Job, clip.job_id)).state == "done"
 
-    await rig.library.reconcile()  # queues generation 2's job
+    await rig.review.reconcile()  # queues generation 2's job
     second = await rig.claim(worker)
     assert second is not None and second.id == f"{clip.id}-g2"
     await worker.run(second)
     draft = await rig.store.get(Clip, clip.id)
     assert draft.state == "draft" and draft.media_path == f"clips/{clip.id}/g2.mp4"
-    assert sorted(p.name for p in rig.library.clip_dir(clip.id).iterdir()) == [
+    assert sorted(p.name for p in rig.review.clip_dir(clip.id).iterdir()) == [
         "g2.jpg", "g2.mp4", "g2.vtt"], "generation 1's files are removed"
 
 
@@ -393,10 +395,6 @@ async def test_a_hung_ffmpeg_is_killed_at_the_time_out_and_the_cut_retried(
             os.kill(pid, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finish_job fences by lease owner only: two loops of one node share its name "
-    "(media.clip_workers > 1), so a stale attempt's finish is accepted; fencing by attempt "
-    "needs finish_job to take the attempt it claimed"))
 async def test_a_stale_attempt_of_the_same_node_cannot_finish_the_job(rig: Rig) -> None:
     clip = await rig.clip()
     loop_1, loop_2 = rig.worker("node-a"), rig.worker("node-a")  # one node, two loops

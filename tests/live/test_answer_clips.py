@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from clips.ffmpeg import find_ffmpeg
-from live.recorder import session_hls_dir
+from live.ffmpeg import find_ffmpeg
+from live.hls_recorder import session_hls_dir
 from settings import Settings
 from store.records import Clip
 from tests.clips import media

@@ -41,6 +41,7 @@ WIRE: dict[str, dict[str, Field]] = {
     "restrict": {"viewer_id": S(), "kind": S(10), "minutes": I(60 * 24 * 365, required=False),
                  "reason": S(200, required=False)},
     "unrestrict": {"viewer_id": S()},
+    "questions": {"after": S(100)},  # a read: the next page after a snapshot
     "ping": {},
 }
 TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode",

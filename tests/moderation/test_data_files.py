@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from clips.segment import WordList
 from moderation import data_files
 from moderation.catalog import Catalog, load_catalog
 from moderation.catalog_edit import catalog_to_toml, leading_comments, with_item
 from moderation.data_files import CATALOG, WORD_LIST, DataFileError
+from moderation.segment import WordList
 from store.base import Store
 from store.records import AuditEntry, DataFile
 

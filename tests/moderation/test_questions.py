@@ -7,8 +7,11 @@ from dataclasses import replace
 import pytest
 
 from moderation.questions import (
+    SESSION_ENDED_REASON,
     Answered,
     Approve,
+    Carry,
+    Close,
     Decline,
     Edit,
     Merge,
@@ -19,11 +22,13 @@ from moderation.questions import (
     Reply,
     Requeue,
     Skip,
+    carried_copy,
     position_before,
     queue_order,
+    session_end_action,
     transition,
 )
-from store.records import Question
+from store.records import Broadcast, Question
 
 NOW = 1000.0
 
@@ -117,3 +122,38 @@ def test_position_before() -> None:
     assert position_before([], None) == 1.0
     with pytest.raises(Refused):
         position_before(ordered, "zzz")
+
+
+def _next_session() -> Broadcast:
+    return Broadcast(id="s2", title="下午场", scheduled_start=2e9)
+
+
+@pytest.mark.parametrize("state", ["pending", "queued", "on_air"])
+def test_an_open_question_is_carried_to_the_next_session(state: str) -> None:
+    carry = session_end_action(_next_session(), "q9")
+    assert isinstance(carry, Carry)
+    changes = transition(q(state, pinned=True, flags={"pii": ["mobile"]}), carry, now=NOW)
+    assert changes == {"state": "carried", "pinned": False, "flags": {
+        "pii": ["mobile"], "carried_to": {"session_id": "s2", "question_id": "q9",
+                                          "title": "下午场", "scheduled_start": 2e9}}}
+    copy = carried_copy(q(state, flags={"pii": ["mobile"], "held_terms": ["x"]}), carry, NOW)
+    assert (copy.id, copy.session_id, copy.state, copy.viewer_id) == ("q9", "s2", "pending", "v")
+    assert copy.client_id == "carried:q1" and copy.text == "年审要带什么"
+    assert copy.flags == {"pii": ["mobile"],
+                          "carried_from": {"session_id": "s", "question_id": "q1"}}
+
+
+def test_with_no_next_session_an_open_question_is_declined_with_the_standard_reason() -> None:
+    close = session_end_action(None, "unused")
+    assert isinstance(close, Close)
+    changes = transition(q("queued"), close, now=NOW)
+    assert changes["state"] == "declined" and changes["decline_reason"] == SESSION_ENDED_REASON
+    assert changes["flags"] == {"closed": "session_ended"}
+
+
+@pytest.mark.parametrize("state", ["answered", "replied", "merged", "declined", "carried"])
+def test_a_final_question_keeps_its_outcome_when_the_session_ends(state: str) -> None:
+    for action in (Close(), Carry(_next_session(), "q9")):
+        with pytest.raises(Refused) as refused:
+            transition(q(state), action, now=NOW)
+        assert refused.value.code == "invalid_state"

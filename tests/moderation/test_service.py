@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from live.hub import Event
+from live.events import Event
 from moderation.actions import ACTIONS, perform
 from moderation.catalog import load_catalog
 from moderation.questions import Refused

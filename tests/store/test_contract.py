@@ -251,8 +251,11 @@ async def test_jobs_are_claimed_once_and_leases_expire(store: Store) -> None:
     taken = await store.claim_job("rescuer", NOW + 31, 30, ["clip"])
     assert taken is not None and taken.lease_owner == "rescuer" and taken.attempts == 2
     with pytest.raises(VersionConflict):
-        await store.finish_job(job.id, held[0].lease_owner, now=NOW + 32)
-    done = await store.finish_job(job.id, "rescuer", now=NOW + 33)
+        await store.finish_job(job.id, held[0].lease_owner, attempt=1, now=NOW + 32)
+    # The same worker name with a stale attempt (two loops of one node) is fenced out too.
+    with pytest.raises(VersionConflict):
+        await store.finish_job(job.id, "rescuer", attempt=1, now=NOW + 32)
+    done = await store.finish_job(job.id, "rescuer", attempt=2, now=NOW + 33)
     assert done.state == "done"
 
 
@@ -260,7 +263,7 @@ async def test_jobs_retry_then_fail_for_good(store: Store) -> None:
     await store.insert(Job(id="j", kind="clip", max_attempts=2, created_at=NOW, updated_at=NOW))
     first = await store.claim_job("w", NOW, 30, ["clip"])
     assert first is not None
-    retried = await store.finish_job("j", "w", now=NOW, error="ffmpeg exited 1",
+    retried = await store.finish_job("j", "w", attempt=1, now=NOW, error="ffmpeg exited 1",
                                      retry_at=NOW + 5)
     assert (retried.state, retried.run_after, retried.last_error) == (
         "queued", NOW + 5, "ffmpeg exited 1")
@@ -268,7 +271,8 @@ async def test_jobs_retry_then_fail_for_good(store: Store) -> None:
     assert await store.claim_job("w", NOW + 5, 30, ["other"]) is None  # wrong kind
     second = await store.claim_job("w", NOW + 5, 30, ["clip"])
     assert second is not None and second.attempts == 2
-    failed = await store.finish_job("j", "w", now=NOW + 6, error="again", retry_at=NOW + 10)
+    failed = await store.finish_job("j", "w", attempt=2, now=NOW + 6, error="again",
+                                    retry_at=NOW + 10)
     assert failed.state == "failed"
 
 

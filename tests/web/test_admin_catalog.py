@@ -357,6 +357,32 @@ async def test_word_list_is_edited_tried_and_restored(site: Site) -> None:
     assert not (await data_files.current(site.app[keys.STORE], WORD_LIST)).edited
 
 
+async def test_a_new_synonym_is_used_by_suggestions_and_search_at_once(site: Site) -> None:
+    """One word list: a word added to a group reaches item suggestions, duplicate hints and
+    search by the same save."""
+    client = await admin(site)
+    app = site.app
+    broadcast = await app[keys.SESSIONS].create(SessionForm("测试场", scheduled_start=1.8e9),
+                                                actor="test")
+    asked, _ = await app[keys.MODERATION].ask(broadcast.id, "viewer-1", "127.0.0.1", "c1",
+                                              "我的小蓝本本快到期了")
+    assert asked.flags.get("suggested_item") != ITEM
+
+    _, token, version = await open_form(client, "/admin/synonyms")
+    words = data_files.shipped_text(WORD_LIST).replace(
+        '"驾驶证" = ["驾照",', '"驾驶证" = ["小蓝本本", "驾照",', 1)
+    saved = await post_text(client, "/admin/synonyms", token, version, words)
+    assert saved.status == 303
+
+    question, _ = await app[keys.MODERATION].ask(broadcast.id, "viewer-2", "127.0.0.2", "c2",
+                                                 "我的小蓝本本快到期了怎么换")
+    assert question.flags.get("suggested_item") == ITEM
+    same, _ = await app[keys.MODERATION].ask(broadcast.id, "viewer-3", "127.0.0.3", "c3",
+                                             "驾照快到期了怎么换")
+    assert same.flags.get("duplicate_of") == question.id
+    assert "驾驶证" in app[keys.LIBRARY].index.segmenter.alternatives("小蓝本本")
+
+
 async def test_invalid_word_lists_are_refused(site: Site) -> None:
     client = await admin(site)
     _, token, version = await open_form(client, "/admin/synonyms")

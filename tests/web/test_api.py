@@ -73,14 +73,23 @@ async def test_openapi_document_is_valid_openapi_3_1(site: Site) -> None:
 async def test_openapi_states_the_enforced_limits(site: Site) -> None:
     document = await openapi(site)
     params = {p["name"]: p["schema"] for p in document["paths"]["/api/clips"]["get"]["parameters"]}
-    assert params["page"]["maximum"] == 10_000 and params["per_page"]["maximum"] == 100
-    assert params["sort"]["enum"] == ["relevance", "newest", "popular"]
-    assert params["category"]["enum"] == ["机动车", "驾驶证", "电动自行车", "线上办"]
+    page, per_page = (params[name]["anyOf"][0] for name in ("page", "per_page"))
+    assert page["maximum"] == 10_000 and per_page["maximum"] == 100
+    assert params["page"]["anyOf"][1] == {"type": "string", "enum": [""]}  # empty: default
+    assert params["sort"]["enum"] == ["", "relevance", "newest", "popular"]
+    assert params["category"]["enum"] == ["", "机动车", "驾驶证", "电动自行车", "线上办"]
+    catalog = site.app[keys.LIBRARY].catalog
+    assert params["item"]["enum"] == ["", *(item.id for item in catalog.items)]
     # The limits stated are the limits enforced.
     await get_json(site, "/api/clips?page=10000")
     await get_json(site, "/api/clips?page=10001", status=400)
     await get_json(site, "/api/clips?per_page=100")
     await get_json(site, "/api/clips?per_page=101", status=400)
+    # What the document does not list is refused: padded or signed numbers, padded filters.
+    for query in ("page=01", "page=+1", "page=%201", "category=%20机动车", "sort=newest%20",
+                  "item=nope"):
+        await get_json(site, f"/api/clips?{query}", status=400)
+    await get_json(site, "/api/clips?page=&per_page=&category=&item=&sort=")
 
 
 # --- search -----------------------------------------------------------------------------------

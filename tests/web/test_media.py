@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from live.recorder import session_hls_dir
+from live.hls_recorder import session_hls_dir
 from live.sessions import SessionForm
 from store.records import Broadcast, Clip
 from tests.support import Site

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from live.recording import rtmp_push_address
+from live.recordings import rtmp_push_address
 from live.sessions import SessionError, SessionForm, Sessions, describe_source, stream_key
 from moderation.audit import Audit
 from settings import Settings

@@ -7,6 +7,7 @@ import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.j
 import { clock } from "./format.js";
 import { onAirQuestion as onAir, queueOrder, questionAction } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
+import { focusPlace, restoreFocus } from "./focus.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -34,6 +35,9 @@ const state = {
   synced: false,
   busy: new Set(), // question ids with an action in flight
   errors: new Map(), // question id -> refusal message
+  // Where the focus goes once an action is done: "air" (the question just put on air) or
+  // "next" (the next question of the queue, after the one on air was answered or requeued).
+  focusAfter: null, // {kind, id}
 };
 
 const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
@@ -68,6 +72,8 @@ function act(q, type) {
   const current = (fresher) => state.questions.set(fresher.id, fresher);
   questionAction(socket, q, type, {}, current).then(() => {
     state.busy.delete(q.id);
+    if (type === "on_air") state.focusAfter = { kind: "air", id: q.id };
+    else if (type === "answered" || type === "requeue") state.focusAfter = { kind: "next", id: q.id };
     scheduleRender();
   }, (err) => {
     state.busy.delete(q.id);
@@ -84,8 +90,31 @@ const scheduleRender = frameScheduler(() => render());
 
 function render() {
   renderSession();
+  const airPlace = focusPlace(dom.air);
   renderAir();
+  restoreFocus(dom.air, airPlace, $("air-title"));
+  const queuePlace = focusPlace(dom.queue);
   renderQueue();
+  restoreFocus(dom.queue, queuePlace, $("next-title"));
+  moveFocusAfterAction();
+}
+
+/** After an action, once its result is on screen (the ack may come before the event). */
+function moveFocusAfterAction() {
+  const after = state.focusAfter;
+  if (!after) return;
+  const shown = dom.air.querySelector(`[data-focus-key="${CSS.escape(after.id)}"]`);
+  if (after.kind === "air") {
+    if (!shown) return;
+    const answered = shown.querySelector("button");
+    (answered && !answered.disabled ? answered : shown).focus();
+  } else {
+    if (shown) return;
+    const next = dom.queue.querySelector("button.go-air");
+    if (next && !next.disabled) next.focus();
+    else $("next-title").focus();
+  }
+  state.focusAfter = null;
 }
 
 function renderSession() {
@@ -133,7 +162,9 @@ function renderAir() {
     return;
   }
   const busy = state.busy.has(q.id);
-  dom.air.replaceChildren(el("article", { class: "air-question", dataset: { questionId: q.id } },
+  dom.air.replaceChildren(el("article", {
+    class: "air-question", tabindex: "-1", dataset: { questionId: q.id, focusKey: q.id },
+  },
     el("p", { class: "air-text" }, q.text),
     el("p", { class: "air-meta" }, ...details(q)),
     notesList(q),
@@ -155,7 +186,9 @@ function renderQueue() {
   dom.queue.replaceChildren(...shown.map((q, i) => {
     const busy = state.busy.has(q.id);
     const error = state.errors.get(q.id);
-    return el("li", { class: "host-item", dataset: { questionId: q.id } },
+    return el("li", {
+      class: "host-item", tabindex: "-1", dataset: { questionId: q.id, focusKey: q.id },
+    },
       el("span", { class: "queue-number" }, String(i + 1)),
       el("div", { class: "host-item-body" },
         el("p", { class: "host-text" }, q.text),

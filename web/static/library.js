@@ -1,13 +1,28 @@
 // The public clip library (/clips and /clips/{id}). The pages work without this script;
-// it adds: the item filter submits on change, a view is counted when playback starts, and
-// the share link can be copied.
+// it adds: the item filter applies a choice made with the pointer at once (a choice made
+// with the keyboard waits for Enter or the 筛选 button, so the arrow keys can browse the
+// options), a view is counted when playback starts, and the share link can be copied.
 
 import { viewsText } from "./format.js";
 
 const search = document.getElementById("library-search");
 const itemSelect = document.getElementById("library-item");
 if (search && itemSelect) {
-  itemSelect.addEventListener("change", () => search.requestSubmit());
+  // Chromium and Firefox fire "change" on every arrow key of a closed <select>: submitting
+  // then would reload the page on the first key (WCAG 3.2.2, On Input).
+  let byKeyboard = false;
+  itemSelect.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      search.requestSubmit();
+    } else if (ev.key !== "Tab") {
+      byKeyboard = true;
+    }
+  });
+  itemSelect.addEventListener("pointerdown", () => { byKeyboard = false; });
+  itemSelect.addEventListener("change", () => {
+    if (!byKeyboard) search.requestSubmit();
+  });
 }
 
 

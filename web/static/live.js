@@ -3,12 +3,13 @@
 // user and staff text is only ever put into the page as text nodes.
 
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
-import { charCount, clock, dateTime, retryText, uuidFromBytes } from "./format.js";
+import { charCount, clock, dateTime, retryText, uuidFromBytes, waitText } from "./format.js";
 import {
   PUBLIC_STATES, answeredOrder, askClosedReason as closedReason, myStateText, sessionNote,
   unsentAsks, viewerQueue,
 } from "./questions.js";
 import { LivePlayer } from "./player.js";
+import { focusEntry, focusPlace, restoreFocus } from "./focus.js";
 
 const root = document.getElementById("live");
 const sessionId = root.dataset.sessionId;
@@ -31,6 +32,7 @@ const ui = {
   form: $("ask-form"), text: $("ask-text"), nickname: $("ask-nickname"),
   counter: $("ask-counter"), submit: $("ask-submit"), error: $("ask-error"),
   notice: $("ask-notice"), closed: $("ask-closed"),
+  mineStatus: $("mine-status"), onAirStatus: $("on-air-status"),
 };
 const player = new LivePlayer($("player"));
 
@@ -74,6 +76,7 @@ const state = {
   meTooErrors: new Map(), // question id -> the refusal of a "me too"
   clips: new Map(), // answered question id -> the URL of its published clip
   synced: false,
+  focusMine: "", // focus key of the entry in "我的问题" to focus once it is shown
 };
 
 function applyQuestion(q) {
@@ -122,11 +125,58 @@ const scheduleRender = frameScheduler(() => render());
 function render() {
   renderSession();
   const queue = currentQueue();
-  renderOnAir();
-  renderQueue(queue);
-  renderAnswered();
-  renderMine(queue);
+  keepFocus(ui.onAir, renderOnAir);
+  keepFocus(ui.queue, () => renderQueue(queue));
+  keepFocus(ui.answered, renderAnswered);
+  keepFocus(ui.mine, () => renderMine(queue));
+  // Until the server confirms, the "sending" entry holds the focus; the stored question
+  // (same key) takes it over.
+  if (state.focusMine && focusEntry(ui.mine, state.focusMine)
+      && document.activeElement.dataset.questionId) state.focusMine = "";
+  announce(queue);
   renderAskState();
+}
+
+/** Re-render one list without losing a keyboard user's place in it. */
+function keepFocus(list, draw) {
+  const place = focusPlace(list);
+  draw();
+  restoreFocus(list, place);
+}
+
+// --- announcements (polite live regions; errors use role=alert) -----------------------------
+
+const heard = { synced: false, mine: new Map(), onAir: "" };
+
+function short(text) {
+  return text.length > 30 ? `${text.slice(0, 30)}…` : text;
+}
+
+/** Tell screen readers what changed for this viewer: the state of their own questions, and
+ * which question went on air. The first snapshot is the page itself: nothing to announce. */
+function announce(queue) {
+  if (!state.synced) return;
+  const mine = [];
+  for (const q of state.mine.values()) {
+    if (heard.synced && heard.mine.get(q.id) !== q.state) {
+      mine.push(`你的问题“${short(q.text)}”：${myStateText(q, queue)}`);
+    }
+    heard.mine.set(q.id, q.state);
+  }
+  const onAir = [...state.questions.values()].find((x) => x.state === "on_air") || null;
+  const onAirId = state.session.on_air_id || (onAir ? onAir.id : "");
+  const current = onAirId ? state.questions.get(onAirId) : null;
+  if (heard.synced && onAirId !== heard.onAir && current) {
+    const own = state.mine.has(current.id) ? "（你的问题）" : "";
+    say(ui.onAirStatus, `正在解答${own}：${current.text}`);
+  }
+  heard.onAir = current ? onAirId : "";
+  if (mine.length) say(ui.mineStatus, mine.join("；"));
+  heard.synced = true;
+}
+
+function say(region, text) {
+  if (region && region.textContent !== text) region.textContent = text;
 }
 
 function currentQueue() {
@@ -184,7 +234,10 @@ function renderOnAir() {
     return;
   }
   ui.onAir.replaceChildren(
-    el("article", { class: "on-air-question", id: `q-${q.id}`, dataset: { questionId: q.id } },
+    el("article", {
+      class: "on-air-question", id: `q-${q.id}`, tabindex: "-1",
+      dataset: { questionId: q.id, focusKey: q.id },
+    },
       el("p", { class: "on-air-text" }, q.text),
       el("p", { class: "question-meta" }, who(q), ...meta(q), ...counts(q)),
       state.mine.has(q.id) ? el("p", { class: "mine-flag" }, "这是你的问题，正在直播解答！") : null),
@@ -203,7 +256,10 @@ function meTooButton(q) {
 }
 
 function queueItem(q, index) {
-  return el("li", { class: "question", id: `q-${q.id}`, dataset: { questionId: q.id } },
+  return el("li", {
+    class: "question", id: `q-${q.id}`, tabindex: "-1",
+    dataset: { questionId: q.id, focusKey: q.id },
+  },
     el("span", { class: "queue-number", "aria-label": `第 ${index + 1} 位` }, String(index + 1)),
     el("div", { class: "question-body" },
       el("p", { class: "question-text" }, q.text),
@@ -223,7 +279,8 @@ function renderQueue(queue) {
 function renderAnswered() {
   const answered = answeredOrder(state.questions.values());
   ui.answered.replaceChildren(...answered.map((q) => el("li", {
-    class: "question answered", id: `q-${q.id}`, dataset: { questionId: q.id },
+    class: "question answered", id: `q-${q.id}`, tabindex: "-1",
+    dataset: { questionId: q.id, focusKey: q.id },
   },
   el("div", { class: "question-body" },
     el("p", { class: "question-text" }, q.text),
@@ -263,6 +320,12 @@ function outcome(q) {
   if (q.state === "declined") {
     return el("p", { class: "decline-reason" }, "原因：", q.decline_reason || "未说明");
   }
+  if (q.state === "carried" && q.carried_to) {
+    const when = q.carried_to.scheduled_start ? `（${dateTime(q.carried_to.scheduled_start)}）` : "";
+    return el("p", { class: "carried" }, el("a", { href: `/live/${q.carried_to.session_id}` },
+      `本场已结束，问题已转到下一场直播：${q.carried_to.title}${when}`));
+  }
+  if (q.state === "merged" && state.clips.get(q.id)) return clipLink(q);
   if (q.state === "merged" && q.merged_into) {
     const target = state.questions.get(q.merged_into);
     if (!target) return el("p", { class: "hint" }, "相同的问题正在等待解答，请留意队列。");
@@ -277,18 +340,27 @@ function outcome(q) {
   return null;
 }
 
+/** One key for a question from the moment it is sent: its "sending" entry and the stored
+ * question share it, so the focus stays on it when the server confirms. */
+function mineKey(q) {
+  return q.client_id ? `c:${q.client_id}` : q.id;
+}
+
 function renderMine(queue) {
   const sending = unsentAsks(state.pending, state.mine);
   const items = [];
   for (const p of sending) {
-    items.push(el("li", { class: "question mine sending" },
+    items.push(el("li", {
+      class: "question mine sending", tabindex: "-1", dataset: { focusKey: mineKey(p) },
+    },
       el("p", { class: "question-text" }, p.text),
       el("p", { class: "my-state state-sending" }, "正在提交…")));
   }
   const mine = [...state.mine.values()].sort((a, b) => b.created_at - a.created_at);
   for (const q of mine) {
     items.push(el("li", {
-      class: `question mine state-${q.state}`, dataset: { questionId: q.id, state: q.state },
+      class: `question mine state-${q.state}`, tabindex: "-1",
+      dataset: { questionId: q.id, state: q.state, focusKey: mineKey(q) },
     },
     el("p", { class: "question-text" }, q.text),
     el("p", { class: "question-meta" }, el("span", { class: "hint" }, clock(q.created_at)), ...meta(q)),
@@ -316,7 +388,10 @@ function renderAskState() {
   ui.text.disabled = Boolean(closed);
   ui.nickname.disabled = Boolean(closed);
   ui.submit.disabled = Boolean(closed) || waiting || busy || count === 0 || count > MAX_CHARS;
-  ui.submit.textContent = busy ? "提交中…" : "提交问题";
+  // The countdown is on the button, not in the alert: an alert that changed every second
+  // would be read out every second.
+  const left = Math.ceil((state.retryUntil - Date.now()) / 1000);
+  ui.submit.textContent = busy ? "提交中…" : waiting ? `${waitText(left)}后可再提问` : "提交问题";
   ui.closed.textContent = closed;
   ui.closed.hidden = !closed;
   ui.form.classList.toggle("closed", Boolean(closed));
@@ -345,10 +420,10 @@ function startCountdown(code, retryAfter, message) {
       renderAskState();
       return;
     }
-    ui.error.textContent = code === "rate_limited" || code === "timed_out"
-      ? retryText(code, left) : message;
+    renderAskState();
   };
-  showAskError(message);
+  showAskError(code === "rate_limited" || code === "timed_out"
+    ? retryText(code, retryAfter) : message);
   tick();
   countdown = setInterval(tick, 1000);
   renderAskState();
@@ -388,6 +463,12 @@ function sendAsk(entry) {
   }, (err) => {
     // Refused: nothing was stored. Keep the text so the viewer can change it and retry.
     dropPending(entry.client_id);
+    const active = document.activeElement;
+    if (state.focusMine === mineKey(entry)
+        || (active && active.dataset && active.dataset.focusKey === mineKey(entry))) {
+      state.focusMine = "";
+      ui.text.focus(); // back to the text, to change it; the error is announced (role=alert)
+    }
     if (!ui.text.value.trim()) ui.text.value = entry.text;
     showNotice("");
     if (err.code === "banned") state.blocked = "banned";
@@ -417,6 +498,9 @@ ui.form.addEventListener("submit", (ev) => {
   savePending();
   showAskError("");
   showNotice("");
+  // The form is busy while sending: the focus goes to the question in "我的问题", where its
+  // progress is shown (and announced).
+  state.focusMine = mineKey(entry);
   sendAsk(entry);
 });
 

@@ -20,6 +20,7 @@ import {
   FLAG_LABELS, KEYMAP, SORTS, bulkField, fillTemplate, keyCommand, matchesFilter, rankMergeTargets,
   sortQuestions, stepSelection,
 } from "./triage.js";
+import { focusPlace, restoreFocus } from "./focus.js";
 
 const root = document.getElementById("console");
 const sessionId = root.dataset.sessionId;
@@ -61,8 +62,12 @@ const state = {
   topId: "", // the window's first card (while the cursor anchors it)
   start: 0, // its index in the filtered list
   current: "", // the keyboard cursor: a question id
+  cursorAt: 0, // its index in the filtered list at the last render
   selected: new Set(), // question ids chosen for a bulk action
   shownIds: [], // the filtered list's ids, in order (for j/k)
+  // A panel just opened or closed: {id, open: name} focuses its first field, {id, close: name}
+  // gives the focus back to the button that opened it.
+  focusPanel: null,
 };
 // Per-question console state that survives re-renders: the open panel, chosen values, errors.
 const uiState = new Map();
@@ -89,6 +94,7 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     state.synced = true;
     showIngestBadge(dom.ingest, frame.ingest);
     scheduleRender();
+    fetchRest(frame.next);
   },
   onEvent: (frame) => {
     if (frame.kind === "question") {
@@ -111,13 +117,22 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
   },
 });
 
+/** The rest of a long session's questions, page after page, after the snapshot's first
+ * (docs/protocol.md). A question already newer from an event is kept. */
+function fetchRest(after) {
+  if (!after) return;
+  socket.request("questions", { after }).then((page) => {
+    for (const q of page.questions) {
+      const have = state.questions.get(q.id);
+      if (!have || have.version < q.version) state.questions.set(q.id, q);
+    }
+    scheduleRender();
+    fetchRest(page.next);
+  }, () => {}); // a dropped connection resumes with a new snapshot, which pages again
+}
+
 /** Send a question action; shows the refusal on the question's card. */
 function act(q, type, fields = {}) {
-  if (state.current === q.id && ["approve", "decline", "merge", "reply"].includes(type)) {
-    // The question leaves this list: the cursor goes on to the next one.
-    const next = stepSelection(state.shownIds, q.id, 1);
-    state.current = next !== q.id ? next : stepSelection(state.shownIds, q.id, -1);
-  }
   state.selected.delete(q.id);
   const entry = ui(q.id);
   entry.busy = true;
@@ -155,12 +170,19 @@ function render() {
   }
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.setAttribute("aria-selected", tab.dataset.tab === state.tab ? "true" : "false");
+    tab.tabIndex = tab.dataset.tab === state.tab ? 0 : -1;
   }
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
   const shown = sortQuestions(g[state.tab].filter((q) => matchesFilter(q, state.filter)), state.sort);
   state.shownIds = shown.map((q) => q.id);
-  const at = state.current ? state.shownIds.indexOf(state.current) : -1;
-  if (at < 0) state.current = "";
+  let at = state.current ? state.shownIds.indexOf(state.current) : -1;
+  if (at < 0 && state.current) {
+    // The question under the cursor left the list (approved, declined…): the cursor stays in
+    // its place, on the next question (restoreFocus below moves the focus the same way).
+    at = Math.min(state.cursorAt, state.shownIds.length - 1);
+    state.current = state.shownIds[at] || "";
+  }
+  state.cursorAt = Math.max(at, 0);
   let start = state.current ? Math.max(0, state.shownIds.indexOf(state.topId)) : 0;
   if (at >= 0 && at < start) start = at;
   if (at >= start + state.limit) start = at - state.limit + 1;
@@ -168,6 +190,9 @@ function render() {
   state.start = start;
   const queued = g.queue.filter((q) => q.state === "queued");
   const places = new Map(queued.map((q, i) => [q.id, i]));
+  // A card that is rebuilt or leaves the list (approved, declined…) would drop the focus to
+  // the page: it stays on the card, or goes to the next question in its place.
+  const place = focusPlace(dom.list);
   const nodes = shown.slice(start, start + state.limit).map((q) => card(q, queued, places));
   // Take out the cards that left first, then move only what is out of place: a card leaving
   // the top must not move every card below it (each move costs a style and layout pass), and
@@ -177,7 +202,14 @@ function render() {
   nodes.forEach((node, i) => {
     if (dom.list.children[i] !== node) dom.list.insertBefore(node, dom.list.children[i] || null);
   });
+  restoreFocus(dom.list, place, dom.panel);
+  // The keyboard cursor follows the focus: after an action the question in the handled
+  // one's place has both.
+  const focused = document.activeElement && document.activeElement.closest
+    ? document.activeElement.closest("#list > [data-focus-key]") : null;
+  if (focused) state.current = focused.dataset.focusKey;
   markCurrent();
+  focusPanel();
   dom.empty.hidden = nodes.length > 0;
   const below = shown.length - start - state.limit;
   dom.more.hidden = below <= 0;
@@ -263,6 +295,17 @@ function badges(q) {
   return out;
 }
 
+function focusPanel() {
+  const request = state.focusPanel;
+  state.focusPanel = null;
+  const node = request && cards.get(request.id);
+  if (!node || !node.node.isConnected) return;
+  const target = request.open
+    ? node.node.querySelector(".mod-panel select, .mod-panel textarea")
+    : node.node.querySelector(`button[data-panel="${request.close}"]`);
+  if (target && !target.disabled) target.focus();
+}
+
 function card(q, queued, places) {
   const entry = ui(q.id);
   const index = places.has(q.id) ? places.get(q.id) : -1;
@@ -299,7 +342,10 @@ function buildCard(q, entry, index, queued, highlight) {
     type: "checkbox", class: "mod-select", "aria-label": "选中（批量操作）", checked: state.selected.has(q.id),
     onchange: (ev) => toggleSelected(q.id, ev.target.checked),
   }) : null;
-  return el("li", { class: classes.join(" "), id: `q-${q.id}`, tabindex: "-1", dataset: { questionId: q.id, state: q.state } },
+  return el("li", {
+    class: classes.join(" "), id: `q-${q.id}`, tabindex: "-1",
+    dataset: { questionId: q.id, state: q.state, focusKey: q.id },
+  },
     el("div", { class: "mod-head" }, select,
       el("time", { class: "mod-time" }, clock(q.created_at, true)),
       el("span", { class: "mod-nick" }, q.nickname || "匿名观众"),
@@ -340,8 +386,12 @@ function mergeOffer(original, highlight) {
     el("button", {
       type: "button", class: "small secondary",
       onclick: () => {
+        const from = state.highlight && state.highlight.from;
         state.highlight = null;
-        scheduleRender();
+        render();
+        // Back to the 疑似重复 button that led here.
+        const back = from && document.querySelector(`#q-${CSS.escape(from)} button.dup`);
+        if (back) back.focus();
       },
     }, "取消"));
 }
@@ -360,16 +410,26 @@ function showOriginal(q) {
   state.highlight = { target: original.id, from: q.id };
   render();
   const node = document.getElementById(`q-${original.id}`);
-  if (node) node.scrollIntoView({ behavior: "smooth", block: "center" });
+  if (node) {
+    // The offer takes the focus, so a keyboard user lands on 合并到此 / 取消.
+    const offer = node.querySelector(".merge-offer button");
+    (offer || node).focus({ preventScroll: true });
+    node.scrollIntoView({ behavior: "smooth", block: "center" });
+  }
 }
 
 function button(label, onclick, options = {}) {
-  return el("button", { type: "button", class: `small ${options.class || "secondary"}`, disabled: options.disabled, onclick }, label);
+  return el("button", {
+    type: "button", class: `small ${options.class || "secondary"}`, disabled: options.disabled,
+    "aria-expanded": options.panel ? String(options.expanded) : null,
+    dataset: options.panel ? { panel: options.panel } : null, onclick,
+  }, label);
 }
 
 function togglePanel(q, name) {
   const entry = ui(q.id);
   entry.panel = entry.panel === name ? "" : name;
+  state.focusPanel = entry.panel ? { id: q.id, open: name } : { id: q.id, close: name };
   entry.error = "";
   scheduleRender();
 }
@@ -394,7 +454,9 @@ function actions(q, entry, index, queued) {
       button("下移", () => moveDown(q, index, queued), { disabled: busy || index < 0 || index >= queued.length - 1 }),
     );
   }
-  if (OPEN.has(q.state)) row.append(button("编辑", () => togglePanel(q, "edit"), { disabled: busy }));
+  const toggle = (label, name) => button(label, () => togglePanel(q, name),
+    { disabled: busy, panel: name, expanded: entry.panel === name });
+  if (OPEN.has(q.state)) row.append(toggle("编辑", "edit"));
   if (q.state === "queued" && HOSTS.length > 1) {
     const choices = [{ id: "", name: "不指定主持人" }, ...HOSTS].filter((h) => h.id !== (q.host_id || ""));
     const move = el("select", { "aria-label": "转给主持人", class: "compact", disabled: busy },
@@ -406,11 +468,7 @@ function actions(q, entry, index, queued) {
     row.append(move);
   }
   if (q.state === "pending" || q.state === "queued") {
-    row.append(
-      button("合并到…", () => togglePanel(q, "merge"), { disabled: busy }),
-      button("文字回复", () => togglePanel(q, "reply"), { disabled: busy }),
-      button("拒绝", () => togglePanel(q, "decline"), { disabled: busy }),
-    );
+    row.append(toggle("合并到…", "merge"), toggle("文字回复", "reply"), toggle("拒绝", "decline"));
   }
   if (q.viewer_id) {
     const restricted = restrictionOf(q.viewer_id);
@@ -576,12 +634,17 @@ function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitCl
     ev.preventDefault();
     onSubmit();
   });
-  // Keyboard: Enter on a chosen template (or Ctrl+Enter anywhere) submits; Esc closes.
+  // Keyboard: Enter on a chosen template (or Ctrl+Enter anywhere) submits; Escape closes the
+  // panel like 取消, and the focus goes back to the button that opened it.
   form.addEventListener("keydown", (ev) => {
     const onSelect = ev.target.tagName === "SELECT" && ev.target.value !== "";
     if (ev.key === "Enter" && (ev.ctrlKey || onSelect)) {
       ev.preventDefault();
       onSubmit();
+    } else if (ev.key === "Escape") {
+      ev.preventDefault();
+      ev.stopPropagation();
+      cancel.click();
     }
   });
   return form;
@@ -621,18 +684,55 @@ function showControlsError(message) {
 
 // --- controls -------------------------------------------------------------------------------
 
-for (const tab of document.querySelectorAll("[role=tab]")) {
-  tab.addEventListener("click", () => switchTab(tab.dataset.tab));
+const tabs = [...document.querySelectorAll("[role=tab]")];
+for (const tab of tabs) {
+  tab.addEventListener("click", () => {
+    switchTab(tab.dataset.tab);
+  });
+  // The tabs pattern: the arrow keys, Home and End move between the tabs (and select them).
+  tab.addEventListener("keydown", (ev) => {
+    const i = tabs.indexOf(tab);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    next.focus();
+    next.click();
+  });
 }
 
+// Slow mode applies a pick made with the pointer at once; with the keyboard, the arrow keys
+// browse the options (each would otherwise be applied and audited) and Enter or leaving the
+// box applies the choice.
+let slowByKeyboard = false;
+dom.slowMode.addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter") {
+    ev.preventDefault();
+    applySlowMode();
+  } else if (ev.key !== "Tab") {
+    slowByKeyboard = true;
+  }
+});
+dom.slowMode.addEventListener("pointerdown", () => { slowByKeyboard = false; });
 dom.slowMode.addEventListener("change", () => {
+  if (!slowByKeyboard) applySlowMode();
+});
+dom.slowMode.addEventListener("blur", () => applySlowMode());
+
+let slowSent = null; // the value asked for and not yet refused (blur after a pick)
+
+function applySlowMode() {
+  slowByKeyboard = false;
   const seconds = Number(dom.slowMode.value);
+  if (seconds === (state.session.slow_mode_seconds || 0) || seconds === slowSent) return;
+  slowSent = seconds;
   showControlsError("");
-  socket.request("slow_mode", { seconds }).catch((err) => {
+  socket.request("slow_mode", { seconds }).then(() => { slowSent = null; }, (err) => {
+    slowSent = null;
     showControlsError(err.message);
     dom.slowMode.value = String(state.session.slow_mode_seconds || 0);
   });
-});
+}
 
 // Timeouts run out on their own: refresh the badges once a minute.
 setInterval(scheduleRender, 60_000);

@@ -7,13 +7,13 @@ import { clock } from "./format.js";
 
 /** States a question can still be acted on in, and the states that end it. */
 export const OPEN = new Set(["pending", "queued", "on_air"]);
-export const FINAL = new Set(["answered", "replied", "merged", "declined"]);
+export const FINAL = new Set(["answered", "replied", "merged", "declined", "carried"]);
 /** What the public view of a broadcast holds (the rest only its asker sees). */
 export const PUBLIC_STATES = new Set(["queued", "on_air", "answered"]);
 
 export const STATE_LABELS = {
   pending: "等待审核", queued: "已进入队列", on_air: "正在直播", answered: "已在直播中解答",
-  replied: "已文字回复", merged: "已合并", declined: "未采用",
+  replied: "已文字回复", merged: "已合并", declined: "未采用", carried: "已转到下一场直播",
 };
 
 export const PII_LABELS = {

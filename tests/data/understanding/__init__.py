@@ -63,11 +63,7 @@ def load_half(half: str, path: Path = QUESTIONS) -> list[Case]:
 
 
 def load_word_list() -> Any:
-    """The shipped admin-editable word list, wherever the segmentation module lives (it is
-    moving from clips/ to moderation/ in the layers refactor)."""
-    for module in ("moderation.segment", "clips.segment"):
-        try:
-            return importlib.import_module(module).load_word_list()
-        except ModuleNotFoundError:
-            continue
-    raise ModuleNotFoundError("no word list module (moderation.segment or clips.segment)")
+    """The shipped admin-editable word list."""
+    from moderation.segment import load_word_list as load
+
+    return load()

@@ -1,10 +1,12 @@
-"""Chinese text analysis for the clip library's search: normalization, word segmentation, the
-editable word list (synonyms, typos, stopwords) and the analysis of a query into terms.
+"""Chinese text analysis: word segmentation, the one editable word list (synonyms, typos,
+homophones, stopwords; read by search here and by suggestions and duplicate detection through
+``moderation.vocabulary``) and the analysis of a query into terms.
 
 Clip texts and queries go through the same steps, so that both sides meet on the same tokens:
 
-1. ``normalize``: invisible characters dropped, NFKC (full-width → half-width), case folded,
-   and anything that is not a letter or a digit becomes a space.
+1. ``moderation.text.fold``: invisible characters dropped, NFKC (full-width → half-width),
+   case folded, traditional → simplified, and anything that is not a letter or a digit
+   becomes a space.
 2. Segmentation with jieba's dictionary and algorithm (``rjieba``, the Rust port; the
    dictionary is compiled into the wheel, nothing is read or written at run time), without
    the HMM guesser, so that an unknown word falls apart into characters the same way in a
@@ -17,10 +19,10 @@ A clip's text is cut in search mode (a long word also yields the dictionary word
 becomes a ``Term``: the word, its synonyms and, for a long word, its parts. Before cutting,
 likely typos in the query are corrected (``Segmenter.correct``).
 
-The word list is data: ``clips/synonyms.toml``, read by ``load_word_list``, which validates it
-and names the offending entry. ``Segmenter.signature`` changes whenever anything that decides
-how a clip's text is cut changes (the catalog's terms, the word list's words, the stopwords,
-the jieba build), so the search index knows to rebuild itself.
+The word list is data: ``moderation/synonyms.toml``, read by ``load_word_list``, which
+validates it and names the offending entry. ``Segmenter.signature`` changes whenever anything
+that decides how a clip's text is cut changes (the fold, the catalog's terms, the word list's
+words, the stopwords, the jieba build), so the search index knows to rebuild itself.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import hashlib
 import json
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moderation.catalog import Catalog, read_data_file
+from moderation.text import fold, fold_signature
 
 if TYPE_CHECKING:
     import rjieba
@@ -48,28 +50,7 @@ MAX_ALTERNATIVES = 12  # a word and its synonyms, at most
 MAX_TYPO_WINDOW = 6  # longest stretch of characters checked as one possibly misspelt word
 
 # ---------------------------------------------------------------------------------------------
-# Normalization
-
-# Characters that render as nothing (soft hyphen, zero-width space and joiners, direction
-# marks and overrides, variation selectors, Hangul fillers, tags). Removed before anything
-# else, so that "驾\u200b照" is 驾照 and not 驾 and 照.
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff]"
-)
-_SEPARATORS = re.compile(r"[\W_]+")
-
-
-def normalize(text: str) -> str:
-    """The form every text is searched in: letters and digits, single spaces between runs.
-
-    NFKC turns full-width letters, digits and punctuation into their ASCII forms ("Ｃ１" →
-    "c1" after case folding) and compatibility characters into plain ones; what is left that
-    is neither a letter nor a digit (punctuation, symbols, emoji, FTS query syntax) separates
-    words.
-    """
-    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
-    return _SEPARATORS.sub(" ", text).strip()
+# Characters
 
 
 def is_han(ch: str) -> bool:
@@ -78,7 +59,7 @@ def is_han(ch: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# The word list (clips/synonyms.toml)
+# The word list (moderation/synonyms.toml)
 
 
 class WordListError(ValueError):
@@ -87,7 +68,7 @@ class WordListError(ValueError):
 
 @dataclass(frozen=True)
 class WordList:
-    """The parsed word list, every word normalized. See ``clips/synonyms.toml``."""
+    """The parsed word list, every word folded. See ``moderation/synonyms.toml``."""
 
     equivalent: tuple[tuple[str, ...], ...] = ()  # groups of interchangeable words
     expand: tuple[tuple[str, tuple[str, ...]], ...] = ()  # word -> words it also searches
@@ -112,12 +93,12 @@ _SECTIONS = ("equivalent", "expand", "typos", "homophones", "stopwords")
 
 def load_word_list(path: Path | None = None) -> WordList:
     """Load and validate a word list; without a path, the one shipped with this package."""
-    text, source = read_data_file("clips", WORD_LIST_RESOURCE, path, "搜索词表", WordListError)
+    text, source = read_data_file("moderation", WORD_LIST_RESOURCE, path, "搜索词表", WordListError)
     return parse_word_list(text, source=source)
 
 
 def parse_word_list(text: str, *, source: str = "<word list>") -> WordList:
-    """Validate TOML text of the form documented in ``clips/synonyms.toml``."""
+    """Validate TOML text of the form documented in ``moderation/synonyms.toml``."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -133,9 +114,9 @@ def parse_word_list(text: str, *, source: str = "<word list>") -> WordList:
         return value
 
     def word(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not normalize(value):
+        if not isinstance(value, str) or not fold(value):
             raise WordListError(f"搜索词表 {source} 的 {where} 必须是非空的词")
-        return normalize(value)
+        return fold(value)
 
     def word_list(value: Any, where: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
@@ -212,7 +193,7 @@ class Term:
 
 @dataclass(frozen=True)
 class AnalyzedQuery:
-    text: str  # normalized, typos corrected: what is searched for
+    text: str  # folded, typos corrected: what is searched for
     terms: tuple[Term, ...]
     corrections: tuple[tuple[str, str], ...] = ()  # (as typed, as searched)
 
@@ -259,7 +240,7 @@ class Segmenter:
     def __init__(self, words: WordList, domain_terms: Iterable[str] = ()) -> None:
         self.words = words
         self._stop = words.stopwords
-        vocabulary = {normalize(term) for term in domain_terms} | words.words()
+        vocabulary = {fold(term) for term in domain_terms} | words.words()
         self._vocabulary = frozenset(
             term for term in vocabulary if len(term) >= 2 and " " not in term
         )
@@ -284,8 +265,8 @@ class Segmenter:
         self._homophone_fixes = self._homophone_table(dict(words.homophones))
         self.signature = hashlib.sha256(
             json.dumps(
-                [ANALYZER_VERSION, _jieba_version(), sorted(self._vocabulary),
-                 sorted(self._stop)],
+                [ANALYZER_VERSION, fold_signature(), _jieba_version(),
+                 sorted(self._vocabulary), sorted(self._stop)],
                 ensure_ascii=False,
             ).encode()
         ).hexdigest()[:16]
@@ -299,7 +280,7 @@ class Segmenter:
     def index_tokens(self, text: str) -> list[str]:
         """The tokens a clip's text is indexed under (search mode, stopwords dropped)."""
         return [
-            token for token in self._jieba.cut_for_search(normalize(text), False)
+            token for token in self._jieba.cut_for_search(fold(text), False)
             if not token.isspace() and token not in self._stop
         ]
 
@@ -320,7 +301,7 @@ class Segmenter:
         into characters, each a weak term; they are not joined into a phrase, because a row
         of one-character words ("去哪提") is just as common in a question.
         """
-        corrected, corrections = self.correct(normalize(query))
+        corrected, corrections = self.correct(fold(query))
         words = [
             token for token in self._jieba.cut(corrected, False)
             if not token.isspace() and token not in self._stop
@@ -383,7 +364,7 @@ class Segmenter:
         return {variant: target for variant, target in found.items() if target is not None}
 
     def correct(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-        """Fix likely typos in a normalized query; return it and the ``(typed, fixed)`` pairs.
+        """Fix likely typos in a folded query; return it and the ``(typed, fixed)`` pairs.
 
         Left to right, at each character the longest stretch of Chinese characters (up to
         ``MAX_TYPO_WINDOW``) that is a listed typo is replaced; one that is a word is kept

@@ -2,7 +2,7 @@
 
 While a session is live, ``Recorder`` keeps an ffmpeg process ingesting its source into
 ``<media_dir>/sessions/<session_id>/hls/index.m3u8`` (2-second MPEG-TS segments, a keyframe
-at each, program-date-time on each; the command is ``clips.commands.record_args``). The same
+at each, program-date-time on each; the command is ``live.recorder_commands.record_args``). The same
 files serve the live page and the clip cutter.
 
 Supervision, because live sources fail: when ffmpeg exits, or makes no progress for
@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from clips import commands
-from clips.commands import DEFAULT_ENCODER, Encoder, Source
-from clips.ffmpeg import MediaError, Progress, probe, run_ffmpeg
+from live import recorder_commands as commands
+from live.ffmpeg import MediaError, Progress, probe, run_ffmpeg
+from live.recorder_commands import DEFAULT_ENCODER, Encoder, Source
 
 # Store ids are URL-safe base64 (letters, digits, "-", "_"); paths are always absolute, so a
 # leading "-" never reaches ffmpeg as an option.
@@ -212,7 +212,7 @@ class Recorder:
 
     async def start(self, session_id: str, source: str = "", *,
                     copy: bool | None = None) -> None:
-        """Start recording ``session_id`` from ``source`` (see ``clips.commands.Source``).
+        """Start recording ``session_id`` from ``source`` (see ``live.recorder_commands.Source``).
 
         ``copy``: copy the source's streams (True), encode them (False), or decide from a
         probe (None: H.264 video and AAC audio are copied; a listening RTMP/SRT source,

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from clips.ffmpeg import find_ffmpeg
 from clips.timeline import load_playlist
-from live.hub import STAFF, Event
-from live.recorder import IngestHealth, session_playlist
-from live.recording import (
+from live.events import STAFF, Event
+from live.ffmpeg import find_ffmpeg
+from live.hls_recorder import IngestHealth, session_playlist
+from live.recordings import (
     RATE_EVENT_SECONDS,
     Recordings,
     make_recordings,
@@ -177,7 +177,7 @@ async def test_a_source_that_cannot_start_shows_down_without_raising(
         sqlite_store: Store, caplog: pytest.LogCaptureFixture) -> None:
     bench = Bench(sqlite_store, fail=ValueError(f"only rtmp:// and srt:// can listen, not "
                                                 f"'http://x/live/{KEY}'"))
-    with caplog.at_level(logging.ERROR, logger="live.recording"):
+    with caplog.at_level(logging.ERROR, logger="live.recordings"):
         bench.recordings.session_changed(
             broadcast("s", "live", f"listen:http://x/live/{KEY}"))
         await bench.recordings.settle()
@@ -201,7 +201,7 @@ async def test_recording_off_or_without_ffmpeg(settings: Settings, sqlite_store:
     assert not off.enabled and await off.resume() == 0
     assert off.view("s") == {"enabled": False, "status": "off", "detail": "recording is off"}
 
-    with caplog.at_level(logging.ERROR, logger="live.recording"):
+    with caplog.at_level(logging.ERROR, logger="live.recordings"):
         broken = make_recordings(
             settings.replace(media={"ffmpeg": "/nonexistent/ffmpeg"}),
             sqlite_store, publish)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from clips.commands import Encoder
 from clips.cutter import cut_clip
-from clips.ffmpeg import find_ffmpeg
 from clips.timeline import load_playlist
-from live.recorder import IngestHealth, Recorder, finalize_playlist, recent_bitrate_kbps
+from live.ffmpeg import find_ffmpeg
+from live.hls_recorder import IngestHealth, Recorder, finalize_playlist, recent_bitrate_kbps
+from live.recorder_commands import Encoder
 from tests.clips import media
 from tests.support import until
 

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from clips.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
-from live.hub import STAFF, Event, Publish
-from live.recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
+from live.events import INGEST, STAFF, Event, Publish
+from live.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
+from live.hls_recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
 from settings import MediaSettings, Settings
 from store.base import Store
 from store.records import Broadcast
@@ -52,7 +52,7 @@ PUSH_APP = "live"  # the RTMP application name: rtmp://host:port/live, key = str
 
 
 class SessionRecorder(Protocol):
-    """What ``Recordings`` needs of a recorder (``live.recorder.Recorder``; tests fake it)."""
+    """What ``Recordings`` needs of a recorder (``live.hls_recorder.Recorder``; tests fake it)."""
 
     async def start(self, session_id: str, source: str = "", *,
                     copy: bool | None = None) -> None: ...
@@ -294,7 +294,7 @@ class Recordings:
                 and now - shown[0] < RATE_EVENT_SECONDS):
             return  # only the bitrate moved, and staff were told one recently
         self._published[session_id] = (now, health)
-        self.publish(session_id, [Event(STAFF, "ingest", {"ingest": self.view(session_id)})])
+        self.publish(session_id, [Event(STAFF, INGEST, {"ingest": self.view(session_id)})])
 
 
 def make_recordings(settings: Settings, store: Store, publish: Publish) -> Recordings:

@@ -1,4 +1,4 @@
-"""Text analysis for search: normalization, the word list, segmentation, query terms, typos."""
+"""Text analysis for search: the word list, segmentation, query terms, typos."""
 
 from __future__ import annotations
 
@@ -6,42 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from clips.segment import (
+from moderation.catalog import load_catalog
+from moderation.segment import (
     MAX_TERMS,
     Segmenter,
     WordList,
     WordListError,
     load_word_list,
-    normalize,
     parse_word_list,
 )
-from moderation.catalog import load_catalog
+from moderation.text import fold
 
 
 @pytest.fixture(scope="module")
 def segmenter() -> Segmenter:
     return Segmenter.for_catalog(load_catalog(), load_word_list())
-
-
-# --- normalize -------------------------------------------------------------------------------
-
-
-def test_normalize_folds_full_width_and_case() -> None:
-    assert normalize("Ｃ１驾照　１２１２３ＡＰＰ") == "c1驾照 12123app"
-
-
-def test_normalize_turns_punctuation_symbols_and_query_syntax_into_spaces() -> None:
-    assert normalize('驾照，到期了？！ "NEAR(年检*)" OR -title:^x {"$ne":1} 🚗') == (
-        "驾照 到期了 near 年检 or title x ne 1"
-    )
-
-
-def test_normalize_drops_invisible_characters_inside_words() -> None:
-    assert normalize("驾\u200b照\u200d到\ufeff期\u2066") == "驾照到期"
-
-
-def test_normalize_of_nothing_useful_is_empty() -> None:
-    assert normalize(" ！？…—·\n\t_ ") == ""
 
 
 # --- the word list ---------------------------------------------------------------------------
@@ -190,7 +169,7 @@ def test_typos_are_corrected(segmenter: Segmenter, typed: str, searched: str) ->
     ["我还证明不了", "年龄大了", "找到驾照了", "审核要多久", "上排座位", "检查一下", "c1增驾b2"],
 )
 def test_words_and_sound_text_are_left_alone(segmenter: Segmenter, text: str) -> None:
-    assert segmenter.correct(normalize(text)) == (normalize(text), ())
+    assert segmenter.correct(fold(text)) == (fold(text), ())
 
 
 def test_an_ambiguous_misspelling_is_not_corrected() -> None:

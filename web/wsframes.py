@@ -1,0 +1,136 @@
+"""Websocket framing for the hub's fan-out: serialize once, write many, never after a Close.
+
+A hub ``Frame`` is JSON-encoded once; its websocket encoding (a FIN text frame, unmasked as
+server frames are) is built once too, on first use, and shared by every socket it goes to.
+
+``FrameSender`` is a connection's ``live.hub.Outlet``. A socket that keeps up gets each
+batch of frames in one ``transport.write``, straight from the publisher: no queue, no task,
+nothing held per idle socket. A socket that falls behind (its transport buffer is above
+``HIGH_WATER``, or frames are already waiting) gets a backlog and a writer task that sends
+through aiohttp's own writer (``send_frame``, which also waits for the socket to drain);
+both are released once it has caught up. A backlog of more than ``limit`` frames means the
+client is not reading: ``send`` answers False and the hub drops the connection.
+
+Order: frames go straight to the transport only while nothing is waiting, and the writer
+task hands each frame to aiohttp before it yields, so a socket sees frames in publish order.
+Close: once the close handshake has started (ours or the client's) or the transport is
+closing, nothing more is written; ``close`` is bounded in time, and a client that does not
+read its Close frame is cut off (``transport.abort``) rather than held open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Sequence
+
+from aiohttp import WSMsgType, web
+
+from live.hub import Frame
+
+HIGH_WATER = 64 * 1024  # bytes buffered in the transport before a socket counts as behind
+CLOSE_TIMEOUT = 2.0  # seconds a close may take (send Close, drain, await the reply)
+
+_TEXT_FIN = 0x81
+
+
+def frame_header(length: int) -> bytes:
+    """The header of a server text frame (FIN, opcode 1, no mask) carrying ``length`` bytes."""
+    if length < 126:
+        return bytes((_TEXT_FIN, length))
+    if length < 65536:
+        return bytes((_TEXT_FIN, 126)) + length.to_bytes(2, "big")
+    return bytes((_TEXT_FIN, 127)) + length.to_bytes(8, "big")
+
+
+def wire(frame: Frame) -> bytes:
+    """The frame as websocket bytes, encoded on first use and then shared."""
+    encoded = frame.wire
+    if encoded is None:
+        encoded = frame.wire = frame_header(len(frame.data)) + frame.data
+    return encoded
+
+
+class FrameSender:
+    """Sends one socket's hub frames in order, never waiting and never after a Close."""
+
+    __slots__ = ("_backlog", "_transport", "_writer", "_ws", "limit")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                 limit: int) -> None:
+        self._ws = ws
+        self._transport = transport
+        self.limit = limit
+        self._backlog: deque[Frame] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def closing(self) -> bool:
+        """The close handshake has started or the connection is going away."""
+        return self._ws.closed or self._transport.is_closing()
+
+    @property
+    def behind(self) -> int:
+        """Frames waiting for the writer task (0 when the socket keeps up)."""
+        return len(self._backlog) if self._backlog is not None else 0
+
+    def send(self, frames: Sequence[Frame]) -> bool:
+        if self.closing:
+            return True  # the socket is going away; its handler ends the connection
+        backlog = self._backlog
+        if backlog is None:
+            if self._transport.get_write_buffer_size() <= HIGH_WATER:
+                self._transport.write(b"".join([wire(f) for f in frames]))
+                return True
+            backlog = self._backlog = deque()
+        if len(backlog) + len(frames) > self.limit:
+            return False
+        backlog.extend(frames)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain(backlog))
+        return True
+
+    async def _drain(self, backlog: deque[Frame]) -> None:
+        try:
+            while backlog and not self.closing:
+                # send_frame writes before it first yields: no direct write can overtake.
+                await self._ws.send_frame(backlog.popleft().data, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            pass  # the connection is gone; the receive loop sees that and ends it
+        finally:
+            backlog.clear()
+            self._backlog = None
+            self._writer = None
+
+    async def flush(self, within: float) -> None:
+        """Wait up to ``within`` seconds for waiting frames (an error explaining a close)."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait((writer,), timeout=within)
+
+    def abort(self) -> None:
+        """Cut the connection now, without a close handshake."""
+        if self._writer is not None:
+            self._writer.cancel()
+        self._transport.abort()
+
+    async def close(self, code: int, reason: str, within: float = CLOSE_TIMEOUT) -> None:
+        """Close with ``code``: the handshake, or the connection cut if it takes longer than
+        ``within`` seconds (a peer that does not read never answers our Close)."""
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        try:
+            if not self._ws.closed:
+                async with asyncio.timeout(within):
+                    await self._ws.close(code=code, message=reason.encode())
+        except TimeoutError:
+            pass
+        finally:
+            # A peer that stopped reading leaves bytes (our Close among them) in the buffer,
+            # and transport.close() would wait for them forever.
+            if not self._transport.is_closing() or self._transport.get_write_buffer_size():
+                self._transport.abort()
