@@ -31,6 +31,7 @@ from live.protocol import STAFF_PING, B, Field, I, S
 from moderation.filters import TextRejected, normalize_text
 from moderation.pii import mask_pii
 from moderation.questions import (
+    MAX_BULK,
     MAX_REASON,
     MAX_REPLY,
     Action,
@@ -49,6 +50,7 @@ from moderation.questions import (
     Skip,
     ToHost,
     host_queue,
+    parse_targets,
     position_before,
 )
 from moderation.service import AuditTag, Board, Moderation
@@ -327,22 +329,6 @@ class MoveToHostCommand(OnQuestion):
         others = [x for x in host_queue(list(board.questions.values()), self.host_id)
                   if x.id != q.id]
         return ToHost(self.host_id, position_before(others, None))
-
-
-MAX_BULK = 100  # questions in one bulk action
-
-
-def parse_targets(text: str) -> list[tuple[str, int]]:
-    """``"id:version,id:version"`` as (id, version) pairs; refuses anything else."""
-    pairs: list[tuple[str, int]] = []
-    for part in text.split(","):
-        question_id, _, version = part.strip().partition(":")
-        if not question_id or not version.isdigit() or int(version) < 1:
-            raise Refused("bad_field", "questions 应为“问题id:版本”，以逗号分隔。")
-        pairs.append((question_id, int(version)))
-    if len(pairs) > MAX_BULK:
-        raise Refused("bad_field", f"一次最多处理 {MAX_BULK} 个问题。")
-    return pairs
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -292,6 +292,22 @@ def carried_copy(q: Question, carry: Carry, now: float) -> Question:
                     flags=flags, created_at=now, updated_at=now)
 
 
+MAX_BULK = 100  # questions in one bulk action
+
+
+def parse_targets(text: str) -> list[tuple[str, int]]:
+    """``"id:version,id:version"`` as (id, version) pairs; refuses anything else."""
+    pairs: list[tuple[str, int]] = []
+    for part in text.split(","):
+        question_id, _, version = part.strip().partition(":")
+        if not question_id or not version.isdigit() or int(version) < 1:
+            raise Refused("bad_field", "questions 应为“问题id:版本”，以逗号分隔。")
+        pairs.append((question_id, int(version)))
+    if len(pairs) > MAX_BULK:
+        raise Refused("bad_field", f"一次最多处理 {MAX_BULK} 个问题。")
+    return pairs
+
+
 def queue_order(questions: list[Question]) -> list[Question]:
     """The host's queue: pinned first, then by position (then age, for equal positions)."""
     queued = [q for q in questions if q.state == QUEUED]
