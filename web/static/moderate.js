@@ -202,12 +202,14 @@ function render() {
   nodes.forEach((node, i) => {
     if (dom.list.children[i] !== node) dom.list.insertBefore(node, dom.list.children[i] || null);
   });
+  const left = place !== null && !nodes.some((node) => node.dataset.focusKey === place.key);
   restoreFocus(dom.list, place, dom.panel);
-  // The keyboard cursor follows the focus: after an action the question in the handled
-  // one's place has both.
-  const focused = document.activeElement && document.activeElement.closest
-    ? document.activeElement.closest("#list > [data-focus-key]") : null;
-  if (focused) state.current = focused.dataset.focusKey;
+  if (left) {
+    // The focused card left (approved, declined…) and the focus went on to the question in
+    // its place: the keyboard cursor goes with it.
+    const focused = document.activeElement.closest("#list > [data-focus-key]");
+    if (focused) state.current = focused.dataset.focusKey;
+  }
   markCurrent();
   focusPanel();
   dom.empty.hidden = nodes.length > 0;
