@@ -20,6 +20,7 @@ from moderation.questions import STATES
 from web.api_actions import action_path
 from web.errors import PROBLEM_TYPE
 from web.library_view import API_PAGE_SIZE
+from web.openapi_desk import desk_paths, desk_schemas
 
 VERSION = "1.0.0"
 
@@ -268,6 +269,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                 "responses": {"200": _json_response("The catalog.", _ref("Catalog"))},
             }},
             **_action_paths(),
+            **desk_paths(),
             "/api/openapi.json": {"get": {
                 "operationId": "getOpenApi",
                 "summary": "This document",
@@ -276,7 +278,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                                           "schema": {"type": "object"}}}}},
             }},
         },
-        "components": {"schemas": _schemas(categories)},
+        "components": {"schemas": {**_schemas(categories), **desk_schemas()}},
     }
 
 

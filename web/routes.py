@@ -20,6 +20,9 @@ from web import (
     api_actions,
     auth,
     clip_review,
+    desk_api,
+    desk_export,
+    desk_pages,
     keys,
     library_pages,
     live_pages,
@@ -60,7 +63,8 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
-                              + api_actions.ROUTES)
+                              + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
+                              + desk_pages.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -15,7 +15,8 @@ HOUR = 3600.0
 
 
 def q(n: int, *, at: float, session: str = "s1", host: str = "h1", item: str = "driving",
-      state: str = "pending", answered_after: float = 0.0, text: str = "驾照到期怎么换") -> Question:
+      state: str = "pending", answered_after: float = 0.0, text: str = "驾照到期怎么换"
+      ) -> Question:
     return Question(
         id=f"q{n:03d}", session_id=session, viewer_id=f"v{n}", client_id=f"c{n}", text=text,
         state=state, category="驾驶证", item_id=item, host_id=host, created_at=at,
