@@ -12,12 +12,13 @@ cluster.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from moderation.catalog import Catalog
 from moderation.periods import Period
-from store.aggregates import QuestionFigures, TextCount
+from store.aggregates import CubeCount, TextCount
 from store.base import Store
 from store.records import Clip
 
@@ -70,11 +71,17 @@ def cluster_texts(counts: list[TextCount], threshold: float = SIMILARITY) -> lis
     return sorted((c for _, c in clusters), key=lambda c: (-c.counts["asked"], c.text))
 
 
-def _outcomes(figures: QuestionFigures | None) -> dict[str, int]:
-    if figures is None:
-        return dict.fromkeys((*OUTCOMES, "merged"), 0)
-    return {"asked": figures.asked, "answered": figures.answered, "replied": figures.replied,
-            "declined": figures.declined, "open": figures.open, "merged": figures.merged}
+COUNTED = (*OUTCOMES, "merged")
+
+
+def _add(cube: list[CubeCount], key: Callable[[CubeCount], str]) -> dict[str, dict[str, int]]:
+    """The cube's counts summed by ``key``."""
+    sums: dict[str, dict[str, int]] = {}
+    for cell in cube:
+        row = sums.setdefault(key(cell), dict.fromkeys(COUNTED, 0))
+        for name in COUNTED:
+            row[name] += getattr(cell, name)
+    return sums
 
 
 def _change(now: int, before: int) -> dict[str, Any]:
@@ -82,11 +89,13 @@ def _change(now: int, before: int) -> dict[str, Any]:
             "change_pct": round((now - before) * 100 / before, 1) if before else None}
 
 
-def _groups(current: list[QuestionFigures], previous: list[QuestionFigures],
-            name: Any) -> list[dict[str, Any]]:
-    before = {f.key: f.asked for f in previous}
-    rows = [{"key": f.key, "name": name(f.key), **_outcomes(f),
-             **_change(f.asked, before.get(f.key, 0))} for f in current]
+def _groups(current: list[CubeCount], previous: list[CubeCount],
+            key: Callable[[CubeCount], str], name: Callable[[str], str]
+            ) -> list[dict[str, Any]]:
+    before = _add(previous, key)
+    rows = [{"key": k, "name": name(k), **counts,
+             **_change(counts["asked"], before.get(k, {}).get("asked", 0))}
+            for k, counts in _add(current, key).items()]
     return sorted(rows, key=lambda r: (-r["asked"], r["key"]))
 
 
@@ -97,18 +106,14 @@ def _clip(clip: Clip) -> dict[str, Any]:
 
 async def review(store: Store, catalog: Catalog, period: Period) -> dict[str, Any]:
     """The review of ``period``: totals, days, categories, items, clusters and clips."""
-    window, before = period.window, period.previous().window
-    figures = await asyncio.gather(
-        *(store.question_figures(by, w, timings=False)
-          for by, w in (("day", window), ("category", window), ("item", window),
-                        ("category", before), ("item", before))))
-    days, categories, items, prev_categories, prev_items = figures
-    texts, clips = await asyncio.gather(
+    window = period.window
+    current, previous, texts, clips = await asyncio.gather(
+        store.question_cube(window), store.question_cube(period.previous().window),
         store.text_counts(window, CLUSTER_TEXTS),
         store.find(Clip, {"state": "published", "created_at__gte": window.start,
                           "created_at__lt": window.end}, order_by=("-views",), limit=200))
-    totals = {name: sum(_outcomes(f)[name] for f in days) for name in (*OUTCOMES, "merged")}
-    previous_asked = sum(f.asked for f in prev_categories)
+    totals = _add(current, lambda _: "").get("", dict.fromkeys(COUNTED, 0))
+    previous_asked = sum(cell.asked for cell in previous)
 
     def item_name(item_id: str) -> str:
         item = catalog.get(item_id)
@@ -117,8 +122,8 @@ async def review(store: Store, catalog: Catalog, period: Period) -> dict[str, An
     clips_by_item: dict[str, list[dict[str, Any]]] = {}
     for clip in clips:
         clips_by_item.setdefault(clip.item_id, []).append(_clip(clip))
-    by_day = {f.key: _outcomes(f) for f in days}
-    zero = dict.fromkeys((*OUTCOMES, "merged"), 0)
+    by_day = _add(current, lambda cell: cell.day)
+    zero = dict.fromkeys(COUNTED, 0)
     clusters = [{"text": c.text, "category": c.category or "未分类",
                  "item_id": c.item_id, "item_name": item_name(c.item_id),
                  "variants": c.variants, **c.counts,
@@ -131,8 +136,10 @@ async def review(store: Store, catalog: Catalog, period: Period) -> dict[str, An
                      "to": period.previous().last.isoformat()},
         "totals": {**totals, **_change(totals["asked"], previous_asked)},
         "days": [{"day": day, **by_day.get(day, zero)} for day in period.day_keys()],
-        "categories": _groups(categories, prev_categories, lambda k: k or "未分类"),
+        "categories": _groups(current, previous, lambda cell: cell.category,
+                              lambda k: k or "未分类"),
         "items": [{**row, "clips": clips_by_item.get(row["key"], [])[:5]}
-                  for row in _groups(items, prev_items, item_name)],
+                  for row in _groups(current, previous, lambda cell: cell.item_id,
+                                     item_name)],
         "clusters": clusters,
     }

@@ -81,6 +81,21 @@ class TextCount:
     open: int
 
 
+@dataclass(frozen=True)
+class CubeCount:
+    """Questions of one day, category and item, by outcome (what the review adds up)."""
+
+    day: str
+    category: str
+    item_id: str
+    asked: int
+    answered: int
+    replied: int
+    declined: int
+    merged: int
+    open: int
+
+
 def day_key(day_number: int) -> str:
     """``YYYY-MM-DD`` of a day counted from the epoch (in the window's time zone)."""
     return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day_number))).isoformat()
@@ -117,6 +132,11 @@ class StoreAggregates(abc.ABC):
                                ) -> list[QuestionFigures]:
         """Questions asked in ``window``, grouped by one of ``DIMENSIONS``, ordered by key.
         ``timings=False`` leaves out the times (cheaper: no audit log join)."""
+
+    @abc.abstractmethod
+    async def question_cube(self, window: Window) -> list[CubeCount]:
+        """Questions asked in ``window`` counted by (day, category, item) in one pass,
+        ordered by day, category and item."""
 
     @abc.abstractmethod
     async def text_counts(self, window: Window, limit: int) -> list[TextCount]:

@@ -17,6 +17,7 @@ from store.aggregates import (
     OPEN_STATES,
     TIME_FIELDS,
     TRIAGE_ACTIONS,
+    CubeCount,
     QuestionFigures,
     StoreAggregates,
     TextCount,
@@ -121,6 +122,17 @@ class MongoAggregates(StoreAggregates):
                         rows[doc["_id"]][f"{name}_p90"] = doc.get("p90")
         return [figures_from(day_key(int(k)) if by == "day" else str(k), doc)
                 for k, doc in sorted(rows.items())]
+
+    async def question_cube(self, window: Window) -> list[CubeCount]:
+        docs = await self._aggregate("questions", [
+            {"$match": {"created_at": {"$gte": float(window.start), "$lt": float(window.end)}}},
+            {"$group": {"_id": {"d": _key("day", window.utc_offset), "category": "$category",
+                                "item_id": "$item_id"}, **COUNTS}},
+            {"$sort": {"_id.d": 1, "_id.category": 1, "_id.item_id": 1}},
+        ])
+        return [CubeCount(day_key(int(d["_id"]["d"])), d["_id"]["category"],
+                          d["_id"]["item_id"], d["asked"], d["answered"], d["replied"],
+                          d["declined"], d["merged"], d["open"]) for d in docs]
 
     async def text_counts(self, window: Window, limit: int) -> list[TextCount]:
         docs = await self._aggregate("questions", [

@@ -17,6 +17,7 @@ from store.aggregates import (
     OPEN_STATES,
     TIME_FIELDS,
     TRIAGE_ACTIONS,
+    CubeCount,
     QuestionFigures,
     StoreAggregates,
     TextCount,
@@ -89,6 +90,19 @@ class SQLiteAggregates(StoreAggregates):
                             rows[k][f"{name}_p90"] = p90
             return [figures_from(day_key(k) if by == "day" else str(k), row)
                     for k, row in sorted(rows.items())]
+
+        return await self._read(run)
+
+    async def question_cube(self, window: Window) -> list[CubeCount]:
+        sql = (f"SELECT {_key_sql('day')} AS d, category, item_id, {COUNTS} FROM questions "
+               "WHERE created_at >= :start AND created_at < :end "
+               "GROUP BY d, category, item_id ORDER BY d, category, item_id")
+        params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
+
+        def run(conn: sqlite3.Connection) -> list[CubeCount]:
+            return [CubeCount(day_key(r["d"]), r["category"], r["item_id"], r["asked"],
+                              r["answered"], r["replied"], r["declined"], r["merged"],
+                              r["open"]) for r in conn.execute(sql, params)]
 
         return await self._read(run)
 

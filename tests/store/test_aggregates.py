@@ -172,3 +172,16 @@ def test_nearest_rank() -> None:
     assert nearest_rank([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
     assert nearest_rank([float(x) for x in range(1, 11)], 0.9) == 9.0
     assert nearest_rank([float(x) for x in range(1, 12)], 0.9) == 10.0
+
+
+async def test_the_cube_counts_by_day_category_and_item_in_one_pass(store: Store) -> None:
+    await fixture(store)
+    cube = await store.question_cube(Window(DAY0 - 86400, DAY0 + 2 * 86400))
+    assert [(c.day, c.item_id, c.asked, c.answered, c.replied, c.declined, c.merged, c.open)
+            for c in cube] == [
+        ("2026-05-03", "driving", 1, 1, 0, 0, 0, 0),
+        ("2026-05-04", "driving", 5, 3, 0, 0, 0, 2),
+        ("2026-05-04", "plates", 5, 1, 1, 1, 1, 1),
+        ("2026-05-05", "driving", 2, 1, 0, 0, 0, 1),
+    ]
+    assert {c.category for c in cube} == {"驾驶证"}
