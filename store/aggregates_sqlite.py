@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from store.aggregates import (
     APPROVED_STATES,
+    DAY,
     DIMENSION_FIELDS,
     OPEN_STATES,
     TIME_FIELDS,
@@ -51,6 +52,23 @@ PERCENTILES = """
     FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn,
                  COUNT(*) OVER (PARTITION BY k) AS n FROM ({source}))
     GROUP BY k"""
+
+
+ROLLUP_OFFSET = 8 * 3600  # the rollup's days are Beijing days (migration 0007)
+ROLLUP_COUNTS = f"""
+    SUM(n) AS asked,
+    SUM(CASE WHEN state = 'answered' THEN n ELSE 0 END) AS answered,
+    SUM(CASE WHEN state = 'replied' THEN n ELSE 0 END) AS replied,
+    SUM(CASE WHEN state = 'declined' THEN n ELSE 0 END) AS declined,
+    SUM(CASE WHEN state = 'merged' THEN n ELSE 0 END) AS merged,
+    SUM(CASE WHEN state IN {_in(OPEN_STATES)} THEN n ELSE 0 END) AS open"""
+
+
+def _whole_days(window: Window) -> bool:
+    """Whether ``window`` is whole Beijing days, as the rollup counts them."""
+    return (window.utc_offset == ROLLUP_OFFSET
+            and (window.start + ROLLUP_OFFSET) % DAY == 0
+            and (window.end + ROLLUP_OFFSET) % DAY == 0)
 
 
 def _key_sql(by: str) -> str:
@@ -94,10 +112,18 @@ class SQLiteAggregates(StoreAggregates):
         return await self._read(run)
 
     async def question_cube(self, window: Window) -> list[CubeCount]:
-        sql = (f"SELECT {_key_sql('day')} AS d, category, item_id, {COUNTS} FROM questions "
-               "WHERE created_at >= :start AND created_at < :end "
-               "GROUP BY d, category, item_id ORDER BY d, category, item_id")
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
+        if _whole_days(window):
+            # The trigger-kept rollup (migration 0007): a few rows per day and item.
+            params = {"first": (window.start + ROLLUP_OFFSET) // DAY,
+                      "last": (window.end + ROLLUP_OFFSET) // DAY}
+            sql = f"""SELECT day AS d, category, item_id, {ROLLUP_COUNTS}
+                      FROM question_rollup WHERE day >= :first AND day < :last AND n > 0
+                      GROUP BY d, category, item_id ORDER BY d, category, item_id"""
+        else:
+            sql = (f"SELECT {_key_sql('day')} AS d, category, item_id, {COUNTS} "
+                   "FROM questions WHERE created_at >= :start AND created_at < :end "
+                   "GROUP BY d, category, item_id ORDER BY d, category, item_id")
 
         def run(conn: sqlite3.Connection) -> list[CubeCount]:
             return [CubeCount(day_key(r["d"]), r["category"], r["item_id"], r["asked"],

@@ -3,11 +3,15 @@ SQLite and MongoDB (the ``store`` fixture runs each test on both)."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from store.aggregates import Window, nearest_rank
 from store.base import Store
 from store.records import AuditEntry, Broadcast, Clip, ClipView, Question, SearchMiss
+from store.sqlite import SQLiteStore
 
 # 2026-05-04 00:00 Beijing time (UTC+8) = 2026-05-03 16:00 UTC.
 DAY0 = 1_777_824_000.0
@@ -185,3 +189,38 @@ async def test_the_cube_counts_by_day_category_and_item_in_one_pass(store: Store
         ("2026-05-05", "driving", 2, 1, 0, 0, 0, 1),
     ]
     assert {c.category for c in cube} == {"驾驶证"}
+
+
+async def test_the_cube_of_whole_days_follows_every_write(store: Store) -> None:
+    """SQLite answers whole Beijing days from a trigger-kept rollup: it must agree with
+    counting the questions themselves after inserts, state changes, moves and deletes."""
+    await fixture(store)
+    await store.update(Question, "q008", {"state": "declined", "decline_reason": "重复"},
+                       now=DAY0)
+    await store.update(Question, "q007", {"item_id": "plates", "category": "号牌"}, now=DAY0)
+    await store.update(Question, "q011", {"text": "改了措辞"}, now=DAY0)  # no count moves
+    await store.delete(Question, "q012")
+    whole = Window(DAY0 - 86400, DAY0 + 2 * 86400)
+    counted = Window(DAY0 - 86400 - 1, DAY0 + 2 * 86400 + 1)  # not whole days: the raw count
+    cube = await store.question_cube(whole)
+    assert cube == await store.question_cube(counted)
+    assert [(c.day, c.category, c.item_id, c.asked, c.declined, c.open) for c in cube] == [
+        ("2026-05-03", "驾驶证", "driving", 1, 0, 0),
+        ("2026-05-04", "号牌", "plates", 1, 0, 1),
+        ("2026-05-04", "驾驶证", "driving", 4, 1, 0),
+        ("2026-05-04", "驾驶证", "plates", 5, 1, 1),
+        ("2026-05-05", "驾驶证", "driving", 1, 0, 0),
+    ]
+
+
+async def test_the_rollup_triggers_exist_after_every_migration(tmp_path: Path) -> None:
+    """A later migration that rebuilds ``questions`` drops its triggers with it: this fails
+    until that migration creates them again."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    await store.open()
+    await store.close()
+    with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+        triggers = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'questions'")}
+    assert triggers >= {"question_rollup_insert", "question_rollup_update",
+                        "question_rollup_delete"}
