@@ -6,10 +6,12 @@ endpoints serve (``web.desk_api``); the charts are drawn in the browser by Chart
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from aiohttp import web
 
+from moderation.notices import NoticeError, create_notice, front_notices, withdraw_notice
 from moderation.periods import KINDS
 from moderation.review import review
 from store.aggregates import DIMENSIONS
@@ -29,11 +31,43 @@ DIMENSION_LABELS = {"session": "按场次", "host": "按主持人", "item": "按
 
 async def review_page(request: web.Request) -> web.Response:
     period = review_period(request)
-    data = await review(request.app[keys.STORE], request.app[keys.LIBRARY].catalog, period)
-    return render(request, "desk/review.html", data=data, kinds=KINDS, kind_labels=KIND_LABELS,
+    store = request.app[keys.STORE]
+    data = await review(store, request.app[keys.LIBRARY].catalog, period)
+    made = {"notice": "已发布到小贴士视频首页的“车管资讯”。",
+            "withdrawn": "已撤下这条车管资讯。"}.get(request.query.get("made", ""), "")
+    return render(request, "desk/review.html", data=data, notices=await front_notices(store),
+                  notice=made, back=request.path_qs.split("&made=")[0].split("?made=")[0],
+                  kinds=KINDS, kind_labels=KIND_LABELS,
                   kind=one(request, "period") or "day", date=one(request, "date") or
                   period.first.isoformat(), to=one(request, "to") or period.last.isoformat(),
                   query=request.query_string)
+
+
+async def make_notice(request: web.Request) -> web.Response:
+    """Turn a review cluster into a 车管资讯 notice, then back to the review."""
+    form = await request.post()
+
+    def field(name: str) -> str:
+        return str(form.get(name, ""))
+
+    back = field("back") if field("back").startswith("/staff/review") else "/staff/review"
+    try:
+        await create_notice(
+            request.app[keys.STORE], title=field("title"), body=field("body"),
+            category=field("category"), item_id=field("item_id"),
+            source_text=field("source_text"),
+            asked=int(field("asked")) if field("asked").isdigit() else 0,
+            period=field("period"), actor=request[keys.LOGIN].user.name, now=time.time())
+    except NoticeError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    separator = "&" if "?" in back else "?"
+    raise web.HTTPSeeOther(f"{back}{separator}made=notice#notices")
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    await withdraw_notice(request.app[keys.STORE], request.match_info["notice_id"],
+                          actor=request[keys.LOGIN].user.name, now=time.time())
+    raise web.HTTPSeeOther("/staff/review?made=withdrawn#notices")
 
 
 async def stats_page(request: web.Request) -> web.Response:
@@ -58,6 +92,8 @@ async def chart_js(request: web.Request) -> web.StreamResponse:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/staff/review", review_page, STAFF),
+    Route("POST", "/staff/review/notices", make_notice, STAFF),
+    Route("POST", "/staff/notices/{notice_id}/withdraw", withdraw, STAFF),
     Route("GET", "/staff/stats", stats_page, STAFF),
     Route("GET", "/vendor/chart.js", chart_js, None),
 )

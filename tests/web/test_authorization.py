@@ -36,7 +36,8 @@ async def test_every_route_enforces_its_roles(site: Site, actor: str) -> None:
     clip = await add_clip(site.app, "license-renewal", "驾驶证到期换证")
     await reindex(site.app)
     ids = {"user_id": other.id, "session_id": broadcast.id, "clip_id": clip.id,
-           "name": "index.m3u8", "kind": "questions", "format": "csv"}
+           "name": "index.m3u8", "kind": "questions", "format": "csv",
+           "notice_id": "no-such-notice"}
     if actor in ROLES:
         await site.add_user(f"u{actor}", actor)
         client = await site.login(f"u{actor}")

@@ -14,9 +14,10 @@ from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 from openpyxl import load_workbook
 
+from store.desk_records import Notice
 from store.records import AuditEntry, Question
 from tests.store.test_aggregates import DAY0, fixture
-from tests.support import Site, both_backends
+from tests.support import Site, both_backends, csrf_of
 from web import keys
 from web.desk_export import KINDS
 
@@ -212,3 +213,39 @@ async def test_chart_js_comes_from_node_modules(site: Site) -> None:
     assert response.status == 200
     assert response.content_type == "application/javascript"
     assert b"Chart" in await response.read()
+
+
+@both_backends
+async def test_a_cluster_becomes_a_notice_on_the_library_front_page(site: Site) -> None:
+    store = site.app[keys.STORE]
+    await fixture(store)
+    client = await staff(site)
+    page = await client.get("/staff/review?period=day&date=2026-05-04")
+    html = await page.text()
+    form = {"_csrf": csrf_of(html), "back": "/staff/review?period=day&date=2026-05-04",
+            "title": "驾照到期换证：带身份证到任一车管所", "body": "也可在交管12123办理。",
+            "category": "驾驶证", "item_id": "driving", "source_text": "驾照到期怎么换",
+            "asked": "5", "period": "2026-05-04..2026-05-04"}
+    made = await client.post("/staff/review/notices", data=form, allow_redirects=False)
+    assert made.status == 303
+    assert made.headers["Location"] == ("/staff/review?period=day&date=2026-05-04"
+                                        "&made=notice#notices")
+    front = await (await site.first.get("/clips")).text()
+    assert "车管资讯" in front and "驾照到期换证：带身份证到任一车管所" in front
+    searched = await (await site.first.get("/clips?q=驾照")).text()
+    assert "驾照到期换证：带身份证到任一车管所" not in searched  # the front page only
+    (notice,) = await store.find(Notice)
+    assert (notice.asked, notice.created_by, notice.published) == (5, "mod", True)
+    actions = [a.action for a in await store.find(AuditEntry, {"target": f"notice:{notice.id}"},
+                                                  order_by=("at",))]
+    assert actions == ["notice.create"]
+    review_html = await (await client.get("/staff/review?made=notice")).text()
+    assert "已发布到小贴士视频首页" in review_html
+    gone = await client.post(f"/staff/notices/{notice.id}/withdraw",
+                             data={"_csrf": csrf_of(review_html)}, allow_redirects=False)
+    assert gone.status == 303
+    assert "驾照到期换证" not in await (await site.first.get("/clips")).text()
+    empty = await client.post("/staff/review/notices",
+                              data={**form, "title": "  ", "_csrf": csrf_of(review_html)})
+    assert empty.status == 400
+    assert "标题不能为空" in await empty.text()
