@@ -123,7 +123,8 @@ async def timings(path: Path, runs: int) -> dict[str, float]:
         await store.close()
     return {"review_p95_ms": round(percentile(review_ms, 0.95), 1),
             "review_median_ms": round(percentile(review_ms, 0.5), 1),
-            "floor_p95_ms": round(percentile(floor_ms, 0.95), 1)}
+            "floor_p95_ms": round(percentile(floor_ms, 0.95), 1),
+            "floor_median_ms": round(percentile(floor_ms, 0.5), 1)}
 
 
 def _export(path: str, sink: str, export: bool, answer: multiprocessing.SimpleQueue[int]
