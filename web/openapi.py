@@ -17,6 +17,7 @@ from live.protocol import Field
 from moderation.actions import ACTIONS, StaffAction, roles_text
 from moderation.catalog import Catalog
 from moderation.questions import STATES
+from web.answers_openapi import answers_paths, answers_schemas
 from web.api_actions import action_path
 from web.errors import PROBLEM_TYPE
 from web.library_view import API_PAGE_SIZE
@@ -268,6 +269,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                 "responses": {"200": _json_response("The catalog.", _ref("Catalog"))},
             }},
             **_action_paths(),
+            **answers_paths(),
             "/api/openapi.json": {"get": {
                 "operationId": "getOpenApi",
                 "summary": "This document",
@@ -276,7 +278,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                                           "schema": {"type": "object"}}}}},
             }},
         },
-        "components": {"schemas": _schemas(categories)},
+        "components": {"schemas": {**_schemas(categories), **answers_schemas()}},
     }
 
 
