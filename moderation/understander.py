@@ -142,6 +142,11 @@ class Understander:
             return
         self.learn(after.text, after.item_id)
 
+    @property
+    def learned(self) -> tuple[tuple[str, str], ...]:
+        """The (text, item id) examples learned in this process, oldest first."""
+        return tuple(self._examples)
+
     def learn(self, text: str, item_id: str) -> None:
         self._examples.append((text, item_id))
         del self._examples[:-MAX_EXAMPLES]

@@ -100,7 +100,7 @@ async def leave_question(request: web.Request) -> web.Response:
     if session is None:
         return _page(request, q=text[:MAX_QUESTION_CHARS], found=None, cards=[],
                      session=None, error="目前没有安排直播，请稍后再来，或拨打 122 咨询。")
-    response = web.HTTPSeeOther("/ask")
+    response = web.Response(status=303)
     viewer_id = ensure_viewer(request, response)
     try:
         question, _ = await request.app[keys.MODERATION].ask(
@@ -108,8 +108,8 @@ async def leave_question(request: web.Request) -> web.Response:
     except Refused as exc:
         return _page(request, q=text[:MAX_QUESTION_CHARS], found=None, cards=[],
                      session=session, error=exc.message)
-    response.location = follow_path(request.app[keys.SECRET_KEY], question.id)
-    raise response
+    response.headers["Location"] = follow_path(request.app[keys.SECRET_KEY], question.id)
+    return response
 
 
 async def follow_page(request: web.Request) -> web.Response:
