@@ -63,6 +63,8 @@ class Understander:
         self._refit: asyncio.Task[None] | None = None
         self._since_fit = 0
         self.ready = asyncio.Event()  # set once an engine is in use
+        # What the engine in use was built from (the catalog and the word list).
+        self.inputs: tuple[Catalog, WordListLike] | None = None
 
     # --- building ------------------------------------------------------------------------
 
@@ -94,7 +96,7 @@ class Understander:
         for text, item_id in self._examples[known:]:
             if catalog.get(item_id) is not None:
                 engine.learn(text, item_id)
-        self.engine, self.knowledge = engine, knowledge
+        self.engine, self.knowledge, self.inputs = engine, knowledge, (catalog, words)
         self.ready.set()
         log.info("understanding engine ready (%d items, %d learned examples)",
                  len(catalog.items), len(self._examples))

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from clips.answers import MAX_QUESTION_CHARS, Answer, Answers, find_answers
 from moderation import data_files
-from moderation.understander import Understander
+from moderation.understander import Understander, shipped_knowledge
 from web import keys
 from web.errors import Problem
 from web.library_view import clean_text, clip_path
@@ -42,6 +42,8 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
     understander = app.get(keys.UNDERSTANDER) or Understander()
     app[keys.UNDERSTANDER] = understander
     moderation = app[keys.MODERATION]
+    # The published answers are shown (/ask/faq) whether or not the engine is built.
+    understander.knowledge = shipped_knowledge(moderation.catalog)
     if app[keys.SETTINGS].understanding.enabled:
         words = await data_files.load_word_list(app[keys.STORE])
         understander.rebuild(moderation.catalog, words)

@@ -12,10 +12,14 @@ from urllib.parse import quote
 import pytest
 
 from clips.answers import MAX_QUESTION_CHARS
+from moderation import data_files
+from moderation.data_files import WORD_LIST
 from moderation.knowledge import load_knowledge
-from tests.support import Site
+from tests.support import Site, until
 from tests.web.clip_seed import add_clip, reindex
+from tests.web.test_admin_catalog import open_form, post_text
 from tests.web.test_api import check_schema, get_json, openapi
+from web import keys
 
 PHONE = "13812345678"
 ID_NUMBER = "330106199001011234"
@@ -106,3 +110,24 @@ async def test_until_the_engine_is_built_answers_are_503_not_ready(site: Site) -
     assert response.headers["Retry-After"] == "5"
     body = await response.json(content_type="application/problem+json")
     assert body["code"] == "not_ready"
+
+
+async def test_an_edit_of_the_word_list_rebuilds_the_engine_from_it(answers_site: Site) -> None:
+    understander = answers_site.app[keys.UNDERSTANDER]
+    assert understander.inputs is not None
+    first = understander.inputs
+    await answers_site.add_user("boss", "admin")
+    client = await answers_site.login("boss")
+    _, token, version = await open_form(client, "/admin/synonyms")
+    words = data_files.shipped_text(WORD_LIST).replace(
+        '"驾驶证" = ["驾照",', '"驾驶证" = ["小蓝本本", "驾照",', 1)
+    assert (await post_text(client, "/admin/synonyms", token, version, words)).status == 303
+
+    def rebuilt() -> bool:
+        inputs = understander.inputs
+        return inputs is not None and inputs is not first and any(
+            "小蓝本本" in group for group in inputs[1].equivalent)
+
+    await until(rebuilt, "the engine rebuilt with the edited word list", timeout=60)
+    assert understander.inputs is not None
+    assert understander.inputs[0] == answers_site.app[keys.MODERATION].catalog
