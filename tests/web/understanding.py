@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 
-from clips.segment import load_word_list
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import KnowledgeBase
+from moderation.segment import load_word_list
 from moderation.understander import Examples, build_engine, shipped_knowledge
 from moderation.understanding import Understanding, WordListLike
 
