@@ -139,3 +139,14 @@ async def test_leaving_needs_the_csrf_token(answers_site: Site) -> None:
     await citizen.get("/ask")
     response = await citizen.post("/ask", data={"q": QUESTION}, allow_redirects=False)
     assert response.status == 403
+
+
+async def test_an_off_topic_question_left_carries_no_suggested_item(answers_site: Site) -> None:
+    session = await scheduled(answers_site)
+    citizen = await answers_site.new_client()
+    assert (await leave(citizen, "公积金怎么提取出来")).status == 303
+    board = await answers_site.app[keys.MODERATION].board(session.id)
+    (question,) = board.questions.values()
+    assert question.flags["understood"] is False
+    assert "suggested_item" not in question.flags
+    assert len(question.flags["suggested_items"]) == 3  # still shown, with low confidences
