@@ -17,6 +17,7 @@ from live.protocol import Field
 from moderation.actions import ACTIONS, StaffAction, roles_text
 from moderation.catalog import Catalog
 from moderation.questions import STATES
+from web.answers_openapi import answers_paths, answers_schemas
 from web.api_actions import action_path
 from web.errors import PROBLEM_TYPE
 from web.library_view import API_PAGE_SIZE
@@ -270,6 +271,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
             }},
             **_action_paths(),
             **desk_paths(),
+            **answers_paths(),
             "/api/openapi.json": {"get": {
                 "operationId": "getOpenApi",
                 "summary": "This document",
@@ -278,7 +280,8 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                                           "schema": {"type": "object"}}}}},
             }},
         },
-        "components": {"schemas": {**_schemas(categories), **desk_schemas()}},
+        "components": {"schemas": {**_schemas(categories), **desk_schemas(),
+                                   **answers_schemas()}},
     }
 
 
