@@ -124,12 +124,18 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class UnderstandingSettings:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
     source: str = "<defaults>"
 
     @property
@@ -165,6 +171,7 @@ SECTIONS: dict[str, type[Any]] = {
     "security": SecuritySettings,
     "live": LiveSettings,
     "media": MediaSettings,
+    "understanding": UnderstandingSettings,
 }
 
 # Values each choice-valued key accepts.

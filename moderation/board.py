@@ -103,6 +103,11 @@ class ModerationCore:
         # caught up by ``clips.library.ClipLibrary.reconcile`` (run at every start), which
         # queues a clip for every answered question that has none.
         self.on_answered: list[Callable[[Question], Awaitable[Any]]] = []
+        # Listeners told of every committed staff change of a question, (before, after): the
+        # understanding engine learns from questions approved under an item.
+        self.on_changed: list[Callable[[Question, Question], None]] = []
+        # Adds the understanding engine's hints to a new question's flags (text, flags).
+        self.item_hints: Callable[[str, dict[str, Any]], None] | None = None
 
     async def board(self, session_id: str) -> Board:
         found = self.boards.get(session_id)

@@ -106,6 +106,8 @@ class ViewerIntake(SessionEnd):
         if screened.suggestion is not None:
             flags["suggested_item"] = screened.suggestion.item_id
             flags["suggested_category"] = screened.suggestion.category
+        if self.item_hints is not None:
+            self.item_hints(screened.text, flags)
         now = self.clock()
         question = Question(
             id=new_id(), session_id=session_id, viewer_id=viewer_id, client_id=client_id,

@@ -112,6 +112,11 @@ class StaffActions(ModerationCore):
         if session is not None:
             events.extend(session_events(session))
         self.publish(session_id, events)
+        for listener in self.on_changed:
+            try:
+                listener(q, updated)
+            except Exception:
+                log.exception("question listener %r failed for question %s", listener, q.id)
         if updated.state == "answered" and q.state != "answered":
             await self._answered(updated)
         return updated

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
+from store.aggregates import StoreAggregates
 from store.records import (
     AuditEntry,
     Job,
@@ -149,7 +150,7 @@ def job_outcome(job: Job, error: str, retry_at: float | None) -> tuple[str, floa
     return "failed", job.run_after
 
 
-class Store(abc.ABC):
+class Store(StoreAggregates, abc.ABC):
     """What Tip Pocket keeps. Every method is a coroutine and never blocks the event loop."""
 
     backend: str = "abstract"

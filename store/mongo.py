@@ -34,6 +34,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from settings import mask_uri
+from store.aggregates_mongo import DESK_INDEXES
 from store.base import (
     HOLDING,
     WRITES,
@@ -149,7 +150,7 @@ class MongoStore(MongoRecords):
                     if not missing:
                         raise
         await self._drop_duplicate_terms()
-        for name, models in INDEXES.items():
+        for name, models in [*INDEXES.items(), *DESK_INDEXES.items()]:
             with self._errors(f"creating the indexes of {self.database_name}.{name}"):
                 await db[name].create_indexes(models)
 

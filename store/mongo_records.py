@@ -30,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
+from store.aggregates_mongo import MongoAggregates
 from store.base import (
     Conflict,
     NotFound,
@@ -56,7 +57,7 @@ from store.records import Job, Question, field_names
 R = TypeVar("R")
 
 
-class MongoRecords(Store):
+class MongoRecords(MongoAggregates, Store):
     """The record operations over ``_db``, inside ``_session`` when there is one."""
 
     _uri: str

@@ -17,6 +17,7 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from store.aggregates_sqlite import SQLiteAggregates
 from store.base import (
     Conflict,
     NotFound,
@@ -108,7 +109,7 @@ def apply_changes(
     return get_row(conn, cls, record_id)
 
 
-class SQLiteRecords(Store):
+class SQLiteRecords(SQLiteAggregates, Store):
     """The record operations, over ``_write`` and ``_read``."""
 
     @abc.abstractmethod

@@ -43,6 +43,9 @@ def settings(tmp_path: Path) -> Settings:
         # Recording encodes a 720p test picture for as long as a session is live: on two
         # cores that would slow every other test. Tests that need video turn it on.
         media={"record": False},
+        # The understanding engine takes seconds of CPU to build; tests that need it turn
+        # it on (tests/web/understanding.py shares one engine per test process).
+        understanding={"enabled": False},
     )
 
 

@@ -67,12 +67,20 @@ async def apply_catalog(app: web.Application, catalog: Catalog) -> None:
     app[keys.MODERATION].set_catalog(catalog)
     library = app[keys.LIBRARY]
     await library.set_vocabulary(catalog, library.words)
+    _rebuild_understanding(app, catalog, library.words)
 
 
 async def apply_words(app: web.Application, words: WordList) -> None:
     """Use an edited word list in this process: item suggestions, duplicate hints, search."""
     app[keys.MODERATION].set_vocabulary(Vocabulary(words))
     await app[keys.LIBRARY].set_vocabulary(app[keys.MODERATION].catalog, words)
+    _rebuild_understanding(app, app[keys.MODERATION].catalog, words)
+
+
+def _rebuild_understanding(app: web.Application, catalog: Catalog, words: WordList) -> None:
+    """The understanding engine is rebuilt in the background; the old one answers meanwhile."""
+    if app[keys.SETTINGS].understanding.enabled:
+        app[keys.UNDERSTANDER].rebuild(catalog, words)
 
 
 # --- form helpers -------------------------------------------------------------------------

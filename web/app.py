@@ -26,6 +26,7 @@ from moderation.vocabulary import Vocabulary
 from settings import Settings, ensure_secret_key
 from store import make_store
 from web import keys
+from web.answers import understanding
 from web.auth import auth_middleware
 from web.caps import Caps
 from web.errors import error_middleware
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_live)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
+    app.cleanup_ctx.append(understanding)
     app.on_shutdown.append(_close_sockets)
     return app
 

@@ -13,6 +13,7 @@ from live.sessions import Sessions
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
+from moderation.understander import Understander
 from settings import Settings
 from store.base import Store
 from web.caps import Caps
@@ -26,6 +27,7 @@ SECRET_KEY = web.AppKey("secret_key", bytes)
 HUB = web.AppKey("hub", Hub)
 MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
+UNDERSTANDER = web.AppKey("understander", Understander)
 RECORDINGS = web.AppKey("recordings", Recordings)
 LIBRARY = web.AppKey("library", ClipLibrary)
 CAPS = web.AppKey("caps", Caps)

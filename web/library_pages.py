@@ -20,6 +20,7 @@ from aiohttp import web
 from clips.library import ClipLibrary, media_url
 from clips.search import SearchResult
 from clips.search_query import MAX_QUERY_CHARS, BadSearchRequest
+from moderation.notices import front_notices
 from store.records import Clip
 from web import keys
 from web.library_view import (
@@ -74,6 +75,7 @@ async def library_index(request: web.Request) -> web.Response:
         canonical=origin + query.url(), past_end=bool(result.total and not result.hits),
         tab_url=lambda category: query.url(category=category, item="", page=1),
         page_url=lambda page: query.url(page=page),
+        notices=await front_notices(library.store) if query.url() == "/clips" else [],
     )
 
 

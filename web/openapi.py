@@ -18,9 +18,11 @@ from moderation.action_docs import roles_text
 from moderation.actions import ACTIONS, StaffAction
 from moderation.catalog import Catalog
 from moderation.questions import STATES
+from web.answers_openapi import answers_paths, answers_schemas
 from web.api_actions import action_path
 from web.errors import PROBLEM_TYPE
 from web.library_view import API_PAGE_SIZE
+from web.openapi_desk import desk_paths, desk_schemas
 
 VERSION = "1.0.0"
 
@@ -269,6 +271,8 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                 "responses": {"200": _json_response("The catalog.", _ref("Catalog"))},
             }},
             **_action_paths(),
+            **desk_paths(),
+            **answers_paths(),
             "/api/openapi.json": {"get": {
                 "operationId": "getOpenApi",
                 "summary": "This document",
@@ -277,7 +281,8 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
                                           "schema": {"type": "object"}}}}},
             }},
         },
-        "components": {"schemas": _schemas(categories)},
+        "components": {"schemas": {**_schemas(categories), **desk_schemas(),
+                                   **answers_schemas()}},
     }
 
 

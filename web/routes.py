@@ -16,10 +16,15 @@ from web import (
     admin,
     admin_catalog,
     admin_sessions,
+    answers,
     api,
     api_actions,
+    ask_pages,
     auth,
     clip_review,
+    desk_api,
+    desk_export,
+    desk_pages,
     keys,
     library_pages,
     live_pages,
@@ -60,7 +65,8 @@ CORE_ROUTES: tuple[Route, ...] = (
 
 ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
-                              + api_actions.ROUTES)
+                              + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
+                              + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -50,7 +50,7 @@ async def test_malformed_posts_are_4xx_everywhere(site: Site, actor: str,
     broadcast = await site.app[keys.SESSIONS].create(
         SessionForm("测试场", scheduled_start=1.8e9), actor="test")
     ids = {"session_id": broadcast.id, "user_id": "nobody", "clip_id": "nothing",
-           "name": "index.m3u8"}
+           "name": "index.m3u8", "notice_id": "nothing"}
     token = ""
     if actor == "admin":
         await site.add_user("boss", "admin")

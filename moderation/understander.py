@@ -1,0 +1,162 @@
+"""The understanding engine in use in this process: built off the event loop, rebuilt when an
+admin edits the catalog or the word list, taught by the desk.
+
+``Understander`` holds the current ``moderation.understanding.Understanding`` (``None`` until
+the first build finishes, or when the engine is turned off). Every reader falls back while
+there is none: ``item_hints`` leaves the keyword suggester's flags alone, and the answers
+(``clips.answers``) say "not ready".
+
+The desk teaches it: ``question_changed`` is a listener of the moderation service (web.app
+wires it); a question approved under an item becomes a labelled example at once
+(``Understanding.learn``), and every ``REFIT_EVERY`` examples the n-gram model is refitted in
+a worker thread. Learned examples are kept here too, so that a rebuild (after an edit) starts
+from them. They live as long as the process: after a restart the engine starts from the
+catalog and the knowledge base again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from moderation.catalog import Catalog
+from moderation.knowledge import KnowledgeBase, load_knowledge
+from moderation.questions import PENDING, QUEUED
+from moderation.understanding import Result, Understanding, WordListLike
+from moderation.understanding.outside import load_outside
+from store.records import Question
+
+log = logging.getLogger(__name__)
+
+SUGGESTED = 3  # items shown to moderators on a question
+REFIT_EVERY = 50  # learned examples between two refits of the n-gram model
+MAX_EXAMPLES = 20_000  # learned examples kept for rebuilds (the oldest are dropped)
+
+Examples = Sequence[tuple[str, str]]  # (text, item id)
+Builder = Callable[[Catalog, WordListLike, KnowledgeBase, Examples], Understanding]
+
+
+def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
+    """The shipped knowledge base, without the entries of items an admin has removed from
+    the catalog (checked against the shipped catalog, whose items it is written for)."""
+    knowledge = load_knowledge()
+    return KnowledgeBase(tuple(e for e in knowledge.entries if catalog.get(e.item_id)))
+
+
+def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
+                 examples: Examples) -> Understanding:
+    """The engine for these inputs (seconds of CPU: call it in a worker thread)."""
+    return Understanding.build(catalog, words, knowledge, examples=examples,
+                               outside=load_outside())
+
+
+class Understander:
+    def __init__(self, build: Builder = build_engine) -> None:
+        self._build = build
+        self.engine: Understanding | None = None
+        self.knowledge = KnowledgeBase(())
+        self._examples: list[tuple[str, str]] = []
+        self._generation = 0
+        self._task: asyncio.Task[None] | None = None
+        self._refit: asyncio.Task[None] | None = None
+        self._since_fit = 0
+        self.ready = asyncio.Event()  # set once an engine is in use
+        # What the engine in use was built from (the catalog and the word list).
+        self.inputs: tuple[Catalog, WordListLike] | None = None
+
+    # --- building ------------------------------------------------------------------------
+
+    def rebuild(self, catalog: Catalog, words: WordListLike) -> None:
+        """Build an engine for ``catalog`` and ``words`` in the background; the current one
+        (if any) answers until it is done. A newer call supersedes an unfinished one."""
+        self._generation += 1
+        previous = self._task
+        self._task = asyncio.create_task(self._run(self._generation, previous, catalog, words))
+
+    async def _run(self, generation: int, previous: asyncio.Task[None] | None,
+                   catalog: Catalog, words: WordListLike) -> None:
+        if previous is not None:  # one build at a time: two would halve each other's CPU
+            await asyncio.gather(previous, return_exceptions=True)
+        if generation != self._generation:
+            return  # superseded while waiting
+        knowledge = shipped_knowledge(catalog)
+        known = len(self._examples)
+        examples = [(t, i) for t, i in self._examples if catalog.get(i) is not None]
+        try:
+            engine = await asyncio.to_thread(self._build, catalog, words, knowledge, examples)
+        except Exception:
+            log.exception("building the understanding engine failed; the previous one (if "
+                          "any) stays in use")
+            return
+        if generation != self._generation:
+            return
+        # Examples learned while it was being built.
+        for text, item_id in self._examples[known:]:
+            if catalog.get(item_id) is not None:
+                engine.learn(text, item_id)
+        self.engine, self.knowledge, self.inputs = engine, knowledge, (catalog, words)
+        self.ready.set()
+        log.info("understanding engine ready (%d items, %d learned examples)",
+                 len(catalog.items), len(self._examples))
+
+    async def close(self) -> None:
+        """Wait for a build or refit under way (a worker thread cannot be interrupted)."""
+        self._generation += 1
+        for task in (self._task, self._refit):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def understand(self, text: str) -> Result | None:
+        """The engine's reading of ``text``, or None while there is no engine."""
+        engine = self.engine
+        return engine.understand(text) if engine is not None else None
+
+    def item_hints(self, text: str, flags: dict[str, Any]) -> None:
+        """Put the engine's top items on a new question's flags: ``suggested_items`` (up to
+        three, each ``{"id", "confidence"}``) and, kept for older consoles,
+        ``suggested_item`` / ``suggested_category`` from the best one when the question is
+        understood (dropped when it is not: the keyword suggester's guess is worse). Without
+        an engine the keyword suggester's flags stay as they are."""
+        engine = self.engine
+        if engine is None:
+            return
+        result = engine.understand(text)
+        flags["suggested_items"] = [{"id": item_id, "confidence": confidence}
+                                    for item_id, confidence in result.items[:SUGGESTED]]
+        flags["understood"] = result.understood
+        best = engine.catalog.get(result.items[0][0]) if result.understood else None
+        if best is None:
+            flags.pop("suggested_item", None)
+            flags.pop("suggested_category", None)
+        else:
+            flags["suggested_item"] = best.id
+            flags["suggested_category"] = best.category
+
+    # --- learning ------------------------------------------------------------------------
+
+    def question_changed(self, before: Question, after: Question) -> None:
+        """A moderation listener: a question approved under an item is a labelled example."""
+        if before.state != PENDING or after.state != QUEUED or not after.item_id:
+            return
+        self.learn(after.text, after.item_id)
+
+    @property
+    def learned(self) -> tuple[tuple[str, str], ...]:
+        """The (text, item id) examples learned in this process, oldest first."""
+        return tuple(self._examples)
+
+    def learn(self, text: str, item_id: str) -> None:
+        self._examples.append((text, item_id))
+        del self._examples[:-MAX_EXAMPLES]
+        engine = self.engine
+        if engine is None or engine.catalog.get(item_id) is None:
+            return  # kept for the build under way
+        engine.learn(text, item_id)
+        self._since_fit += 1
+        if self._since_fit >= REFIT_EVERY and (self._refit is None or self._refit.done()):
+            self._since_fit = 0
+            self._refit = asyncio.create_task(asyncio.to_thread(engine.refit))

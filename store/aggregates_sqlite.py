@@ -1,0 +1,173 @@
+"""``store.aggregates`` in SQL, mixed into ``SQLiteStore``: every figure is one query on a
+read connection, grouped and ranked by SQLite (window functions for the percentiles)."""
+
+# SQL text is built only from this module's constants, ``DIMENSION_FIELDS``/``TIME_FIELDS`` and
+# record declarations; every value is bound as a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from store.aggregates import (
+    APPROVED_STATES,
+    DAY,
+    DIMENSION_FIELDS,
+    OPEN_STATES,
+    TIME_FIELDS,
+    TRIAGE_ACTIONS,
+    CubeCount,
+    QuestionFigures,
+    StoreAggregates,
+    TextCount,
+    Window,
+    check_dimension,
+    day_key,
+    figures_from,
+)
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"  # constants of this module only
+
+
+COUNTS = f"""
+    COUNT(*) AS asked,
+    SUM(state IN {_in(APPROVED_STATES)}) AS approved,
+    SUM(state = 'answered') AS answered,
+    SUM(state = 'replied') AS replied,
+    SUM(state = 'declined') AS declined,
+    SUM(state = 'merged') AS merged,
+    SUM(state IN {_in(OPEN_STATES)}) AS open"""
+
+# Nearest-rank percentiles over (k, v) rows: rank ceil(n/2) and ceil(9n/10) in each group.
+PERCENTILES = """
+    SELECT k, MAX(CASE WHEN rn = (n + 1) / 2 THEN v END) AS median,
+              MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN v END) AS p90
+    FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn,
+                 COUNT(*) OVER (PARTITION BY k) AS n FROM ({source}))
+    GROUP BY k"""
+
+
+ROLLUP_OFFSET = 8 * 3600  # the rollup's days are Beijing days (migration 0007)
+ROLLUP_COUNTS = f"""
+    SUM(n) AS asked,
+    SUM(CASE WHEN state = 'answered' THEN n ELSE 0 END) AS answered,
+    SUM(CASE WHEN state = 'replied' THEN n ELSE 0 END) AS replied,
+    SUM(CASE WHEN state = 'declined' THEN n ELSE 0 END) AS declined,
+    SUM(CASE WHEN state = 'merged' THEN n ELSE 0 END) AS merged,
+    SUM(CASE WHEN state IN {_in(OPEN_STATES)} THEN n ELSE 0 END) AS open"""
+
+
+def _whole_days(window: Window) -> bool:
+    """Whether ``window`` is whole Beijing days, as the rollup counts them."""
+    return (window.utc_offset == ROLLUP_OFFSET
+            and (window.start + ROLLUP_OFFSET) % DAY == 0
+            and (window.end + ROLLUP_OFFSET) % DAY == 0)
+
+
+def _key_sql(by: str) -> str:
+    if by == "day":
+        return "CAST((created_at + :offset) / 86400 AS INTEGER)"
+    return DIMENSION_FIELDS[by]
+
+
+class SQLiteAggregates(StoreAggregates):
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SQLiteStore's
+
+    async def question_figures(self, by: str, window: Window, *, timings: bool = True
+                               ) -> list[QuestionFigures]:
+        key = _key_sql(check_dimension(by))
+        params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
+        where = "created_at >= :start AND created_at < :end"
+        counts_sql = f"SELECT {key} AS k, {COUNTS} FROM questions WHERE {where} GROUP BY k"
+        triage_source = (
+            f"SELECT {key} AS k, (SELECT MIN(a.at) FROM audit_log a "
+            f"WHERE a.target = 'question:' || q.id AND a.action IN {_in(TRIAGE_ACTIONS)}"
+            f") - q.created_at AS v FROM questions q WHERE {where}")
+        answer_source = (f"SELECT {key} AS k, answered_at - created_at AS v FROM questions "
+                         f"WHERE {where} AND state = 'answered' AND answered_at > 0")
+        triage_sql = PERCENTILES.format(
+            source=f"SELECT k, v FROM ({triage_source}) WHERE v IS NOT NULL")
+        answer_sql = PERCENTILES.format(source=answer_source)
+
+        def run(conn: sqlite3.Connection) -> list[QuestionFigures]:
+            rows: dict[Any, dict[str, Any]] = {
+                row["k"]: dict(row) for row in conn.execute(counts_sql, params)}
+            if timings:
+                for name, sql in (("triage", triage_sql), ("answer", answer_sql)):
+                    for k, median, p90 in conn.execute(sql, params):
+                        if k in rows:
+                            rows[k][f"{name}_median"] = median
+                            rows[k][f"{name}_p90"] = p90
+            return [figures_from(day_key(k) if by == "day" else str(k), row)
+                    for k, row in sorted(rows.items())]
+
+        return await self._read(run)
+
+    async def question_cube(self, window: Window) -> list[CubeCount]:
+        params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
+        if _whole_days(window):
+            # The trigger-kept rollup (migration 0007): a few rows per day and item.
+            params = {"first": (window.start + ROLLUP_OFFSET) // DAY,
+                      "last": (window.end + ROLLUP_OFFSET) // DAY}
+            sql = f"""SELECT day AS d, category, item_id, {ROLLUP_COUNTS}
+                      FROM question_rollup WHERE day >= :first AND day < :last AND n > 0
+                      GROUP BY d, category, item_id ORDER BY d, category, item_id"""
+        else:
+            sql = (f"SELECT {_key_sql('day')} AS d, category, item_id, {COUNTS} "
+                   "FROM questions WHERE created_at >= :start AND created_at < :end "
+                   "GROUP BY d, category, item_id ORDER BY d, category, item_id")
+
+        def run(conn: sqlite3.Connection) -> list[CubeCount]:
+            return [CubeCount(day_key(r["d"]), r["category"], r["item_id"], r["asked"],
+                              r["answered"], r["replied"], r["declined"], r["merged"],
+                              r["open"]) for r in conn.execute(sql, params)]
+
+        return await self._read(run)
+
+    async def text_counts(self, window: Window, limit: int) -> list[TextCount]:
+        sql = (f"SELECT text, category, item_id, {COUNTS} FROM questions "
+               "WHERE created_at >= ? AND created_at < ? AND state != 'merged' "
+               "GROUP BY text, category, item_id ORDER BY asked DESC, text LIMIT ?")
+
+        def run(conn: sqlite3.Connection) -> list[TextCount]:
+            return [TextCount(row["text"], row["category"], row["item_id"], row["asked"],
+                              row["answered"], row["replied"], row["declined"], row["open"])
+                    for row in conn.execute(sql, (window.start, window.end, int(limit)))]
+
+        return await self._read(run)
+
+    async def clip_views_by_day(self, first_day: str, last_day: str) -> list[tuple[str, int]]:
+        sql = ("SELECT day, COUNT(*) FROM clip_views WHERE day >= ? AND day <= ? "
+               "GROUP BY day ORDER BY day")
+        return await self._read(lambda c: [(str(d), int(n)) for d, n in
+                                           c.execute(sql, (first_day, last_day))])
+
+    async def search_misses_in(self, window: Window, limit: int) -> list[tuple[str, int]]:
+        sql = ("SELECT query, count FROM search_misses WHERE last_at >= ? AND last_at < ? "
+               "ORDER BY count DESC, query LIMIT ?")
+        return await self._read(lambda c: [(str(q), int(n)) for q, n in c.execute(
+            sql, (window.start, window.end, int(limit)))])
+
+    async def page_in(self, cls: type[R], window: Window, after: tuple[float, str] | None,
+                      limit: int) -> list[R]:
+        from store.sqlite_records import from_row
+
+        table = cls.collection  # type: ignore[attr-defined]
+        field = TIME_FIELDS[table]
+        sql = f"SELECT * FROM {table} WHERE {field} >= ? AND {field} < ?"
+        params: list[Any] = [window.start, window.end]
+        if after is not None:
+            sql += f" AND ({field}, id) > (?, ?)"
+            params += [after[0], after[1]]
+        sql += f" ORDER BY {field}, id LIMIT ?"
+        params.append(int(limit))
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [from_row(cls, row) for row in rows]
