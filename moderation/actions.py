@@ -363,7 +363,7 @@ STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
 
 # --- for people -----------------------------------------------------------------------------
 
-ROLE_ORDER = ("moderator", "host", "admin")
+ROLE_ORDER = ("moderator", "host", "captioner", "admin")
 assert set(ROLE_ORDER) == set(ROLES)
 
 
