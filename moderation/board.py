@@ -40,12 +40,14 @@ class Limits:
     max_chars: int = LiveSettings.question_max_chars
     viewer_per_minute: int = LiveSettings.viewer_questions_per_minute
     address_per_minute: int = LiveSettings.address_questions_per_minute
+    caption_max_chars: int = LiveSettings.caption_max_chars
 
     @classmethod
     def of(cls, live: LiveSettings) -> Limits:
         return cls(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
                    viewer_per_minute=live.viewer_questions_per_minute,
-                   address_per_minute=live.address_questions_per_minute)
+                   address_per_minute=live.address_questions_per_minute,
+                   caption_max_chars=live.caption_max_chars)
 
 
 @dataclass
