@@ -138,7 +138,8 @@ async def test_every_action_over_http(live: Live) -> None:
     assert (await live.app[keys.STORE].get(ViewerRestriction, viewer_id)).kind == "timeout"
     assert await mod.ok("unrestrict", viewer_id=viewer_id) == {}
     captioner = await staff(live, "cap", "captioner")
-    assert (await captioner.ok("caption", text="民警：请带上身份证。"))["text"] == "民警：请带上身份证。"
+    line = "民警：请带上身份证。"
+    assert (await captioner.ok("caption", text=line))["text"] == line
     used |= {"slow_mode", "restrict", "unrestrict", "caption"}
     assert used == set(ACTIONS), "a declared action is not exercised over HTTP"
 
