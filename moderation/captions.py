@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from live.hub import PUBLIC, STAFF, Event, Publish
+from live.events import CAPTION, PUBLIC, STAFF, Event, Publish
 from moderation.audit import Audit, AuditTag
 from moderation.board import ModerationCore
 from moderation.filters import TextRejected, normalize_text
@@ -29,7 +29,6 @@ from store.records import Caption, new_id
 
 log = logging.getLogger(__name__)
 
-KIND = "caption"  # the event's kind
 
 
 class CaptionSource(Protocol):
@@ -101,8 +100,8 @@ class CaptionTrack:
             raise Refused("unavailable",
                           "字幕没有发出：数据暂时无法保存，请稍后重试。") from exc
         view = caption_view(caption)
-        self.publish(session_id, [Event(PUBLIC, KIND, {"caption": view}),
-                                  Event(STAFF, KIND, {"caption": view})])
+        self.publish(session_id, [Event(PUBLIC, CAPTION, {"caption": view}),
+                                  Event(STAFF, CAPTION, {"caption": view})])
         return caption
 
 
