@@ -59,7 +59,8 @@ class CaptionTrack:
 
     def __init__(self, store: Store, publish: Publish, *, max_chars: int,
                  is_live: Callable[[str], Awaitable[bool]], audit: Audit,
-                 by: str = "system", tag: AuditTag | None = None) -> None:
+                 by: str = "system", tag: AuditTag | None = None,
+                 stored: Callable[[Caption], None] | None = None) -> None:
         self.store = store
         self.publish = publish
         self.max_chars = max_chars
@@ -67,6 +68,7 @@ class CaptionTrack:
         self.audit = audit
         self.by = by  # who the lines are stored and audited as
         self.tag = tag  # the audit entry's label and target; None: "caption.add" on the session
+        self.stored = stored  # told of each line once committed, before it is published
 
     @classmethod
     def of(cls, moderation: ModerationCore, by: str, tag: AuditTag | None = None
@@ -76,9 +78,14 @@ class CaptionTrack:
         async def is_live(session_id: str) -> bool:
             return (await moderation.board(session_id)).session.status == "live"
 
+        def stored(caption: Caption) -> None:  # the newest lines, for viewers' snapshots
+            board = moderation.boards.get(caption.session_id)
+            if board is not None:
+                board.captions.append(caption)
+
         return cls(moderation.store, moderation.publish,
                    max_chars=moderation.limits.caption_max_chars, is_live=is_live,
-                   audit=moderation.audit, by=by, tag=tag)
+                   audit=moderation.audit, by=by, tag=tag, stored=stored)
 
     async def submit(self, session_id: str, text: str, at: float) -> Caption:
         """Store, audit and publish one line; raises ``Refused`` (``not_live``, ``empty``,
@@ -99,6 +106,8 @@ class CaptionTrack:
             log.warning("caption for %s not stored: %s", session_id, exc)
             raise Refused("unavailable",
                           "字幕没有发出：数据暂时无法保存，请稍后重试。") from exc
+        if self.stored is not None:
+            self.stored(caption)
         view = caption_view(caption)
         self.publish(session_id, [Event(PUBLIC, CAPTION, {"caption": view}),
                                   Event(STAFF, CAPTION, {"caption": view})])

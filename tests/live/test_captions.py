@@ -128,3 +128,19 @@ async def test_a_scheduled_broadcast_takes_no_captions(live: Live) -> None:
     del captioner_client
     assert (await sock.request("caption", text="还没开始")).get("code") == "not_live"
     assert (await captioner.request("caption", text="开始了"))["type"] == "ack"
+
+
+async def test_a_viewer_who_comes_later_gets_the_newest_lines_in_the_snapshot(
+        live: Live) -> None:
+    captioner = await live.staff("cap", "captioner")
+    sent = [await captioner.request("caption", text=f"第{n}句") for n in "一二三四"]
+    late = await live.viewer()
+    snapshot = next(f for f in late.seen if f["type"] == "snapshot")
+    assert [c["id"] for c in snapshot["captions"]] == [a["caption_id"] for a in sent[1:]]
+    assert [c["text"] for c in snapshot["captions"]] == ["第二句", "第三句", "第四句"]
+    # A board loaded afresh (as after a restart) reads them from the store.
+    moderation = live.app[keys.MODERATION]
+    moderation.boards.clear()
+    again = await live.viewer()
+    snapshot = next(f for f in again.seen if f["type"] == "snapshot")
+    assert [c["text"] for c in snapshot["captions"]] == ["第二句", "第三句", "第四句"]

@@ -103,6 +103,7 @@ const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
     state.mine = new Map();
     for (const q of frame.mine || []) state.mine.set(q.id, q);
     state.clips = new Map(Object.entries(frame.clips || {}));
+    for (const line of frame.captions || []) captions.add(line);
     state.synced = true;
     scheduleRender();
   },
