@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from live.events import CAPTION, PUBLIC, STAFF, Event, Publish
 from moderation.audit import Audit, AuditTag
 from moderation.board import ModerationCore
-from moderation.filters import TextRejected, normalize_text
 from moderation.pii import mask_pii
 from moderation.questions import Refused
+from moderation.text import TextRejected, normalize_text
 from store.base import Store, StoreError
 from store.records import Caption, new_id
 

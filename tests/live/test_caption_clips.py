@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from clips.ffmpeg import find_ffmpeg
 from clips.spoken import LINE_SECONDS, spoken_cues
-from live.recorder import session_hls_dir
+from live.ffmpeg import find_ffmpeg
+from live.hls_recorder import session_hls_dir
 from settings import Settings
 from store.records import Caption, Clip
 from tests.clips import media
@@ -61,7 +61,8 @@ async def test_the_lines_typed_on_air_are_the_clips_captions_and_search_text(
     clip_id = (await mod.until(clip_event("pending")))["clip"]["id"]
     await mod.until(clip_event("draft"), timeout=30)
     clip = await live.app[keys.STORE].get(Clip, clip_id)
-    vtt_path = live.app[keys.LIBRARY].file(clip.captions_path)
+    review = live.app[keys.REVIEW]
+    vtt_path = review.file(clip.captions_path)
     assert vtt_path is not None
     vtt = vtt_path.read_text(encoding="utf-8")
     assert vtt.startswith("WEBVTT")
@@ -75,7 +76,7 @@ async def test_the_lines_typed_on_air_are_the_clips_captions_and_search_text(
 
     library = live.app[keys.LIBRARY]
     assert (await library.search("防盗芯片")).total == 0  # a draft is not in the library
-    clip = await library.publish_clip(clip_id, expected_version=clip.version, actor="mod")
+    clip = await review.publish_clip(clip_id, expected_version=clip.version, actor="mod")
     anonymous = await live.site.new_client()
     found = await anonymous.get("/api/clips", params={"q": "防盗芯片"})
     assert [h["id"] for h in (await found.json())["hits"]] == [clip_id]
