@@ -10,13 +10,16 @@ from playwright.async_api import expect
 
 from store.records import Caption
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
+from tests.browser.test_a11y_axe import Audit, audit
 from tests.browser.test_live_loop import DESKTOP, PASSWORD, PHONE, connected, live_session
 from tests.browser.test_staff_admin import log_in
 from web import keys
 
+__all__ = ["audit"]  # the axe-core fixture
+
 
 async def test_a_captioners_lines_reach_the_viewers_live_region(
-    live_server: LiveServer, open_page: PageFactory
+    live_server: LiveServer, open_page: PageFactory, audit: Audit
 ) -> None:
     session = await live_session(live_server)
     await live_server.add_staff("cap.zhao", "captioner", PASSWORD, display_name="赵字幕")
@@ -31,6 +34,7 @@ async def test_a_captioners_lines_reach_the_viewers_live_region(
         await connected(page)
     region = viewer.locator("#captions")
     await expect(region).to_match_aria_snapshot('- log "实时字幕"')
+    await audit.check(captioner, "caption console: empty")
     await viewer.locator("#ask-text").focus()
 
     # Keyboard only: the box has the focus, Enter sends, the box is cleared and keeps it.
@@ -64,6 +68,8 @@ async def test_a_captioners_lines_reach_the_viewers_live_region(
           - paragraph: 第四句。
         """)
     assert "13812345678" not in await region.inner_text()
+    await audit.check(captioner, "caption console: lines sent")
+    await audit.check(viewer, "live page: captions")
     stored = await live_server.app[keys.STORE].find(Caption, {"session_id": session.id},
                                                     order_by=["at"])
     assert [c.by for c in stored] == ["cap.zhao"] * 4
@@ -77,5 +83,7 @@ async def test_a_captioners_lines_reach_the_viewers_live_region(
         "直播没有在进行，现在不能发送字幕。")
     await expect(box).to_have_value("直播结束后的一句。")
     await expect(captioner.locator("#sent li")).to_have_count(4)
+    await audit.check(captioner, "caption console: refused")
+    audit.assert_clean()
     for page in (captioner, viewer):
         assert unexpected_errors(open_page.console_errors(page)) == [], page.url
