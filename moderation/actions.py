@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from live.protocol import STAFF_PING, B, Field, I, S
+from moderation.captions import CaptionTrack
 from moderation.filters import TextRejected, normalize_text
 from moderation.pii import mask_pii
 from moderation.questions import (
@@ -48,7 +49,7 @@ from moderation.questions import (
     position_before,
 )
 from moderation.service import AuditTag, Board, Moderation
-from store.records import HOSTS, MODERATORS, ROLES, Question, StaffUser
+from store.records import CAPTIONERS, HOSTS, MODERATORS, ROLES, Question, StaffUser
 
 Answer = dict[str, Any]
 FORBIDDEN = ("forbidden", "你的角色不能执行这个操作。")
@@ -350,6 +351,20 @@ class UnrestrictCommand(Command):
         return {}
 
 
+@declare("caption", CAPTIONERS, "Send a line of live captions to every viewer",
+         audit="caption.add", target="session:{session_id}")
+@dataclass(frozen=True, kw_only=True)
+class CaptionCommand(Command):
+    answer: ClassVar[tuple[str, ...]] = ("caption_id", "text", "at")
+    text: str = spec(S(1000), "≤ [live] caption_max_chars characters after trimming; "
+                              "personal data masked")
+
+    async def run(self, ctx: Context) -> Answer:
+        track = CaptionTrack.of(ctx.moderation, ctx.user.name, ctx.audit)
+        caption = await track.submit(ctx.session_id, self.text, ctx.moderation.clock())
+        return {"caption_id": caption.id, "text": caption.text, "at": caption.at}
+
+
 # Requests that change nothing (not actions: no role check beyond being staff, no audit, not
 # in the HTTP API): the next page of questions after a snapshot whose "next" is not empty
 # (``Moderation.staff_page``; the ack carries "questions" and "next").
@@ -363,7 +378,7 @@ STAFF_MESSAGES: dict[str, Mapping[str, Field]] = {
 
 # --- for people -----------------------------------------------------------------------------
 
-ROLE_ORDER = ("moderator", "host", "admin")
+ROLE_ORDER = ("moderator", "host", "captioner", "admin")
 assert set(ROLE_ORDER) == set(ROLES)
 
 

@@ -315,7 +315,9 @@ def _request_schema(action: StaffAction) -> dict[str, Any]:
 
 
 ANSWER_FIELDS = {"question_id": STRING, "version": {"type": "integer", "minimum": 1},
-                 "state": {"type": "string", "enum": list(STATES)}}
+                 "state": {"type": "string", "enum": list(STATES)},
+                 # the caption action's ack: the stored line (masked) and its broadcast time
+                 "caption_id": STRING, "text": STRING, "at": {"type": "number"}}
 SESSION_ID = {"name": "session_id", "in": "path", "required": True,
               "schema": {"type": "string"}}
 STAFF_PARAMETERS = [

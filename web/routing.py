@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from aiohttp.typedefs import Handler
 
-from store.records import ADMIN, HOSTS, MODERATORS, STAFF
+from store.records import ADMIN, CAPTIONERS, HOSTS, MODERATORS, STAFF
 
-__all__ = ["ADMIN", "HOSTS", "MODERATORS", "STAFF", "Route"]
+__all__ = ["ADMIN", "CAPTIONERS", "HOSTS", "MODERATORS", "STAFF", "Route"]
 
 
 @dataclass(frozen=True)
