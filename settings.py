@@ -93,6 +93,7 @@ class SecuritySettings:
 class LiveSettings:
     question_min_chars: int = 1
     question_max_chars: int = 300
+    caption_max_chars: int = 120  # one line of live captions (moderation.captions)
     viewer_questions_per_minute: int = 5
     address_questions_per_minute: int = 30
     session_questions_per_minute: int = 600

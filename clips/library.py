@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from clips.captions import clip_captions
 from clips.search import SearchIndex, SearchResult
 from clips.search_query import BadSearchRequest
 from clips.search_schema import IndexedClip, fingerprint_of
+from clips.spoken import clip_cues
 from moderation.catalog import Catalog
 from moderation.segment import Segmenter, WordList
 from moderation.text import fold
@@ -84,7 +84,7 @@ class ClipLibrary:
         if not force and not await asyncio.to_thread(self.index.needs_rebuild, fingerprint):
             return None
         published = await self.store.find(Clip, {"state": "published"})
-        docs = [self._indexed(c) for c in published]
+        docs = [await self._indexed(c) for c in published]
         count = await asyncio.to_thread(self.index.rebuild, docs)
         log.info("search index rebuilt: %d published clips", count)
         return count
@@ -103,14 +103,15 @@ class ClipLibrary:
 
     # --- the public library --------------------------------------------------------------
 
-    def _indexed(self, clip: Clip) -> IndexedClip:
-        captions = " ".join(t for _, _, t in clip_captions(clip))
+    async def _indexed(self, clip: Clip) -> IndexedClip:
+        # The question and the lines the captioner typed on air: the officer's words too.
+        captions = " ".join(t for _, _, t in await clip_cues(self.store, clip))
         return IndexedClip.from_clip(clip, question=clip.question, captions=captions,
                                      item=self.catalog.get(clip.item_id))
 
     async def index_clip(self, clip: Clip) -> None:
         """Add or refresh a published clip in the search index."""
-        await asyncio.to_thread(self.index.upsert, self._indexed(clip))
+        await asyncio.to_thread(self.index.upsert, await self._indexed(clip))
 
     async def unindex(self, clip_id: str) -> None:
         """Take a clip out of the search index (unpublished or deleted)."""

@@ -36,9 +36,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from clips.captions import clip_captions
 from clips.clip_fields import MAX_TITLE, ClipEdit, ClipError, clean_line, title_from, validate_edit
 from clips.library import ClipLibrary
+from clips.spoken import clip_cues
 from clips.timeline import NotRecorded, load_playlist
 from live.events import CLIP, CLIP_REMOVED, STAFF, Event, Publish
 from live.hls_recorder import session_playlist
@@ -281,8 +281,9 @@ class ClipReview:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
-    def captions_for(self, clip: Clip) -> list[tuple[float, float, str]]:
-        return clip_captions(clip)
+    async def captions_for(self, clip: Clip) -> list[tuple[float, float, str]]:
+        """The question and the lines the captioner typed during the clip's span."""
+        return await clip_cues(self.store, clip)
 
     # --- review --------------------------------------------------------------------------
 

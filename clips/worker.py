@@ -171,7 +171,7 @@ class ClipWorker:
             files = await cut_clip(
                 self.review.playlist(clip.session_id), clip.start_at, clip.end_at, out,
                 name=f"g{generation}", ffmpeg=self.ffmpeg, mode=clip.cut_mode,
-                captions=self.review.captions_for(clip), poster_width=POSTER_WIDTH,
+                captions=await self.review.captions_for(clip), poster_width=POSTER_WIDTH,
                 run_timeout=float(self.media.clip_timeout_seconds),
                 stall_timeout=STALL_SECONDS)
         except (NotRecorded, FileNotFoundError) as exc:

@@ -44,6 +44,7 @@ RESTRICTION = "restriction"
 INGEST = "ingest"
 CLIP = "clip"
 CLIP_REMOVED = "clip_removed"
+CAPTION = "caption"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "staff: a clip was created or changed; public: an answer's clip was (un)published; "
          "viewer: the same, for the asker of a question merged into the answered one"),
     Kind(CLIP_REMOVED, {STAFF: ("id",)}, "a clip was deleted"),
+    Kind(CAPTION, {PUBLIC: ("caption",), STAFF: ("caption",)},
+         "a line of live captions: its id, text (masked) and broadcast time"),
 )}
 
 

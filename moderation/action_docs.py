@@ -9,7 +9,7 @@ from store.records import ROLES
 
 # --- for people -----------------------------------------------------------------------------
 
-ROLE_ORDER = ("moderator", "host", "expert", "admin")
+ROLE_ORDER = ("moderator", "host", "expert", "captioner", "admin")
 assert set(ROLE_ORDER) == set(ROLES)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +27,12 @@ from moderation.views import question_events
 from moderation.vocabulary import shipped_vocabulary
 from settings import LiveSettings
 from store.base import Store
-from store.records import Broadcast, Clip, Question, ViewerRestriction
+from store.records import Broadcast, Caption, Clip, Question, ViewerRestriction
 
 # Open questions a new one is compared with for the duplicate hint (the newest ones).
 DUPLICATE_WINDOW = 200
+# The newest caption lines a viewer's snapshot carries (moderation.captions).
+RECENT_CAPTIONS = 3
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,14 @@ class Limits:
     max_chars: int = LiveSettings.question_max_chars
     viewer_per_minute: int = LiveSettings.viewer_questions_per_minute
     address_per_minute: int = LiveSettings.address_questions_per_minute
+    caption_max_chars: int = LiveSettings.caption_max_chars
 
     @classmethod
     def of(cls, live: LiveSettings) -> Limits:
         return cls(min_chars=live.question_min_chars, max_chars=live.question_max_chars,
                    viewer_per_minute=live.viewer_questions_per_minute,
-                   address_per_minute=live.address_questions_per_minute)
+                   address_per_minute=live.address_questions_per_minute,
+                   caption_max_chars=live.caption_max_chars)
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Board:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     slow_mode: SlowMode | None = None
     clips: dict[str, str] = field(default_factory=dict)  # question id -> its published clip
+    captions: deque[Caption] = field(default_factory=lambda: deque(maxlen=RECENT_CAPTIONS))
 
     def put(self, q: Question) -> None:
         self.questions[q.id] = q
@@ -127,6 +133,9 @@ class ModerationCore:
                                                          "state": "published"}):
                     if clip.question_id:
                         found.clips[clip.question_id] = clip.id
+                for line in await self.store.find(Caption, {"session_id": session_id},
+                                                  order_by=["-at"], limit=RECENT_CAPTIONS):
+                    found.captions.appendleft(line)
                 self.boards[session_id] = found
         return found
 

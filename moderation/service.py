@@ -16,6 +16,7 @@ from typing import Any
 from live.events import CLIP, PUBLIC, Event, viewer_audience
 from moderation.audit import AuditTag
 from moderation.board import Board, Limits, restriction_view
+from moderation.captions import caption_view
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.intake import RefusedRetry, ViewerIntake, clean_nickname
@@ -163,6 +164,7 @@ class Moderation(ViewerIntake, StaffActions):
             "questions": [public_view(q, self.item_names) for q in public + answered],
             "mine": [owner_view(q, self.item_names) for q in mine],
             "clips": clips,
+            "captions": [caption_view(c) for c in board.captions],
         }
 
     def staff_snapshot(self, board: Board) -> dict[str, Any]:

@@ -26,7 +26,8 @@ Clock = Callable[[], float]
 NAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-ROLE_LABELS = {"admin": "管理员", "moderator": "审核员", "host": "主持人", "expert": "智囊团专家"}
+ROLE_LABELS = {"admin": "管理员", "moderator": "审核员", "host": "主持人", "expert": "智囊团专家",
+               "captioner": "字幕员"}
 
 
 class StaffError(Exception):

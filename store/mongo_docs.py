@@ -59,6 +59,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "search_misses": [IndexModel([("count", ASCENDING)])],
     "jobs": [IndexModel([("state", ASCENDING), ("run_after", ASCENDING)])],
     "term_rules": [IndexModel([("term", ASCENDING)], unique=True)],
+    "captions": [IndexModel([("session_id", ASCENDING), ("at", ASCENDING)])],
 }
 
 # Indexes earlier versions created that must go: the retry key was (viewer, client id), which

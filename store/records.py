@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-ROLES = ("admin", "moderator", "host", "expert")
+ROLES = ("admin", "moderator", "host", "expert", "captioner")
 # Who may do what, in one place: routes (``web.routing``) and staff actions
 # (``moderation.actions``) name these sets; admins may do everything.
 STAFF = frozenset(ROLES)
@@ -22,8 +22,9 @@ MODERATORS = frozenset({"moderator", "admin"})
 HOSTS = frozenset({"host", "admin"})
 # Who may pass notes to the host (the backchannel): moderators and the expert group.
 NOTERS = frozenset({"moderator", "expert", "admin"})
+CAPTIONERS = frozenset({"captioner", "admin"})
 # Who may watch a session's staff console (the staff websocket).
-CONSOLE = frozenset({"moderator", "host", "expert", "admin"})
+CONSOLE = frozenset({"moderator", "host", "expert", "captioner", "admin"})
 
 
 def new_id() -> str:
@@ -339,6 +340,26 @@ class ReasonTemplate:
     position: float = 0.0
     created_at: float = 0.0
     updated_at: float = 0.0
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One line of live captions typed during a broadcast, kept beside its recording.
+
+    ``at`` is the wall clock of the broadcast when the line was sent (the recording's
+    timeline is wall-clock time too, so a clip's span selects its captions by ``at``)."""
+
+    collection: ClassVar[str] = "captions"
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    mutable: ClassVar[tuple[str, ...]] = ()
+
+    id: str
+    session_id: str
+    text: str  # personal data already masked, as every stored text
+    at: float
+    by: str = ""  # the captioner's staff name, or the engine that fed the line
+    created_at: float = 0.0
     version: int = 1
 
 

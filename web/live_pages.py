@@ -1,4 +1,4 @@
-"""The live pages: the viewer's page, the moderation console and the host console.
+"""The live pages: the viewer's page, the moderation, host and caption consoles.
 
 The pages are server-rendered shells; their scripts (``web/static/``) connect to the
 websockets in ``web.ws`` and keep the page current. Data a script needs at start comes in
@@ -67,3 +67,9 @@ async def host_page(request: web.Request) -> web.Response:
     session = await _session(request)
     return render(request, "host.html", session=session, status_labels=STATUS_LABELS,
                   catalog=catalog_json(request), hosts=await _hosts(request, session))
+
+
+async def captions_page(request: web.Request) -> web.Response:
+    session = await _session(request)
+    return render(request, "captions.html", session=session, status_labels=STATUS_LABELS,
+                  max_chars=request.app[keys.MODERATION].limits.caption_max_chars)

@@ -317,7 +317,9 @@ def _request_schema(action: StaffAction) -> dict[str, Any]:
 
 ANSWER_FIELDS: dict[str, Any] = {
     "question_id": STRING, "version": {"type": "integer", "minimum": 1},
-    "state": {"type": "string", "enum": list(STATES)}}
+    "state": {"type": "string", "enum": list(STATES)},
+    # the caption action's ack: the stored line (masked) and its broadcast time
+    "caption_id": STRING, "text": STRING, "at": {"type": "number"}}
 # A bulk action's answer: the questions it changed, and those it refused (with why).
 ANSWER_FIELDS["done"] = {"type": "array", "items": {"type": "object", "properties": {
     name: ANSWER_FIELDS[name] for name in ("question_id", "version", "state")}}}

@@ -32,7 +32,7 @@ from web import (
     pages,
     ws,
 )
-from web.routing import ADMIN, HOSTS, NOTERS, STAFF, Route
+from web.routing import ADMIN, CAPTIONERS, HOSTS, NOTERS, STAFF, Route
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -58,6 +58,7 @@ CORE_ROUTES: tuple[Route, ...] = (
     Route("GET", "/live/{session_id}", live_pages.live_page, None),
     Route("GET", "/staff/sessions/{session_id}/moderate", live_pages.moderate_page, NOTERS),
     Route("GET", "/staff/sessions/{session_id}/host", live_pages.host_page, HOSTS),
+    Route("GET", "/staff/sessions/{session_id}/captions", live_pages.captions_page, CAPTIONERS),
     # The websockets authenticate themselves (a viewer cookie; a staff login per frame).
     Route("GET", "/ws/live/{session_id}", ws.viewer_socket, None),
     Route("GET", "/ws/staff/{session_id}", ws.staff_socket, None),

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from aiohttp.typedefs import Handler
 
-from store.records import ADMIN, HOSTS, MODERATORS, NOTERS, STAFF
+from store.records import ADMIN, CAPTIONERS, HOSTS, MODERATORS, NOTERS, STAFF
 
-__all__ = ["ADMIN", "HOSTS", "MODERATORS", "NOTERS", "STAFF", "Route"]
+__all__ = ["ADMIN", "CAPTIONERS", "HOSTS", "MODERATORS", "NOTERS", "STAFF", "Route"]
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ async def test_public_pages_have_no_axe_violations(
     await audit.visit(page, "/clips?q=火星移民签证", "search without results")
     await audit.visit(page, "/clips?page=99", "library past the last page")
     await audit.visit(page, "/clips?page=abc", "library bad request", status=400)
-    first = await live_server.app[keys.LIBRARY].listing(state="published")
+    first = await live_server.app[keys.REVIEW].listing(state="published")
     await audit.visit(page, f"/clips/{first[0].id}", "clip page")
     await audit.visit(page, "/no-such-page", "404", status=404)
     await audit.visit(page, "/login", "login")

@@ -326,6 +326,6 @@ async def test_every_control_is_reached_with_tab_and_shows_the_focus_ring(
     for path in ("/clips", "/clips?q=驾照快到期了在哪里换", "/login"):
         await page.goto(path)
         await walk_with_tab(page, path)
-    clips = await live_server.app[keys.LIBRARY].listing(state="published")
+    clips = await live_server.app[keys.REVIEW].listing(state="published")
     await page.goto(f"/clips/{clips[0].id}")
     await walk_with_tab(page, "clip page")

@@ -119,7 +119,7 @@ async def test_text_resized_to_200_percent_is_not_cut_off(
                  "/no-such-page"):
         await page.goto(path)
         await text_at_200_percent(page, path)
-    clips = await live_server.app[keys.LIBRARY].listing(state="published")
+    clips = await live_server.app[keys.REVIEW].listing(state="published")
     await page.goto(f"/clips/{clips[0].id}")
     await text_at_200_percent(page, "clip page")
     moderator = stage.moderator

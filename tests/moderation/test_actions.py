@@ -42,11 +42,13 @@ WIRE: dict[str, dict[str, Field]] = {
                  "reason": S(200, required=False)},
     "unrestrict": {"viewer_id": S()},
     "questions": {"after": S(100)},  # a read: the next page after a snapshot
+    "caption": {"text": S(1000)},
     "ping": {},
 }
 TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode",
           "restrict", "unrestrict", "note", "move_to_host", "bulk_approve", "bulk_decline"}
 AIR = {"on_air", "answered", "requeue", "skip"}
+CAPTIONS = {"caption"}
 
 
 def user(role: str) -> StaffUser:
@@ -60,8 +62,8 @@ def test_the_staff_vocabulary_is_the_wire_protocol() -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_moderators_triage_hosts_run_the_air_admins_do_everything(role: str) -> None:
     may = {name for name, action in ACTIONS.items() if allowed(action, user(role))}
-    expected = {"moderator": TRIAGE, "host": AIR, "admin": TRIAGE | AIR,
-                "expert": {"note"}}[role]
+    expected = {"moderator": TRIAGE, "host": AIR, "captioner": CAPTIONS, "expert": {"note"},
+                "admin": TRIAGE | AIR | CAPTIONS}[role]
     assert may == expected
 
 
@@ -74,6 +76,7 @@ def test_audit_tags_come_from_the_declarations() -> None:
         "question.approve", "question:q1")
     assert tag("restrict", viewer_id="v9", kind="ban") == ("viewer.ban", "viewer:v9")
     assert tag("slow_mode", seconds=5) == ("session.slow_mode", "session:s1")
+    assert tag("caption", text="您好") == ("caption.add", "session:s1")
 
 
 def test_commands_are_typed_with_optional_fields_absent() -> None:

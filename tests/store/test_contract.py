@@ -320,7 +320,7 @@ def sample(cls: type[R], salt: int = 0) -> R:
 
 def test_the_round_trip_covers_every_record_type() -> None:
     assert {cls.__name__ for cls in RECORD_TYPES} >= {
-        "AuditEntry", "Broadcast", "Clip", "ClipView", "DataFile", "Job", "LoginSession",
+        "AuditEntry", "Broadcast", "Caption", "Clip", "ClipView", "DataFile", "Job", "LoginSession",
         "MeToo", "Question", "ReasonTemplate", "SearchMiss", "StaffUser", "TermRule",
         "ViewerRestriction"}
 

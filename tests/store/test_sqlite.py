@@ -106,3 +106,10 @@ async def test_migration_4_keys_question_retries_per_session(tmp_path: Path) -> 
         assert await store.insert_question(retry) == (kept, False)
     finally:
         await store.close()
+
+
+def test_migration_numbers_are_unique_and_contiguous() -> None:
+    # Two branches that each add "the next" migration must not land with the same number:
+    # the second file would silently never run on a database that has the first.
+    versions = [version for version, _ in migrations()]
+    assert versions == list(range(1, len(versions) + 1)), versions

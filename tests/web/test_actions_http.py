@@ -152,7 +152,10 @@ async def test_every_action_over_http(live: Live) -> None:
                         reason="刷屏") == {}
     assert (await live.app[keys.STORE].get(ViewerRestriction, viewer_id)).kind == "timeout"
     assert await mod.ok("unrestrict", viewer_id=viewer_id) == {}
-    used |= {"slow_mode", "restrict", "unrestrict"}
+    captioner = await staff(live, "cap", "captioner")
+    line = "民警：请带上身份证。"
+    assert (await captioner.ok("caption", text=line))["text"] == line
+    used |= {"slow_mode", "restrict", "unrestrict", "caption"}
     assert used == set(ACTIONS), "a declared action is not exercised over HTTP"
 
     entries = await live.app[keys.STORE].find(AuditEntry, {"session_id": live.session.id},

@@ -10,6 +10,7 @@ import {
 } from "./questions.js";
 import { LivePlayer } from "./player.js";
 import { focusEntry, focusPlace, restoreFocus } from "./focus.js";
+import { CaptionLines } from "./caption_lines.js";
 
 const root = document.getElementById("live");
 const sessionId = root.dataset.sessionId;
@@ -88,6 +89,8 @@ function applyQuestion(q) {
   }
 }
 
+const captions = new CaptionLines(document.getElementById("captions"));
+
 const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
   onStatus: (status) => {
     showStatus(ui.connection, status);
@@ -100,10 +103,15 @@ const socket = new LiveSocket(`/ws/live/${encodeURIComponent(sessionId)}`, {
     state.mine = new Map();
     for (const q of frame.mine || []) state.mine.set(q.id, q);
     state.clips = new Map(Object.entries(frame.clips || {}));
+    for (const line of frame.captions || []) captions.add(line);
     state.synced = true;
     scheduleRender();
   },
   onEvent: (frame) => {
+    if (frame.kind === "caption") {
+      captions.add(frame.caption);
+      return;
+    }
     if (frame.kind === "question") applyQuestion(frame.question);
     else if (frame.kind === "question_removed") state.questions.delete(frame.id);
     else if (frame.kind === "session") state.session = frame.session;
