@@ -19,7 +19,7 @@ ACTIONS = {
     "question.approve": "通过问题", "question.edit": "编辑问题", "question.merge": "合并问题",
     "question.reply": "文字回复", "question.decline": "拒绝问题", "question.pin": "置顶",
     "question.move": "调整顺序", "question.on_air": "上直播", "question.answered": "标记已解答",
-    "question.requeue": "退回队列", "question.skip": "跳过",
+    "question.requeue": "退回队列", "question.skip": "跳过", "caption.add": "发送字幕",
     "question.note": "给主持人备注", "question.move_to_host": "转给主持人",
     "viewer.timeout": "禁言观众", "viewer.ban": "封禁观众", "viewer.unrestrict": "解除限制",
     "terms.add": "添加屏蔽词", "terms.delete": "删除屏蔽词",
