@@ -26,6 +26,7 @@ from clips.search_query import BadSearchRequest
 from clips.search_schema import IndexedClip, fingerprint_of
 from clips.spoken import clip_cues
 from moderation.catalog import Catalog
+from moderation.pii import mask_pii, without_masked
 from moderation.segment import Segmenter, WordList
 from moderation.text import fold
 from store.base import Conflict, NotFound, Store, VersionConflict
@@ -130,7 +131,9 @@ class ClipLibrary:
         return result
 
     async def _note_miss(self, query: str) -> None:
-        text = fold(query)[:100]
+        # Citizens search for their own plate or phone number; a miss is kept to learn what
+        # people look for, so the personal part is dropped before anything is written.
+        text = fold(without_masked(mask_pii(query)[0]))[:100]
         if not text:
             return
         now = self.clock()
