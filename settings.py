@@ -122,6 +122,13 @@ class MediaSettings:
     clip_timeout_seconds: int = 600
     clip_max_attempts: int = 5
     clip_max_seconds: int = 600
+    # How long past an answer's end (with its padding) a clip waits for the recording to
+    # hold it before it is cut with what exists; 0: three segments plus 10 s.
+    clip_wait_seconds: float = 0.0
+
+    @property
+    def clip_wait_limit(self) -> float:
+        return self.clip_wait_seconds or 3.0 * self.segment_seconds + 10.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ This module owns that mapping:
 * ``Timeline.locate`` maps a wall-clock span onto the runs: one ``Span`` per run it touches
   (segments plus offsets), clamped to what was recorded. A span that falls entirely in a gap
   (or before/after the recording) raises ``NotRecorded``.
+* ``Timeline.coverage`` says how much of a wall-clock span the recording holds (and how much
+  is missing at its end, in gaps or before its start), so that callers decide what a short
+  recording means: ``locate`` clamps, it never reports.
 * ``scan_ts`` reads the first timestamps of a segment (video PTS and DTS, audio PTS, frame
   spacing) straight from the TS packets, with no process: frame-accurate cutting needs the
   exact presentation time of a segment's first frame, which ffmpeg's ``start_time`` does not
@@ -74,6 +77,33 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of a requested wall-clock span the recording holds."""
+
+    start_at: float  # as requested
+    end_at: float
+    recorded: float  # seconds of the span that lie in recorded segments
+    covered_end: float | None  # where the recording ends now (None: nothing yet)
+    ended: bool  # the recording is finished: what is missing will never come
+
+    @property
+    def missing_end(self) -> float:
+        """Seconds at the end of the span the recording does not (yet) reach."""
+        if self.covered_end is None:
+            return self.end_at - self.start_at
+        return max(0.0, self.end_at - max(self.covered_end, self.start_at))
+
+    @property
+    def missing(self) -> float:
+        """Seconds of the span with no recording (gaps, before the start, after the end)."""
+        return max(0.0, self.end_at - self.start_at - self.recorded)
+
+    @property
+    def complete(self) -> bool:
+        return self.missing_end <= 0.0
+
+
+@dataclass(frozen=True)
 class Timeline:
     segments: tuple[Segment, ...]
     target_duration: float
@@ -101,11 +131,21 @@ class Timeline:
         return [(a[-1].end, b[0].start) for a, b in itertools.pairwise(runs)
                 if b[0].start > a[-1].end]
 
+    def coverage(self, start_at: float, end_at: float) -> Coverage:
+        """How much of [start_at, end_at) is recorded, and whether the end is reached."""
+        if not end_at > start_at:
+            raise ValueError(f"empty span: {start_at} .. {end_at}")
+        recorded = sum(max(0.0, min(end_at, run[-1].end) - max(start_at, run[0].start))
+                       for run in self.runs())
+        return Coverage(start_at=start_at, end_at=end_at, recorded=recorded,
+                        covered_end=self.end, ended=self.ended)
+
     def locate(self, start_at: float, end_at: float, *, min_span: float = 0.04) -> list[Span]:
         """The recorded parts of [start_at, end_at), one Span per run, in order.
 
         Parts of the request in a gap or outside the recording are dropped (the clip is
-        clamped); pieces shorter than ``min_span`` (about a frame) are ignored.
+        clamped); pieces shorter than ``min_span`` (about a frame) are ignored. Ask
+        ``coverage`` first to know whether anything will be dropped.
         """
         if not end_at > start_at:
             raise ValueError(f"empty span: {start_at} .. {end_at}")

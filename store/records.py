@@ -161,7 +161,7 @@ class Clip:
         "state", "title", "summary", "category", "item_id", "service_link", "tags",
         "start_at", "end_at", "media_path", "poster_path", "captions_path", "duration",
         "size_bytes", "error", "published_at", "views", "question", "reply", "cut_mode",
-        "generation", "job_id", "width", "height", "created_by",
+        "generation", "job_id", "width", "height", "created_by", "note",
     )
 
     id: str
@@ -193,6 +193,7 @@ class Clip:
     width: int = 0
     height: int = 0
     created_by: str = ""  # staff name for a hand-made clip; "system" for an answer's clip
+    note: str = ""  # what the reviewer must know of the cut (e.g. the recording ended short)
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1

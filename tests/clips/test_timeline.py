@@ -107,3 +107,23 @@ def test_ts_scan_reads_first_frame_time_and_b_frame_depth(recordings: dict[str, 
         assert first.start == min(first.video_pts, first.audio_pts)
         # Segment 1 starts 2 s of frames after segment 0, as its date says.
         assert first.video_pts - zero.video_pts == 2 * 90_000
+
+
+def test_coverage_says_what_the_recording_holds_and_what_its_end_misses() -> None:
+    tl = parse_playlist(PLAYLIST)  # recorded T..T+6 and T+10..T+13.5, still live
+    whole = tl.coverage(T + 1, T + 5)
+    assert whole.complete and whole.missing_end == 0 and whole.missing == 0
+    assert whole.recorded == 4 and not whole.ended
+    short = tl.coverage(T + 11, T + 16)  # past the end of the recording so far
+    assert not short.complete
+    assert short.missing_end == pytest.approx(2.5) and short.recorded == pytest.approx(2.5)
+    across = tl.coverage(T + 4, T + 12)  # crosses the gap, ends inside the second run
+    assert across.complete and across.missing == pytest.approx(4)
+    after = tl.coverage(T + 20, T + 22)  # wholly after: all of it missing at the end
+    assert after.missing_end == 2 and after.recorded == 0
+    nothing = parse_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:2\n").coverage(T, T + 3)
+    assert nothing.covered_end is None and nothing.missing_end == 3
+    assert parse_playlist(PLAYLIST + "#EXT-X-ENDLIST\n").coverage(T + 11, T + 16).ended
+    # locate still clamps to what exists; coverage is how a caller learns it did
+    [_, last] = tl.locate(T + 4, T + 16)
+    assert last.end_at == T + 13.5
