@@ -74,6 +74,7 @@ def clip_view(clip: Clip) -> dict[str, Any]:
     return {
         "id": clip.id, "session_id": clip.session_id, "question_id": clip.question_id,
         "state": clip.state, "state_label": STATE_LABELS.get(clip.state, clip.state),
+        "note": clip.note,
         "title": clip.title, "duration": round(clip.duration, 2), "error": clip.error,
         "generation": clip.generation, "version": clip.version, "updated_at": clip.updated_at,
     }

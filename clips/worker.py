@@ -5,6 +5,11 @@ Each of ``concurrency`` loops claims the oldest runnable job under a lease
 ``clips.cutter.cut_clip`` (which writes under temporary names and renames into place only
 when the files are complete and checked). Outcomes:
 
+* the recording does not reach the span's end yet (its last segments are still being
+  written) and is still live → the job is queued again ``WAIT_POLL`` seconds later, without
+  counting an attempt, until ``[media] clip_wait_limit`` seconds past the span's end;
+  when the recording has ended short, or the wait is over, the clip is cut with what exists
+  and its ``note`` says how many seconds of the end are missing (the review page shows it);
 * success → the clip becomes a draft (``ClipReview.cut_done``), the job is done;
 * nothing recorded in the span, or a full disk → the clip fails at once, with the reason
   (retrying cannot help until someone acts; the review page has a retry button);
@@ -33,7 +38,7 @@ from typing import Any
 
 from clips.cutter import cut_clip
 from clips.review import JOB_KIND, ClipError, ClipReview
-from clips.timeline import NotRecorded
+from clips.timeline import NotRecorded, load_playlist
 from live.ffmpeg import DiskFull, FFmpegError, MediaError
 from settings import MediaSettings
 from store.base import NotFound, Store, VersionConflict
@@ -45,6 +50,7 @@ BACKOFF_BASE = 5.0
 BACKOFF_MAX = 300.0
 STALL_SECONDS = 30.0
 POSTER_WIDTH = 640
+WAIT_POLL = 1.0  # seconds between looks at a recording that has not reached a clip's end
 
 
 def node_name(data_dir: Path) -> str:
@@ -81,6 +87,7 @@ class ClipWorker:
         self.lease_seconds = float(media.clip_timeout_seconds) + 60.0
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
+        self._timers: list[asyncio.TimerHandle] = []
         self.running: dict[str, Job] = {}
         review.on_cut_queued.append(self.wake)
 
@@ -104,6 +111,9 @@ class ClipWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._loops.clear()
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         await self.requeue_own()
 
     async def requeue_own(self) -> int:
@@ -141,8 +151,9 @@ class ClipWorker:
         """Run one claimed job to an outcome (never raises, except on cancellation)."""
         self.running[job.id] = job
         renew = asyncio.create_task(self._renew(job))
+        waiting = False
         try:
-            error, retry_at = await self._cut(job)
+            error, retry_at, waiting = await self._cut(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: keep the worker alive, retry the job later
@@ -152,21 +163,45 @@ class ClipWorker:
             renew.cancel()
             self.running.pop(job.id, None)
         try:
-            await self.store.finish_job(job.id, self.name, attempt=job.attempts,
+            attempt = job.attempts
+            if waiting:  # waiting for the recording is not a failed attempt: give it back
+                held = await self.store.get(Job, job.id)
+                if held.lease_owner != self.name or held.attempts != job.attempts:
+                    raise VersionConflict(f"job {job.id} was taken over", held)
+                await self.store.update(Job, job.id, {"attempts": attempt - 1},
+                                        expected_version=held.version, now=self.clock())
+                attempt -= 1
+            await self.store.finish_job(job.id, self.name, attempt=attempt,
                                         now=self.clock(), error=error, retry_at=retry_at)
+            if waiting and retry_at is not None:
+                self._timers = [t for t in self._timers if not t.cancelled()]
+                self._timers.append(asyncio.get_running_loop().call_later(
+                    max(0.0, retry_at - self.clock()), self.wake))
         except (VersionConflict, NotFound):
             log.warning("clip worker: job %s was taken over or deleted", job.id)
 
-    async def _cut(self, job: Job) -> tuple[str, float | None]:
+    async def _cut(self, job: Job) -> tuple[str, float | None, bool]:
+        """(error, retry at, waiting for the recording) of one run of ``job``."""
         clip_id = str(job.payload.get("clip_id", ""))
         generation = int(job.payload.get("generation", 0))
         try:
             clip = await self.review.get(clip_id)
         except NotFound:
-            return "", None  # deleted meanwhile: nothing to do
+            return "", None, False  # deleted meanwhile: nothing to do
         if clip.generation != generation or clip.state != "pending":
-            return "", None  # a newer cut was asked for, or this one already landed
+            return "", None, False  # a newer cut was asked for, or this one already landed
         out = self.review.clip_dir(clip.id)
+        playlist = self.review.playlist(clip.session_id)
+        note = ""
+        with contextlib.suppress(FileNotFoundError, ValueError):  # the cut says why
+            coverage = (await asyncio.to_thread(load_playlist, playlist)).coverage(
+                clip.start_at, clip.end_at)
+            if not coverage.complete:
+                if (not coverage.ended
+                        and self.clock() < clip.end_at + self.media.clip_wait_limit):
+                    waiting = (f"等待录像覆盖片段末尾（还差 {coverage.missing_end:.1f} 秒）")
+                    return waiting, self.clock() + WAIT_POLL, True
+                note = f"录像未覆盖完整回答（缺少末尾 {coverage.missing_end:.1f} 秒）"
         try:
             files = await cut_clip(
                 self.review.playlist(clip.session_id), clip.start_at, clip.end_at, out,
@@ -177,16 +212,16 @@ class ClipWorker:
         except (NotRecorded, FileNotFoundError) as exc:
             reason = f"所选时间段没有录像：{exc}"
             await self.review.cut_failed(clip.id, generation, reason, final=True)
-            return reason, None
+            return reason, None, False
         except DiskFull as exc:
             reason = f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}"
             await self.review.cut_failed(clip.id, generation, reason, final=True)
-            return reason, None
+            return reason, None, False
         except (MediaError, OSError) as exc:
             reason = describe(exc)
             final = job.attempts >= job.max_attempts
             await self.review.cut_failed(clip.id, generation, reason, final=final)
-            return reason, None if final else self.clock() + backoff(job.attempts)
+            return reason, None if final else self.clock() + backoff(job.attempts), False
         media_dir = self.review.media_dir
         changes: dict[str, Any] = {
             "media_path": _relative(files.media_path, media_dir),
@@ -194,12 +229,12 @@ class ClipWorker:
             "captions_path": _relative(files.captions_path, media_dir),
             "duration": files.duration, "size_bytes": files.size_bytes,
             "width": files.width, "height": files.height,
-            "start_at": files.start_at, "end_at": files.end_at,
+            "start_at": files.start_at, "end_at": files.end_at, "note": note,
         }
         # Superseded while cutting (a newer cut, a deletion): the newer job's files count.
         with contextlib.suppress(ClipError, NotFound, VersionConflict):
             await self.review.cut_done(clip.id, generation, changes)
-        return "", None
+        return "", None, False
 
     async def _renew(self, job: Job) -> None:
         version = job.version

@@ -8,15 +8,18 @@ import asyncio
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clips.timeline import parse_playlist
 from live.ffmpeg import find_ffmpeg
 from live.hls_recorder import session_hls_dir
+from live.recorder_commands import PLAYLIST_NAME
 from settings import Settings
-from store.records import Clip
+from store.records import Clip, Job, Question
 from tests.clips import media
 from tests.live.conftest import Live, Socket
 from tests.support import both_backends, csrf_of
@@ -43,7 +46,8 @@ async def wait_state(live: Live, clip_id: str, state: str, timeout: float = 30) 
         await asyncio.sleep(0.05)
 
 
-async def answer(live: Live, viewer: Socket, mod: Socket, host: Socket, text: str) -> str:
+async def answer(live: Live, viewer: Socket, mod: Socket, host: Socket, text: str,
+                 before_answer: Callable[[Question], Awaitable[None]] | None = None) -> str:
     ack = await viewer.request("ask", client_id=uuid.uuid4().hex, text=text)
     qid: str = ack["question_id"]
     seen = await mod.until(lambda f: f.get("kind") == "question"
@@ -52,6 +56,8 @@ async def answer(live: Live, viewer: Socket, mod: Socket, host: Socket, text: st
     approved = await mod.request("approve", question_id=qid, version=q["version"],
                                  category="电动自行车", item_id="ebike-registration")
     on_air = await host.request("on_air", question_id=qid, version=approved["version"])
+    if before_answer is not None:
+        await before_answer(await live.app[keys.STORE].get(Question, qid))
     await asyncio.sleep(1.0)  # the answer takes a second
     answered = await host.request("answered", question_id=qid, version=on_air["version"])
     assert answered["state"] == "answered"
@@ -160,3 +166,94 @@ async def test_trim_and_hand_made_clips_from_the_pages(live: Live) -> None:
         "_csrf": csrf_of(page), "version": str(clip.version), "action": "delete"})
     assert gone.status == 303
     assert not (media_dir / "clips" / clip_id).exists()
+
+
+def first_segments(playlist: str, count: int, *, ended: bool) -> str:
+    """The playlist as it was when only its first ``count`` segments were written."""
+    lines = playlist.splitlines()
+    count = max(1, count)
+    starts = [i for i, line in enumerate(lines) if line.startswith("#EXTINF")]
+    kept = lines[:starts[count]] if count < len(starts) else lines
+    kept = [line for line in kept if line != "#EXT-X-ENDLIST"]
+    return "\n".join(kept + (["#EXT-X-ENDLIST"] if ended else [])) + "\n"
+
+
+async def recording_with(live: Live, seconds: float) -> tuple[Path, str]:
+    """A recording in the session's directory; returns the playlist path and its full text."""
+    hls = session_hls_dir(live.app[keys.SETTINGS].media_dir, live.session.id)
+    playlist = await asyncio.to_thread(media.record, find_ffmpeg(), hls, seconds)
+    return playlist, playlist.read_text(encoding="utf-8")
+
+
+async def test_a_clip_waits_for_the_last_segment_and_holds_the_whole_answer(
+        live: Live) -> None:
+    playlist, full = await recording_with(live, 20)
+    assert playlist.name == PLAYLIST_NAME
+    segments = parse_playlist(full).segments
+    first_pdt = segments[0].start
+
+    async def still_recording(question: Question) -> None:
+        # When the host answers, the playlist holds only the segments begun by "on air":
+        # the ones of the answer's last seconds (and its padding) are still being written.
+        begun = sum(1 for s in segments if s.start <= question.on_air_at)
+        playlist.write_text(first_segments(full, begun, ended=False), encoding="utf-8")
+        await asyncio.sleep(1.0)  # the answer goes on past the last segment written
+
+    viewer = await live.viewer()
+    mod = await live.staff("mod", "moderator")
+    host = await live.staff("host", "host")
+    qid = await answer(live, viewer, mod, host, "电动车上牌需要哪些材料", still_recording)
+    store = live.app[keys.STORE]
+    question = await store.get(Question, qid)
+    pad = live.app[keys.SETTINGS].media.clip_pad_after
+    clip_id = f"a-{qid}"
+
+    deadline = time.monotonic() + 20
+    while True:  # the job looked, found the recording short of the answer, and waits
+        clip = await store.get(Clip, clip_id)
+        job = await store.get(Job, clip.job_id)
+        if "等待录像" in job.last_error and job.state == "queued":
+            break
+        assert time.monotonic() < deadline, (clip.state, job)
+        await asyncio.sleep(0.05)
+    assert clip.state == "pending" and job.attempts == 0  # waiting is not a failed attempt
+
+    playlist.write_text(first_segments(full, 99, ended=False), encoding="utf-8")
+    clip = await wait_state(live, clip_id, "draft")
+    assert clip.note == ""
+    job = await store.get(Job, clip.job_id)
+    assert job.state == "done" and job.attempts == 1
+    frames = await asyncio.to_thread(media.frame_numbers, find_ffmpeg(),
+                                     live.app[keys.SETTINGS].media_dir / clip.media_path)
+    last_shown_until = first_pdt + (frames[-1] + 1) / media.FPS
+    assert last_shown_until >= question.answered_at + pad - 1 / media.FPS, (
+        frames[-1], question.answered_at - first_pdt)
+
+
+async def test_a_recording_that_stops_short_gives_a_marked_draft(live: Live) -> None:
+    playlist, full = await recording_with(live, 20)
+    segments = parse_playlist(full).segments
+
+    async def stopped(question: Question) -> None:
+        # The recording stops during the answer, after the segment holding "on air".
+        begun = sum(1 for s in segments if s.start <= question.on_air_at)
+        playlist.write_text(first_segments(full, begun, ended=True), encoding="utf-8")
+        await asyncio.sleep(1.0)
+
+    viewer = await live.viewer()
+    mod = await live.staff("mod", "moderator")
+    host = await live.staff("host", "host")
+    qid = await answer(live, viewer, mod, host, "电动车上牌需要哪些材料", stopped)
+    covered_end = parse_playlist(playlist.read_text(encoding="utf-8")).end
+    assert covered_end is not None
+    question = await live.app[keys.STORE].get(Question, qid)
+    clip = await wait_state(live, f"a-{qid}", "draft")
+    missing = question.answered_at + live.app[keys.SETTINGS].media.clip_pad_after - covered_end
+    assert clip.note == f"录像未覆盖完整回答（缺少末尾 {missing:.1f} 秒）"
+    assert clip.end_at <= covered_end + 0.001
+
+    client = await live.site.login("mod")
+    page = await (await client.get(f"/staff/clips/{clip.id}")).text()
+    assert "录像未覆盖完整回答（缺少末尾" in page and clip.note in page
+    listing = await (await client.get("/staff/clips")).text()
+    assert clip.note in listing
