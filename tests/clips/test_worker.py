@@ -410,3 +410,34 @@ async def test_a_stale_attempt_of_the_same_node_cannot_finish_the_job(rig: Rig) 
     await slow
     held = await rig.job(clip)
     assert (held.state, held.attempts) == ("running", 2), "attempt 1 finished attempt 2's job"
+
+
+async def test_a_live_recording_short_of_the_answer_is_waited_for_up_to_the_limit(
+        rig: Rig) -> None:
+    playlist = rig.review.playlist(SESSION)
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("#EXTINF")]
+    # Still live (no ENDLIST) and only 6 s written: the answer's clip needs t0+2 .. t0+8.
+    playlist.write_text("\n".join(lines[:starts[3]]) + "\n", encoding="utf-8")
+    clip = await rig.clip()
+    worker = rig.worker()
+    assert rig.media.clip_wait_limit == 3 * rig.media.segment_seconds + 10
+    for _ in range(3):  # waiting: queued again a second later, no attempt counted
+        job = await rig.claim(worker)
+        assert job is not None
+        await worker.run(job)
+        waiting = await rig.job(clip)
+        assert (waiting.state, waiting.attempts) == ("queued", 0)
+        assert waiting.run_after == rig.clock() + clips.worker.WAIT_POLL
+        assert waiting.last_error == "等待录像覆盖片段末尾（还差 2.0 秒）"
+        assert (await rig.store.get(Clip, clip.id)).state == "pending"
+        rig.clock.advance(clips.worker.WAIT_POLL)
+    assert rig.cut.calls == []
+
+    rig.clock.now = clip.end_at + rig.media.clip_wait_limit  # the wait is over
+    job = await rig.claim(worker)
+    assert job is not None and job.attempts == 1
+    await worker.run(job)
+    draft = await rig.store.get(Clip, clip.id)
+    assert draft.state == "draft" and draft.note == "录像未覆盖完整回答（缺少末尾 2.0 秒）"
+    assert (await rig.job(clip)).state == "done"
