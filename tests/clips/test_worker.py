@@ -419,7 +419,9 @@ async def test_a_live_recording_short_of_the_answer_is_waited_for_up_to_the_limi
     starts = [i for i, line in enumerate(lines) if line.startswith("#EXTINF")]
     # Still live (no ENDLIST) and only 6 s written: the answer's clip needs t0+2 .. t0+8.
     playlist.write_text("\n".join(lines[:starts[3]]) + "\n", encoding="utf-8")
+    rig.clock.now = rig.t0 + 8  # just after the answer (the recording may be older)
     clip = await rig.clip()
+    assert clip.end_at == rig.clock()
     worker = rig.worker()
     assert rig.media.clip_wait_limit == 3 * rig.media.segment_seconds + 10
     for _ in range(3):  # waiting: queued again a second later, no attempt counted
