@@ -17,9 +17,11 @@ catalog and the knowledge base again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase, load_knowledge
@@ -27,6 +29,8 @@ from moderation.questions import PENDING, QUEUED
 from moderation.understanding import Result, Understanding, WordListLike
 from moderation.understanding.outside import load_outside
 from store.records import Question
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ class Understander:
         known = len(self._examples)
         examples = [(t, i) for t, i in self._examples if catalog.get(i) is not None]
         try:
-            engine = await asyncio.to_thread(self._build, catalog, words, knowledge, examples)
+            engine = await in_daemon_thread(self._build, catalog, words, knowledge, examples)
         except Exception:
             log.exception("building the understanding engine failed; the previous one (if "
                           "any) stays in use")
@@ -102,9 +106,13 @@ class Understander:
                  len(catalog.items), len(self._examples))
 
     async def close(self) -> None:
-        """Wait for a build or refit under way (a worker thread cannot be interrupted)."""
+        """Abandon a build or refit under way: its daemon thread cannot be interrupted, but
+        nothing waits for it, so stopping the server stays prompt (the next start builds
+        again)."""
         self._generation += 1
         for task in (self._task, self._refit):
+            if task is not None and not task.done():
+                task.cancel()
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
 
@@ -159,4 +167,36 @@ class Understander:
         self._since_fit += 1
         if self._since_fit >= REFIT_EVERY and (self._refit is None or self._refit.done()):
             self._since_fit = 0
-            self._refit = asyncio.create_task(asyncio.to_thread(engine.refit))
+            self._refit = asyncio.create_task(in_daemon_thread(engine.refit))
+
+
+async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run CPU-bound ``fn`` in a thread of its own that never holds up the process's exit.
+
+    ``asyncio.to_thread`` uses the loop's default executor, which the server waits for on
+    shutdown: a SIGTERM during a 4-30 s engine build would then miss the 3 s stop the
+    protocol promises. A build that is cut short is simply lost; the next start builds
+    again."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def work() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task, never lost
+            outcome: tuple[bool, Any] = (False, exc)
+        else:
+            outcome = (True, result)
+        with contextlib.suppress(RuntimeError):  # the loop closed while we worked
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=work, name="understanding-build", daemon=True).start()
+    return await future
