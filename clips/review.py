@@ -47,7 +47,7 @@ from moderation.catalog import Catalog
 from moderation.pii import without_masked
 from settings import MediaSettings
 from store.base import Conflict, NotFound, Store, VersionConflict
-from store.records import Broadcast, Clip, Job, Question, new_id
+from store.records import Clip, Job, LiveSession, Question, new_id
 
 __all__ = ["JOB_KIND", "STATE_LABELS", "ClipConflict", "ClipEdit", "ClipError", "ClipReview",
            "clip_view"]
@@ -151,7 +151,7 @@ class ClipReview:
     async def create_manual(self, session_id: str, start_at: float, end_at: float, *,
                             actor: str, title: str = "") -> Clip:
         """A clip made by hand from a span of a session's recording."""
-        session = await self.store.get(Broadcast, session_id)
+        session = await self.store.get(LiveSession, session_id)
         await self._check_span(session_id, start_at, end_at)
         now = self.clock()
         clip_id = new_id()

@@ -41,7 +41,7 @@ from live.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
 from live.hls_recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
 from settings import MediaSettings, Settings
 from store.base import Store
-from store.records import Broadcast
+from store.records import LiveSession
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class Recordings:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def session_changed(self, session: Broadcast) -> None:
+    def session_changed(self, session: LiveSession) -> None:
         """A session was started, ended or edited: bring its recorder in line (soon)."""
         if not self.enabled:
             return
@@ -203,7 +203,7 @@ class Recordings:
         """Record again every session the store has live (after a restart)."""
         if not self.enabled:
             return 0
-        live = await self.store.find(Broadcast, {"status": "live"})
+        live = await self.store.find(LiveSession, {"status": "live"})
         for session in live:
             self.session_changed(session)
         return len(live)

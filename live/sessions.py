@@ -1,4 +1,4 @@
-"""Broadcast sessions: scheduling, editing, starting and ending, and their figures.
+"""LiveSession sessions: scheduling, editing, starting and ending, and their figures.
 
 Plain Python over the store. ``Sessions`` validates what an admin enters, commits every
 change in one transaction with its audit entry, and after the commit reports it to its
@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from live.recorder_commands import Source
 from store.base import Store, VersionConflict
-from store.records import HOSTS, Broadcast, Question, StaffUser, new_id
+from store.records import HOSTS, LiveSession, Question, StaffUser, new_id
 
 MAX_TITLE = 60
 MAX_DESCRIPTION = 500
@@ -53,7 +53,7 @@ class EndHook(Protocol):
     or not at all); returns what to run once the end has committed. The moderation service
     settles the session's open questions this way (``moderation.session_end``)."""
 
-    async def __call__(self, tx: Store, session: Broadcast,
+    async def __call__(self, tx: Store, session: LiveSession,
                        actor: str) -> Callable[[], None]: ...
 
 
@@ -174,7 +174,7 @@ class Figures:
 
 
 class Sessions:
-    def __init__(self, store: Store, on_change: Callable[[Broadcast], None],
+    def __init__(self, store: Store, on_change: Callable[[LiveSession], None],
                  clock: Callable[[], float] = time.time, *, audit: AuditWriter,
                  rtmp_listen: str = "rtmp://127.0.0.1:1935/live",
                  on_end: EndHook | None = None) -> None:
@@ -183,13 +183,13 @@ class Sessions:
         self.on_end = on_end
         # Told of every change, in order: the moderation service (viewers and staff learn
         # of it), then whoever else joins (the recordings, in web.app).
-        self.listeners: list[Callable[[Broadcast], None]] = [on_change]
+        self.listeners: list[Callable[[LiveSession], None]] = [on_change]
         self.clock = clock
         # Where an RTMP push session's ffmpeg listens, without the key (see
         # live.recordings.rtmp_listen_base).
         self.rtmp_listen = rtmp_listen
 
-    async def _source(self, form: SessionForm, current: Broadcast | None) -> str:
+    async def _source(self, form: SessionForm, current: LiveSession | None) -> str:
         old = current.source if current is not None else ""
         kind = form.source_kind
         if not kind:
@@ -209,12 +209,12 @@ class Sessions:
             return old if unchanged else await check_file(form.source_path)
         raise SessionError("未知的视频源类型。")
 
-    def _changed(self, session: Broadcast) -> None:
+    def _changed(self, session: LiveSession) -> None:
         for listener in self.listeners:
             listener(session)
 
     async def _validate(self, form: SessionForm,
-                        current: Broadcast | None = None) -> dict[str, Any]:
+                        current: LiveSession | None = None) -> dict[str, Any]:
         title = " ".join(form.title.split())
         if not title:
             raise SessionError("请填写直播标题。")
@@ -241,22 +241,22 @@ class Sessions:
             "source": await self._source(form, current),
         }
 
-    async def _audit(self, tx: Store, actor: str, action: str, b: Broadcast,
+    async def _audit(self, tx: Store, actor: str, action: str, b: LiveSession,
                      before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
         await self.audit(tx, actor, action, f"session:{b.id}", session_id=b.id, before=before,
                          after=after)
 
-    async def create(self, form: SessionForm, *, actor: str) -> Broadcast:
+    async def create(self, form: SessionForm, *, actor: str) -> LiveSession:
         values = await self._validate(form)
         now = self.clock()
-        b = Broadcast(id=new_id(), created_at=now, updated_at=now, **values)
+        b = LiveSession(id=new_id(), created_at=now, updated_at=now, **values)
         async with self.store.transaction() as tx:
             await tx.insert(b)
             await self._audit(tx, actor, "session.create", b, None, {"title": b.title})
         return b
 
-    async def edit(self, session_id: str, form: SessionForm, *, actor: str) -> Broadcast:
-        current = await self.store.get(Broadcast, session_id)
+    async def edit(self, session_id: str, form: SessionForm, *, actor: str) -> LiveSession:
+        current = await self.store.get(LiveSession, session_id)
         values = await self._validate(form, current)  # may read a file: before the commit
         changed = {k: v for k, v in values.items() if getattr(current, k) != v}
         if not changed:
@@ -270,7 +270,7 @@ class Sessions:
             after["source"] = describe_source(changed["source"])
         try:
             async with self.store.transaction() as tx:
-                updated = await tx.update(Broadcast, session_id, changed,
+                updated = await tx.update(LiveSession, session_id, changed,
                                           expected_version=current.version, now=self.clock())
                 await self._audit(tx, actor, "session.edit", updated, before, after)
         except VersionConflict:
@@ -278,7 +278,7 @@ class Sessions:
         self._changed(updated)
         return updated
 
-    async def _set_status(self, session_id: str, status: str, *, actor: str) -> Broadcast:
+    async def _set_status(self, session_id: str, status: str, *, actor: str) -> LiveSession:
         """Start (scheduled → live) or end (live → ended) a session, audited."""
         frm, stamp, action, refusal = {
             "live": ("scheduled", "started_at", "session.start", "只有“即将开始”的直播可以开始。"),
@@ -290,10 +290,10 @@ class Sessions:
         after_commit: Callable[[], None] | None = None
         try:
             async with self.store.transaction() as tx:
-                current = await tx.get(Broadcast, session_id)
+                current = await tx.get(LiveSession, session_id)
                 if current.status != frm:
                     raise SessionError(refusal)
-                updated = await tx.update(Broadcast, session_id, changes,
+                updated = await tx.update(LiveSession, session_id, changes,
                                           expected_version=current.version, now=self.clock())
                 await self._audit(tx, actor, action, updated, {"status": frm},
                                   {"status": status})
@@ -306,19 +306,19 @@ class Sessions:
         self._changed(updated)
         return updated
 
-    async def start(self, session_id: str, *, actor: str) -> Broadcast:
+    async def start(self, session_id: str, *, actor: str) -> LiveSession:
         return await self._set_status(session_id, "live", actor=actor)
 
-    async def end(self, session_id: str, *, actor: str) -> Broadcast:
+    async def end(self, session_id: str, *, actor: str) -> LiveSession:
         return await self._set_status(session_id, "ended", actor=actor)
 
-    async def listing(self) -> dict[str, list[Broadcast]]:
+    async def listing(self) -> dict[str, list[LiveSession]]:
         """Sessions grouped as the admin page shows them."""
-        live = await self.store.find(Broadcast, {"status": "live"},
+        live = await self.store.find(LiveSession, {"status": "live"},
                                      order_by=["scheduled_start"])
-        upcoming = await self.store.find(Broadcast, {"status": "scheduled"},
+        upcoming = await self.store.find(LiveSession, {"status": "scheduled"},
                                          order_by=["scheduled_start"])
-        past = await self.store.find(Broadcast, {"status": "ended"}, order_by=["-ended_at"],
+        past = await self.store.find(LiveSession, {"status": "ended"}, order_by=["-ended_at"],
                                      limit=100)
         return {"live": live, "upcoming": upcoming, "past": past}
 

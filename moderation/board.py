@@ -27,7 +27,7 @@ from moderation.views import question_events
 from moderation.vocabulary import shipped_vocabulary
 from settings import LiveSettings
 from store.base import Store
-from store.records import Broadcast, Caption, Clip, Question, ViewerRestriction
+from store.records import Caption, Clip, LiveSession, Question, ViewerRestriction
 
 # Open questions a new one is compared with for the duplicate hint (the newest ones).
 DUPLICATE_WINDOW = 200
@@ -57,7 +57,7 @@ class Limits:
 class Board:
     """One broadcast's questions, in memory, mirroring what the store has committed."""
 
-    session: Broadcast
+    session: LiveSession
     questions: dict[str, Question] = field(default_factory=dict)
     by_client: dict[tuple[str, str], str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -123,7 +123,7 @@ class ModerationCore:
         async with lock:
             found = self.boards.get(session_id)
             if found is None:
-                session = await self.store.get(Broadcast, session_id)
+                session = await self.store.get(LiveSession, session_id)
                 found = Board(session)
                 found.slow_mode = SlowMode(int(session.settings.get("slow_mode_seconds", 0)),
                                            clock=self.clock)

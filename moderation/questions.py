@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.records import Broadcast, Question
+from store.records import LiveSession, Question
 
 PENDING, QUEUED, ON_AIR = "pending", "queued", "on_air"
 ANSWERED, REPLIED, MERGED, DECLINED = "answered", "replied", "merged", "declined"
@@ -148,7 +148,7 @@ class Carry:
     """The session ended: the question moves to ``to``, the next scheduled session, where
     its pending copy has the id ``copy_id``."""
 
-    to: Broadcast
+    to: LiveSession
     copy_id: str
 
 
@@ -274,7 +274,7 @@ def _verb(action: Action) -> str:
     }[type(action)]
 
 
-def session_end_action(next_session: Broadcast | None, copy_id: str) -> Carry | Close:
+def session_end_action(next_session: LiveSession | None, copy_id: str) -> Carry | Close:
     """What an open question becomes when its session ends."""
     return Close() if next_session is None else Carry(next_session, copy_id)
 

@@ -31,8 +31,8 @@ from moderation.views import (
 )
 from moderation.vocabulary import Vocabulary
 from store.records import (
-    Broadcast,
     Clip,
+    LiveSession,
     Question,
     ReasonTemplate,
     TermRule,
@@ -116,7 +116,7 @@ class Moderation(ViewerIntake, StaffActions):
 
     # --- what other parts report ------------------------------------------------------
 
-    def session_changed(self, session: Broadcast) -> None:
+    def session_changed(self, session: LiveSession) -> None:
         """Tell viewers and staff about a changed broadcast (started, ended, edited)."""
         board = self.boards.get(session.id)
         if board is not None:

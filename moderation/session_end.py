@@ -30,7 +30,7 @@ from moderation.questions import (
 )
 from moderation.views import question_events
 from store.base import Store, StoreError
-from store.records import Broadcast, Question, new_id
+from store.records import LiveSession, Question, new_id
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +42,16 @@ class Outcome:
     copy: Question | None  # the pending question in the next session, when carried
 
 
-async def next_scheduled(tx: Store, ended: Broadcast, now: float) -> Broadcast | None:
+async def next_scheduled(tx: Store, ended: LiveSession, now: float) -> LiveSession | None:
     """The session open questions are carried to: the earliest scheduled one that has not
     yet been due to start (a scheduled session from the past that nobody started is not a
     promise to anyone)."""
-    upcoming = await tx.find(Broadcast, {"status": "scheduled"}, order_by=["scheduled_start"])
+    upcoming = await tx.find(LiveSession, {"status": "scheduled"}, order_by=["scheduled_start"])
     return next((b for b in upcoming if b.id != ended.id and b.scheduled_start >= now), None)
 
 
 class SessionEnd(ModerationCore):
-    async def _settle(self, tx: Store, session: Broadcast, questions: list[Question],
+    async def _settle(self, tx: Store, session: LiveSession, questions: list[Question],
                       actor: str, now: float) -> list[Outcome]:
         target = await next_scheduled(tx, session, now) if questions else None
         outcomes = []
@@ -70,7 +70,7 @@ class SessionEnd(ModerationCore):
             outcomes.append(Outcome(q, updated, copy))
         return outcomes
 
-    def _announce(self, session: Broadcast, outcomes: list[Outcome]) -> None:
+    def _announce(self, session: LiveSession, outcomes: list[Outcome]) -> None:
         """After the commit: the boards in memory, then the askers and staff."""
         board = self.boards.get(session.id)
         if board is not None:
@@ -92,7 +92,7 @@ class SessionEnd(ModerationCore):
             self.publish(session_id, [e for copy in carried
                                       for e in question_events(None, copy, self.item_names)])
 
-    async def session_ending(self, tx: Store, session: Broadcast,
+    async def session_ending(self, tx: Store, session: LiveSession,
                              actor: str) -> Callable[[], None]:
         """``live.sessions.EndHook``: settle every open question inside the end's
         transaction; returns what to run once it has committed."""

@@ -26,7 +26,7 @@ from moderation.board import Board, ModerationCore, restriction_view
 from moderation.questions import ON_AIR, Action, Merge, Refused, transition
 from moderation.views import question_events, session_events
 from store.base import Store, StoreError, VersionConflict
-from store.records import Broadcast, Question, StaffUser, ViewerRestriction
+from store.records import LiveSession, Question, StaffUser, ViewerRestriction
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ def _not_applied(what: str, exc: StoreError) -> NotApplied:
     return NotApplied()
 
 
-async def _sync_on_air(tx: Store, session: Broadcast, q: Question,
-                       now: float) -> Broadcast | None:
+async def _sync_on_air(tx: Store, session: LiveSession, q: Question,
+                       now: float) -> LiveSession | None:
     """Keep the broadcast's on-air pointer in step with the question's state; returns the
     changed broadcast (to apply and announce after the commit), or None."""
     pointer = q.id if q.state == ON_AIR else ("" if session.on_air_id == q.id else None)
     if pointer is None or pointer == session.on_air_id:
         return None
-    return await tx.update(Broadcast, session.id, {"on_air_id": pointer}, now=now)
+    return await tx.update(LiveSession, session.id, {"on_air_id": pointer}, now=now)
 
 
 class StaffActions(ModerationCore):
@@ -133,7 +133,7 @@ class StaffActions(ModerationCore):
                               listener, question.id)
 
     async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int,
-                            audit: AuditTag) -> Broadcast:
+                            audit: AuditTag) -> LiveSession:
         board = await self.board(session_id)
         async with board.lock:
             before = int(board.session.settings.get("slow_mode_seconds", 0))
@@ -141,7 +141,7 @@ class StaffActions(ModerationCore):
             now = self.clock()
             try:
                 async with self.store.transaction() as tx:
-                    updated = await tx.update(Broadcast, session_id, {"settings": settings},
+                    updated = await tx.update(LiveSession, session_id, {"settings": settings},
                                               now=now)
                     await self.audit(tx, user.name, audit.action, audit.target,
                                      session_id=session_id,

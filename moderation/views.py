@@ -14,7 +14,7 @@ from typing import Any
 from live.events import PUBLIC, QUESTION, QUESTION_REMOVED, SESSION, STAFF, Event, viewer_audience
 from moderation.questions import PUBLIC as PUBLIC_STATES
 from moderation.questions import STATE_LABELS
-from store.records import Broadcast, Question
+from store.records import LiveSession, Question
 
 
 def public_view(q: Question, item_names: dict[str, str]) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def staff_view(q: Question, item_names: dict[str, str]) -> dict[str, Any]:
     return view
 
 
-def session_view(b: Broadcast) -> dict[str, Any]:
+def session_view(b: LiveSession) -> dict[str, Any]:
     return {
         "id": b.id, "title": b.title, "description": b.description, "status": b.status,
         "scheduled_start": b.scheduled_start, "scheduled_end": b.scheduled_end,
@@ -73,6 +73,6 @@ def question_events(before: Question | None, after: Question,
     return events
 
 
-def session_events(b: Broadcast) -> list[Event]:
+def session_events(b: LiveSession) -> list[Event]:
     view = session_view(b)
     return [Event(PUBLIC, SESSION, {"session": view}), Event(STAFF, SESSION, {"session": view})]

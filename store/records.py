@@ -89,8 +89,10 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class Broadcast:
-    """One live help-desk broadcast ("session" in the product's words)."""
+class LiveSession:
+    """One live help-desk session (直播场次): a scheduled broadcast, its hosts, its video
+    source and its state. The product calls it a session everywhere; the storage name
+    ``broadcasts`` is kept so that existing databases open unchanged."""
 
     collection: ClassVar[str] = "broadcasts"
     json_fields: ClassVar[tuple[str, ...]] = ("host_ids", "settings")

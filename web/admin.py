@@ -9,7 +9,7 @@ from aiohttp import web
 
 from moderation.staff import StaffError, generate_password
 from store.base import Store
-from store.records import ROLES, AuditEntry, Broadcast, Question, StaffUser
+from store.records import ROLES, AuditEntry, LiveSession, Question, StaffUser
 from web import keys
 from web.audit_view import Names, describe, target_label
 from web.render import CHINA_TZ, format_time, render
@@ -109,7 +109,7 @@ async def audit_log(request: web.Request) -> web.Response:
                              limit=AUDIT_PAGE + 1, offset=(page - 1) * AUDIT_PAGE)
     entries = found[:AUDIT_PAGE]
     staff = await store.find(StaffUser, order_by=["name"])
-    sessions = await store.find(Broadcast, order_by=["-scheduled_start"], limit=200)
+    sessions = await store.find(LiveSession, order_by=["-scheduled_start"], limit=200)
     names = await _names(store, request, entries, staff, sessions)
     rows = [{
         "entry": e, "actor": names.person(e.actor), "target": target_label(e.target, names),
@@ -123,7 +123,7 @@ async def audit_log(request: web.Request) -> web.Response:
 
 
 async def _names(store: Store, request: web.Request, entries: list[AuditEntry],
-                 staff: list[StaffUser], sessions: list[Broadcast]) -> Names:
+                 staff: list[StaffUser], sessions: list[LiveSession]) -> Names:
     names = Names(staff={u.name: u.display_name or u.name for u in staff},
                   staff_ids={u.id: u.display_name or u.name for u in staff},
                   sessions={b.id: b.title for b in sessions})
@@ -143,7 +143,7 @@ async def _names(store: Store, request: web.Request, entries: list[AuditEntry],
     missing = sorted(session_ids - set(names.sessions))
     if missing:
         names.sessions.update({b.id: b.title for b in await store.find(
-            Broadcast, {"id": missing})})
+            LiveSession, {"id": missing})})
     if question_ids:
         names.questions = {q.id: q.text for q in await store.find(
             Question, {"id": sorted(question_ids)})}

@@ -18,7 +18,7 @@ from live.sessions import (
     stream_key,
 )
 from moderation import lists as moderator_lists
-from store.records import HOSTS, Broadcast, StaffUser
+from store.records import HOSTS, LiveSession, StaffUser
 from web import keys
 from web.admin import actor
 from web.render import CHINA_TZ, render
@@ -86,7 +86,7 @@ async def session_create(request: web.Request) -> web.Response:
 
 async def session_detail(request: web.Request, *, error: str = "",
                          status: int = 200) -> web.Response:
-    session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
+    session = await request.app[keys.STORE].get(LiveSession, request.match_info["session_id"])
     figures = await request.app[keys.SESSIONS].figures(session.id)
     recordings = request.app[keys.RECORDINGS]
     return render(request, "admin/session.html", status=status, session=session,

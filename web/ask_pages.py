@@ -25,7 +25,7 @@ from aiohttp import web
 from clips.answers import MAX_QUESTION_CHARS, find_answers
 from moderation.questions import STATE_LABELS, Refused
 from store.base import NotFound
-from store.records import Broadcast, Clip, Question
+from store.records import Clip, LiveSession, Question
 from web import keys
 from web.answers import faq_path
 from web.library_view import clean_text, clip_path, service_action
@@ -46,14 +46,14 @@ def follow_path(key: bytes, question_id: str) -> str:
     return f"/ask/q/{question_id}.{_sign(key, question_id)}"
 
 
-async def next_session(request: web.Request) -> Broadcast | None:
+async def next_session(request: web.Request) -> LiveSession | None:
     """The live broadcast, or else the next scheduled one (the soonest to start)."""
     store = request.app[keys.STORE]
-    live = await store.find(Broadcast, {"status": "live"}, order_by=["started_at"], limit=1)
+    live = await store.find(LiveSession, {"status": "live"}, order_by=["started_at"], limit=1)
     if live:
         return live[0]
     now = time.time()
-    scheduled = await store.find(Broadcast, {"status": "scheduled"},
+    scheduled = await store.find(LiveSession, {"status": "scheduled"},
                                  order_by=["scheduled_start"])
     upcoming = [b for b in scheduled if b.scheduled_start >= now - 3600] or scheduled
     return upcoming[0] if upcoming else None
@@ -119,7 +119,7 @@ async def follow_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     store = request.app[keys.STORE]
     question = await store.get(Question, question_id)
-    session = await store.get(Broadcast, question.session_id)
+    session = await store.get(LiveSession, question.session_id)
     clips = await store.find(Clip, {"question_id": question.id, "state": "published"})
     merged_into = None
     if question.merged_into:

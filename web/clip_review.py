@@ -16,7 +16,7 @@ from aiohttp import web
 from clips.library import media_url
 from clips.review import STATE_LABELS, ClipConflict, ClipEdit, ClipError
 from store.base import NotFound
-from store.records import Broadcast, Clip
+from store.records import Clip, LiveSession
 from web import keys
 from web.admin import actor
 from web.render import render
@@ -60,7 +60,7 @@ async def clip_list(request: web.Request) -> web.Response:
     session = None
     if session_id:
         try:
-            session = await request.app[keys.STORE].get(Broadcast, session_id)
+            session = await request.app[keys.STORE].get(LiveSession, session_id)
         except NotFound:
             raise web.HTTPNotFound(text="找不到这场直播。") from None
     return render(request, "staff/clips.html", clips=clips, state=state, counts=counts,
@@ -71,7 +71,7 @@ async def clip_list(request: web.Request) -> web.Response:
 async def _review(request: web.Request, clip: Clip, *, error: str = "",
                   status: int = 200, form: dict[str, Any] | None = None) -> web.Response:
     review = request.app[keys.REVIEW]
-    session = await request.app[keys.STORE].get(Broadcast, clip.session_id)
+    session = await request.app[keys.STORE].get(LiveSession, clip.session_id)
     recorded = await review.recording_range(clip.session_id)
     origin = recorded[0] if recorded else clip.start_at
     catalog = review.catalog
@@ -131,7 +131,7 @@ async def clip_update(request: web.Request) -> web.Response:
 
 async def manual_form(request: web.Request, *, error: str = "", status: int = 200,
                       form: dict[str, str] | None = None) -> web.Response:
-    session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
+    session = await request.app[keys.STORE].get(LiveSession, request.match_info["session_id"])
     recorded = await request.app[keys.REVIEW].recording_range(session.id)
     return render(request, "staff/clip_new.html", status=status, session=session,
                   recorded=recorded, error=error, form=form or {})
@@ -139,7 +139,7 @@ async def manual_form(request: web.Request, *, error: str = "", status: int = 20
 
 async def manual_create(request: web.Request) -> web.Response:
     review = request.app[keys.REVIEW]
-    session = await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
+    session = await request.app[keys.STORE].get(LiveSession, request.match_info["session_id"])
     data = await request.post()
     form = {k: str(data.get(k, ""))[:200] for k in ("title", "in", "out")}
     try:

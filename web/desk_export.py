@@ -29,7 +29,7 @@ from moderation.catalog import Catalog
 from moderation.periods import Period, PeriodError, parse_range
 from store.aggregates import Window
 from store.base import Store
-from store.records import AuditEntry, Broadcast, Clip, Question
+from store.records import AuditEntry, Clip, LiveSession, Question
 from web import keys
 from web.desk_api import bad, one
 from web.render import format_time
@@ -61,7 +61,7 @@ def _question(catalog: Catalog) -> Callable[[Question], Row]:
     return row
 
 
-def _session(b: Broadcast) -> Row:
+def _session(b: LiveSession) -> Row:
     return [b.id, b.title, b.status, _time(b.scheduled_start), _time(b.scheduled_end),
             _time(b.started_at), _time(b.ended_at), b.presenter, " ".join(b.host_ids),
             _time(b.created_at)]
@@ -83,7 +83,7 @@ KINDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
     "questions": (Question, ("编号", "场次", "提问时间", "状态", "分类", "业务编号", "业务",
                              "问题（已脱敏）", "同问", "合并到", "文字回复", "拒绝原因",
                              "主持人", "上播时间", "解答时间")),
-    "sessions": (Broadcast, ("编号", "标题", "状态", "计划开始", "计划结束", "开始",
+    "sessions": (LiveSession, ("编号", "标题", "状态", "计划开始", "计划结束", "开始",
                              "结束", "主持人", "主播", "创建时间")),
     "clips": (Clip, ("编号", "场次", "问题", "状态", "标题", "分类", "业务编号", "时长（秒）",
                      "播放", "发布时间", "创建时间")),

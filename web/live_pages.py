@@ -13,15 +13,15 @@ from aiohttp import web
 
 from live.sessions import STATUS_LABELS
 from store.base import NotFound
-from store.records import Broadcast, StaffUser
+from store.records import LiveSession, StaffUser
 from web import keys
 from web.render import render
 from web.viewers import ensure_viewer
 
 
-async def _session(request: web.Request) -> Broadcast:
+async def _session(request: web.Request) -> LiveSession:
     try:
-        return await request.app[keys.STORE].get(Broadcast, request.match_info["session_id"])
+        return await request.app[keys.STORE].get(LiveSession, request.match_info["session_id"])
     except NotFound:
         raise web.HTTPNotFound() from None
 
@@ -43,7 +43,7 @@ async def live_page(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _hosts(request: web.Request, session: Broadcast) -> list[StaffUser]:
+async def _hosts(request: web.Request, session: LiveSession) -> list[StaffUser]:
     store = request.app[keys.STORE]
     hosts = []
     for host_id in session.host_ids:

@@ -29,7 +29,7 @@ from aiohttp import web
 from live.hls_recorder import session_hls_dir
 from live.recorder_commands import PLAYLIST_NAME
 from store.base import NotFound
-from store.records import Broadcast, Clip
+from store.records import Clip, LiveSession
 from web import keys
 from web.routing import Route
 
@@ -55,19 +55,19 @@ def _cache(public: bool, max_age: int) -> str:
     return f"{'public' if public else 'private'}, max-age={max_age}"
 
 
-async def _session(request: web.Request, session_id: str) -> Broadcast:
+async def _session(request: web.Request, session_id: str) -> LiveSession:
     # A watched session's board is in memory (its viewers' sockets loaded it): use it, so
     # that segment requests do not each cost a store read.
     board = request.app[keys.MODERATION].boards.get(session_id)
     if board is not None:
         return board.session
     try:
-        return await request.app[keys.STORE].get(Broadcast, session_id)
+        return await request.app[keys.STORE].get(LiveSession, session_id)
     except NotFound:
         raise web.HTTPNotFound() from None
 
 
-def live_is_public(session: Broadcast, now: float) -> bool:
+def live_is_public(session: LiveSession, now: float) -> bool:
     """Viewers may read the recording while the session is live, and a little after."""
     if session.status == "live":
         return True

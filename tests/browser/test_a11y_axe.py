@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from live.sessions import SessionForm
-from store.records import Broadcast, ReasonTemplate, new_id
+from store.records import LiveSession, ReasonTemplate, new_id
 from tests.browser.conftest import LiveServer, PageFactory
 from tests.browser.test_live_loop import PASSWORD, ask, connected
 from tests.browser.test_staff_admin import log_in
@@ -97,7 +97,7 @@ async def staff(server: LiveServer) -> tuple[str, str]:
 
 
 async def new_session(server: LiveServer, host_id: str, title: str,
-                      session_id: str = "") -> Broadcast:
+                      session_id: str = "") -> LiveSession:
     sessions = server.app[keys.SESSIONS]
     created = await sessions.create(
         SessionForm(title=title, description="民警在线解答驾驶证业务。",
@@ -110,7 +110,7 @@ async def new_session(server: LiveServer, host_id: str, title: str,
 async def seed_library(server: LiveServer) -> None:
     """The relevance library plus one clip in each review state, under a real session."""
     app = server.app
-    await app[keys.STORE].insert(Broadcast(id="s-test", title="往期直播", status="ended",
+    await app[keys.STORE].insert(LiveSession(id="s-test", title="往期直播", status="ended",
                                            created_at=time.time()))
     await add_relevance_library(app)
     for state in ("draft", "failed", "pending", "unpublished"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from playwright.async_api import Page, expect
 
 from live.sessions import SessionForm
-from store.records import Broadcast, ReasonTemplate, new_id
+from store.records import LiveSession, ReasonTemplate, new_id
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_staff_admin import log_in
 from web import keys
@@ -23,13 +23,13 @@ DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 @dataclass
 class Stage:
-    session: Broadcast
+    session: LiveSession
     viewer: Page
     moderator: Page
     host: Page
 
 
-async def live_session(server: LiveServer) -> Broadcast:
+async def live_session(server: LiveServer) -> LiveSession:
     """A moderator, a host, and a broadcast that has started, made through the services."""
     accounts = server.app[keys.ACCOUNTS]
     await accounts.create("mod.li", "moderator", PASSWORD, actor="test", display_name="李审核")

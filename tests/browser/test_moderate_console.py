@@ -11,7 +11,7 @@ import uuid
 from playwright.async_api import Page, expect
 
 from live.sessions import SessionForm
-from store.records import Broadcast, Question, ReasonTemplate, new_id
+from store.records import LiveSession, Question, ReasonTemplate, new_id
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_staff_admin import log_in
 from web import keys
@@ -25,7 +25,7 @@ REASON = "与本场直播的主题无关，欢迎拨打 122 咨询。"
 REPLY = "您好，{item_name}可以在网上办理：{item_link}"
 
 
-async def setup(server: LiveServer, hosts: int = 1) -> Broadcast:
+async def setup(server: LiveServer, hosts: int = 1) -> LiveSession:
     accounts = server.app[keys.ACCOUNTS]
     await accounts.create("mod.li", "moderator", PASSWORD, actor="test", display_name="李审核")
     host_ids = []
@@ -43,7 +43,7 @@ async def setup(server: LiveServer, hosts: int = 1) -> Broadcast:
     return await sessions.start(created.id, actor="test")
 
 
-async def ask_many(server: LiveServer, session: Broadcast, n: int) -> list[str]:
+async def ask_many(server: LiveServer, session: LiveSession, n: int) -> list[str]:
     """``n`` questions from ``n`` different viewers (each within its rate limit)."""
     moderation = server.app[keys.MODERATION]
     ids = []
@@ -55,7 +55,7 @@ async def ask_many(server: LiveServer, session: Broadcast, n: int) -> list[str]:
     return ids
 
 
-async def open_console(open_page: PageFactory, session: Broadcast, name: str = "mod.li",
+async def open_console(open_page: PageFactory, session: LiveSession, name: str = "mod.li",
                        path: str = "moderate") -> Page:
     page = await open_page(**DESKTOP)
     await log_in(page, name, PASSWORD)

@@ -26,7 +26,7 @@ from moderation.catalog import load_catalog
 from moderation.segment import load_word_list
 from settings import MediaSettings
 from store.base import NotFound, Store
-from store.records import Broadcast, Clip, ClipView, Job, Question
+from store.records import Clip, ClipView, Job, LiveSession, Question
 from store.sqlite import SQLiteStore
 from tests.clips import media
 
@@ -88,7 +88,7 @@ async def env(ffmpeg: str, recording: Path, tmp_path: Path) -> AsyncIterator[Env
     await store.open()
     media_dir = tmp_path / "media"
     t0 = copy_recording(recording, media_dir)
-    await store.insert(Broadcast(id=SESSION, title="交警视频帮", status="ended",
+    await store.insert(LiveSession(id=SESSION, title="交警视频帮", status="ended",
                                  started_at=t0, ended_at=t0 + 12))
     e = Env(store, media_dir, ffmpeg, t0, MediaSettings(record=True))
     await e.library.open()

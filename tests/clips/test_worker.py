@@ -33,7 +33,7 @@ from moderation.catalog import load_catalog
 from moderation.segment import load_word_list
 from settings import MediaSettings
 from store.base import Store
-from store.records import Broadcast, Clip, Job, Question
+from store.records import Clip, Job, LiveSession, Question
 from store.sqlite import SQLiteStore
 from tests.clips.test_library import SESSION, copy_recording
 from tests.support import until
@@ -132,7 +132,7 @@ async def rig(recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     await store.open()
     media_dir = tmp_path / "media"
     t0 = copy_recording(recording, media_dir)
-    await store.insert(Broadcast(id=SESSION, title="交警视频帮", status="ended",
+    await store.insert(LiveSession(id=SESSION, title="交警视频帮", status="ended",
                                  started_at=t0, ended_at=t0 + 12))
     media = MediaSettings(record=True, clip_max_attempts=MAX_ATTEMPTS)
     clock = Clock()

@@ -27,7 +27,7 @@ from moderation.audit import Audit
 from moderation.staff import LoginThrottle, StaffAccounts
 from settings import Settings, load_settings
 from store import make_store
-from store.records import Broadcast
+from store.records import LiveSession
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-battery"
@@ -49,7 +49,7 @@ def write_settings(path: Path, data_dir: Path, port: int, live: dict[str, int]) 
     return load_settings(path, env={})
 
 
-async def seed(settings: Settings, staff: str = "") -> Broadcast:
+async def seed(settings: Settings, staff: str = "") -> LiveSession:
     """A live session (and a moderator called ``staff``), stored before the server starts."""
     store = make_store(settings)
     await store.open()

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from live.sessions import SessionForm
-from store.records import Broadcast
+from store.records import LiveSession
 from tests.support import Site
 from web import keys
 
@@ -78,7 +78,7 @@ class Socket:
 @dataclass
 class Live:
     site: Site
-    session: Broadcast
+    session: LiveSession
     sockets: list[Socket] = field(default_factory=list)
 
     @property

@@ -33,7 +33,7 @@ from live.recordings import (
 from live.sessions import SessionForm
 from settings import Settings
 from store.base import Store
-from store.records import Broadcast
+from store.records import LiveSession
 from tests.live.conftest import Live
 from tests.support import ClientFactory, Site, csrf_of, staff_csrf, until
 from web import keys
@@ -95,8 +95,8 @@ class Bench:
         self.events += [(session_id, e) for e in events]
 
 
-def broadcast(session_id: str, status: str, source: str = "") -> Broadcast:
-    return Broadcast(id=session_id, title="场次", status=status, source=source)
+def broadcast(session_id: str, status: str, source: str = "") -> LiveSession:
+    return LiveSession(id=session_id, title="场次", status=status, source=source)
 
 
 async def test_recorders_follow_the_sessions_several_at_once(sqlite_store: Store) -> None:
@@ -367,7 +367,7 @@ async def test_an_encoder_pushes_to_the_address_and_key_on_the_session_page(
     address = re.search(r'<code id="push-address">([^<]+)</code>', page)
     key = re.search(r'<code id="stream-key">([^<]+)</code>', page)
     assert address and key
-    [b] = await site.app[keys.STORE].find(Broadcast)
+    [b] = await site.app[keys.STORE].find(LiveSession)
     live = Live(site, b)
     pusher: asyncio.subprocess.Process | None = None
     try:

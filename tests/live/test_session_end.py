@@ -14,7 +14,7 @@ import pytest
 from live.sessions import SessionError, SessionForm
 from moderation.questions import SESSION_ENDED_REASON
 from store.base import StoreError
-from store.records import AuditEntry, Broadcast, Question
+from store.records import AuditEntry, LiveSession, Question
 from tests.live.conftest import Live, Socket, question_event
 from tests.moderation.faults import FaultyStore
 from tests.support import both_backends
@@ -85,7 +85,7 @@ async def test_open_questions_are_carried_to_the_next_scheduled_session(live: Li
     assert (await store.get(Question, answered)).state == "replied"
     left = await store.questions_of(live.session.id, ["pending", "queued", "on_air"])
     assert left == []
-    assert (await store.get(Broadcast, live.session.id)).on_air_id == ""
+    assert (await store.get(LiveSession, live.session.id)).on_air_id == ""
     entries = await store.find(AuditEntry, {"action": "question.carry"}, order_by=["at"])
     assert sorted(e.target for e in entries) == sorted(
         f"question:{q}" for q in (pending, queued, aired))
@@ -135,7 +135,7 @@ async def test_a_store_failure_inside_the_end_changes_nothing(live: Live) -> Non
             await sessions.end(live.session.id, actor="admin")
     finally:
         sessions.store = store
-    assert (await store.get(Broadcast, live.session.id)).status == "live"
+    assert (await store.get(LiveSession, live.session.id)).status == "live"
     assert (await store.get(Question, pending)).state == "pending"
     assert await store.find(AuditEntry, {"action": "question.close"}, order_by=["at"]) == []
     with pytest.raises(SessionError):

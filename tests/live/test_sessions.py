@@ -1,4 +1,4 @@
-"""Broadcast sessions on their own (live/sessions.py), on a real SQLite store: creating,
+"""LiveSession sessions on their own (live/sessions.py), on a real SQLite store: creating,
 starting and ending, edits, what the form is validated against, the listeners told of each
 change, the admin listing and the figures. (The video source's kinds and their validation
 are tests/web/test_session_source.py's.)"""
@@ -23,7 +23,7 @@ from live.sessions import (
 )
 from moderation.audit import Audit
 from store.base import NotFound, Store
-from store.records import AuditEntry, Broadcast, Question, StaffUser
+from store.records import AuditEntry, LiveSession, Question, StaffUser
 
 START = 1_800_000_000.0
 FORM = SessionForm("交警视频帮 上午场", scheduled_start=START, scheduled_end=START + 3600)
@@ -67,7 +67,7 @@ async def test_create_stores_the_cleaned_form_and_audits_it(rig: Rig) -> None:
     assert b.presenter == ("王 警官 " + "长" * 50)[:40]
     assert (b.status, b.source, b.started_at, b.ended_at) == ("scheduled", "", 0.0, 0.0)
     assert b.created_at == rig.clock.now
-    assert await rig.store.get(Broadcast, b.id) == b
+    assert await rig.store.get(LiveSession, b.id) == b
     [entry] = await rig.audit(b.id)
     assert (entry.actor, entry.action, entry.target) == ("boss", "session.create",
                                                          f"session:{b.id}")
@@ -93,7 +93,7 @@ async def test_a_bad_form_is_refused_with_a_reason_and_nothing_stored(
                                      disabled=True))
     with pytest.raises(SessionError, match=re.escape(message)):
         await rig.sessions.create(replace(FORM, **changes), actor="boss")  # type: ignore[arg-type]
-    assert await rig.store.find(Broadcast) == []
+    assert await rig.store.find(LiveSession) == []
     assert await rig.store.count(AuditEntry) == 0
 
 
@@ -133,7 +133,7 @@ async def test_start_and_end_only_from_the_right_status(rig: Rig) -> None:
     for again in (rig.sessions.start, rig.sessions.end):
         with pytest.raises(SessionError):
             await again(b.id, actor="boss")
-    assert (await rig.store.get(Broadcast, b.id)).status == "ended"
+    assert (await rig.store.get(LiveSession, b.id)).status == "ended"
     assert len(rig.told) == 4  # start and end, two listeners each; refusals tell nobody
     with pytest.raises(NotFound):
         await rig.sessions.start("no-such-session", actor="boss")
@@ -171,7 +171,7 @@ async def test_a_refused_edit_changes_nothing(rig: Rig) -> None:
         await rig.sessions.edit(b.id, replace(FORM, title="新标题", source_kind="pull",
                                               source_url="rtmp://cam.example/live/x"),
                                 actor="ed")
-    current = await rig.store.get(Broadcast, b.id)
+    current = await rig.store.get(LiveSession, b.id)
     assert (current.title, current.source) == (FORM.title, "")
     assert rig.told == []
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from store.records import AuditEntry, Broadcast, Question
+from store.records import AuditEntry, LiveSession, Question
 from tests.live.conftest import Live, Socket, question_event
 from tests.support import both_backends
 from web import keys
@@ -72,7 +72,7 @@ async def test_one_question_from_asked_to_answered(live: Live) -> None:
 
     stored = await live.app[keys.STORE].get(Question, qid)
     assert stored.on_air_at and stored.answered_at >= stored.on_air_at
-    session = await live.app[keys.STORE].get(Broadcast, live.session.id)
+    session = await live.app[keys.STORE].get(LiveSession, live.session.id)
     assert session.on_air_id == ""
     entries = await live.app[keys.STORE].find(AuditEntry, {"session_id": live.session.id},
                                               order_by=["at"])
@@ -194,7 +194,7 @@ async def test_restart_recovers_sessions_queues_and_the_air(live: Live,
     from tests.support import Site
 
     site = Site(restarted.server.app, restarted, aiohttp_client)
-    again = LiveType(site, await restarted.server.app[keys.STORE].get(Broadcast,
+    again = LiveType(site, await restarted.server.app[keys.STORE].get(LiveSession,
                                                                       live.session.id))
     fresh = await again.viewer()
     snapshot = fresh.seen[1]

@@ -28,7 +28,7 @@ from moderation.questions import (
     session_end_action,
     transition,
 )
-from store.records import Broadcast, Question
+from store.records import LiveSession, Question
 
 NOW = 1000.0
 
@@ -124,8 +124,8 @@ def test_position_before() -> None:
         position_before(ordered, "zzz")
 
 
-def _next_session() -> Broadcast:
-    return Broadcast(id="s2", title="下午场", scheduled_start=2e9)
+def _next_session() -> LiveSession:
+    return LiveSession(id="s2", title="下午场", scheduled_start=2e9)
 
 
 @pytest.mark.parametrize("state", ["pending", "queued", "on_air"])

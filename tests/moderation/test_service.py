@@ -19,7 +19,7 @@ from moderation.service import Board, Limits, Moderation, NotApplied, RefusedCon
 from store.base import Store
 from store.records import (
     AuditEntry,
-    Broadcast,
+    LiveSession,
     Question,
     StaffUser,
     TermRule,
@@ -82,8 +82,8 @@ MOD = StaffUser(id="u-mod", name="mod", role="moderator", password_hash="x")
 HOST = StaffUser(id="u-host", name="host", role="host", password_hash="x")
 
 
-async def live_session(store: Store, session_id: str = SESSION) -> Broadcast:
-    return await store.insert(Broadcast(id=session_id, title="交警视频帮", status="live",
+async def live_session(store: Store, session_id: str = SESSION) -> LiveSession:
+    return await store.insert(LiveSession(id=session_id, title="交警视频帮", status="live",
                                         created_at=NOW, updated_at=NOW))
 
 
@@ -132,7 +132,7 @@ async def test_blocked_terms_and_ended_sessions_refuse_questions(store: Store) -
     with pytest.raises(Refused) as info:
         await desk.ask("可以找人代办驾照吗")
     assert info.value.code == "blocked"
-    await store.update(Broadcast, SESSION, {"status": "ended"}, now=NOW)
+    await store.update(LiveSession, SESSION, {"status": "ended"}, now=NOW)
     with pytest.raises(Refused) as ended:
         await Desk(store).ask()
     assert ended.value.code == "session_ended"
@@ -174,11 +174,11 @@ async def test_each_staff_action_is_stored_audited_and_announced(desk: Desk) -> 
     assert board.questions[second.id].merged_count == 1
     second = board.questions[second.id]
     on_air = await desk.act(HOST, "on_air", second)
-    assert (await desk.store.get(Broadcast, SESSION)).on_air_id == second.id  # type: ignore[union-attr]
+    assert (await desk.store.get(LiveSession, SESSION)).on_air_id == second.id  # type: ignore[union-attr]
     assert board.session.on_air_id == second.id
     done = await desk.act(HOST, "answered", on_air)
     assert done.state == "answered" and answered == [done]
-    assert (await desk.store.get(Broadcast, SESSION)).on_air_id == ""  # type: ignore[union-attr]
+    assert (await desk.store.get(LiveSession, SESSION)).on_air_id == ""  # type: ignore[union-attr]
     replied = await desk.act(MOD, "reply", first, text="请到车管所窗口办理。")
     assert replied.state == "replied"
     declined = await desk.act(MOD, "decline", await desk.ask("无关的问题"), reason="无关")
@@ -230,7 +230,7 @@ async def test_roles_are_enforced(desk: Desk) -> None:
 
 async def test_slow_mode_and_restrictions_are_stored_audited_and_announced(desk: Desk) -> None:
     await desk.send(MOD, "slow_mode", seconds=30)
-    assert (await desk.store.get(Broadcast, SESSION)).settings == {  # type: ignore[union-attr]
+    assert (await desk.store.get(LiveSession, SESSION)).settings == {  # type: ignore[union-attr]
         "slow_mode_seconds": 30}
     await desk.send(MOD, "restrict", viewer_id="v9", kind="timeout", minutes=5,
                     reason="刷屏")
@@ -258,7 +258,7 @@ async def state_of(desk: Desk) -> dict[str, Any]:
     assert board.slow_mode is not None
     return {
         "questions": await store.find(Question, order_by=["id"]),
-        "session": await store.get(Broadcast, SESSION),
+        "session": await store.get(LiveSession, SESSION),
         "audit": await store.find(AuditEntry, order_by=["id"]),
         "restrictions": await store.find(ViewerRestriction, order_by=["id"]),
         "board": dict(board.questions), "board_session": board.session,

@@ -15,7 +15,7 @@ from moderation.audit import Audit
 from moderation.data_files import CATALOG
 from moderation.staff import LoginThrottle, StaffAccounts
 from store.base import Store, StoreUnavailable
-from store.records import AuditEntry, Broadcast, DataFile, LoginSession, StaffUser
+from store.records import AuditEntry, DataFile, LiveSession, LoginSession, StaffUser
 from tests.moderation.faults import FaultyStore
 
 NOW = 1_760_000_000.0
@@ -24,7 +24,7 @@ PASSWORD = "correct-horse-battery"
 
 async def everything(store: Store) -> dict[str, Any]:
     return {cls.__name__: await store.find(cls, order_by=["id"])
-            for cls in (StaffUser, LoginSession, AuditEntry, Broadcast, DataFile)}
+            for cls in (StaffUser, LoginSession, AuditEntry, LiveSession, DataFile)}
 
 
 async def fail_each_write(store: Store, faulty: FaultyStore, writes: int, change: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from store.aggregates import Window, nearest_rank
 from store.base import Store
-from store.records import AuditEntry, Broadcast, Clip, ClipView, Question, SearchMiss
+from store.records import AuditEntry, Clip, ClipView, LiveSession, Question, SearchMiss
 from store.sqlite import SQLiteStore
 
 # 2026-05-04 00:00 Beijing time (UTC+8) = 2026-05-03 16:00 UTC.
@@ -163,11 +163,11 @@ async def test_page_in_reads_a_window_in_time_order_in_pages(store: Store, size:
     audit = await store.page_in(AuditEntry, Window(DAY0, DAY0 + 3600), None, 100)
     assert [a.id for a in audit] == ["x1"]
     clip = Clip(id="c1", session_id="s1", created_at=DAY0 + 1)
-    session = Broadcast(id="b1", title="上午场", created_at=DAY0 + 2)
+    session = LiveSession(id="b1", title="上午场", created_at=DAY0 + 2)
     await store.insert(clip)
     await store.insert(session)
     assert await store.page_in(Clip, window, None, 10) == [clip]
-    assert await store.page_in(Broadcast, window, None, 10) == [session]
+    assert await store.page_in(LiveSession, window, None, 10) == [session]
 
 
 def test_nearest_rank() -> None:

@@ -17,9 +17,9 @@ from store import records
 from store.base import Conflict, NotFound, Store, TransactionAborted, VersionConflict
 from store.records import (
     AuditEntry,
-    Broadcast,
     Clip,
     Job,
+    LiveSession,
     LoginSession,
     Question,
     StaffUser,
@@ -53,14 +53,14 @@ async def test_status_reports_ok_and_backend(store: Store) -> None:
 
 
 async def test_insert_then_get_round_trips_every_field(store: Store) -> None:
-    b = Broadcast(
+    b = LiveSession(
         id=new_id(), title="交警视频帮 上午场", description="年检、驾照", scheduled_start=NOW,
         scheduled_end=NOW + 7200, host_ids=["h1", "h2"], presenter="小王",
         settings={"slow_mode_seconds": 30, "nested": {"a": [1, 2]}}, created_at=NOW,
         updated_at=NOW,
     )
     await store.insert(b)
-    assert await store.get(Broadcast, b.id) == b
+    assert await store.get(LiveSession, b.id) == b
 
 
 async def test_get_missing_raises_not_found(store: Store) -> None:
@@ -320,7 +320,8 @@ def sample(cls: type[R], salt: int = 0) -> R:
 
 def test_the_round_trip_covers_every_record_type() -> None:
     assert {cls.__name__ for cls in RECORD_TYPES} >= {
-        "AuditEntry", "Broadcast", "Caption", "Clip", "ClipView", "DataFile", "Job", "LoginSession",
+        "AuditEntry", "LiveSession", "Caption", "Clip", "ClipView", "DataFile", "Job",
+        "LoginSession",
         "MeToo", "Question", "ReasonTemplate", "SearchMiss", "StaffUser", "TermRule",
         "ViewerRestriction"}
 

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from live.sessions import SessionForm
 from moderation.actions import ACTIONS
-from store.records import AuditEntry, Broadcast, Question, ViewerRestriction
+from store.records import AuditEntry, LiveSession, Question, ViewerRestriction
 from tests.live.conftest import Live, Socket
 from tests.support import Site, both_backends, staff_csrf
 from web import keys
@@ -146,7 +146,7 @@ async def test_every_action_over_http(live: Live) -> None:
 
     viewer_id = (await live.app[keys.STORE].get(Question, first)).viewer_id
     assert await mod.ok("slow_mode", seconds=30) == {}
-    assert (await live.app[keys.STORE].get(Broadcast, live.session.id)).settings[
+    assert (await live.app[keys.STORE].get(LiveSession, live.session.id)).settings[
         "slow_mode_seconds"] == 30
     assert await mod.ok("restrict", viewer_id=viewer_id, kind="timeout", minutes=5,
                         reason="刷屏") == {}

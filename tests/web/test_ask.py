@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from live.sessions import SessionForm
-from store.records import Broadcast, Question
+from store.records import LiveSession, Question
 from tests.support import Site, csrf_of, staff_csrf
 from web import keys
 
@@ -29,7 +29,7 @@ def no_inline_script(html: str) -> None:
     assert " on" not in "".join(re.findall(r"<[a-z]+ [^>]*\bon[a-z]+=", html))
 
 
-async def scheduled(site: Site) -> Broadcast:
+async def scheduled(site: Site) -> LiveSession:
     return await site.app[keys.SESSIONS].create(
         SessionForm("交警视频帮 周五场", scheduled_start=time.time() + 86400), actor="test")
 

@@ -13,7 +13,7 @@ import pytest
 
 from live.hls_recorder import session_hls_dir
 from live.sessions import SessionForm
-from store.records import Broadcast, Clip
+from store.records import Clip, LiveSession
 from tests.support import Site
 from web import keys, media
 from web.security import CSP
@@ -21,14 +21,14 @@ from web.security import CSP
 PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg_000000.ts\n"
 
 
-async def session_with_recording(site: Site, status: str, ended_ago: float = 0.0) -> Broadcast:
+async def session_with_recording(site: Site, status: str, ended_ago: float = 0.0) -> LiveSession:
     sessions = site.app[keys.SESSIONS]
     b = await sessions.create(SessionForm("场次", scheduled_start=1.8e9), actor="t")
     if status != "scheduled":
         b = await sessions.start(b.id, actor="t")
     if status == "ended":
         b = await sessions.end(b.id, actor="t")
-        b = await site.app[keys.STORE].update(Broadcast, b.id,
+        b = await site.app[keys.STORE].update(LiveSession, b.id,
                                               {"ended_at": time.time() - ended_ago},
                                               now=time.time())
         site.app[keys.MODERATION].session_changed(b)

@@ -13,7 +13,7 @@ from live.sessions import SessionError, SessionForm, Sessions, describe_source, 
 from moderation.audit import Audit
 from settings import Settings
 from store.base import Store
-from store.records import AuditEntry, Broadcast
+from store.records import AuditEntry, LiveSession
 from tests.support import Site, staff_csrf
 from web import keys
 
@@ -118,7 +118,7 @@ async def test_admins_choose_a_push_source_and_see_the_address_and_key(site: Sit
     created = await admin.post("/admin/sessions", data={"_csrf": token, **FORM,
                                                         "source_kind": "rtmp"})
     assert created.status == 200
-    [b] = await site.app[keys.STORE].find(Broadcast)
+    [b] = await site.app[keys.STORE].find(LiveSession)
     key = stream_key(b.source)
     page = await created.text()
     assert '<code id="push-address">rtmp://127.0.0.1:1935/live</code>' in page
@@ -137,7 +137,7 @@ async def test_admins_choose_a_push_source_and_see_the_address_and_key(site: Sit
     refused = await admin.post(f"/admin/sessions/{b.id}", data={
         "_csrf": token, **FORM, "source_kind": "pull", "source_url": "ftp://x/y"})
     assert refused.status == 400 and "拉流地址只支持" in await refused.text()
-    assert (await site.app[keys.STORE].get(Broadcast, b.id)).source == b.source
+    assert (await site.app[keys.STORE].get(LiveSession, b.id)).source == b.source
 
     # While live the choice is locked on the page, and refused if sent anyway.
     await admin.post(f"/admin/sessions/{b.id}", data={"_csrf": token, "action": "start"})
