@@ -50,8 +50,8 @@ from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.segment import Segmenter
 from moderation.suggest import suggest_item
+from moderation.text import fold
 from moderation.understanding import Understanding
-from moderation.understanding.normalize import fold
 from moderation.understanding.outside import load_outside
 from tests.data.understanding import HALVES, Case, load_cases, load_word_list
 

@@ -21,8 +21,8 @@ from clips.search import Hit
 from moderation.catalog import CatalogItem
 from moderation.knowledge import KnowledgeEntry
 from moderation.pii import mask_pii
+from moderation.text import fold
 from moderation.understander import Understander
-from moderation.understanding.normalize import fold
 from moderation.understanding.outside import OutsideTopic
 
 MAX_ITEMS = 5

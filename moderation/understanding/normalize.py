@@ -3,8 +3,8 @@ base, labelled examples and the citizen's question all become the same canonical
 
 Steps, in order (``Normalizer.text`` does 1–5, ``Normalizer.tokens`` adds 6–7):
 
-1. Fold: invisible characters dropped, NFKC (full-width → half-width), case folded.
-2. Traditional → simplified Chinese (OpenCC's ``t2s`` tables).
+1–2. ``moderation.text.fold``, the product's one matching form: invisible characters dropped,
+   NFKC (full-width → half-width), case folded, traditional → simplified, punctuation → spaces.
 3. Typos from the word list, replaced whole ("驾找" → "驾照").
 4. Pinyin and homophone typos: a run of letters that spells a domain word's pinyin becomes
    the word ("jiazhao" → 驾照); a stretch of 2–4 Chinese characters that is no known word
@@ -25,15 +25,15 @@ import from the search package above it.
 from __future__ import annotations
 
 import re
-import unicodedata
 import warnings
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 import cn2an
-from opencc import OpenCC
 from pypinyin import lazy_pinyin
+
+from moderation.text import fold
 
 if TYPE_CHECKING:
     import rjieba
@@ -52,10 +52,6 @@ class WordListLike(Protocol):
     def stopwords(self) -> frozenset[str]: ...
 
 
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]"
-)
 _HAN = re.compile(r"[\u3400-\u9fff]+")
 _LETTERS = re.compile(r"[a-z]{4,}")
 _NUMERALS = "零〇一二两三四五六七八九十百千万"
@@ -71,10 +67,6 @@ _SEPARATORS = re.compile(r"[\W_]+")
 _GRAMMAR = frozenset(
     "什么怎样咋哪谁的地得了吗呢吧啊呀嘛是我你您他她它这那们有在和与就都也还又去来到把被给让"
 )
-
-
-def fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
 
 
 def _numeral(match: re.Match[str]) -> str:
@@ -102,7 +94,6 @@ class Normalizer:
         are only kept whole when cutting (the outside topics' words)."""
         import rjieba  # imported here: loading its dictionary costs 0.1 s and 30 MB
 
-        self._t2s = OpenCC("t2s")
         self._typos = dict((self._early(bad), self._early(good)) for bad, good in words.typos)
         self._typo_re = _alternation(self._typos)
         spoken = {self._early(term) for term in domain_terms}
@@ -141,7 +132,7 @@ class Normalizer:
         self._sound = lru_cache(maxsize=65536)(lambda s: tuple(lazy_pinyin(s)))
 
     def _early(self, text: str) -> str:
-        return str(self._t2s.convert(fold(text)))
+        return fold(text)
 
     def text(self, raw: str) -> str:
         """Steps 1-5: the corrected text, punctuation kept as spaces."""
