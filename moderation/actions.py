@@ -38,6 +38,7 @@ from moderation.questions import (
     MAX_BULK,
     MAX_REASON,
     MAX_REPLY,
+    TARGETS_PATTERN,
     Action,
     Answered,
     Approve,
@@ -239,6 +240,7 @@ class OnQuestions(Command):
     ack with its reason, and the others go through."""
 
     answer: ClassVar[tuple[str, ...]] = ("done", "refused")
+    rules = ({"properties": {"questions": {"pattern": TARGETS_PATTERN}}},)
     questions: str = spec(S(MAX_BULK * 80), f"`id:version` pairs, comma-separated, ≤ {MAX_BULK}")
 
     def build(self, ctx: Context, board: Board, q: Question) -> Action:

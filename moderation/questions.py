@@ -23,6 +23,7 @@ states, each of which the asker can see.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,17 +296,19 @@ def carried_copy(q: Question, carry: Carry, now: float) -> Question:
 MAX_BULK = 100  # questions in one bulk action
 
 
+# What a bulk action's ``questions`` field accepts, exactly: ``id:version`` pairs joined by
+# commas (ids as the store makes them, versions from 1), at most MAX_BULK of them. The API
+# document publishes the same pattern, so what it calls valid the server accepts.
+TARGET = r"[A-Za-z0-9_-]{1,64}:[1-9][0-9]{0,8}"
+TARGETS_PATTERN = rf"^{TARGET}(,{TARGET}){{0,{MAX_BULK - 1}}}$"
+
+
 def parse_targets(text: str) -> list[tuple[str, int]]:
     """``"id:version,id:version"`` as (id, version) pairs; refuses anything else."""
-    pairs: list[tuple[str, int]] = []
-    for part in text.split(","):
-        question_id, _, version = part.strip().partition(":")
-        if not question_id or not version.isdigit() or int(version) < 1:
-            raise Refused("bad_field", "questions 应为“问题id:版本”，以逗号分隔。")
-        pairs.append((question_id, int(version)))
-    if len(pairs) > MAX_BULK:
-        raise Refused("bad_field", f"一次最多处理 {MAX_BULK} 个问题。")
-    return pairs
+    if re.fullmatch(TARGETS_PATTERN, text) is None:
+        raise Refused("bad_field", f"questions 应为“问题id:版本”，以逗号分隔，最多 {MAX_BULK} 个。")
+    pairs = (part.split(":") for part in text.split(","))
+    return [(question_id, int(version)) for question_id, version in pairs]
 
 
 def queue_order(questions: list[Question]) -> list[Question]:
