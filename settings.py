@@ -23,6 +23,7 @@ DEFAULT_SETTINGS_PATH = ROOT / "settings.toml"
 # Environment variables that override secret settings (so they need not sit in a file).
 ENV_SECRET_KEY = "TIPPOCKET_SECRET_KEY"  # noqa: S105 - a variable name
 ENV_MONGODB_URI = "TIPPOCKET_MONGODB_URI"
+ENV_REDIS_URL = "TIPPOCKET_REDIS_URL"
 
 
 class SettingsError(Exception):
@@ -132,6 +133,22 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    """Several hub nodes on one store: Redis carries fan-out and shared live state."""
+
+    redis_url: Secret = Secret("")  # noqa: RUF009 - immutable
+    node_id: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.redis_url)
+
+    def __repr__(self) -> str:
+        return (f"ClusterSettings(redis_url={mask_uri(self.redis_url.reveal())!r}, "
+                f"node_id={self.node_id!r})")
+
+
+@dataclass(frozen=True)
 class UnderstandingSettings:
     enabled: bool = True
 
@@ -144,6 +161,7 @@ class Settings:
     live: LiveSettings = field(default_factory=LiveSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     source: str = "<defaults>"
 
     @property
@@ -180,6 +198,7 @@ SECTIONS: dict[str, type[Any]] = {
     "live": LiveSettings,
     "media": MediaSettings,
     "understanding": UnderstandingSettings,
+    "cluster": ClusterSettings,
 }
 
 # Values each choice-valued key accepts.
@@ -253,10 +272,17 @@ def load_settings(
         settings = settings.replace(security={"secret_key": Secret(env[ENV_SECRET_KEY])})
     if env.get(ENV_MONGODB_URI):
         settings = settings.replace(store={"mongodb_uri": Secret(env[ENV_MONGODB_URI])})
+    if env.get(ENV_REDIS_URL):
+        settings = settings.replace(cluster={"redis_url": Secret(env[ENV_REDIS_URL])})
     if settings.store.backend == "mongodb" and not settings.store.mongodb_uri:
         raise SettingsError(
             f"{file}: [store] backend is mongodb but mongodb_uri is empty "
             f"(set it in the file or in ${ENV_MONGODB_URI})"
+        )
+    if settings.cluster.enabled and settings.store.backend != "mongodb":
+        raise SettingsError(
+            f"{file}: [cluster] redis_url is set, so several nodes share one store, "
+            f"but [store] backend is {settings.store.backend!r}: a cluster needs mongodb"
         )
     return settings
 

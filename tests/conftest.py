@@ -50,6 +50,21 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Any]:
+    """A redis-server of this test's own on a loopback port (``tests.services``)."""
+    from tests.services import REDIS_SERVER, RedisProcess
+
+    require(REDIS_SERVER is not None,
+            "redis-server is not installed (apt-get install redis-server)")
+    server = RedisProcess(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     store = SQLiteStore(tmp_path / "store.sqlite3")
     await store.open()

@@ -17,6 +17,7 @@ from clips.worker import ClipWorker, node_name
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
 from live.recordings import make_recordings, rtmp_listen_base
+from live.redis_link import node_id, open_redis
 from live.sessions import Sessions
 from moderation import data_files
 from moderation.logins import Logins, LoginThrottle
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_check_public_url)
     app.cleanup_ctx.append(_secret_key)
+    app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_live)
     app.cleanup_ctx.append(_recording)
@@ -74,6 +76,21 @@ async def _close_sockets(app: web.Application) -> None:
 async def _secret_key(app: web.Application) -> AsyncIterator[None]:
     app[keys.SECRET_KEY] = ensure_secret_key(app[keys.SETTINGS])
     yield
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """A clustered node's Redis client ([cluster] redis_url); absent on a single process."""
+    settings = app[keys.SETTINGS]
+    app[keys.NODE_ID] = node_id(settings.cluster, settings.server)
+    if not settings.cluster.enabled:
+        yield
+        return
+    client = open_redis(settings.cluster.redis_url.reveal())
+    app[keys.REDIS] = client
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

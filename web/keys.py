@@ -9,6 +9,7 @@ from clips.library import ClipLibrary
 from clips.review import ClipReview
 from live.hub import Hub
 from live.recordings import Recordings
+from live.redis_link import Redis
 from live.sessions import Sessions
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
@@ -31,6 +32,9 @@ UNDERSTANDER = web.AppKey("understander", Understander)
 RECORDINGS = web.AppKey("recordings", Recordings)
 LIBRARY = web.AppKey("library", ClipLibrary)
 CAPS = web.AppKey("caps", Caps)
+NODE_ID = web.AppKey("node_id", str)
+# Set only on a clustered node ([cluster] redis_url); read with ``app.get(keys.REDIS)``.
+REDIS = web.AppKey("redis", Redis)
 REVIEW = web.AppKey("review", ClipReview)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
