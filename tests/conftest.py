@@ -8,7 +8,9 @@ where every component must be present.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,34 @@ def settings(tmp_path: Path) -> Settings:
         # it on (tests/web/understanding.py shares one engine per test process).
         understanding={"enabled": False},
     )
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """Mount a tmpfs of the given size (e.g. "200k") and return its path; needs root to
+    mount (skipped without it locally, required under CI=true)."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        require(shutil.which("mount") is not None, "no mount command to make a small disk")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                               str(where)], capture_output=True, text=True)
+        require(done.returncode == 0,
+                f"cannot mount a tmpfs to fill up: {done.stderr.strip() or 'not root?'}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture
+def disk(tiny_disk: Callable[[str], Path]) -> Path:
+    """A 16 MiB disk to fill up (the disk-full tests)."""
+    return tiny_disk("16m")
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ the start back from the playlist.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,6 @@ import pytest
 from clips.timeline import load_playlist
 from live.ffmpeg import find_ffmpeg
 from tests.clips import media
-from tests.conftest import require
 
 
 @pytest.fixture(scope="session")
@@ -70,22 +66,3 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
-    """Mount a tmpfs of the given size (e.g. "200k") and return its path; needs root."""
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        where = tmp_path / f"disk{len(mounted)}"
-        where.mkdir()
-        require(shutil.which("mount") is not None, "no mount command to make a tiny disk")
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                               str(where)], capture_output=True, text=True)
-        require(done.returncode == 0,
-                f"cannot mount a tmpfs to fill up: {done.stderr.strip() or 'not root?'}")
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", str(where)], capture_output=True)

@@ -7,35 +7,14 @@ stored, once, and the server carries on without a restart."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import require
 from tests.faults.server import Server, Viewer, free_port, seed, write_settings
 from tests.faults.test_kill import stored
 from tests.live.test_disk_full import fill
 
 LIVE = {"viewer_questions_per_minute": 1000, "address_questions_per_minute": 1_000_000}
-
-
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    where = tmp_path / "disk"
-    where.mkdir()
-    require(shutil.which("mount") is not None, "no mount command to make a small disk")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    require(done.returncode == 0,
-            f"cannot mount a tmpfs to fill up: {done.stderr.strip() or 'not root?'}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 async def ask_all(viewers: list[Viewer], round_: str) -> list[dict[str, object]]:

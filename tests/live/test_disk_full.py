@@ -8,35 +8,16 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sqlite3
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from settings import Settings
 from store.records import AuditEntry, Question
-from tests.conftest import require
 from tests.live.conftest import Live, question_event
 from web import keys
-
-
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    where = tmp_path / "disk"
-    where.mkdir()
-    require(shutil.which("mount") is not None, "no mount command to make a small disk")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    require(done.returncode == 0,
-            f"cannot mount a tmpfs to fill up: {done.stderr.strip() or 'not root?'}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
 @pytest.fixture
