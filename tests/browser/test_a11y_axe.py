@@ -140,6 +140,9 @@ async def test_public_pages_have_no_axe_violations(
     await audit.visit(page, "/clips?page=abc", "library bad request", status=400)
     first = await live_server.app[keys.REVIEW].listing(state="published")
     await audit.visit(page, f"/clips/{first[0].id}", "clip page")
+    await audit.visit(page, "/ask", "ask: empty")
+    await audit.visit(page, "/ask?q=驾照丢了怎么补办", "ask: answers for a question")
+    await audit.visit(page, "/ask?q=今天天气怎么样", "ask: nothing found")
     await audit.visit(page, "/no-such-page", "404", status=404)
     await audit.visit(page, "/login", "login")
     form = page.locator("form[action='/login']")
@@ -282,6 +285,8 @@ async def test_admin_pages_have_no_axe_violations(
         ("/admin/lists", "lists"),
         ("/admin/audit", "audit"),
         ("/admin/audit?action=session.start", "audit filtered"),
+        ("/staff/review", "daily review"),
+        ("/staff/stats", "desk figures"),
         ("/staff/clips", "clip review: drafts"),
         ("/staff/clips?state=all", "clip review: all"),
         ("/staff/clips?state=failed", "clip review: failed"),
