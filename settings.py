@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -149,6 +150,18 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True)
+class OverlaySettings:
+    """The on-air overlay for broadcast software (``/overlay/<session>``)."""
+
+    font_px: int = 40
+    text_color: str = "#ffffff"
+    panel_color: str = "rgba(0, 40, 110, 0.88)"
+    accent_color: str = "#ffd23f"
+    position: str = "bottom"
+    captions: bool = True
+
+
+@dataclass(frozen=True)
 class UnderstandingSettings:
     enabled: bool = True
 
@@ -162,6 +175,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    overlay: OverlaySettings = field(default_factory=OverlaySettings)
     source: str = "<defaults>"
 
     @property
@@ -199,6 +213,7 @@ SECTIONS: dict[str, type[Any]] = {
     "media": MediaSettings,
     "understanding": UnderstandingSettings,
     "cluster": ClusterSettings,
+    "overlay": OverlaySettings,
 }
 
 # Values each choice-valued key accepts.
@@ -207,7 +222,14 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("store", "mongodb_write_concern"): ("majority", "1"),
     ("security", "cookie_secure"): ("auto", "always", "never"),
     ("media", "clip_mode"): ("copy", "accurate", "reencode"),
+    ("overlay", "position"): ("bottom", "top"),
 }
+
+# A colour the overlay puts into CSS: #rgb, #rrggbb, #rrggbbaa or rgb()/rgba() with numbers
+# only, so a settings value can never carry more CSS than a colour.
+COLOR_RE = re.compile(
+    r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})"
+    r"|rgba?\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*(?:,\s*(?:0|1|0?\.\d+)\s*)?\)")
 
 
 def _check_value(path: str, section: str, key: str, expected: Any, value: Any) -> Any:
@@ -279,6 +301,12 @@ def load_settings(
             f"{file}: [store] backend is mongodb but mongodb_uri is empty "
             f"(set it in the file or in ${ENV_MONGODB_URI})"
         )
+    for key in ("text_color", "panel_color", "accent_color"):
+        if not COLOR_RE.fullmatch(getattr(settings.overlay, key)):
+            raise SettingsError(f"{file}: [overlay] {key} must be a colour such as #ffffff or "
+                                f"rgba(0, 40, 110, 0.88)")
+    if not 12 <= settings.overlay.font_px <= 200:
+        raise SettingsError(f"{file}: [overlay] font_px must be between 12 and 200")
     if settings.cluster.enabled and settings.store.backend != "mongodb":
         raise SettingsError(
             f"{file}: [cluster] redis_url is set, so several nodes share one store, "

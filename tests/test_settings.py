@@ -63,6 +63,11 @@ def test_unknown_section(tmp_path: Path) -> None:
     ("[store]\nmongodb_journal = 1\n", r"mongodb_journal must be bool"),
     ("server = 1\n", r"\[server\] must be a table"),
     ("[server\n", r"not valid TOML"),
+    ('[overlay]\ntext_color = "red; background: url(x)"\n', r"\[overlay\] text_color must be a"),
+    ('[overlay]\npanel_color = "rgba(0,0,0,2)"\n', r"\[overlay\] panel_color must be a"),
+    ("[overlay]\nfont_px = 5\n", r"\[overlay\] font_px must be between"),
+    ('[overlay]\nposition = "left"\n', r"\[overlay\] position must be one of bottom, top"),
+    ('[cluster]\nredis_url = "redis://r"\n', r"a cluster needs mongodb"),
 ])
 def test_wrong_values_are_explained(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):

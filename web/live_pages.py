@@ -19,7 +19,8 @@ from web.render import render
 from web.viewers import ensure_viewer
 
 
-async def _session(request: web.Request) -> LiveSession:
+async def session_or_404(request: web.Request) -> LiveSession:
+    """The session named in the URL, or a 404 page."""
     try:
         return await request.app[keys.STORE].get(LiveSession, request.match_info["session_id"])
     except NotFound:
@@ -36,7 +37,7 @@ def catalog_json(request: web.Request) -> dict[str, Any]:
 
 
 async def live_page(request: web.Request) -> web.StreamResponse:
-    session = await _session(request)
+    session = await session_or_404(request)
     response = render(request, "live.html", session=session, status_labels=STATUS_LABELS,
                       video=request.app[keys.SETTINGS].media.record)
     ensure_viewer(request, response)
@@ -55,7 +56,7 @@ async def _hosts(request: web.Request, session: LiveSession) -> list[StaffUser]:
 
 
 async def moderate_page(request: web.Request) -> web.Response:
-    session = await _session(request)
+    session = await session_or_404(request)
     templates = await request.app[keys.MODERATION].reason_templates()
     return render(request, "moderate.html", session=session, status_labels=STATUS_LABELS,
                   hosts=await _hosts(request, session), catalog=catalog_json(request),
@@ -64,12 +65,12 @@ async def moderate_page(request: web.Request) -> web.Response:
 
 
 async def host_page(request: web.Request) -> web.Response:
-    session = await _session(request)
+    session = await session_or_404(request)
     return render(request, "host.html", session=session, status_labels=STATUS_LABELS,
                   catalog=catalog_json(request), hosts=await _hosts(request, session))
 
 
 async def captions_page(request: web.Request) -> web.Response:
-    session = await _session(request)
+    session = await session_or_404(request)
     return render(request, "captions.html", session=session, status_labels=STATUS_LABELS,
                   max_chars=request.app[keys.MODERATION].limits.caption_max_chars)

@@ -29,6 +29,7 @@ from web import (
     library_pages,
     live_pages,
     media,
+    overlay,
     pages,
     ws,
 )
@@ -67,7 +68,8 @@ CORE_ROUTES: tuple[Route, ...] = (
 ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
-                              + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES)
+                              + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
+                              + overlay.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:
