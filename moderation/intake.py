@@ -19,6 +19,7 @@ from moderation.audit import Audit
 from moderation.board import Limits
 from moderation.catalog import Catalog
 from moderation.filters import TextRejected, normalize_text, screen
+from moderation.hints import LaterHints
 from moderation.pii import mask_pii
 from moderation.questions import ON_AIR, QUEUED, Refused
 from moderation.questions import PUBLIC as PUBLIC_STATES
@@ -47,7 +48,7 @@ def clean_nickname(nickname: str) -> str:
     return mask_pii(text[:MAX_NICKNAME])[0]
 
 
-class ViewerIntake(SessionEnd):
+class ViewerIntake(SessionEnd, LaterHints):
     def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
                  clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
         super().__init__(store, publish, catalog, limits, clock, audit)
@@ -106,8 +107,6 @@ class ViewerIntake(SessionEnd):
         if screened.suggestion is not None:
             flags["suggested_item"] = screened.suggestion.item_id
             flags["suggested_category"] = screened.suggestion.category
-        if self.item_hints is not None:
-            self.item_hints(screened.text, flags)
         now = self.clock()
         question = Question(
             id=new_id(), session_id=session_id, viewer_id=viewer_id, client_id=client_id,
@@ -118,6 +117,7 @@ class ViewerIntake(SessionEnd):
         board.put(stored)
         if created:
             self._emit(None, stored)
+            self.queue_hints(stored)  # the engine's reading follows the ack (moderation.hints)
             if board.session.status == "ended":  # the session ended while this was stored
                 await self.settle_late(stored)
                 stored = board.questions[stored.id]

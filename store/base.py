@@ -201,12 +201,14 @@ class Store(StoreAggregates, abc.ABC):
     @abc.abstractmethod
     async def update(
         self, cls: type[R], record_id: str, changes: dict[str, Any], *,
-        expected_version: int | None = None, now: float,
+        expected_version: int | None = None, now: float, bump_version: bool = True,
     ) -> R:
         """Change mutable fields; bump ``version`` and ``updated_at``.
 
         With ``expected_version``, the change applies only if nobody changed the record since
-        (else VersionConflict carrying the current record). Raises NotFound."""
+        (else VersionConflict carrying the current record). ``bump_version=False`` is for a
+        change nobody decides on (the engine's hints on a question, like a counter): a
+        staff action quoting the version it saw still applies after it. Raises NotFound."""
 
     @abc.abstractmethod
     async def delete(self, cls: type[Any], record_id: str) -> bool: ...

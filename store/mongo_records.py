@@ -192,27 +192,31 @@ class MongoRecords(MongoAggregates, Store):
 
     def _changes(
         self, cls: type[Any], changes: dict[str, Any], now: float,
-        increments: dict[str, int] | None = None,
+        increments: dict[str, int] | None = None, *, bump_version: bool = True,
     ) -> Document:
         sets = {name: encode(cls, name, value) for name, value in changes.items()}
         if "updated_at" in field_names(cls):
             sets["updated_at"] = float(now)
         # Counters alone leave the version be (see Store.increment).
-        update: Document = {"$inc": {**(increments or {}), **({"version": 1} if changes else {})}}
+        bump = {"version": 1} if changes and bump_version else {}
+        update: Document = {}
+        if increments or bump:  # an empty $inc is refused like an empty $set
+            update["$inc"] = {**(increments or {}), **bump}
         if sets:  # an empty $set is an error before MongoDB 5.0
             update["$set"] = sets
         return update
 
     async def update(
         self, cls: type[R], record_id: str, changes: dict[str, Any], *,
-        expected_version: int | None = None, now: float,
+        expected_version: int | None = None, now: float, bump_version: bool = True,
     ) -> R:
         check_changes(cls, changes)
         query: Document = {"_id": check_id(record_id)}
         if expected_version is not None:
             query["version"] = expected_version
         action = f"update of {cls.__name__} {record_id}"
-        updated = await self._modify(cls, query, self._changes(cls, changes, now), action)
+        changed = self._changes(cls, changes, now, bump_version=bump_version)
+        updated = await self._modify(cls, query, changed, action)
         if updated is not None:
             return updated
         current = await self.get(cls, record_id)  # NotFound when it is gone

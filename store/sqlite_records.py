@@ -92,14 +92,14 @@ def get_row(conn: sqlite3.Connection, cls: type[R], record_id: str) -> R:
 
 def apply_changes(
     conn: sqlite3.Connection, cls: type[R], record_id: str, changes: dict[str, Any],
-    now: float, increments: dict[str, int] | None = None,
+    now: float, increments: dict[str, int] | None = None, *, bump_version: bool = True,
 ) -> R:
     sets = [f"{name} = ?" for name in changes]
     params = [_encode(cls, name, value) for name, value in changes.items()]
     for name, by in (increments or {}).items():
         sets.append(f"{name} = {name} + ?")
         params.append(by)
-    if changes:  # counters alone are not an edit: they leave the version be
+    if changes and bump_version:  # counters alone are not an edit: they leave the version be
         sets.append("version = version + 1")
     if "updated_at" in field_names(cls):
         sets.append("updated_at = ?")
@@ -171,7 +171,7 @@ class SQLiteRecords(SQLiteAggregates, Store):
 
     async def update(
         self, cls: type[R], record_id: str, changes: dict[str, Any], *,
-        expected_version: int | None = None, now: float,
+        expected_version: int | None = None, now: float, bump_version: bool = True,
     ) -> R:
         check_changes(cls, changes)
 
@@ -180,7 +180,8 @@ class SQLiteRecords(SQLiteAggregates, Store):
             if expected_version is not None and current.version != expected_version:  # type: ignore[attr-defined]
                 raise VersionConflict(f"{cls.__name__} {record_id} was changed meanwhile", current)
             try:
-                return apply_changes(conn, cls, record_id, changes, now)
+                return apply_changes(conn, cls, record_id, changes, now,
+                                     bump_version=bump_version)
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"{cls.__name__} {record_id}: {exc}") from exc
 

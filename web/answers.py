@@ -53,6 +53,7 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         moderation.item_hints = None
+        moderation.stop_hints()
         if understander.question_changed in moderation.on_changed:
             moderation.on_changed.remove(understander.question_changed)
         await understander.close()

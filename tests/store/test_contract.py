@@ -94,6 +94,17 @@ async def test_update_bumps_version_and_updated_at(store: Store) -> None:
     assert (updated.role, updated.version, updated.updated_at) == ("host", 2, NOW + 5)
 
 
+async def test_an_update_that_is_no_decision_keeps_the_version(store: Store) -> None:
+    q = await store.insert(question())
+    hinted = await store.update(Question, q.id, {"flags": {"understood": True}},
+                                expected_version=1, now=NOW + 5, bump_version=False)
+    assert (hinted.flags, hinted.version, hinted.updated_at) == ({"understood": True}, 1, NOW + 5)
+    # A decision quoting the version seen before still applies, and bumps it.
+    decided = await store.update(Question, q.id, {"state": "queued"}, expected_version=1,
+                                 now=NOW + 6)
+    assert (decided.state, decided.version, decided.flags) == ("queued", 2, {"understood": True})
+
+
 async def test_update_with_stale_version_is_refused(store: Store) -> None:
     q = await store.insert(question())
     await store.update(Question, q.id, {"state": "queued"}, expected_version=1, now=NOW)

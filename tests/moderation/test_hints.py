@@ -1,0 +1,74 @@
+"""The understanding engine's hints follow a question's ack (moderation/hints.py), on a real
+store: the ack does not wait for them, they arrive as an update of the question with the
+staff event that shows it, a question a moderator acted on first is left as it was, and a
+flood beyond the backlog keeps the keyword guess instead of queueing without bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moderation import hints
+from store.base import Store
+from store.records import Question
+from tests.moderation.test_service import MOD, Desk, desk
+
+__all__ = ["desk"]  # the fixture
+
+
+def engine_hints(calls: list[str]) -> Any:
+    """Stands in for ``Understander.item_hints`` (a hook that takes text and flags): the
+    engine itself is tested in tests/moderation/test_understanding*.py and, through this
+    very path, in tests/web/test_ask.py."""
+
+    def item_hints(text: str, flags: dict[str, Any]) -> None:
+        calls.append(text)
+        flags["suggested_items"] = [{"id": "license-renewal", "confidence": 0.91}]
+        flags["understood"] = True
+
+    return item_hints
+
+
+async def test_hints_follow_the_ack_as_an_update_with_its_event(desk: Desk) -> None:
+    calls: list[str] = []
+    desk.moderation.item_hints = engine_hints(calls)
+    q = await desk.ask("驾照快到期了在哪里换？")
+    assert "suggested_items" not in q.flags and calls == []  # acked before the reading
+    await desk.moderation.hints_settled()
+    assert calls == [q.text]
+    stored = await desk.store.get(Question, q.id)  # type: ignore[union-attr]
+    assert stored.flags["suggested_items"][0]["id"] == "license-renewal"
+    assert stored.version == q.version  # not a decision: actions quoting it still apply
+    assert (await desk.board()).questions[q.id] == stored
+    staff = [e.data["question"] for _, e in desk.events
+             if e.kind == "question" and e.audience == "staff"]
+    assert staff[-1]["flags"]["understood"] is True and staff[-1]["version"] == stored.version
+
+
+async def test_a_question_acted_on_first_keeps_the_moderators_decision(desk: Desk) -> None:
+    desk.moderation.item_hints = engine_hints([])
+    q = await desk.ask("驾照快到期了在哪里换？")
+    approved = await desk.approve(MOD, q)  # before the hints task has run
+    await desk.moderation.hints_settled()
+    stored = await desk.store.get(Question, q.id)  # type: ignore[union-attr]
+    assert stored == approved and "suggested_items" not in stored.flags
+
+
+async def test_a_flood_beyond_the_backlog_is_not_queued(desk: Desk, monkeypatch: Any) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(hints, "BACKLOG", 3)
+    asked = [await desk.ask(f"第{i}个问题：驾照换证", viewer=f"v{i}") for i in range(6)]
+    # Six new questions arrive faster than the engine reads (queued without a pause).
+    desk.moderation.item_hints = engine_hints(calls)
+    for q in asked:
+        desk.moderation.queue_hints(q)
+    await desk.moderation.hints_settled()
+    assert calls == [q.text for q in asked[:3]]
+    store: Store = desk.store  # type: ignore[assignment]
+    hinted = [("suggested_items" in (await store.get(Question, q.id)).flags) for q in asked]
+    assert hinted == [True] * 3 + [False] * 3
+
+
+async def test_without_an_engine_nothing_is_queued(desk: Desk) -> None:
+    q = await desk.ask()
+    await desk.moderation.hints_settled()
+    assert (await desk.store.get(Question, q.id)).version == q.version  # type: ignore[union-attr]
