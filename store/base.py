@@ -17,9 +17,10 @@ rolled back entirely when it raises. Its rules, the same on both backends:
   block ends in a rollback and raises ``TransactionAborted``. MongoDB aborts a transaction
   on a failed write anyway; SQLite follows the same rule so that code behaves alike on both.
 * ``handle.transaction()`` joins the open transaction (no nesting, no savepoints).
-* Transactions on one store run one at a time (SQLite: ``BEGIN IMMEDIATE`` on the single
-  writer, other writers wait; MongoDB: one at a time per process, and a write conflict with
-  another process surfaces as ``StoreUnavailable`` with nothing applied).
+* Transactions on one store run one at a time (SQLite: each in a savepoint on the single
+  writer, other writers wait, and consecutive blocks share one commit, each block's exit
+  returning only once it is durable; MongoDB: one at a time per process, and a write
+  conflict with another process surfaces as ``StoreUnavailable`` with nothing applied).
 """
 
 from __future__ import annotations
