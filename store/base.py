@@ -19,8 +19,10 @@ rolled back entirely when it raises. Its rules, the same on both backends:
 * ``handle.transaction()`` joins the open transaction (no nesting, no savepoints).
 * Transactions on one store run one at a time (SQLite: each in a savepoint on the single
   writer, other writers wait, and consecutive blocks share one commit, each block's exit
-  returning only once it is durable; MongoDB: one at a time per process, and a write
-  conflict with another process surfaces as ``StoreUnavailable`` with nothing applied).
+  returning only once it is durable; MongoDB: one at a time per process, and one that
+  conflicts with another process's is replayed until they have taken turns, or fails with
+  ``StoreUnavailable`` and nothing applied when what it read has changed meanwhile: see
+  ``store.mongo_transaction``).
 """
 
 from __future__ import annotations

@@ -197,29 +197,59 @@ async def test_watch_events_follows_commits_and_resumes_after_a_token(
     assert [(e.session_id, e.seq) for e, _ in resumed] == [("s1", 2), ("s2", 1), ("s1", 3)]
 
 
-@pytest.mark.mongodb
-async def test_two_nodes_numbering_one_session_never_share_or_skip_a_number(
-    mongo_store: MongoStore, mongodb_uri: str,
-) -> None:
+@pytest.fixture
+async def other_node(mongo_store: MongoStore, mongodb_uri: str) -> AsyncIterator[MongoStore]:
+    """A second node: its own client on the same database."""
     other = MongoStore(mongodb_uri, database=mongo_store.database_name, timeout_ms=5000)
     await other.open()
-    try:
-        async def action(node: MongoStore, i: int) -> range:
-            async with node.transaction() as tx:
-                seqs = await tx.append_events("s1", [ev(i), ev(i)], now=NOW)
-                await asyncio.sleep(0.01)  # hold the counter while the other node tries
-                return seqs
+    yield other
+    await other.close()
 
-        results = await asyncio.gather(
-            *(action(node, i) for i in range(10) for node in (mongo_store, other)),
-            return_exceptions=True)
-    finally:
-        await other.close()
-    committed = [r for r in results if isinstance(r, range)]
-    # A conflict aborts one node's transaction with nothing applied; nothing else fails.
-    assert all(isinstance(r, range | StoreUnavailable) for r in results), results
-    assert committed
-    numbers = sorted(n for r in committed for n in r)
-    assert numbers == list(range(1, 2 * len(committed) + 1))
+
+@pytest.mark.mongodb
+async def test_two_nodes_numbering_one_session_take_turns_without_gaps(
+    mongo_store: MongoStore, other_node: MongoStore,
+) -> None:
+    async def action(node: MongoStore, i: int) -> range:
+        async with node.transaction() as tx:
+            await tx.insert(StaffUser(id=f"u{i}-{id(node)}", name=f"n{i}-{id(node)}",
+                                      role="host", password_hash="x"))
+            seqs = await tx.append_events("s1", [ev(i), ev(i)], now=NOW)
+            await asyncio.sleep(0.01)  # hold the counter while the other node tries
+            return seqs
+
+    results = await asyncio.gather(
+        *(action(node, i) for i in range(10) for node in (mongo_store, other_node)))
+    numbers = sorted(n for r in results for n in r)
+    assert numbers == list(range(1, 41))  # every transaction committed, in turn
     assert [e.seq for e in await mongo_store.events_since("s1", 0)] == numbers
-    assert await mongo_store.last_event_seq("s1") == len(numbers)
+    assert await mongo_store.count(StaffUser) == 20
+
+
+@pytest.mark.mongodb
+async def test_a_conflict_after_reading_what_the_other_node_changed_applies_nothing(
+    mongo_store: MongoStore, other_node: MongoStore,
+) -> None:
+    user = await mongo_store.insert(StaffUser(id="u", name="a", role="host", password_hash="x"))
+    read, changed = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with mongo_store.transaction() as tx:
+            assert (await tx.get(StaffUser, user.id)).role == "host"
+            read.set()
+            await changed.wait()
+            await tx.insert(StaffUser(id="x", name="x", role="host", password_hash="x"))
+            await tx.append_events("s1", [ev(1)], now=NOW)  # conflicts, replays, differs
+
+    async def second() -> None:
+        await read.wait()
+        async with other_node.transaction() as tx:
+            await tx.update(StaffUser, user.id, {"role": "admin"}, now=NOW)
+            await tx.append_events("s1", [ev(2)], now=NOW)
+        changed.set()
+
+    results = await asyncio.gather(first(), second(), return_exceptions=True)
+    assert isinstance(results[0], StoreUnavailable) and results[1] is None, results
+    assert "changed what it had read (get)" in str(results[0])
+    assert [e.data["n"] for e in await mongo_store.events_since("s1", 0)] == [2]
+    assert await mongo_store.count(StaffUser) == 1
