@@ -91,7 +91,12 @@ class SQLiteTransaction(SQLiteRecords):
 
     async def _end(self, commit: bool) -> None:
         fut: asyncio.Future[None] = self._channel.loop.create_future()
-        self._channel.send((COMMIT if commit else ROLLBACK, fut))
+        try:
+            self._channel.send((COMMIT if commit else ROLLBACK, fut))
+        except StoreUnavailable:
+            if commit:
+                raise
+            return  # the writer has left the block: nothing of it was applied
         await fut
 
     @contextlib.asynccontextmanager
@@ -265,18 +270,16 @@ class SQLiteStore(SQLiteRecords):
         channel = Channel(asyncio.get_running_loop())
         handle = SQLiteTransaction(self, channel)
         token = hold(self)
-        ended = False
         try:
+            # No waiting for the writer to reach the block: its operations queue on the
+            # channel meanwhile (one round trip less per block, and the writer usually
+            # finds the first one waiting).
             self._queue.put(channel)
-            await channel.started
             try:
                 yield handle
             except BaseException:
-                ended = True
-                with contextlib.suppress(StoreError):
-                    await handle._end(commit=False)
+                await handle._end(commit=False)
                 raise
-            ended = True
             if handle.failure is not None:
                 await handle._end(commit=False)
                 raise TransactionAborted(
@@ -285,9 +288,6 @@ class SQLiteStore(SQLiteRecords):
             await handle._end(commit=True)
         finally:
             HOLDING.reset(token)
-            if not ended:  # cancelled while waiting to begin: let the writer move on
-                with contextlib.suppress(StoreError):
-                    channel.send((ROLLBACK, channel.loop.create_future()))
 
     async def status(self) -> dict[str, Any]:
         started = time.perf_counter()

@@ -12,6 +12,8 @@ writes and blocks costs one fsync, not one each.
 * Each plain write runs in its own savepoint: a refused one (``StoreError``, ``ValueError``)
   leaves no trace and the others go on.
 * Each block runs in its own savepoint (``SAVEPOINT block``); its operations nest their own.
+  A block does not wait for the writer to reach it: its operations queue on its channel, and
+  if the writer can never run them (the group failed first) it fails them (``abandon``).
   While a block is open the writer serves only its operations (its reads too, so it sees its
   own writes; and the earlier members of its group, which share its fate). A block that ends
   in a rollback, or sits idle longer than ``idle_seconds``, is rolled back to its savepoint:
@@ -61,7 +63,6 @@ class Channel:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.started: asyncio.Future[None] = loop.create_future()
         self.ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.closed = False  # the writer has left the block (ended or timed out)
@@ -76,6 +77,18 @@ class Channel:
     def close(self, why: str) -> None:
         with self.lock:
             self.closed, self.why_closed = True, why
+
+    def abandon(self, why: str, error: StoreError) -> None:
+        """Close the line and fail what the block sent that the writer will never run (its
+        operations are sent before the writer reaches the block: no round trip to begin)."""
+        with self.lock:
+            self.closed, self.why_closed = True, why
+            while not self.ops.empty():
+                fn, fut = self.ops.get_nowait()
+                if fn is ROLLBACK:
+                    self.settle(fut, True, None)
+                else:
+                    self.settle(fut, False, error)
 
     def settle(self, fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
         self.loop.call_soon_threadsafe(settle, fut, ok, value)
@@ -184,8 +197,7 @@ class Writer:
         for loop, fut, _ok, _value in members:
             loop.call_soon_threadsafe(settle, fut, False, error)
         if isinstance(item, Channel):
-            item.close(f"a write failed and it was rolled back ({cause})")
-            item.settle(item.started, False, error)  # a no-op once it has started
+            item.abandon(f"a write failed and it was rolled back ({cause})", error)
         elif not isinstance(exc, GroupFailed):
             _fn, fut, loop = item
             loop.call_soon_threadsafe(settle, fut, False, error)
@@ -208,11 +220,9 @@ class Writer:
         try:
             conn.execute("SAVEPOINT block")
         except sqlite3.Error as exc:
-            channel.close(f"it could not begin: {exc}")
-            channel.settle(channel.started, False, StoreUnavailable(
+            channel.abandon(f"it could not begin: {exc}", StoreUnavailable(
                 f"SQLite transaction on {self.path} could not begin: {exc}"))
             raise GroupFailed from exc
-        channel.settle(channel.started, True, None)
         while True:
             try:
                 item = channel.ops.get(timeout=self.idle_seconds)
