@@ -60,6 +60,7 @@ class MongoEvents(StoreEvents):
     """The outbox operations over ``database``, inside ``_session`` when there is one."""
 
     _session: AsyncClientSession | None = None
+    timeout_ms: int
 
     @property
     def database(self) -> AsyncDatabase[Document]:
@@ -119,12 +120,17 @@ class MongoEvents(StoreEvents):
             raise RuntimeError("watch_events follows committed events: call it on the store")
         pipeline: list[Document] = [{"$match": {"operationType": "insert"}}]
         token = dict(resume_token) if resume_token is not None else None
+        # Each wait for a change is one bounded getMore (well inside the client's timeout,
+        # which would otherwise end a stream that has nothing to report for a while).
+        await_ms = max(100, min(1000, self.timeout_ms // 2))
         try:
             with self._errors("watching events"):
                 async with await self.database[EVENTS].watch(
-                        pipeline, resume_after=token) as stream:
-                    async for change in stream:
-                        yield _event(change["fullDocument"]), dict(change["_id"])
+                        pipeline, resume_after=token, max_await_time_ms=await_ms) as stream:
+                    while stream.alive:
+                        change = await stream.try_next()
+                        if change is not None:
+                            yield _event(change["fullDocument"]), dict(change["_id"])
         except StoreUnavailable as exc:
             cause = exc.__cause__
             if isinstance(cause, OperationFailure) and cause.code in _RESUME_LOST:

@@ -253,3 +253,22 @@ async def test_a_conflict_after_reading_what_the_other_node_changed_applies_noth
     assert "changed what it had read (get)" in str(results[0])
     assert [e.data["n"] for e in await mongo_store.events_since("s1", 0)] == [2]
     assert await mongo_store.count(StaffUser) == 1
+
+
+@pytest.mark.mongodb
+async def test_watching_outlasts_a_quiet_spell_longer_than_the_client_timeout(
+    mongodb_uri: str,
+) -> None:
+    store = MongoStore(mongodb_uri, database=f"tp_test_{secrets.token_hex(6)}", timeout_ms=1000)
+    await store.open()
+    try:
+        started = asyncio.Event()
+        watcher = asyncio.create_task(collect(store, None, 1, started))
+        await started.wait()
+        await asyncio.sleep(2.5)  # nothing to report for longer than timeout_ms
+        await append(store, "s1", 7)
+        [(event, _token)] = await watcher
+        assert (event.seq, event.data["n"]) == (1, 7)
+    finally:
+        await store.drop_database()
+        await store.close()
