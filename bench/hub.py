@@ -44,7 +44,10 @@ The load generator (``--client raw``, the default) is a single epoll loop with a
 websocket client (``bench/_common.py``): ~7 µs of CPU per received frame, half of what a server
 spends sending one, so the server, not the client, is the limit. The output says how busy the
 load generator was while each event's frames arrived (``loadgen_busy_in_window``: 1.0 would
-mean it was the bottleneck) and the CPU use of both sides per phase (``cpu``).
+mean it was the bottleneck) and the CPU use of both sides per phase (``cpu``): each figure
+there is CPU seconds per wall second (1.0 = one core kept busy), not seconds in total. The
+question phases add ``server_cpu_ms_per_ack``: the server's CPU per acknowledged question,
+which, unlike the rates, hardly depends on what else the machine runs.
 ``--client websockets`` drives every socket with the ``websockets`` asyncio client instead,
 for comparison: it is busy most of the window and measures the floor about 3x slower.
 
@@ -693,6 +696,10 @@ def run_product(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) ->
                 meter = CpuMeter(server.pid)
                 out = run(askers)
                 out["cpu"] = meter.read()
+            acked = out.get("acked") or 0
+            if acked:
+                out["server_cpu_ms_per_ack"] = round(
+                    out["cpu"]["server_cpu"] * out["cpu"]["wall_s"] / acked * 1000, 2)
             load.check_alive(askers)
             load.reactor.close([*askers, *(c.conn for c in consoles)])
             return out

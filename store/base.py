@@ -17,9 +17,12 @@ rolled back entirely when it raises. Its rules, the same on both backends:
   block ends in a rollback and raises ``TransactionAborted``. MongoDB aborts a transaction
   on a failed write anyway; SQLite follows the same rule so that code behaves alike on both.
 * ``handle.transaction()`` joins the open transaction (no nesting, no savepoints).
-* Transactions on one store run one at a time (SQLite: ``BEGIN IMMEDIATE`` on the single
-  writer, other writers wait; MongoDB: one at a time per process, and a write conflict with
-  another process surfaces as ``StoreUnavailable`` with nothing applied).
+* Transactions on one store run one at a time (SQLite: each in a savepoint on the single
+  writer, other writers wait, and consecutive blocks share one commit, each block's exit
+  returning only once it is durable; MongoDB: one at a time per process, and one that
+  conflicts with another process's is replayed until they have taken turns, or fails with
+  ``StoreUnavailable`` and nothing applied when what it read has changed meanwhile: see
+  ``store.mongo_transaction``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from store.aggregates import StoreAggregates
+from store.events import StoreEvents
 from store.records import (
     AuditEntry,
     Job,
@@ -95,7 +99,7 @@ def refuse_direct_write(store: Store) -> None:
 
 
 WRITES = ("insert", "update", "delete", "delete_where", "insert_question", "increment",
-          "claim_job", "finish_job")
+          "claim_job", "finish_job", "append_events", "trim_events")
 
 OPERATORS = ("eq", "in", "ne", "lt", "lte", "gt", "gte")
 
@@ -150,7 +154,7 @@ def job_outcome(job: Job, error: str, retry_at: float | None) -> tuple[str, floa
     return "failed", job.run_after
 
 
-class Store(StoreAggregates, abc.ABC):
+class Store(StoreAggregates, StoreEvents, abc.ABC):
     """What Tip Pocket keeps. Every method is a coroutine and never blocks the event loop."""
 
     backend: str = "abstract"

@@ -14,7 +14,8 @@ in ``store.mongo_records`` and the mapping of records to documents in ``store.mo
   the handle passes the session to every operation, so its reads see its own writes and its
   writes commit together. Transactions of one process run one at a time (as SQLite's single
   writer does), so two actions never fail each other with a write conflict; a conflict with
-  another process aborts the transaction and surfaces as ``StoreUnavailable``.
+  another process is replayed (``store.mongo_transaction``) and fails with
+  ``StoreUnavailable``, nothing applied, only if what the transaction read has changed.
 * **Indexes.** ``open()`` creates the indexes the queries of the rest of the app rely on,
   including the unique ones the contract's ``Conflict`` depends on, and drops the ones an
   earlier version created that no longer hold (``mongo_docs.RETIRED_INDEXES``).
@@ -26,18 +27,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import (
+    CollectionInvalid,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
 
 from settings import mask_uri
 from store.aggregates_mongo import DESK_INDEXES
 from store.base import (
     HOLDING,
-    WRITES,
     Conflict,
     Store,
     StoreError,
@@ -53,7 +58,9 @@ from store.mongo_docs import (
     parse_write_concern,
     short,
 )
+from store.mongo_events import COUNTERS, EVENT_INDEXES
 from store.mongo_records import MongoRecords
+from store.mongo_transaction import MongoTransaction, is_conflict
 
 log = logging.getLogger(__name__)
 INDEX_NOT_FOUND = 27
@@ -150,9 +157,15 @@ class MongoStore(MongoRecords):
                     if not missing:
                         raise
         await self._drop_duplicate_terms()
-        for name, models in [*INDEXES.items(), *DESK_INDEXES.items()]:
+        for name, models in [*INDEXES.items(), *DESK_INDEXES.items(), *EVENT_INDEXES.items()]:
             with self._errors(f"creating the indexes of {self.database_name}.{name}"):
                 await db[name].create_indexes(models)
+        # The event counters are written only inside transactions: their collection must
+        # exist before the first one (another node may be creating it at the same time).
+        with self._errors(f"creating {self.database_name}.{COUNTERS}"):
+            if COUNTERS not in await db.list_collection_names():
+                with contextlib.suppress(CollectionInvalid):
+                    await db.create_collection(COUNTERS)
 
     async def _drop_duplicate_terms(self) -> None:
         """Blocked terms were not unique on MongoDB before (they always were on SQLite):
@@ -228,13 +241,25 @@ class MongoStore(MongoRecords):
                         raise TransactionAborted(
                             "rolled back, nothing applied: a write in it failed "
                             f"({handle.failure})") from handle.failure
-                    with self._errors("committing a transaction"):
-                        await session.commit_transaction()
+                    await self._commit(handle)
                 finally:
                     with contextlib.suppress(PyMongoError):
                         await session.end_session()
             finally:
                 HOLDING.reset(token)
+
+    async def _commit(self, handle: MongoTransaction) -> None:
+        session = handle._session
+        assert session is not None
+        while True:
+            try:
+                with self._errors("committing a transaction"):
+                    await session.commit_transaction()
+                return
+            except StoreError as exc:
+                if not is_conflict(exc):
+                    raise
+                await handle.start_over(exc)  # replayed: commit again
 
     async def _abort(self, session: AsyncClientSession) -> None:
         if not session.in_transaction:
@@ -244,51 +269,3 @@ class MongoStore(MongoRecords):
                 await session.abort_transaction()
         except StoreError as exc:  # the server drops an unfinished transaction by itself
             log.warning("%s", exc)
-
-
-class MongoTransaction(MongoRecords):
-    """The handle of one open transaction: the store's operations inside its session."""
-
-    backend = "mongodb"
-
-    def __init__(self, store: MongoStore, session: AsyncClientSession) -> None:
-        self._store = store
-        self._uri = store._uri
-        self.masked_uri = store.masked_uri
-        self.timeout_ms = store.timeout_ms
-        self._db = store._db
-        self._session = session
-        self.failure: StoreError | None = None  # the write that doomed this transaction
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Store]:
-        yield self  # joins the open transaction
-
-    async def open(self) -> None:
-        raise RuntimeError("a transaction handle is not opened")
-
-    async def close(self) -> None:
-        raise RuntimeError("a transaction handle is not closed; leave its block")
-
-    async def status(self) -> dict[str, Any]:
-        return await self._store.status()
-
-
-def _dooming(name: str) -> Callable[..., Awaitable[Any]]:
-    """A write of the handle that, when it fails, dooms the transaction (see store.base)."""
-    write = getattr(MongoRecords, name)
-
-    async def method(self: MongoTransaction, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await write(self, *args, **kwargs)
-        except StoreError as exc:
-            self.failure = self.failure or exc
-            raise
-
-    method.__name__ = name
-    method.__doc__ = write.__doc__
-    return method
-
-
-for _name in WRITES:
-    setattr(MongoTransaction, _name, _dooming(_name))

@@ -1,21 +1,17 @@
 """SQLite backend: the embedded default, one file under the data directory.
 
-One writer thread owns the only write connection ("one writer per SQLite file"). Coroutines
-hand it small functions through a queue; it runs whatever has queued up in one transaction
-(each operation inside its own savepoint, so one failing operation does not undo the others)
-and commits once — group commit — before resolving any of their futures. A caller's write is
-therefore acknowledged only after it is durable (WAL mode, ``synchronous=FULL``), and a burst
-of writes costs one fsync, not one each. Reads run on a small pool of read-only connections,
+One writer thread owns the only write connection ("one writer per SQLite file"): coroutines
+hand it small functions, and units of work (``transaction()``), through a queue, and it
+commits them in groups — one fsync for a burst of writes and blocks, each acknowledged only
+once durable (``store.sqlite_writer``). Reads run on a small pool of read-only connections,
 so neither reads nor writes ever block the event loop.
 
-A unit of work (``transaction()``) is one more item in the writer's queue. The writer
-commits the group it has gathered so far, opens ``BEGIN IMMEDIATE`` and from then on serves
-only that transaction's operations (its reads too, so they see its own writes) from a queue
-of its own, until the block commits or rolls back. Other writers wait in the main queue
-meanwhile — never interleaved with it — and run as the next group. A transaction left idle
-longer than ``transaction_idle_seconds`` (a caller awaiting something else, or one that
-forgot the handle) is rolled back so that it cannot stop every other writer; its next
-operation or its commit then fails with ``StoreUnavailable``.
+A unit of work is one more item in the writer's queue: while its block is open the writer
+serves only its operations (its reads too, so they see its own writes) in a savepoint of
+the group's transaction; other writers wait in the main queue meanwhile, never interleaved
+with it. A transaction left idle longer than ``transaction_idle_seconds`` (a caller awaiting
+something else, or one that forgot the handle) is rolled back so that it cannot stop every
+other writer; its next operation or its commit then fails with ``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -44,15 +40,18 @@ from store.base import (
     refuse_direct_write,
 )
 from store.sqlite_records import SQLiteRecords
+from store.sqlite_writer import (
+    COMMIT,
+    GROUP_SECONDS,
+    ROLLBACK,
+    STOP,
+    Channel,
+    Writer,
+    settle,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-MAX_BATCH = 512
-_STOP = object()
-_COMMIT = object()
-_ROLLBACK = object()
-
 
 def migrations() -> list[tuple[int, str]]:
     """The numbered schema migrations shipped in ``store/migrations``, in order."""
@@ -64,42 +63,13 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def _settle(fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if fut.cancelled():
-        return
-    if ok:
-        fut.set_result(value)
-    else:
-        fut.set_exception(value)
-
-
-class _Channel:
-    """One open transaction's line to the writer thread."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.started: asyncio.Future[None] = loop.create_future()
-        self.ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.closed = False  # the writer has left the transaction (ended or timed out)
-        self.why_closed = ""
-
-    def send(self, item: Any) -> None:
-        with self.lock:
-            if self.closed:
-                raise StoreUnavailable(f"the transaction is over: {self.why_closed}")
-            self.ops.put(item)
-
-    def settle(self, fut: asyncio.Future[Any], ok: bool, value: Any) -> None:
-        self.loop.call_soon_threadsafe(_settle, fut, ok, value)
-
-
 class SQLiteTransaction(SQLiteRecords):
     """The handle of one open transaction: reads and writes on the writer connection."""
 
     backend = "sqlite"
+    in_transaction = True
 
-    def __init__(self, store: SQLiteStore, channel: _Channel) -> None:
+    def __init__(self, store: SQLiteStore, channel: Channel) -> None:
         self._store = store
         self._channel = channel
         self.failure: StoreError | None = None  # the write that doomed this transaction
@@ -121,7 +91,12 @@ class SQLiteTransaction(SQLiteRecords):
 
     async def _end(self, commit: bool) -> None:
         fut: asyncio.Future[None] = self._channel.loop.create_future()
-        self._channel.send((_COMMIT if commit else _ROLLBACK, fut))
+        try:
+            self._channel.send((COMMIT if commit else ROLLBACK, fut))
+        except StoreUnavailable:
+            if commit:
+                raise
+            return  # the writer has left the block: nothing of it was applied
         await fut
 
     @contextlib.asynccontextmanager
@@ -142,11 +117,14 @@ class SQLiteStore(SQLiteRecords):
     backend = "sqlite"
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000,
-                 transaction_idle_seconds: float = 10.0) -> None:
+                 transaction_idle_seconds: float = 10.0,
+                 group_seconds: float = GROUP_SECONDS) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.transaction_idle_seconds = transaction_idle_seconds
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._committer = Writer(self.path, self._queue, idle_seconds=transaction_idle_seconds,
+                                 group_seconds=group_seconds)
         self._writer: threading.Thread | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -179,7 +157,7 @@ class SQLiteStore(SQLiteRecords):
 
     async def close(self) -> None:
         if self._writer is not None and self._writer.is_alive():
-            self._queue.put(_STOP)
+            self._queue.put(STOP)
             await asyncio.to_thread(self._writer.join)
         self._writer = None
         if self._readers is not None:
@@ -242,128 +220,13 @@ class SQLiteStore(SQLiteRecords):
         try:
             conn = self._prepare()
         except StoreError as exc:
-            loop.call_soon_threadsafe(_settle, ready, False, exc)
+            loop.call_soon_threadsafe(settle, ready, False, exc)
             return
-        loop.call_soon_threadsafe(_settle, ready, True, None)
+        loop.call_soon_threadsafe(settle, ready, True, None)
         try:
-            pending: Any = None
-            while True:
-                item = pending if pending is not None else self._queue.get()
-                pending = None
-                if item is _STOP:
-                    break
-                if isinstance(item, _Channel):
-                    self._run_transaction(conn, item)
-                    continue
-                batch = [item]
-                # Gather the group up to the next transaction (or stop): a transaction
-                # starts only after the writes queued before it have committed.
-                while len(batch) < MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is _STOP or isinstance(more, _Channel):
-                        pending = more
-                        break
-                    batch.append(more)
-                self._run_batch(conn, batch)
+            self._committer.run(conn)
         finally:
             conn.close()
-
-    def _rollback(self, conn: sqlite3.Connection, why: object) -> None:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                log.exception("rollback failed after %s", why)
-
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, _fut, _loop in batch:
-                outcomes.append(self._run_op(conn, fn))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn, exc)
-            error = StoreUnavailable(f"SQLite write to {self.path} failed: {exc}")
-            outcomes = [(False, error)] * len(batch)
-        for (_fn, fut, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, fut, ok, value)
-
-    @staticmethod
-    def _run_op(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
-                ) -> tuple[bool, Any]:
-        """One operation in its own savepoint: a refused operation leaves no trace. SQLite
-        errors (disk full, I/O) propagate: they end the whole transaction."""
-        conn.execute("SAVEPOINT op")
-        try:
-            result = fn(conn)
-        except (StoreError, ValueError) as exc:
-            conn.execute("ROLLBACK TO op")
-            conn.execute("RELEASE op")
-            return False, exc
-        conn.execute("RELEASE op")
-        return True, result
-
-    def _run_transaction(self, conn: sqlite3.Connection, channel: _Channel) -> None:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            with channel.lock:
-                channel.closed, channel.why_closed = True, f"it could not begin: {exc}"
-            channel.settle(channel.started, False, StoreUnavailable(
-                f"SQLite transaction on {self.path} could not begin: {exc}"))
-            return
-        channel.settle(channel.started, True, None)
-        while True:
-            try:
-                item = channel.ops.get(timeout=self.transaction_idle_seconds)
-            except queue.Empty:
-                with channel.lock:
-                    if channel.ops.empty():
-                        channel.closed = True
-                        channel.why_closed = (
-                            f"idle for {self.transaction_idle_seconds} s, rolled back")
-                if channel.closed:
-                    log.warning("a SQLite transaction was idle for %s s: rolled back",
-                                self.transaction_idle_seconds)
-                    self._rollback(conn, "an idle transaction")
-                    return
-                continue
-            fn, fut = item
-            if fn is _COMMIT or fn is _ROLLBACK:
-                with channel.lock:
-                    channel.closed, channel.why_closed = True, "it has ended"
-                self._end_transaction(conn, channel, fut, commit=fn is _COMMIT)
-                return
-            try:
-                ok, value = self._run_op(conn, fn)
-            except sqlite3.Error as exc:
-                self._rollback(conn, exc)
-                with channel.lock:
-                    channel.closed = True
-                    channel.why_closed = f"a write failed and it was rolled back ({exc})"
-                channel.settle(fut, False, StoreUnavailable(
-                    f"SQLite write to {self.path} failed: {exc}"))
-                return
-            channel.settle(fut, ok, value)
-
-    def _end_transaction(self, conn: sqlite3.Connection, channel: _Channel,
-                         fut: asyncio.Future[None], *, commit: bool) -> None:
-        if not commit:
-            self._rollback(conn, "a rolled-back transaction")
-            channel.settle(fut, True, None)
-            return
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback(conn, exc)
-            channel.settle(fut, False, StoreUnavailable(
-                f"SQLite commit to {self.path} failed, nothing was applied: {exc}"))
-            return
-        channel.settle(fut, True, None)
 
     # --- the primitives the record operations run on ----------------------------------------
 
@@ -404,21 +267,19 @@ class SQLiteStore(SQLiteRecords):
     async def transaction(self) -> AsyncIterator[Store]:
         self._check_writer()
         refuse_direct_write(self)
-        channel = _Channel(asyncio.get_running_loop())
+        channel = Channel(asyncio.get_running_loop())
         handle = SQLiteTransaction(self, channel)
         token = hold(self)
-        ended = False
         try:
+            # No waiting for the writer to reach the block: its operations queue on the
+            # channel meanwhile (one round trip less per block, and the writer usually
+            # finds the first one waiting).
             self._queue.put(channel)
-            await channel.started
             try:
                 yield handle
             except BaseException:
-                ended = True
-                with contextlib.suppress(StoreError):
-                    await handle._end(commit=False)
+                await handle._end(commit=False)
                 raise
-            ended = True
             if handle.failure is not None:
                 await handle._end(commit=False)
                 raise TransactionAborted(
@@ -427,9 +288,6 @@ class SQLiteStore(SQLiteRecords):
             await handle._end(commit=True)
         finally:
             HOLDING.reset(token)
-            if not ended:  # cancelled while waiting to begin: let the writer move on
-                with contextlib.suppress(StoreError):
-                    channel.send((_ROLLBACK, channel.loop.create_future()))
 
     async def status(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -441,6 +299,7 @@ class SQLiteStore(SQLiteRecords):
             ok, error = False, str(exc)
         result: dict[str, Any] = {
             "ok": ok, "backend": self.backend, "schema_version": self.schema_version,
+            "commits": self._committer.commits,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
         }
         if error:
