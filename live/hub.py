@@ -181,6 +181,9 @@ class Hub:
         self.buffer_size = buffer_size
         self.queue_size = queue_size
         self.history: History = history or NoHistory()
+        # How far back a resume or a catch-up reads the history (the stream holds about
+        # ``buffer_size`` events; the store more).
+        self.reach = max(buffer_size, 1000)
         self.channels: dict[str, Channel] = {}
         # Told of every event this node delivers, in order, before any socket is offered it.
         self.listeners: list[Callable[[str, Numbered], None]] = []
@@ -241,7 +244,7 @@ class Hub:
         if upto <= after:
             return True
         got = await self.history.history(channel.session_id, after,
-                                         min(upto, after + self.buffer_size))
+                                         min(upto, after + self.reach))
         if got is None:
             return False
         channel.deliver(got, self.listeners)
@@ -297,10 +300,10 @@ class Hub:
         cursor = parse_cursor(since)
         if cursor is not None and cursor[0] == channel.epoch:
             epoch, seq = cursor
-            if channel.seq < seq <= channel.seq + self.buffer_size:
+            if channel.seq < seq <= channel.seq + self.reach:
                 await self.catch_up(channel, seq)  # it saw more than this node has delivered
             replay = channel.missed(conn, seq)
-            if replay is None and channel.seq - self.buffer_size <= seq < channel.seq:
+            if replay is None and channel.seq - self.reach <= seq < channel.seq:
                 upto = channel.seq
                 got = await self.history.history(conn.session_id, seq, upto)
                 tail = channel.missed(conn, upto)
