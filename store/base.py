@@ -32,6 +32,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from store.aggregates import StoreAggregates
+from store.events import StoreEvents
 from store.records import (
     AuditEntry,
     Job,
@@ -95,7 +96,7 @@ def refuse_direct_write(store: Store) -> None:
 
 
 WRITES = ("insert", "update", "delete", "delete_where", "insert_question", "increment",
-          "claim_job", "finish_job")
+          "claim_job", "finish_job", "append_events", "trim_events")
 
 OPERATORS = ("eq", "in", "ne", "lt", "lte", "gt", "gte")
 
@@ -150,7 +151,7 @@ def job_outcome(job: Job, error: str, retry_at: float | None) -> tuple[str, floa
     return "failed", job.run_after
 
 
-class Store(StoreAggregates, abc.ABC):
+class Store(StoreAggregates, StoreEvents, abc.ABC):
     """What Tip Pocket keeps. Every method is a coroutine and never blocks the event loop."""
 
     backend: str = "abstract"

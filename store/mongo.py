@@ -31,7 +31,12 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import (
+    CollectionInvalid,
+    ConnectionFailure,
+    OperationFailure,
+    PyMongoError,
+)
 
 from settings import mask_uri
 from store.aggregates_mongo import DESK_INDEXES
@@ -53,6 +58,7 @@ from store.mongo_docs import (
     parse_write_concern,
     short,
 )
+from store.mongo_events import COUNTERS, EVENT_INDEXES
 from store.mongo_records import MongoRecords
 
 log = logging.getLogger(__name__)
@@ -150,9 +156,15 @@ class MongoStore(MongoRecords):
                     if not missing:
                         raise
         await self._drop_duplicate_terms()
-        for name, models in [*INDEXES.items(), *DESK_INDEXES.items()]:
+        for name, models in [*INDEXES.items(), *DESK_INDEXES.items(), *EVENT_INDEXES.items()]:
             with self._errors(f"creating the indexes of {self.database_name}.{name}"):
                 await db[name].create_indexes(models)
+        # The event counters are written only inside transactions: their collection must
+        # exist before the first one (another node may be creating it at the same time).
+        with self._errors(f"creating {self.database_name}.{COUNTERS}"):
+            if COUNTERS not in await db.list_collection_names():
+                with contextlib.suppress(CollectionInvalid):
+                    await db.create_collection(COUNTERS)
 
     async def _drop_duplicate_terms(self) -> None:
         """Blocked terms were not unique on MongoDB before (they always were on SQLite):

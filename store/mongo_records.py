@@ -52,12 +52,13 @@ from store.mongo_docs import (
     sort_of,
     to_doc,
 )
+from store.mongo_events import MongoEvents
 from store.records import Job, Question, field_names
 
 R = TypeVar("R")
 
 
-class MongoRecords(MongoAggregates, Store):
+class MongoRecords(MongoAggregates, MongoEvents, Store):
     """The record operations over ``_db``, inside ``_session`` when there is one."""
 
     _uri: str

@@ -98,6 +98,7 @@ class SQLiteTransaction(SQLiteRecords):
     """The handle of one open transaction: reads and writes on the writer connection."""
 
     backend = "sqlite"
+    in_transaction = True
 
     def __init__(self, store: SQLiteStore, channel: _Channel) -> None:
         self._store = store

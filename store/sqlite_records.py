@@ -29,6 +29,7 @@ from store.base import (
     parse_where,
 )
 from store.records import Job, Question, field_names, to_dict
+from store.sqlite_events import SQLiteEvents
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -109,7 +110,7 @@ def apply_changes(
     return get_row(conn, cls, record_id)
 
 
-class SQLiteRecords(SQLiteAggregates, Store):
+class SQLiteRecords(SQLiteAggregates, SQLiteEvents, Store):
     """The record operations, over ``_write`` and ``_read``."""
 
     @abc.abstractmethod
