@@ -22,6 +22,7 @@ which tells the sender ``unavailable``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 from live.broker import Broker
 from live.events import Event
 from live.frames import Numbered, numbered
+
+log = logging.getLogger(__name__)
 
 
 class EventTransaction(Protocol):
@@ -65,6 +68,7 @@ class EventLog:
         self.broker = broker
         # ``emit`` calls commit one at a time, in the order they were made.
         self._emitting = asyncio.Lock()
+        self._later: set[asyncio.Task[None]] = set()
 
     async def append(self, tx: EventTransaction, session_id: str,
                      events: Iterable[Event]) -> Pending:
@@ -92,8 +96,29 @@ class EventLog:
         found = list(events)
         if not found:
             return Pending(session_id)
-        async with self._emitting:
-            async with self.store.transaction() as tx:
-                pending = await self.append(tx, session_id, found)
+        async with self._emitting, self.store.transaction() as tx:
+            pending = await self.append(tx, session_id, found)
         self.publish(pending)
         return pending
+
+    def emit_later(self, session_id: str, events: Iterable[Event]) -> None:
+        """``emit`` from code that cannot wait (a callback after someone else's commit, a
+        recorder's health): a store failure is logged, the events are not sent (the change
+        itself stands, and a snapshot shows it). A ``live.events.Publish``."""
+        found = list(events)
+        if not found:
+            return
+        task = asyncio.get_running_loop().create_task(self._emit_logged(session_id, found))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def _emit_logged(self, session_id: str, events: list[Event]) -> None:
+        try:
+            await self.emit(session_id, events)
+        except Exception as exc:
+            log.warning("%d events of %s not sent: %s", len(events), session_id, exc)
+
+    async def drain(self) -> None:
+        """Wait for the ``emit_later`` calls under way (at shutdown)."""
+        if self._later:
+            await asyncio.wait(tuple(self._later), timeout=2.0)

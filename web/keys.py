@@ -7,6 +7,8 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from clips.review import ClipReview
+from live.broker import Broker
+from live.eventlog import EventLog
 from live.hub import Hub
 from live.recordings import Recordings
 from live.redis_link import Redis
@@ -26,6 +28,9 @@ LOGINS = web.AppKey("logins", Logins)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SECRET_KEY = web.AppKey("secret_key", bytes)
 HUB = web.AppKey("hub", Hub)
+# How events reach the hubs (live.broker), and what producers append them with.
+BROKER = web.AppKey("broker", Broker)
+EVENTLOG = web.AppKey("eventlog", EventLog)
 MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
 UNDERSTANDER = web.AppKey("understander", Understander)

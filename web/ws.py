@@ -178,7 +178,7 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
 
     conn.on_drop = stop
     try:
-        hub.connect(conn, request.query.get("since"), snapshot)
+        await hub.attach(conn, request.query.get("since"), snapshot)
         await _serve(ws, conn, sender, handle, vocabulary, elsewhere, receiving)
     except BaseException:
         sender.abort()  # cancelled from outside (handlers stopped): no time for a handshake

@@ -15,6 +15,7 @@ from live.frames import Connection, Frame, Numbered
 from live.hub import Hub, numbered
 from live.redis_broker import RedisBroker, keys_of, parse_message
 from live.redis_link import Redis, open_redis
+from tests.support import until
 
 
 class Rows:
@@ -148,12 +149,6 @@ async def two_nodes(redis: Redis, rows: Rows) -> tuple[list[Hub], list[RedisBrok
     return hubs, brokers
 
 
-async def until(check: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
-
-
 async def test_events_reach_every_node_in_order_and_gaps_are_fetched(redis: Redis) -> None:
     rows = Rows()
     rows.commit("s", 2)
@@ -167,15 +162,15 @@ async def test_events_reach_every_node_in_order_and_gaps_are_fetched(redis: Redi
             outlets.append(outlet)
         assert [o.frames[1].body()["seq"] for o in outlets] == [2, 2]  # the snapshot's
         brokers[0].publish("s", rows.commit("s", 3))
-        await until(lambda: all(o.seqs() == [3, 4, 5] for o in outlets))
+        await until(lambda: all(o.seqs() == [3, 4, 5] for o in outlets), "delivery")
         # Node 0 commits 6 and 7 but its publish of 6 is lost; 7 waits in Redis until the
         # broker fills 6 from the store; every node delivers 6 then 7.
-        six, seven = rows.commit("s", 2)
+        _, seven = rows.commit("s", 2)
         brokers[1].publish("s", [seven])
-        await until(lambda: all(o.seqs() == [3, 4, 5, 6, 7] for o in outlets))
+        await until(lambda: all(o.seqs() == [3, 4, 5, 6, 7] for o in outlets), "delivery")
         # A staff event does not reach the viewer, but counts in the sequence.
         brokers[1].publish("s", rows.commit("s", 1, STAFF) + rows.commit("s", 1))
-        await until(lambda: all(o.seqs()[-1] == 9 for o in outlets))
+        await until(lambda: all(o.seqs()[-1] == 9 for o in outlets), "delivery")
         assert all(o.seqs() == [3, 4, 5, 6, 7, 9] for o in outlets)
     finally:
         for broker in brokers:
@@ -196,7 +191,7 @@ async def test_a_lost_last_message_is_caught_by_the_position_check(redis: Redis)
         await brokers[0].append("s", rows.commit("s", 2))
         assert outlet.seqs() == []
         await brokers[1].check_positions()
-        await until(lambda: outlet.seqs() == [1, 2])
+        await until(lambda: outlet.seqs() == [1, 2], "delivery")
     finally:
         for hub in hubs:
             await hub.close()
@@ -210,12 +205,12 @@ async def test_the_subscriber_comes_back_after_a_redis_restart(redis_server: Any
         outlet = Outlet()
         await hubs[1].attach(Connection("viewer", "s", outlet, viewer_id="v"), None, dict)
         brokers[0].publish("s", rows.commit("s", 1))
-        await until(lambda: outlet.seqs() == [1])
+        await until(lambda: outlet.seqs() == [1], "delivery")
         redis_server.restart(keep_data=True)
         await until(lambda: brokers[1].subscribed.is_set() and brokers[0].subscribed.is_set(),
-                    10)
+                    "subscribed again")
         brokers[0].publish("s", rows.commit("s", 1))
-        await until(lambda: outlet.seqs() == [1, 2])
+        await until(lambda: outlet.seqs() == [1, 2], "delivery")
     finally:
         for broker in brokers:
             await broker.close()
