@@ -129,7 +129,7 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
         broker = LocalBroker(hub, store)
     else:
         broker = RedisBroker(redis, hub, store, stream_max=live.resume_buffer_events)
-        relay = Relay(redis, store, broker, app[keys.NODE_ID])
+        relay = app[keys.RELAY] = Relay(redis, store, broker, app[keys.NODE_ID])
     hub.history = broker
     eventlog = EventLog(store, broker)
     app[keys.BROKER] = broker
