@@ -34,7 +34,7 @@ from live.events import PUBLIC, STAFF, viewer_of
 from live.frames import Connection, Frame, Numbered, Outlet, numbered
 
 __all__ = ["Channel", "Connection", "Frame", "History", "Hub", "NoHistory", "Numbered",
-           "Outlet", "numbered", "parse_cursor"]
+           "Outlet", "Unavailable", "numbered", "parse_cursor"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,10 @@ def parse_cursor(since: str | None) -> tuple[str, int] | None:
     if not epoch or not seq_text.isdigit() or len(seq_text) > 18:
         return None
     return epoch, int(seq_text)
+
+
+class Unavailable(Exception):
+    """A broadcast's channel cannot start: the broker or the store is unreachable."""
 
 
 class Channel:
@@ -281,6 +285,9 @@ class Hub:
                 self._opening[session_id] = []
                 try:
                     epoch, last = await self.history.position(session_id)
+                except Exception as exc:
+                    raise Unavailable(f"cannot start the channel of {session_id}: {exc}") \
+                        from exc
                 finally:
                     early = self._opening.pop(session_id)
                 found = self.channels[session_id] = Channel(session_id, self.buffer_size,
@@ -301,11 +308,17 @@ class Hub:
         if cursor is not None and cursor[0] == channel.epoch:
             epoch, seq = cursor
             if channel.seq < seq <= channel.seq + self.reach:
-                await self.catch_up(channel, seq)  # it saw more than this node has delivered
+                # It saw more than this node has delivered yet.
+                with contextlib.suppress(Exception):
+                    await self.catch_up(channel, seq)
             replay = channel.missed(conn, seq)
             if replay is None and channel.seq - self.reach <= seq < channel.seq:
                 upto = channel.seq
-                got = await self.history.history(conn.session_id, seq, upto)
+                try:
+                    got = await self.history.history(conn.session_id, seq, upto)
+                except Exception as exc:  # no history to be had: a snapshot will do
+                    log.warning("history of %s unreadable: %s", conn.session_id, exc)
+                    got = None
                 tail = channel.missed(conn, upto)
                 if got is not None and tail is not None and channel.epoch == epoch:
                     replay = [e.frame for e in got if conn.entitled(e.audience)] + tail
