@@ -5,10 +5,9 @@ One relay is active per cluster: every node runs a ``Relay``, and the one holdin
 fails) follows the store's change stream (``Store.watch_events``) and republishes each event
 through the same idempotent script as the producers (``RedisBroker.append``): an event a
 node already published is a no-op, a missing one goes out, in order. The change stream's
-resume token is saved in Redis (``tp:relay:token``) every ``SAVE_EVERY_SECONDS`` and when
-the lease is given up, so the next holder — on any node, after the holder died — continues
-where the last saved token points (events between that token and the death are published
-twice: a no-op).
+resume token is saved in Redis (``tp:relay:token``) after every event,
+so the next holder — on any node, after the holder died — continues after the last event
+relayed (an event relayed but not yet saved is published twice: a no-op).
 
 A Redis that lost its data lost the token too: the relay then starts from "now", and what
 committed while Redis was away reaches the other nodes through their gap filling (the next
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "tp:relay:lease"
 TOKEN_KEY = "tp:relay:token"  # noqa: S105 - a Redis key name, not a secret
 LEASE_MS = 5000
-SAVE_EVERY_SECONDS = 1.0
 
 # Renew only a lease this node still holds (another node may have taken it after expiry).
 RENEW_LUA = """
@@ -107,6 +105,8 @@ class Relay:
             follow.cancel()
             with contextlib.suppress(BaseException):
                 await follow
+            with contextlib.suppress(Exception):  # let another node take over at once
+                await self._release(keys=[LEASE_KEY], args=[self.node])
         if follow.done() and not follow.cancelled() and follow.exception() is not None:
             raise cast(BaseException, follow.exception())
 
@@ -114,8 +114,6 @@ class Relay:
         saved = await cast(Awaitable[Any], self.redis.get(TOKEN_KEY))
         token: Any = json.loads(saved) if saved else None
         last_token: Any = token
-        loop = asyncio.get_running_loop()
-        next_save = loop.time() + SAVE_EVERY_SECONDS
         try:
             try:
                 stream = self.store.watch_events(token)
@@ -123,9 +121,7 @@ class Relay:
                     await self.broker.append(event.session_id, [from_store(event)])
                     self.relayed += 1
                     last_token = new_token
-                    if loop.time() >= next_save:
-                        await self._save(last_token)
-                        next_save = loop.time() + SAVE_EVERY_SECONDS
+                    await self._save(last_token)
             except Exception as exc:
                 if token is None or last_token is not token:
                     raise
