@@ -40,7 +40,8 @@ from clips.clip_fields import MAX_TITLE, ClipEdit, ClipError, clean_line, title_
 from clips.library import ClipLibrary
 from clips.spoken import clip_cues
 from clips.timeline import NotRecorded, load_playlist
-from live.events import CLIP, CLIP_REMOVED, STAFF, Event, Publish
+from live.eventlog import EventLog, Pending
+from live.events import CLIP, CLIP_REMOVED, STAFF, Event
 from live.hls_recorder import session_playlist
 from moderation.audit import Audit, target
 from moderation.catalog import Catalog
@@ -82,11 +83,11 @@ def clip_view(clip: Clip) -> dict[str, Any]:
 
 class ClipReview:
     def __init__(
-        self, store: Store, publish: Publish, library: ClipLibrary, *, media_dir: Path,
+        self, store: Store, eventlog: EventLog, library: ClipLibrary, *, media_dir: Path,
         media: MediaSettings, clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.publish = publish
+        self.eventlog = eventlog
         self.library = library
         self.media_dir = Path(media_dir)
         self.media = media
@@ -142,10 +143,11 @@ class ClipReview:
             async with self.store.transaction() as tx:  # the clip and its cut, or neither
                 await tx.insert(clip)
                 await self._insert_job(tx, clip)
+                pending = await self._append(tx, clip)
         except Conflict:
             return await self.store.get(Clip, clip_id)
         self._wake_worker()
-        self._emit(clip)
+        self.eventlog.publish(pending)
         return clip
 
     async def create_manual(self, session_id: str, start_at: float, end_at: float, *,
@@ -165,8 +167,9 @@ class ClipReview:
             await self._audit(tx, actor, "clip.create", clip, None,
                               {"start_at": start_at, "end_at": end_at})
             await self._insert_job(tx, clip)
+            pending = await self._append(tx, clip)
         self._wake_worker()
-        self._emit(clip)
+        self.eventlog.publish(pending)
         return clip
 
     async def reconcile(self) -> int:
@@ -247,10 +250,12 @@ class ClipReview:
         clip = await self.store.get(Clip, clip_id)
         if clip.generation != generation or clip.state != "pending":
             raise ClipError("superseded")
-        updated = await self.store.update(
-            Clip, clip_id, {**changes, "state": "draft", "error": ""},
-            expected_version=clip.version, now=self.clock())
-        self._emit(updated)
+        async with self.store.transaction() as tx:
+            updated = await tx.update(
+                Clip, clip_id, {**changes, "state": "draft", "error": ""},
+                expected_version=clip.version, now=self.clock())
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         await asyncio.to_thread(self._drop_old_files, updated)
         return updated
 
@@ -267,9 +272,11 @@ class ClipReview:
         if final:
             changes["state"] = "failed"
         with contextlib.suppress(VersionConflict):
-            updated = await self.store.update(Clip, clip_id, changes,
-                                              expected_version=clip.version, now=self.clock())
-            self._emit(updated)
+            async with self.store.transaction() as tx:
+                updated = await tx.update(Clip, clip_id, changes,
+                                          expected_version=clip.version, now=self.clock())
+                pending = await self._append(tx, updated)
+            self.eventlog.publish(pending)
             return updated
         return None
 
@@ -311,7 +318,8 @@ class ClipReview:
             updated = await self._update(tx, clip, changed)
             await self._audit(tx, actor, "clip.edit", updated,
                               {k: getattr(clip, k) for k in changed}, changed)
-        self._emit(updated)
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         if updated.state == "published":
             await self.library.index_clip(updated)
         return updated
@@ -333,7 +341,8 @@ class ClipReview:
                               {"start_at": clip.start_at, "end_at": clip.end_at},
                               {"start_at": start_at, "end_at": end_at})
             await self._insert_job(tx, updated)
-        self._emit(updated)
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         self._wake_worker()
         return updated
 
@@ -348,7 +357,8 @@ class ClipReview:
                                                     "job_id": f"{clip.id}-g{generation}"})
             await self._audit(tx, actor, "clip.retry", updated, None, None)
             await self._insert_job(tx, updated)
-        self._emit(updated)
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         self._wake_worker()
         return updated
 
@@ -364,7 +374,8 @@ class ClipReview:
                 "state": "published", "published_at": clip.published_at or self.clock()})
             await self._audit(tx, actor, "clip.publish", updated, {"state": clip.state},
                               {"state": "published"})
-        self._emit(updated)
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         await self.library.index_clip(updated)
         self._visibility(updated)
         return updated
@@ -377,7 +388,8 @@ class ClipReview:
             updated = await self._update(tx, clip, {"state": "unpublished"})
             await self._audit(tx, actor, "clip.unpublish", updated, {"state": "published"},
                               {"state": "unpublished"})
-        self._emit(updated)
+            pending = await self._append(tx, updated)
+        self.eventlog.publish(pending)
         await self.library.unindex(clip.id)
         self._visibility(updated)
         return updated
@@ -391,9 +403,11 @@ class ClipReview:
             await tx.delete(Job, clip.job_id)
             await self._audit(tx, actor, "clip.delete", clip,
                               {"title": clip.title, "state": clip.state}, None)
+            pending = await self.eventlog.append(tx, clip.session_id, [
+                Event(STAFF, CLIP_REMOVED, {"id": clip.id})])
         await self.library.unindex(clip.id)
         await asyncio.to_thread(shutil.rmtree, self.clip_dir(clip.id), True)
-        self.publish(clip.session_id, [Event(STAFF, CLIP_REMOVED, {"id": clip.id})])
+        self.eventlog.publish(pending)
         self._visibility(replace(clip, state="deleted"))
 
     async def _current(self, clip_id: str, expected_version: int) -> Clip:
@@ -419,5 +433,7 @@ class ClipReview:
         for hook in self.on_visibility:
             hook(clip)
 
-    def _emit(self, clip: Clip) -> None:
-        self.publish(clip.session_id, [Event(STAFF, CLIP, {"clip": clip_view(clip)})])
+    async def _append(self, tx: Store, clip: Clip) -> Pending:
+        """The clip's staff event, in the transaction that changes it."""
+        return await self.eventlog.append(tx, clip.session_id,
+                                          [Event(STAFF, CLIP, {"clip": clip_view(clip)})])

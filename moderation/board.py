@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from live.events import Publish
+from live.eventlog import EventLog
+from live.events import Event
 from moderation.audit import Audit
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
@@ -89,10 +90,10 @@ class Board:
 class ModerationCore:
     """The shared state, and the boards loaded on first use."""
 
-    def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
+    def __init__(self, store: Store, eventlog: EventLog, catalog: Catalog, limits: Limits,
                  clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
         self.store = store
-        self.publish = publish
+        self.eventlog = eventlog  # events appended in each action's transaction (live.eventlog)
         self.catalog = catalog
         self.limits = limits
         self.clock = clock
@@ -142,8 +143,8 @@ class ModerationCore:
     def restriction_active(self, r: ViewerRestriction) -> bool:
         return r.kind == "ban" or r.until > self.clock()
 
-    def _emit(self, before: Question | None, after: Question) -> None:
-        self.publish(after.session_id, question_events(before, after, self.item_names))
+    def _events(self, before: Question | None, after: Question) -> list[Event]:
+        return question_events(before, after, self.item_names)
 
 
 def restriction_view(r: ViewerRestriction) -> dict[str, Any]:

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from live.events import CAPTION, PUBLIC, STAFF, Event, Publish
+from live.eventlog import EventLog
+from live.events import CAPTION, PUBLIC, STAFF, Event
 from moderation.audit import Audit, AuditTag
 from moderation.board import ModerationCore
 from moderation.pii import mask_pii
@@ -57,12 +58,12 @@ def clean_caption(text: str, max_chars: int) -> str:
 class CaptionTrack:
     """The captions of every broadcast: submit a line, read a span back."""
 
-    def __init__(self, store: Store, publish: Publish, *, max_chars: int,
+    def __init__(self, store: Store, eventlog: EventLog, *, max_chars: int,
                  is_live: Callable[[str], Awaitable[bool]], audit: Audit,
                  by: str = "system", tag: AuditTag | None = None,
                  stored: Callable[[Caption], None] | None = None) -> None:
         self.store = store
-        self.publish = publish
+        self.eventlog = eventlog
         self.max_chars = max_chars
         self.is_live = is_live
         self.audit = audit
@@ -83,7 +84,7 @@ class CaptionTrack:
             if board is not None:
                 board.captions.append(caption)
 
-        return cls(moderation.store, moderation.publish,
+        return cls(moderation.store, moderation.eventlog,
                    max_chars=moderation.limits.caption_max_chars, is_live=is_live,
                    audit=moderation.audit, by=by, tag=tag, stored=stored)
 
@@ -102,15 +103,17 @@ class CaptionTrack:
                 await self.audit(tx, self.by, tag.action, tag.target,
                                  session_id=session_id, at=at,
                                  after={"caption": caption.id, "text": cleaned})
+                view = caption_view(caption)
+                pending = await self.eventlog.append(tx, session_id, [
+                    Event(PUBLIC, CAPTION, {"caption": view}),
+                    Event(STAFF, CAPTION, {"caption": view})])
         except StoreError as exc:
             log.warning("caption for %s not stored: %s", session_id, exc)
             raise Refused("unavailable",
                           "字幕没有发出：数据暂时无法保存，请稍后重试。") from exc
         if self.stored is not None:
             self.stored(caption)
-        view = caption_view(caption)
-        self.publish(session_id, [Event(PUBLIC, CAPTION, {"caption": view}),
-                                  Event(STAFF, CAPTION, {"caption": view})])
+        self.eventlog.publish(pending)
         return caption
 
 

@@ -86,15 +86,18 @@ class LaterHints(ModerationCore):
             if current is None or current.version != question.version:
                 return  # acted on meanwhile: the moderator's decision stands
             try:
-                # Hints are not a decision: the version stays, so a moderator acting on
-                # what they saw is not refused as a conflict because the hints came in.
-                updated = await self.store.update(Question, question.id, {"flags": flags},
-                                                  expected_version=question.version,
-                                                  now=self.clock(), bump_version=False)
+                async with self.store.transaction() as tx:
+                    # Hints are not a decision: the version stays, so a moderator acting on
+                    # what they saw is not refused as a conflict because the hints came in.
+                    updated = await tx.update(Question, question.id, {"flags": flags},
+                                              expected_version=question.version,
+                                              now=self.clock(), bump_version=False)
+                    pending = await self.eventlog.append(tx, question.session_id,
+                                                         self._events(current, updated))
             except VersionConflict:
                 return
             except StoreError as exc:
                 log.warning("hints for question %s not stored: %s", question.id, exc)
                 return
             board.put(updated)
-        self._emit(current, updated)
+        self.eventlog.publish(pending)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from live.events import Publish
+from live.eventlog import EventLog, Pending
 from moderation.audit import Audit
 from moderation.board import Limits
 from moderation.catalog import Catalog
@@ -49,9 +49,9 @@ def clean_nickname(nickname: str) -> str:
 
 
 class ViewerIntake(SessionEnd, LaterHints):
-    def __init__(self, store: Store, publish: Publish, catalog: Catalog, limits: Limits,
+    def __init__(self, store: Store, eventlog: EventLog, catalog: Catalog, limits: Limits,
                  clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
-        super().__init__(store, publish, catalog, limits, clock, audit)
+        super().__init__(store, eventlog, catalog, limits, clock, audit)
         self.per_viewer = RateLimiter(limits.viewer_per_minute, 60.0, clock=clock)
         self.per_address = RateLimiter(limits.address_per_minute, 60.0, clock=clock)
         self._me_too_dirty: set[tuple[str, str]] = set()
@@ -113,15 +113,28 @@ class ViewerIntake(SessionEnd, LaterHints):
             text=screened.text, nickname=clean_nickname(nickname), flags=flags,
             created_at=now, updated_at=now,
         )
-        stored, created = await self.store.insert_question(question)
+        stored, created, pending = await self._store_question(question)
         board.put(stored)
         if created:
-            self._emit(None, stored)
+            self.eventlog.publish(pending)
             self.queue_hints(stored)  # the engine's reading follows the ack (moderation.hints)
             if board.session.status == "ended":  # the session ended while this was stored
                 await self.settle_late(stored)
                 stored = board.questions[stored.id]
         return stored, created
+
+    async def _store_question(self, question: Question) -> tuple[Question, bool, Pending]:
+        """The question and its events in one transaction (a retry's question is returned
+        as stored, with no events)."""
+        try:
+            async with self.store.transaction() as tx:
+                stored, created = await tx.insert_question(question)
+                pending = await self.eventlog.append(
+                    tx, question.session_id, self._events(None, stored) if created else ())
+        except Conflict:  # a retry racing this one stored it first
+            stored, created = await self.store.insert_question(question)
+            pending = Pending(question.session_id)
+        return stored, created, pending
 
     async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:
         board = await self.board(session_id)
@@ -161,8 +174,8 @@ class ViewerIntake(SessionEnd, LaterHints):
     def _flush_me_too(self) -> None:
         self._me_too_timer = None
         dirty, self._me_too_dirty = self._me_too_dirty, set()
-        for session_id, question_id in dirty:
+        for session_id, question_id in sorted(dirty):
             board = self.boards.get(session_id)
             q = board.questions.get(question_id) if board else None
             if q is not None:
-                self._emit(q, q)
+                self.eventlog.emit_later(session_id, self._events(q, q))

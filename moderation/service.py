@@ -121,7 +121,7 @@ class Moderation(ViewerIntake, StaffActions):
         board = self.boards.get(session.id)
         if board is not None:
             board.session = session
-        self.publish(session.id, session_events(session))
+        self.eventlog.emit_later(session.id, session_events(session))
 
     def clip_changed(self, clip: Clip) -> None:
         """Keep the answered questions' links to their published clips current, and tell
@@ -144,7 +144,7 @@ class Moderation(ViewerIntake, StaffActions):
         if board is not None:
             events.extend(Event(viewer_audience(q.viewer_id), CLIP, {"question_id": q.id, **link})
                           for q in merged_into(board, clip.question_id))
-        self.publish(clip.session_id, events)
+        self.eventlog.emit_later(clip.session_id, events)
 
     # --- snapshots --------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ pending, queued or on air gets its outcome in that same transaction
 (``moderation.questions.session_end_action``): carried to the next scheduled session (it ends
 here as ``carried``, saying where, and a pending copy waits there) or, with none scheduled,
 declined with the standard reason. Each outcome is audited with the end. The hook returns
-what to do once the transaction has committed — update the boards in memory and tell the
-askers and staff — so nothing is announced that the store does not hold.
+what to do once the transaction has committed — update the boards in memory and publish
+the events, which were appended in the same transaction (``live.eventlog``) — so nothing is
+announced that the store does not hold.
 
 An ask that passed the "session is live" check just before the end commits can be stored
 just after it; ``settle_late`` gives that one question its outcome too.
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from live.eventlog import Pending
 from moderation.board import ModerationCore
 from moderation.questions import (
     OPEN,
@@ -70,27 +72,34 @@ class SessionEnd(ModerationCore):
             outcomes.append(Outcome(q, updated, copy))
         return outcomes
 
-    def _announce(self, session: LiveSession, outcomes: list[Outcome]) -> None:
+    async def _append(self, tx: Store, session: LiveSession,
+                      outcomes: list[Outcome]) -> list[Pending]:
+        """The outcomes' events, in the settling transaction: the askers and staff of this
+        session, and of the session questions were carried to."""
+        events = [e for o in outcomes for e in question_events(o.before, o.after,
+                                                                self.item_names)]
+        pending = [await self.eventlog.append(tx, session.id, events)]
+        copies: dict[str, list[Question]] = {}
+        for o in outcomes:
+            if o.copy is not None:
+                copies.setdefault(o.copy.session_id, []).append(o.copy)
+        for session_id, carried in copies.items():
+            pending.append(await self.eventlog.append(tx, session_id, [
+                e for copy in carried for e in question_events(None, copy, self.item_names)]))
+        return pending
+
+    def _announce(self, session: LiveSession, outcomes: list[Outcome],
+                  pending: list[Pending]) -> None:
         """After the commit: the boards in memory, then the askers and staff."""
         board = self.boards.get(session.id)
         if board is not None:
             board.session = session
-        events = []
-        copies: dict[str, list[Question]] = {}
         for o in outcomes:
             if board is not None:
                 board.put(o.after)
-            events.extend(question_events(o.before, o.after, self.item_names))
-            if o.copy is not None:
-                copies.setdefault(o.copy.session_id, []).append(o.copy)
-        self.publish(session.id, events)
-        for session_id, carried in copies.items():
-            target = self.boards.get(session_id)
-            for copy in carried:
-                if target is not None:
-                    target.put(copy)
-            self.publish(session_id, [e for copy in carried
-                                      for e in question_events(None, copy, self.item_names)])
+            if o.copy is not None and (target := self.boards.get(o.copy.session_id)):
+                target.put(o.copy)
+        self.eventlog.publish(*pending)
 
     async def session_ending(self, tx: Store, session: LiveSession,
                              actor: str) -> Callable[[], None]:
@@ -100,7 +109,8 @@ class SessionEnd(ModerationCore):
         questions = await tx.questions_of(session.id, sorted(OPEN))
         questions.sort(key=lambda q: (q.created_at, q.id))
         outcomes = await self._settle(tx, session, questions, actor, now)
-        return lambda: self._announce(session, outcomes)
+        pending = await self._append(tx, session, outcomes)
+        return lambda: self._announce(session, outcomes, pending)
 
     async def settle_late(self, question: Question) -> None:
         """A question stored just after its session ended gets its outcome at once."""
@@ -114,8 +124,9 @@ class SessionEnd(ModerationCore):
             try:
                 async with self.store.transaction() as tx:
                     outcomes = await self._settle(tx, board.session, [current], "", self.clock())
+                    pending = await self._append(tx, board.session, outcomes)
             except StoreError as exc:
                 log.warning("question %s, asked as session %s ended, is left open: %s",
                             question.id, question.session_id, exc)
                 return
-        self._announce(board.session, outcomes)
+        self._announce(board.session, outcomes, pending)

@@ -1,11 +1,11 @@
 """Staff actions on a broadcast: a question's transitions, slow mode, viewer restrictions.
 
 Each action is one unit of work. Its writes — the question, the merge target's counter, the
-broadcast's on-air pointer, a restriction — and its audit entry commit together in one
-store transaction, or none of them does. Only after the commit does the board in memory
-change and do the events go out, so a failure anywhere inside (``StoreError``) leaves the
-store, the board and every client exactly as they were, and the sender is told so
-(``NotApplied``, the wire's ``unavailable``).
+broadcast's on-air pointer, a restriction —, its audit entry and its events (numbered in the
+store's outbox, ``live.eventlog``) commit together in one store transaction, or none of them
+does. Only after the commit does the board in memory change and do the events go out, so a
+failure anywhere inside (``StoreError``) leaves the store, the board and every client exactly
+as they were, and the sender is told so (``NotApplied``, the wire's ``unavailable``).
 
 Who may send which action, its fields and how it is audited are declared with the action
 (``moderation.actions``); this module carries it out. Actions on one broadcast run one at a
@@ -24,7 +24,7 @@ from live.events import RESTRICTION, STAFF, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, ModerationCore, restriction_view
 from moderation.questions import ON_AIR, Action, Merge, Refused, transition
-from moderation.views import question_events, session_events
+from moderation.views import session_events
 from store.base import Store, StoreError, VersionConflict
 from store.records import LiveSession, Question, StaffUser, ViewerRestriction
 
@@ -92,6 +92,13 @@ class StaffActions(ModerationCore):
                     await self.audit(
                         tx, user.name, audit.action, audit.target, session_id=session_id,
                         at=now, before={k: getattr(q, k) for k in changes}, after=changes)
+                    events = []
+                    if isinstance(action, Merge) and merged is not None:
+                        events.extend(self._events(action.into, merged))
+                    events.extend(self._events(q, updated))
+                    if session is not None:
+                        events.extend(session_events(session))
+                    pending = await self.eventlog.append(tx, session_id, events)
             except VersionConflict as exc:
                 if isinstance(exc.current, Question) and exc.current.id == q.id:
                     board.put(exc.current)
@@ -105,13 +112,7 @@ class StaffActions(ModerationCore):
                 board.put(merged)
             if session is not None:
                 board.session = session
-        events = []
-        if isinstance(action, Merge) and merged is not None:
-            events.extend(question_events(action.into, merged, self.item_names))
-        events.extend(question_events(q, updated, self.item_names))
-        if session is not None:
-            events.extend(session_events(session))
-        self.publish(session_id, events)
+        self.eventlog.publish(pending)
         for listener in self.on_changed:
             try:
                 listener(q, updated)
@@ -147,12 +148,14 @@ class StaffActions(ModerationCore):
                                      session_id=session_id,
                                      before={"slow_mode_seconds": before},
                                      after={"slow_mode_seconds": seconds}, at=now)
+                    pending = await self.eventlog.append(tx, session_id,
+                                                         session_events(updated))
             except StoreError as exc:
                 raise _not_applied(f"slow mode on session {session_id}", exc) from exc
             assert board.slow_mode is not None
             board.slow_mode.set_interval(seconds)
             board.session = updated
-        self.publish(session_id, session_events(updated))
+        self.eventlog.publish(pending)
         return updated
 
     async def restrict(self, session_id: str, user: StaffUser, viewer_id: str, kind: str,
@@ -169,10 +172,12 @@ class StaffActions(ModerationCore):
                 await self.audit(tx, user.name, audit.action, audit.target,
                                  session_id=session_id, at=now,
                                  after={"until": record.until, "reason": record.reason})
+                pending = await self.eventlog.append(
+                    tx, session_id, [_restriction_event(restriction_view(record))])
         except StoreError as exc:
             raise _not_applied(f"{kind} of viewer {viewer_id}", exc) from exc
         self.restrictions[viewer_id] = record
-        self.publish(session_id, [_restriction_event(restriction_view(record))])
+        self.eventlog.publish(pending)
         return record
 
     async def unrestrict(self, session_id: str, user: StaffUser, viewer_id: str,
@@ -183,11 +188,12 @@ class StaffActions(ModerationCore):
                     raise Refused("not_found", "这位观众没有被限制。")
                 await self.audit(tx, user.name, audit.action, audit.target,
                                  session_id=session_id)
+                pending = await self.eventlog.append(tx, session_id, [_restriction_event(
+                    {"viewer_id": viewer_id, "kind": "none"})])
         except StoreError as exc:
             raise _not_applied(f"unrestricting viewer {viewer_id}", exc) from exc
         self.restrictions.pop(viewer_id, None)
-        self.publish(session_id, [_restriction_event({"viewer_id": viewer_id,
-                                                      "kind": "none"})])
+        self.eventlog.publish(pending)
 
 
 def _restriction_event(view: dict[str, Any]) -> Event:

@@ -14,10 +14,14 @@ from aiohttp import web
 from clips.library import ClipLibrary
 from clips.review import ClipReview
 from clips.worker import ClipWorker, node_name
+from live.broker import Broker, LocalBroker
+from live.eventlog import EventLog
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
 from live.recordings import make_recordings, rtmp_listen_base
+from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
+from live.relay import Relay
 from live.sessions import Sessions
 from moderation import data_files
 from moderation.logins import Logins, LoginThrottle
@@ -112,11 +116,26 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _live(app: web.Application) -> AsyncIterator[None]:
-    """The hub, the moderation service and broadcast sessions; sockets close first."""
+    """The hub and its broker, the moderation service and broadcast sessions; sockets close
+    first. One process delivers events straight to its hub (LocalBroker); a clustered node
+    (``app.get(keys.REDIS)``) through Redis, and runs a relay candidate (live.relay)."""
     live = app[keys.SETTINGS].live
+    store = app[keys.STORE]
     hub = Hub(buffer_size=live.resume_buffer_events, queue_size=live.send_queue_frames)
+    redis = app.get(keys.REDIS)
+    relay: Relay | None = None
+    broker: Broker
+    if redis is None:
+        broker = LocalBroker(hub, store)
+    else:
+        broker = RedisBroker(redis, hub, store, stream_max=live.resume_buffer_events)
+        relay = app[keys.RELAY] = Relay(redis, store, broker, app[keys.NODE_ID])
+    hub.history = broker
+    eventlog = EventLog(store, broker)
+    app[keys.BROKER] = broker
+    app[keys.EVENTLOG] = eventlog
     catalog = await data_files.load_catalog(app[keys.STORE])
-    moderation = Moderation(app[keys.STORE], hub.publish, catalog, Limits.of(live))
+    moderation = Moderation(app[keys.STORE], eventlog, catalog, Limits.of(live))
     # One word list for suggestions, duplicate hints (here) and search (the clip library).
     moderation.set_vocabulary(Vocabulary(await data_files.load_word_list(app[keys.STORE])))
     await moderation.start()
@@ -127,7 +146,17 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
                                   rtmp_listen=rtmp_listen_base(app[keys.SETTINGS].media),
                                   on_end=moderation.session_ending)
     app[keys.ACCOUNTS].on_revoke.append(lambda user_id: hub.drop_user(user_id, "logged_out"))
-    yield
+    await broker.start()
+    if relay is not None:
+        await relay.start()
+    try:
+        yield
+    finally:
+        if relay is not None:
+            await relay.stop()
+        await eventlog.drain()
+        await broker.close()
+        await hub.close()
 
 
 async def _clips(app: web.Application) -> AsyncIterator[None]:
@@ -139,7 +168,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
                           index_path=settings.data_dir / "search.sqlite3")
     await library.open()
-    review = ClipReview(store, app[keys.HUB].publish, library, media_dir=settings.media_dir,
+    review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
                         media=settings.media)
     app[keys.LIBRARY] = library
     app[keys.REVIEW] = review
@@ -165,7 +194,8 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
 async def _recording(app: web.Application) -> AsyncIterator[None]:
     """One recorder per live session ([media] record): sessions that go live are recorded,
     those that end are finalized, those left live by a restart resume; all stop here."""
-    recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE], app[keys.HUB].publish)
+    recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE],
+                                 app[keys.EVENTLOG].emit_later)
     app[keys.RECORDINGS] = recordings
     listeners = app[keys.SESSIONS].listeners
     listeners.append(recordings.session_changed)

@@ -7,9 +7,12 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from clips.review import ClipReview
+from live.broker import Broker
+from live.eventlog import EventLog
 from live.hub import Hub
 from live.recordings import Recordings
 from live.redis_link import Redis
+from live.relay import Relay
 from live.sessions import Sessions
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
@@ -26,6 +29,11 @@ LOGINS = web.AppKey("logins", Logins)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 SECRET_KEY = web.AppKey("secret_key", bytes)
 HUB = web.AppKey("hub", Hub)
+# How events reach the hubs (live.broker), and what producers append them with.
+BROKER = web.AppKey("broker", Broker)
+EVENTLOG = web.AppKey("eventlog", EventLog)
+# A clustered node's relay candidate (live.relay); read with ``app.get(keys.RELAY)``.
+RELAY = web.AppKey("relay", Relay)
 MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
 UNDERSTANDER = web.AppKey("understander", Understander)

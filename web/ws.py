@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from live.hub import Connection, Frame
+from live.hub import Connection, Frame, Unavailable
 from live.protocol import VIEWER_MESSAGES, Field, Message, ProtocolError, decode_text, parse
 from moderation.actions import ACTIONS, STAFF_MESSAGES, perform
 from moderation.logins import ActiveLogin
@@ -47,6 +47,8 @@ CLOSE_REASONS = {
     "slow_consumer": (CLOSE_SLOW, "too slow, resume"),
     "logged_out": (CLOSE_UNAUTHORIZED, "login ended"),
     "server_shutdown": (WSCloseCode.GOING_AWAY, "server restarting, resume"),
+    "resync": (CLOSE_SLOW, "missed events, resume"),
+    "unavailable": (WSCloseCode.TRY_AGAIN_LATER, "unavailable, retry"),
 }
 # A stopping server gives each close handshake this long (SIGTERM must be done in 3 s).
 SHUTDOWN_CLOSE_TIMEOUT = 1.0
@@ -178,8 +180,15 @@ async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection
 
     conn.on_drop = stop
     try:
-        hub.connect(conn, request.query.get("since"), snapshot)
-        await _serve(ws, conn, sender, handle, vocabulary, elsewhere, receiving)
+        try:
+            await hub.attach(conn, request.query.get("since"), snapshot)
+        except Unavailable as exc:
+            log.warning("websocket on %s refused: %s", request.path, exc)
+            conn.say({"type": "error", "code": "unavailable",
+                      "message": "服务暂时不可用，请稍后重试。"})
+            conn.dropped = "unavailable"
+        else:
+            await _serve(ws, conn, sender, handle, vocabulary, elsewhere, receiving)
     except BaseException:
         sender.abort()  # cancelled from outside (handlers stopped): no time for a handshake
         raise

@@ -29,6 +29,7 @@ from store.base import NotFound, Store
 from store.records import Clip, ClipView, Job, LiveSession, Question
 from store.sqlite import SQLiteStore
 from tests.clips import media
+from tests.events_support import collecting
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = "s-1"
@@ -53,7 +54,8 @@ class Env:
         self.events: list[tuple[str, str, dict[str, object]]] = []
         self.library = ClipLibrary(store, load_catalog(), load_word_list(),
                                    index_path=media_dir.parent / "search.sqlite3")
-        self.review = ClipReview(store, self.publish, self.library, media_dir=media_dir,
+        self.review = ClipReview(store, collecting(store, self.publish), self.library,
+                                 media_dir=media_dir,
                                  media=media_settings)
         self.worker = ClipWorker(store, self.review, ffmpeg=ffmpeg, media=media_settings,
                                  name="test-node", poll_seconds=0.2)
@@ -261,6 +263,7 @@ from clips.worker import ClipWorker
 from moderation.catalog import load_catalog
 from settings import MediaSettings
 from store.sqlite import SQLiteStore
+from tests.events_support import collecting
 
 async def main(db, media_dir, ffmpeg):
     store = SQLiteStore(Path(db))
@@ -269,7 +272,8 @@ async def main(db, media_dir, ffmpeg):
     library = ClipLibrary(store, load_catalog(), load_word_list(),
                           index_path=Path(media_dir).parent / "search.sqlite3")
     await library.open()
-    review = ClipReview(store, lambda s, e: None, library, media_dir=Path(media_dir),
+    review = ClipReview(store, collecting(store, lambda s, e: None), library,
+                        media_dir=Path(media_dir),
                         media=settings)
     worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings, name="node-a",
                         poll_seconds=0.2)

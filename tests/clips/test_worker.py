@@ -36,6 +36,7 @@ from store.base import Store
 from store.records import Clip, Job, LiveSession, Question
 from store.sqlite import SQLiteStore
 from tests.clips.test_library import SESSION, copy_recording
+from tests.events_support import collecting
 from tests.support import until
 
 MAX_ATTEMPTS = 3
@@ -139,7 +140,7 @@ async def rig(recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     library = ClipLibrary(store, load_catalog(), load_word_list(),
                           index_path=tmp_path / "search.sqlite3", clock=clock)
     await library.open()
-    review = ClipReview(store, lambda session_id, events: None, library,
+    review = ClipReview(store, collecting(store, lambda session_id, events: None), library,
                         media_dir=media_dir, media=media, clock=clock)
     cut = ScriptedCut()
     monkeypatch.setattr(clips.worker, "cut_clip", cut)

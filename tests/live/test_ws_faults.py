@@ -85,8 +85,8 @@ async def test_a_client_that_stops_reading_is_dropped_and_cut_off(live: Live) ->
     # its send queue are full, it must be dropped, while the other viewer is served.
     dropped = asyncio.Event()
     for i in range(limit + 400):
-        hub.publish(live.session.id, [Event(PUBLIC, SESSION,
-                                            {"session": {"n": i, "padding": padding}})])
+        await live.app[keys.EVENTLOG].emit(live.session.id, [
+            Event(PUBLIC, SESSION, {"session": {"n": i, "padding": padding}})])
         await reader_ok.until(lambda f, i=i: f.get("session", {}).get("n") == i)
         reader_ok.seen.clear()
         if hub.counts(live.session.id)["viewers"] == 1:

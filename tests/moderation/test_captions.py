@@ -14,6 +14,7 @@ from moderation.captions import CaptionTrack
 from moderation.questions import Refused
 from store.base import Store
 from store.records import AuditEntry, Caption
+from tests.events_support import collecting
 from tests.moderation.faults import FaultyStore
 
 
@@ -25,11 +26,11 @@ def track(store: Any, sent: list[Event]) -> CaptionTrack:
     def publish(session_id: str, events: Iterable[Event]) -> None:
         sent.extend(events)
 
-    return CaptionTrack(store, publish, max_chars=50, is_live=always_live, audit=Audit(),
-                        by="cap")
+    return CaptionTrack(store, collecting(store, publish), max_chars=50, is_live=always_live,
+                        audit=Audit(), by="cap")
 
 
-@pytest.mark.parametrize("fail_at", [1, 2])  # the line's insert, then its audit entry
+@pytest.mark.parametrize("fail_at", [1, 2, 3])  # the line, its audit entry, its events
 async def test_a_failed_write_keeps_nothing_and_sends_nothing(store: Store,
                                                               fail_at: int) -> None:
     sent: list[Event] = []

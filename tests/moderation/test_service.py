@@ -26,6 +26,7 @@ from store.records import (
     ViewerRestriction,
     new_id,
 )
+from tests.events_support import collecting
 from tests.moderation.faults import FaultyStore
 
 NOW = 1_760_000_000.0
@@ -48,7 +49,8 @@ class Desk:
         self.store = store
         self.events: list[tuple[str, Event]] = []
         self.clock = Clock()
-        self.moderation = Moderation(cast(Store, store), self.publish, load_catalog(),
+        self.moderation = Moderation(cast(Store, store), collecting(store, self.publish),
+                                     load_catalog(),
                                      Limits(viewer_per_minute=1000, address_per_minute=1000),
                                      clock=self.clock)
         self.answered: list[Question] = []
@@ -296,7 +298,8 @@ async def run(desk: Desk, action: str, a: Question, b: Question) -> None:
 
 # Each action's writes in its one transaction: the question (and the merge target's counter,
 # or the broadcast's on-air pointer), and the audit entry last.
-WRITES = {"on_air": 3, "answered": 3, "merge": 3, "pin": 2, "slow_mode": 2, "restrict": 3}
+# Each action's writes, the last one its events (the outbox, live.eventlog).
+WRITES = {"on_air": 4, "answered": 4, "merge": 4, "pin": 3, "slow_mode": 3, "restrict": 4}
 CASES = [(action, n) for action, total in WRITES.items() for n in range(1, total + 1)]
 
 
