@@ -19,16 +19,29 @@ SOCKET = re.compile(r"/ws/(live|staff)/")
 
 
 def consumers() -> dict[str, tuple[str, set[str]]]:
-    """script name -> (the socket it opens: "live" or "staff", the kinds it handles)."""
-    found = {}
-    for script in sorted(STATIC.glob("*.js")):
-        text = script.read_text(encoding="utf-8")
+    """script name -> (the socket it opens: "live" or "staff", the kinds it handles). A module
+    that handles kinds without a socket of its own (pure logic, tested under node) counts
+    for each script that imports it."""
+    texts = {script.name: script.read_text(encoding="utf-8")
+             for script in sorted(STATIC.glob("*.js"))}
+    found: dict[str, tuple[str, set[str]]] = {}
+    for name, text in texts.items():
         kinds = set(KIND_TEST.findall(text))
         if not kinds:
             continue
         sockets = set(SOCKET.findall(text))
-        assert len(sockets) == 1, f"{script.name} handles events but opens {sockets or 'no'} socket"
-        found[script.name] = (sockets.pop(), kinds)
+        if not sockets:
+            importers = [other for other, body in texts.items()
+                         if f'from "./{name}"' in body and SOCKET.search(body)]
+            assert importers, f"{name} handles events but no script with a socket uses it"
+            for other in importers:
+                socket = SOCKET.findall(texts[other])[0]
+                kept = found.get(other, (socket, set()))[1]
+                found[other] = (socket, kept | kinds)
+            continue
+        assert len(sockets) == 1, f"{name} handles events but opens {sockets} sockets"
+        socket = sockets.pop()
+        found[name] = (socket, found.get(name, (socket, set()))[1] | kinds)
     return found
 
 
