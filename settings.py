@@ -25,6 +25,7 @@ DEFAULT_SETTINGS_PATH = ROOT / "settings.toml"
 ENV_SECRET_KEY = "TIPPOCKET_SECRET_KEY"  # noqa: S105 - a variable name
 ENV_MONGODB_URI = "TIPPOCKET_MONGODB_URI"
 ENV_REDIS_URL = "TIPPOCKET_REDIS_URL"
+ENV_S3_SECRET_KEY = "TIPPOCKET_S3_SECRET_KEY"  # noqa: S105 - a variable name
 
 
 class SettingsError(Exception):
@@ -127,6 +128,15 @@ class MediaSettings:
     # How long past an answer's end (with its padding) a clip waits for the recording to
     # hold it before it is cut with what exists; 0: three segments plus 10 s.
     clip_wait_seconds: float = 0.0
+    # Where recordings and clips live (live.media_store): "local" (media_dir, which may be a
+    # shared mount) or "s3" (a bucket; media_dir is then only the local spool and scratch).
+    storage: str = "local"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: Secret = Secret("")  # noqa: RUF009 - immutable
+    s3_prefix: str = ""
 
     @property
     def clip_wait_limit(self) -> float:
@@ -222,6 +232,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("store", "mongodb_write_concern"): ("majority", "1"),
     ("security", "cookie_secure"): ("auto", "always", "never"),
     ("media", "clip_mode"): ("copy", "accurate", "reencode"),
+    ("media", "storage"): ("local", "s3"),
     ("overlay", "position"): ("bottom", "top"),
 }
 
@@ -296,6 +307,10 @@ def load_settings(
         settings = settings.replace(store={"mongodb_uri": Secret(env[ENV_MONGODB_URI])})
     if env.get(ENV_REDIS_URL):
         settings = settings.replace(cluster={"redis_url": Secret(env[ENV_REDIS_URL])})
+    if env.get(ENV_S3_SECRET_KEY):
+        settings = settings.replace(media={"s3_secret_key": Secret(env[ENV_S3_SECRET_KEY])})
+    if settings.media.storage == "s3" and not settings.media.s3_bucket:
+        raise SettingsError(f"{file}: [media] storage is s3 but s3_bucket is empty")
     if settings.store.backend == "mongodb" and not settings.store.mongodb_uri:
         raise SettingsError(
             f"{file}: [store] backend is mongodb but mongodb_uri is empty "

