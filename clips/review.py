@@ -15,9 +15,11 @@ public library, ``clips.library``). It owns:
   then it is published to staff over the hub (and, for a published answer, to the session's
   viewers). Publishing puts the clip in the library's search index; unpublishing and
   deleting take it out.
-* **Files.** A clip's files are ``<media_dir>/clips/<clip id>/g<generation>.{mp4,jpg,vtt}``;
-  the record keeps paths relative to the media directory. Each cut asked for bumps the
-  generation, so a re-cut never overwrites files a browser may have cached.
+* **Files.** A clip's files are ``clips/<clip id>/g<generation>.{mp4,jpg,vtt}`` in the media
+  store (``live.media_store``: ``media_dir`` or an S3 bucket); the record keeps those keys,
+  which are also the paths relative to ``media_dir``. Each cut asked for bumps the
+  generation, so a re-cut never overwrites files a browser may have cached. The recording
+  is read through the store too (``timeline``).
 
 States: ``pending`` (its cut is queued or running) → ``draft`` → ``published`` ⇄
 ``unpublished``; ``failed`` when the cut gave up (retry puts it back to ``pending``). Trim is
@@ -27,22 +29,25 @@ the public never sees a clip change under it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import shutil
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from clips import clip_media
 from clips.clip_fields import MAX_TITLE, ClipEdit, ClipError, clean_line, title_from, validate_edit
+from clips.clip_media import MIN_CLIP_SECONDS
 from clips.library import ClipLibrary
 from clips.spoken import clip_cues
-from clips.timeline import NotRecorded, load_playlist
+from clips.timeline import Timeline
 from live.eventlog import EventLog, Pending
 from live.events import CLIP, CLIP_REMOVED, STAFF, Event
 from live.hls_recorder import session_playlist
+from live.media_store import LocalMediaStore, MediaStore, hls_key
+from live.recorder_commands import PLAYLIST_NAME
 from moderation.audit import Audit, target
 from moderation.catalog import Catalog
 from moderation.pii import without_masked
@@ -53,9 +58,9 @@ from store.records import Clip, Job, LiveSession, Question, new_id
 __all__ = ["JOB_KIND", "STATE_LABELS", "ClipConflict", "ClipEdit", "ClipError", "ClipReview",
            "clip_view"]
 
+log = logging.getLogger(__name__)
+
 JOB_KIND = "clip"
-MIN_CLIP_SECONDS = 1.0
-SPAN_SLACK = 0.5  # seconds a hand-given span may reach past the recording's ends
 STATE_LABELS = {"pending": "剪辑中", "draft": "待审核", "published": "已发布",
                 "failed": "剪辑失败", "unpublished": "已下架"}
 TRIMMABLE = ("draft", "unpublished", "failed")
@@ -85,11 +90,13 @@ class ClipReview:
     def __init__(
         self, store: Store, eventlog: EventLog, library: ClipLibrary, *, media_dir: Path,
         media: MediaSettings, clock: Callable[[], float] = time.time,
+        media_store: MediaStore | None = None,
     ) -> None:
         self.store = store
         self.eventlog = eventlog
         self.library = library
-        self.media_dir = Path(media_dir)
+        self.media_dir = Path(media_dir)  # with a remote store: the local scratch space
+        self.media_store = media_store or LocalMediaStore(self.media_dir)
         self.media = media
         self.clock = clock
         self.audit = Audit(clock)
@@ -114,14 +121,18 @@ class ClipReview:
     def file(self, relative: str) -> Path | None:
         return self.media_dir / relative if relative else None
 
+    async def timeline(self, session_id: str) -> Timeline:
+        """The session's recording (``clips.clip_media.read_timeline``)."""
+        return await clip_media.read_timeline(self.media_store, session_id)
+
     # --- drafts --------------------------------------------------------------------------
 
     async def answered(self, question: Question) -> Clip | None:
         """The clip of an answered question, created (and its cut queued) if new."""
         if question.state != "answered" or not question.on_air_at or not question.answered_at:
             return None
-        if not self.media.record and not await asyncio.to_thread(
-                self.playlist(question.session_id).exists):
+        if not self.media.record and not await self.media_store.exists(
+                hls_key(question.session_id, PLAYLIST_NAME)):
             return None  # recording is off and this session has none: nothing to cut
         clip_id = f"a-{question.id}"
         with contextlib.suppress(NotFound):
@@ -217,31 +228,12 @@ class ClipReview:
             wake()
 
     async def _check_span(self, session_id: str, start_at: float, end_at: float) -> None:
-        if not (end_at - start_at >= MIN_CLIP_SECONDS):
-            raise ClipError(f"片段至少 {MIN_CLIP_SECONDS:g} 秒，出点要晚于入点。")
-        if end_at - start_at > self.media.clip_max_seconds:
-            raise ClipError(f"片段最长 {self.media.clip_max_seconds} 秒。")
-        try:
-            timeline = await asyncio.to_thread(load_playlist, self.playlist(session_id))
-            timeline.locate(start_at, end_at)
-        except FileNotFoundError:
-            raise ClipError("这场直播没有录像。") from None
-        except NotRecorded:
-            raise ClipError("所选时间段没有录像，请在录像范围内选择。") from None
-        first, last = timeline.start, timeline.end
-        if first is not None and last is not None and (
-                start_at < first - SPAN_SLACK or end_at > last + SPAN_SLACK):
-            raise ClipError(f"出入点超出录像范围：录像从 0 到 {last - first:.1f} 秒。")
+        await clip_media.check_span(self.media_store, session_id, start_at, end_at,
+                                    self.media.clip_max_seconds)
 
     async def recording_range(self, session_id: str) -> tuple[float, float] | None:
         """The first and last recorded moments of a session (wall clock), if any."""
-        try:
-            timeline = await asyncio.to_thread(load_playlist, self.playlist(session_id))
-        except (FileNotFoundError, ValueError):
-            return None
-        if timeline.start is None or timeline.end is None:
-            return None
-        return timeline.start, timeline.end
+        return await clip_media.recording_range(self.media_store, session_id)
 
     # --- the worker's side -------------------------------------------------------------
 
@@ -256,7 +248,7 @@ class ClipReview:
                 expected_version=clip.version, now=self.clock())
             pending = await self._append(tx, updated)
         self.eventlog.publish(pending)
-        await asyncio.to_thread(self._drop_old_files, updated)
+        await clip_media.drop_old_files(self.media_store, updated)
         return updated
 
     async def cut_failed(self, clip_id: str, generation: int, error: str, *,
@@ -279,15 +271,6 @@ class ClipReview:
             self.eventlog.publish(pending)
             return updated
         return None
-
-    def _drop_old_files(self, clip: Clip) -> None:
-        """Remove the files of earlier generations (best effort; they are never served)."""
-        keep = {Path(p).name for p in (clip.media_path, clip.poster_path, clip.captions_path)}
-        folder = self.clip_dir(clip.id)
-        for path in folder.glob("g*"):
-            if path.name not in keep:
-                with contextlib.suppress(OSError):
-                    path.unlink()
 
     async def captions_for(self, clip: Clip) -> list[tuple[float, float, str]]:
         """The question and the lines the captioner typed during the clip's span."""
@@ -366,8 +349,7 @@ class ClipReview:
         clip = await self._current(clip_id, expected_version)
         if clip.state not in ("draft", "unpublished"):
             raise ClipError("只有待审核或已下架的片段可以发布。")
-        media = self.file(clip.media_path)
-        if media is None or not await asyncio.to_thread(media.exists):
+        if not await clip_media.media_ready(self.media_store, clip):
             raise ClipError("片段文件不存在，请重新剪辑。")
         async with self.store.transaction() as tx:
             updated = await self._update(tx, clip, {
@@ -406,7 +388,7 @@ class ClipReview:
             pending = await self.eventlog.append(tx, clip.session_id, [
                 Event(STAFF, CLIP_REMOVED, {"id": clip.id})])
         await self.library.unindex(clip.id)
-        await asyncio.to_thread(shutil.rmtree, self.clip_dir(clip.id), True)
+        await clip_media.delete_files(self.media_store, clip.id)
         self.eventlog.publish(pending)
         self._visibility(replace(clip, state="deleted"))
 

@@ -38,8 +38,10 @@ from typing import Any
 
 from clips.cutter import cut_clip
 from clips.review import JOB_KIND, ClipError, ClipReview
-from clips.timeline import NotRecorded, load_playlist
+from clips.staging import cut_stored
+from clips.timeline import NotRecorded
 from live.ffmpeg import DiskFull, FFmpegError, MediaError
+from live.media_store import MediaStoreError
 from settings import MediaSettings
 from store.base import NotFound, Store, VersionConflict
 from store.records import Job
@@ -190,12 +192,10 @@ class ClipWorker:
             return "", None, False  # deleted meanwhile: nothing to do
         if clip.generation != generation or clip.state != "pending":
             return "", None, False  # a newer cut was asked for, or this one already landed
-        out = self.review.clip_dir(clip.id)
-        playlist = self.review.playlist(clip.session_id)
         note = ""
-        with contextlib.suppress(FileNotFoundError, ValueError):  # the cut says why
-            coverage = (await asyncio.to_thread(load_playlist, playlist)).coverage(
-                clip.start_at, clip.end_at)
+        with contextlib.suppress(FileNotFoundError, ValueError, MediaStoreError):
+            coverage = (await self.review.timeline(clip.session_id)).coverage(
+                clip.start_at, clip.end_at)  # (the cut says why it cannot read it)
             if not coverage.complete:
                 if (not coverage.ended
                         and self.clock() < clip.end_at + self.media.clip_wait_limit):
@@ -203,9 +203,10 @@ class ClipWorker:
                     return waiting, self.clock() + WAIT_POLL, True
                 note = f"录像未覆盖完整回答（缺少末尾 {coverage.missing_end:.1f} 秒）"
         try:
-            files = await cut_clip(
-                self.review.playlist(clip.session_id), clip.start_at, clip.end_at, out,
-                name=f"g{generation}", ffmpeg=self.ffmpeg, mode=clip.cut_mode,
+            stored = await cut_stored(
+                self.review.media_store, clip.session_id, clip.start_at, clip.end_at,
+                clip_id=clip.id, name=f"g{generation}", scratch=self.review.media_dir / ".cuts",
+                cutter=cut_clip, ffmpeg=self.ffmpeg, mode=clip.cut_mode,
                 captions=await self.review.captions_for(clip), poster_width=POSTER_WIDTH,
                 run_timeout=float(self.media.clip_timeout_seconds),
                 stall_timeout=STALL_SECONDS)
@@ -217,16 +218,15 @@ class ClipWorker:
             reason = f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}"
             await self.review.cut_failed(clip.id, generation, reason, final=True)
             return reason, None, False
-        except (MediaError, OSError) as exc:
+        except (MediaError, OSError, MediaStoreError) as exc:
             reason = describe(exc)
             final = job.attempts >= job.max_attempts
             await self.review.cut_failed(clip.id, generation, reason, final=final)
             return reason, None if final else self.clock() + backoff(job.attempts), False
-        media_dir = self.review.media_dir
+        files = stored.files
         changes: dict[str, Any] = {
-            "media_path": _relative(files.media_path, media_dir),
-            "poster_path": _relative(files.poster_path, media_dir),
-            "captions_path": _relative(files.captions_path, media_dir),
+            "media_path": stored.media_key, "poster_path": stored.poster_key,
+            "captions_path": stored.captions_key,
             "duration": files.duration, "size_bytes": files.size_bytes,
             "width": files.width, "height": files.height,
             "start_at": files.start_at, "end_at": files.end_at, "note": note,
@@ -250,6 +250,3 @@ class ClipWorker:
             except Exception:
                 log.exception("clip worker: cannot renew the lease of job %s", job.id)
 
-
-def _relative(path: Path, media_dir: Path) -> str:
-    return Path(path).relative_to(media_dir).as_posix()

@@ -14,6 +14,13 @@ visible in the playlist's dates, which is what the cutter relies on). When the s
 ffmpeg gets SIGINT to write its last segment, and the recorder closes the playlist with
 ``#EXT-X-ENDLIST``.
 
+With a remote media store (``[media] storage = "s3"``) the folder above is a local spool:
+an ``HlsUploader`` (``live.hls_upload``) uploads each finished segment, then the playlist
+naming it, and prunes the spool; before each ffmpeg start it fetches the session's playlist
+from the store when the spool has none (a resumed session, perhaps on another node), and a
+store that cannot be read then counts as a failed start (retried after the back-off). At
+the end the final playlist is uploaded before ``stop`` returns.
+
 Health (``IngestHealth``) is a frozen snapshot — status, bitrate of the last segments, last
 error, restarts, gaps — handed to ``on_health`` on every change so the app can publish it to
 staff (it is called from the supervision task and must not raise). Plain asyncio: no aiohttp
@@ -35,6 +42,8 @@ from typing import Any
 
 from live import recorder_commands as commands
 from live.ffmpeg import MediaError, Progress, probe, run_ffmpeg
+from live.hls_upload import HlsUploader
+from live.media_store import MediaStore, MediaStoreError, hls_key
 from live.recorder_commands import DEFAULT_ENCODER, Encoder, Source
 
 # Store ids are URL-safe base64 (letters, digits, "-", "_"); paths are always absolute, so a
@@ -171,8 +180,10 @@ class Recorder:
         test_rate: int = 25,
         on_health: Callable[[IngestHealth], None] | None = None,
         clock: Callable[[], float] = time.time,
+        store: MediaStore | None = None,
     ) -> None:
         self.media_dir = Path(media_dir)
+        self.store = store  # None or a local store: ffmpeg writes in place
         self.ffmpeg = ffmpeg
         self.ffprobe = ffprobe
         self.segment_seconds = segment_seconds
@@ -193,6 +204,7 @@ class Recorder:
         self._rate_checked = 0.0
         self._rate_task: asyncio.Task[None] | None = None
         self._clock: tuple[bool, str | None] | None = None  # see _clock_font
+        self._uploader: HlsUploader | None = None
 
     # -- public ----------------------------------------------------------------------------
 
@@ -226,6 +238,10 @@ class Recorder:
         await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
         self._session = session_id
         self._advanced_at = None
+        self._uploader = None
+        if (self.store is not None
+                and self.store.local_path(hls_key(session_id, commands.PLAYLIST_NAME)) is None):
+            self._uploader = HlsUploader(self.store, out, session_id)
         self._set(IngestHealth(session_id=session_id, status="starting", source=parsed.label,
                                detail=self._waiting_detail(parsed), since=self.clock()))
         self._task = asyncio.create_task(self._supervise(parsed, out, copy),
@@ -248,6 +264,9 @@ class Recorder:
         out = self.hls_dir(session)
         await asyncio.to_thread(_tidy, out)
         await asyncio.to_thread(finalize_playlist, out / commands.PLAYLIST_NAME)
+        uploader, self._uploader = self._uploader, None
+        if uploader is not None:
+            await uploader.stop()
         now = self.clock()
         gaps = tuple(replace(g, end=now) if g.end is None else g for g in self._health.gaps)
         self._set(replace(self._health, status="stopped", detail="session ended", gaps=gaps,
@@ -259,12 +278,13 @@ class Recorder:
         backoff = self.backoff_initial
         while True:
             try:
+                await self._restore(out)
                 args, startup = await self._command(source, out, copy)
                 await run_ffmpeg(args, stall_timeout=self.stall_seconds,
                                  startup_timeout=startup, on_progress=self._on_progress,
                                  graceful_stop=self.stop_grace)
                 error = "the source ended"
-            except (MediaError, OSError) as exc:
+            except (MediaError, OSError, MediaStoreError) as exc:
                 error = str(exc)
             if source.url:  # ffmpeg quotes its input: keep credentials and keys out of sight
                 error = error.replace(source.url, source.label)
@@ -278,6 +298,15 @@ class Recorder:
             self._set(replace(self._health, status="starting", since=self.clock(),
                               detail=self._waiting_detail(source), retry_in=None,
                               restarts=self._health.restarts + 1))
+
+    async def _restore(self, out: Path) -> None:
+        """With a remote store: continue the stored playlist, and keep uploading."""
+        uploader = self._uploader
+        if uploader is None:
+            return
+        if await uploader.restore():
+            await asyncio.to_thread(reopen_playlist, out / commands.PLAYLIST_NAME)
+        uploader.start()
 
     async def _command(self, source: Source, out: Path,
                        copy: bool | None) -> tuple[list[str], float]:

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from live.events import INGEST, STAFF, Event, Publish
 from live.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
 from live.hls_recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
+from live.media_store import MediaStore
 from settings import MediaSettings, Settings
 from store.base import Store
 from store.records import LiveSession
@@ -297,8 +298,11 @@ class Recordings:
         self.publish(session_id, [Event(STAFF, INGEST, {"ingest": self.view(session_id)})])
 
 
-def make_recordings(settings: Settings, store: Store, publish: Publish) -> Recordings:
-    """The recordings the settings ask for: off, on, or on but without an ffmpeg."""
+def make_recordings(settings: Settings, store: Store, publish: Publish,
+                    media_store: MediaStore | None = None) -> Recordings:
+    """The recordings the settings ask for: off, on, or on but without an ffmpeg.
+    ``media_store``: where recordings go (None: ``media_dir``; a remote store: uploaded from
+    ``media_dir`` as a spool, ``live.hls_upload``)."""
     media = settings.media
     if not media.record:
         return Recordings(store, publish, None)
@@ -314,7 +318,8 @@ def make_recordings(settings: Settings, store: Store, publish: Publish) -> Recor
         return Recorder(media_dir, ffmpeg=ffmpeg, ffprobe=ffprobe,
                         segment_seconds=media.segment_seconds,
                         stall_seconds=float(media.stall_seconds),
-                        test_size=media.test_picture_size, on_health=on_health)
+                        test_size=media.test_picture_size, on_health=on_health,
+                        store=media_store)
 
     return Recordings(store, publish, factory, media_dir=media_dir)
 

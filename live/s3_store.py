@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3.type_defs import ObjectIdentifierTypeDef
 
 PART_SIZE = 8 << 20  # multipart uploads above this size, in parts of it
-_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}  # a missing bucket is an error, not absence
 _ERRORS = (ClientError, BotoCoreError, OSError, asyncio.TimeoutError)
 
 

@@ -18,6 +18,7 @@ from live.broker import Broker, LocalBroker
 from live.eventlog import EventLog
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
+from live.media_store import make_media_store
 from live.recordings import make_recordings, rtmp_listen_base
 from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_secret_key)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_live)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
@@ -115,6 +117,17 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    """Where recordings and clips are kept ([media] storage): media_dir or an S3 bucket."""
+    media = make_media_store(app[keys.SETTINGS])
+    await media.open()
+    app[keys.MEDIA] = media
+    try:
+        yield
+    finally:
+        await media.close()
+
+
 async def _live(app: web.Application) -> AsyncIterator[None]:
     """The hub and its broker, the moderation service and broadcast sessions; sockets close
     first. One process delivers events straight to its hub (LocalBroker); a clustered node
@@ -169,7 +182,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
                           index_path=settings.data_dir / "search.sqlite3")
     await library.open()
     review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
-                        media=settings.media)
+                        media=settings.media, media_store=app[keys.MEDIA])
     app[keys.LIBRARY] = library
     app[keys.REVIEW] = review
     app[keys.MODERATION].on_answered.append(review.answered)
@@ -195,7 +208,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     """One recorder per live session ([media] record): sessions that go live are recorded,
     those that end are finalized, those left live by a restart resume; all stop here."""
     recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE],
-                                 app[keys.EVENTLOG].emit_later)
+                                 app[keys.EVENTLOG].emit_later, app[keys.MEDIA])
     app[keys.RECORDINGS] = recordings
     listeners = app[keys.SESSIONS].listeners
     listeners.append(recordings.session_changed)

@@ -10,6 +10,7 @@ from clips.review import ClipReview
 from live.broker import Broker
 from live.eventlog import EventLog
 from live.hub import Hub
+from live.media_store import MediaStore
 from live.recordings import Recordings
 from live.redis_link import Redis
 from live.relay import Relay
@@ -44,6 +45,8 @@ NODE_ID = web.AppKey("node_id", str)
 # Set only on a clustered node ([cluster] redis_url); read with ``app.get(keys.REDIS)``.
 REDIS = web.AppKey("redis", Redis)
 REVIEW = web.AppKey("review", ClipReview)
+# Recordings and clips ([media] storage): a directory or an S3 bucket.
+MEDIA = web.AppKey("media", MediaStore)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

@@ -12,10 +12,15 @@
 * ``/vendor/hls.js`` — hls.js, from ``node_modules`` (installed by ``make`` from the npm
   registry, never copied into the repository), for browsers without native HLS.
 
-Names are checked against strict patterns before any path is built, and a resolved path
-must stay inside the media directory, so nothing outside it can be reached. Whatever is not
-served is a plain 404 — whether it does not exist or is not public. Files go out through
-``web.FileResponse`` (sendfile, conditional requests and HTTP ranges).
+Files are read from the media store (``app[keys.MEDIA]``, ``[media] storage``): with a local
+store through ``web.FileResponse`` (sendfile, conditional requests and HTTP ranges), with S3
+streamed by this server with the same ranges and validators (``web.media_stream``) — the
+player and the clip pages are the same either way, and browsers never see the bucket.
+
+Names are checked against strict patterns before any key is built, a key never leaves the
+store's root (``live.media_store.check_key``) and a resolved local path must stay inside the
+media directory, so nothing outside it can be reached. Whatever is not served is a plain
+404 — whether it does not exist or is not public.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from live.hls_recorder import session_hls_dir
+from live.media_store import check_key, hls_key
 from live.recorder_commands import PLAYLIST_NAME
 from store.base import NotFound
 from store.records import Clip, LiveSession
 from web import keys
+from web.media_stream import stream_object
 from web.routing import Route
 
 log = logging.getLogger(__name__)
@@ -83,22 +89,36 @@ async def live_file(request: web.Request) -> web.StreamResponse:
     public = live_is_public(session, request.app[keys.SESSIONS].clock())
     if not public and not _is_staff(request):
         raise web.HTTPNotFound()
-    path = session_hls_dir(request.app[keys.SETTINGS].media_dir, session_id) / name
     if name == PLAYLIST_NAME:
         # Players poll the playlist; "no-cache" lets them revalidate (ETag) each time.
         headers = {"Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"}
     else:
         headers = {"Content-Type": SEGMENT_TYPE, "Cache-Control": _cache(public, 86400)}
+    return await _serve(request, hls_key(session_id, name), headers)
+
+
+async def _serve(request: web.Request, key: str, headers: dict[str, str]
+                 ) -> web.StreamResponse:
+    """The object ``key`` of the media store: a file (sendfile) or a stream."""
+    store = request.app[keys.MEDIA]
+    try:
+        check_key(key)
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    local = store.local_path(key)
+    if local is None:
+        return await stream_object(request, store, key, headers)
+    path = _inside(request.app[keys.SETTINGS].media_dir, local)
+    if path is None:
+        raise web.HTTPNotFound()
     return web.FileResponse(path, headers=headers)
 
 
-def _inside(root: Path, relative: str) -> Path | None:
-    """``root / relative``, or None when that leaves ``root`` (or names nothing)."""
-    if not relative:
-        return None
+def _inside(root: Path, path: Path) -> Path | None:
+    """``path`` resolved, or None when that leaves ``root`` (a symlink pointing out)."""
     base = root.resolve()
-    path = (base / relative).resolve()
-    return path if path.is_relative_to(base) and path != base else None
+    resolved = path.resolve()
+    return resolved if resolved.is_relative_to(base) and resolved != base else None
 
 
 async def clip_file(request: web.Request) -> web.StreamResponse:
@@ -113,14 +133,13 @@ async def clip_file(request: web.Request) -> web.StreamResponse:
     public = clip.state == "published"
     if not public and not _is_staff(request):
         raise web.HTTPNotFound()
-    relative = next((p for p in (clip.media_path, clip.poster_path, clip.captions_path)
-                     if p and Path(p).name == name), "")
+    key = next((p for p in (clip.media_path, clip.poster_path, clip.captions_path)
+                if p and Path(p).name == name), "")
     content_type = CLIP_TYPES.get(Path(name).suffix.lower())
-    path = _inside(request.app[keys.SETTINGS].media_dir, relative)
-    if path is None or content_type is None:
+    if not key or content_type is None:
         raise web.HTTPNotFound()
     headers = {"Content-Type": content_type, "Cache-Control": _cache(public, 86400)}
-    return web.FileResponse(path, headers=headers)
+    return await _serve(request, key, headers)
 
 
 async def hls_js(request: web.Request) -> web.StreamResponse:

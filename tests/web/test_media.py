@@ -1,24 +1,44 @@
 """Who may read which video file: a session's HLS recording (public while live and briefly
 after, staff always), a clip's files (public once published, only the current cut's names),
-HTTP ranges, strict names, and hls.js from node_modules. The files here are stand-ins; the
-recorder writes real ones in tests/live/test_recording.py."""
+HTTP ranges, validators, strict names, and hls.js from node_modules. Each test that serves
+media runs on both media stores: a directory and an S3 bucket (SeaweedFS). The files here are
+stand-ins; the recorder writes real ones in tests/live/test_hls_recorder.py and
+tests/live/test_s3_media.py."""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from live.hls_recorder import session_hls_dir
+from live.media_store import clip_key, hls_key
 from live.sessions import SessionForm
+from settings import Secret, Settings
 from store.records import Clip, LiveSession
 from tests.support import Site
 from web import keys, media
 from web.security import CSP
 
 PLAYLIST = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg_000000.ts\n"
+
+
+@pytest.fixture(params=["local", "s3"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The app's settings on each media store."""
+    if request.param == "local":
+        return settings
+    seaweedfs = request.getfixturevalue("seaweedfs")
+    return settings.replace(media={
+        "storage": "s3", "s3_endpoint": seaweedfs.endpoint,
+        "s3_bucket": request.getfixturevalue("s3_bucket"),
+        "s3_access_key": seaweedfs.access_key, "s3_secret_key": Secret(seaweedfs.secret_key)})
+
+
+async def put(site: Site, key: str, data: bytes | str) -> None:
+    await site.app[keys.MEDIA].put(key, data.encode() if isinstance(data, str) else data)
 
 
 async def session_with_recording(site: Site, status: str, ended_ago: float = 0.0) -> LiveSession:
@@ -32,11 +52,9 @@ async def session_with_recording(site: Site, status: str, ended_ago: float = 0.0
                                               {"ended_at": time.time() - ended_ago},
                                               now=time.time())
         site.app[keys.MODERATION].session_changed(b)
-    hls = session_hls_dir(site.app[keys.SETTINGS].media_dir, b.id)
-    hls.mkdir(parents=True)
-    (hls / "index.m3u8").write_text(PLAYLIST)
-    (hls / "seg_000000.ts").write_bytes(b"G" * 188 * 10)
-    (hls / "seg_000001.ts.tmp").write_bytes(b"G" * 188)
+    await put(site, hls_key(b.id, "index.m3u8"), PLAYLIST)
+    await put(site, hls_key(b.id, "seg_000000.ts"), b"G" * 188 * 10)
+    await put(site, hls_key(b.id, "seg_000001.ts.tmp"), b"G" * 188)
     return b
 
 
@@ -88,12 +106,11 @@ async def test_only_playlist_and_segment_names_are_served(site: Site) -> None:
 async def make_clip(site: Site, state: str, generation: int = 2, *,
                     media_path: str = "") -> Clip:
     clip_id = f"clip-{state}"
-    folder = site.app[keys.SETTINGS].media_dir / "clips" / clip_id
-    folder.mkdir(parents=True)
-    for g in range(generation + 1):  # earlier cuts' files are still on disk
-        (folder / f"g{g}.mp4").write_bytes(bytes(range(256)) * 4)
-        (folder / f"g{g}.jpg").write_bytes(b"\xff\xd8\xff\xd9")
-        (folder / f"g{g}.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:02.000\n问题\n")
+    for g in range(generation + 1):  # earlier cuts' files are still there
+        await put(site, clip_key(clip_id, f"g{g}.mp4"), bytes(range(256)) * 4)
+        await put(site, clip_key(clip_id, f"g{g}.jpg"), b"\xff\xd8\xff\xd9")
+        await put(site, clip_key(clip_id, f"g{g}.vtt"),
+                  "WEBVTT\n\n00:00.000 --> 00:02.000\n问题\n")
     clip = Clip(id=clip_id, session_id="s", state=state, generation=generation,
                 media_path=media_path or f"clips/{clip_id}/g{generation}.mp4",
                 poster_path=f"clips/{clip_id}/g{generation}.jpg",
@@ -133,13 +150,40 @@ async def test_a_published_clip_is_served_with_types_and_ranges(site: Site) -> N
     assert await part.read() == bytes(range(100))
     tail = await site.first.get(f"{base}/g2.mp4", headers={"Range": "bytes=1000-"})
     assert tail.status == 206 and await tail.read() == bytes(range(232, 256))
+    last = await site.first.get(f"{base}/g2.mp4", headers={"Range": "bytes=-24"})
+    assert last.status == 206 and last.headers["Content-Range"] == "bytes 1000-1023/1024"
+    assert await last.read() == bytes(range(232, 256))
     beyond = await site.first.get(f"{base}/g2.mp4", headers={"Range": "bytes=5000-6000"})
     assert beyond.status == 416 and beyond.headers["Content-Range"] == "bytes */1024"
+    again = await site.first.get(f"{base}/g2.mp4",
+                                 headers={"If-None-Match": video.headers["ETag"]})
+    assert again.status == 304
 
     # Only the files the record names: not an earlier cut, not anything else in the folder.
     for name in ("g1.mp4", "g0.jpg", "g1.vtt", "g2.mp4.part", "..%2Fg2.mp4", "g3.mp4"):
         assert (await site.first.get(f"{base}/{name}")).status == 404, name
     assert (await site.first.get("/media/clips/no-such-clip/g2.mp4")).status == 404
+
+
+async def test_a_polled_playlist_revalidates_and_the_store_stays_hidden(
+        site: Site, settings: Settings) -> None:
+    b = await session_with_recording(site, "live")
+    first = await site.first.get(f"/media/live/{b.id}/index.m3u8")
+    etag = first.headers["ETag"]
+    same = await site.first.get(f"/media/live/{b.id}/index.m3u8",
+                                headers={"If-None-Match": etag})
+    assert same.status == 304
+    await put(site, hls_key(b.id, "index.m3u8"), PLAYLIST + "#EXTINF:2.0,\nseg_000001.ts\n")
+    grown = await site.first.get(f"/media/live/{b.id}/index.m3u8",
+                                 headers={"If-None-Match": etag})
+    assert grown.status == 200 and (await grown.text()).endswith("seg_000001.ts\n")
+    media = settings.media
+    secrets: list[Any] = [media.s3_access_key, media.s3_secret_key.reveal(), media.s3_bucket,
+                          media.s3_endpoint.rsplit(":", 1)[-1]]
+    for response in (first, grown):
+        shown = " ".join(f"{k}: {v}" for k, v in response.headers.items())
+        shown += await response.text()
+        assert not [s for s in secrets if s and s in shown]
 
 
 async def test_a_clip_path_outside_the_media_directory_is_not_served(site: Site) -> None:
