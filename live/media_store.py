@@ -38,7 +38,7 @@ from settings import Settings
 CHUNK = 1 << 20  # bytes read or written at a time when streaming
 SESSIONS = "sessions"
 CLIPS = "clips"
-_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$")  # store ids may start with "-"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t",
