@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from live.media_store import (
     CHUNK,
@@ -56,12 +57,24 @@ def _code(exc: BaseException) -> str:
     return ""
 
 
+def _describe(exc: BaseException) -> str:
+    """What went wrong, without the endpoint, bucket or keys: the text may reach staff pages
+    (a clip's error); the exception it came from is chained for the log."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', '')} {error.get('Message', '')}".strip()
+    if isinstance(exc, ReadTimeoutError | asyncio.TimeoutError):
+        return "the S3 store did not answer in time"
+    if isinstance(exc, BotoConnectionError | OSError):
+        return "cannot reach the S3 store"
+    return type(exc).__name__
+
+
 def _error(key: str, exc: BaseException) -> MediaStoreError:
-    """The store's own error for a botocore one (its text never names the credentials)."""
-    code = _code(exc)
-    if code in _MISSING:
+    """The store's own error for a botocore one."""
+    if _code(exc) in _MISSING:
         return MediaNotFound(key)
-    return MediaStoreError(f"S3 {key or 'bucket'}: {exc}")
+    return MediaStoreError(f"media store, {key or 'bucket'}: {_describe(exc)}")
 
 
 class _S3Stream(ObjectStream):
@@ -270,7 +283,7 @@ class S3MediaStore(MediaStore):
             code = _code(exc)
             reason = {"403": "access denied (check s3_access_key and s3_secret_key)",
                       "404": "no such bucket", "NoSuchBucket": "no such bucket"}.get(code)
-            raise MediaStoreError(
+            raise MediaStoreError(  # for the operator's terminal: endpoint and bucket
                 f"S3 bucket {self.bucket!r} at {self.endpoint or 'AWS'}: "
-                f"{reason or exc}") from exc
+                f"{reason or _describe(exc)}") from exc
         return f"S3 bucket {self.bucket!r} at {self.endpoint or 'AWS ' + self.region}"

@@ -444,3 +444,27 @@ async def test_a_live_recording_short_of_the_answer_is_waited_for_up_to_the_limi
     draft = await rig.store.get(Clip, clip.id)
     assert draft.state == "draft" and draft.note == "录像未覆盖完整回答（缺少末尾 2.0 秒）"
     assert (await rig.job(clip)).state == "done"
+
+
+async def test_a_media_store_that_fails_is_retried_and_named_without_its_address(
+        rig: Rig) -> None:
+    from live.s3_store import S3MediaStore
+
+    clip = await rig.clip()
+    closed = S3MediaStore(bucket="b-closed", endpoint="http://127.0.0.1:9", access_key="k",
+                          secret_key="s", connect_timeout=0.2)
+    await closed.open()
+    rig.review.media_store = closed  # the recording is in an S3 store that is down
+    try:
+        worker = rig.worker()
+        job = await rig.claim(worker)
+        assert job is not None
+        await worker.run(job)
+    finally:
+        await closed.close()
+    after = await rig.job(clip)
+    current = await rig.store.get(Clip, clip.id)
+    assert after.state == "queued" and after.run_after == rig.clock() + backoff(1)
+    assert current.state == "pending" and "cannot reach the S3 store" in current.error
+    assert "127.0.0.1" not in current.error and "b-closed" not in current.error
+    assert rig.cut.calls == []

@@ -24,8 +24,9 @@ from live.s3_store import S3MediaStore
 from live.sessions import SessionForm
 from settings import Secret, Settings
 from tests.services import SeaweedProcess
-from tests.support import Site
+from tests.support import ClientFactory, Site
 from web import keys
+from web.app import create_app
 
 
 def s3_settings(seaweedfs: Any, bucket: str) -> dict[str, Any]:
@@ -218,3 +219,19 @@ async def test_uploads_wait_out_a_store_that_goes_away(tmp_path: Path) -> None:
     finally:
         await store.close()
         seaweed.stop()
+
+
+async def test_a_store_that_is_down_is_a_503_that_names_nothing(
+        settings: Settings, aiohttp_client: ClientFactory) -> None:
+    down = settings.replace(media={"record": False, "s3_endpoint": "http://127.0.0.1:9",
+                                   "s3_bucket": "bucket-of-record"})
+    client = await aiohttp_client(create_app(down))
+    sessions = client.app[keys.SESSIONS]
+    session = await sessions.create(SessionForm("场次", scheduled_start=1.8e9), actor="t")
+    await sessions.start(session.id, actor="t")
+    for name in ("index.m3u8", "seg_000000.ts"):
+        response = await client.get(f"/media/live/{session.id}/{name}")
+        assert response.status == 503
+        shown = " ".join(f"{k}: {v}" for k, v in response.headers.items())
+        shown += await response.text()
+        assert "bucket-of-record" not in shown and "127.0.0.1:9" not in shown
