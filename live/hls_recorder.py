@@ -16,9 +16,9 @@ ffmpeg gets SIGINT to write its last segment, and the recorder closes the playli
 
 With a remote media store (``[media] storage = "s3"``) the folder above is a local spool:
 an ``HlsUploader`` (``live.hls_upload``) uploads each finished segment, then the playlist
-naming it, and prunes the spool; before each ffmpeg start it fetches the session's playlist
-from the store when the spool has none (a resumed session, perhaps on another node), and a
-store that cannot be read then counts as a failed start (retried after the back-off). At
+naming it, and prunes the spool; before the first ffmpeg start it makes the spool continue
+the session's stored playlist (a resumed session, perhaps on another node), and a store that
+cannot be read then counts as a failed start (retried after the back-off). At
 the end the final playlist is uploaded before ``stop`` returns.
 
 Health (``IngestHealth``) is a frozen snapshot — status, bitrate of the last segments, last
@@ -300,9 +300,10 @@ class Recorder:
                               restarts=self._health.restarts + 1))
 
     async def _restore(self, out: Path) -> None:
-        """With a remote store: continue the stored playlist, and keep uploading."""
+        """With a remote store, once per recording (ffmpeg restarts within it append to
+        this node's spool): continue the stored playlist, and keep uploading."""
         uploader = self._uploader
-        if uploader is None:
+        if uploader is None or uploader.running:
             return
         if await uploader.restore():
             await asyncio.to_thread(reopen_playlist, out / commands.PLAYLIST_NAME)

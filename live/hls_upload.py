@@ -15,9 +15,9 @@ an ``HlsUploader`` per recorded session mirrors that folder into the media store
   recorder measures the bitrate from them); at the end of the session, after the final
   playlist (with ``#EXT-X-ENDLIST``) is up, the spool folder is removed.
 * **Resuming.** A session recorded again after a restart — perhaps on another node, whose
-  spool is empty — first fetches the playlist from the store (``restore``), so ffmpeg's
-  ``append_list`` continues it after a discontinuity instead of starting a new one that would
-  replace it.
+  spool is empty or out of date — first fetches the playlist from the store (``restore``),
+  so ffmpeg's ``append_list`` continues it after a discontinuity instead of starting a new
+  one that would replace it.
 
 Plain asyncio; the recorder (``live.hls_recorder``) owns one uploader per recording.
 """
@@ -35,6 +35,10 @@ from live.media_store import MediaNotFound, MediaStore, MediaStoreError, hls_key
 from live.recorder_commands import PLAYLIST_NAME
 
 log = logging.getLogger(__name__)
+
+
+def _without_end(text: str) -> str:
+    return text.rstrip().removesuffix("#EXT-X-ENDLIST").rstrip()
 
 
 def playlist_uris(text: str) -> list[str]:
@@ -61,28 +65,44 @@ class HlsUploader:
         self._task: asyncio.Task[None] | None = None
 
     async def restore(self) -> bool:
-        """Fetch the session's playlist from the store into an empty spool (True if one was
-        fetched); a store that cannot be read leaves ffmpeg to start a new playlist only when
-        there is none (MediaStoreError otherwise: the recording must not overwrite one)."""
+        """Before ffmpeg starts: make the spool's playlist continue the stored one. The
+        stored playlist is fetched into the spool (True) unless the spool's own already
+        extends it (segments not yet uploaded); a spool left over from an earlier run on
+        this node, that another node has recorded past since, is replaced. MediaStoreError
+        when the store cannot be read: starting anyway could overwrite the stored playlist."""
         local = self.spool / PLAYLIST_NAME
-        if await asyncio.to_thread(local.exists):
-            return False
-        await asyncio.to_thread(self.spool.mkdir, parents=True, exist_ok=True)
         try:
-            await self.store.fetch(self.playlist_key, local)
+            theirs = (await self.store.get(self.playlist_key)).decode("utf-8")
         except MediaNotFound:
             return False
-        text = await asyncio.to_thread(local.read_text, encoding="utf-8")
-        self._sent = text
-        self.uploaded.update(playlist_uris(text))
+        try:
+            mine: str | None = await asyncio.to_thread(local.read_text, encoding="utf-8")
+        except FileNotFoundError:
+            mine = None
+        self.uploaded.update(playlist_uris(theirs))
+        if mine is not None and mine.startswith(_without_end(theirs)):
+            return False
+        if mine is not None:
+            log.warning("recording of session %s: the spool's playlist is behind the stored "
+                        "one (recorded elsewhere since); continuing the stored one",
+                        self.session_id)
+        await asyncio.to_thread(self.spool.mkdir, parents=True, exist_ok=True)
+        tmp = self.spool / f".{PLAYLIST_NAME}.restore"
+        await asyncio.to_thread(tmp.write_text, theirs, encoding="utf-8")
+        await asyncio.to_thread(os.replace, tmp, local)
+        self._sent = theirs
         return True
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(),
                                              name=f"hls-upload:{self.session_id}")
 
-    async def stop(self, *, deadline: float = 60.0) -> bool:
+    async def stop(self, *, deadline: float = 30.0) -> bool:
         """Stop the background passes, then upload what is left (retrying up to
         ``deadline`` seconds) and clear the spool. False when the store could not take it
         all: the spool is kept, and the next recording of the session uploads it."""

@@ -162,3 +162,20 @@ async def test_check_reaches_the_bucket_and_says_why_not(seaweedfs: Any, s3_buck
     with pytest.raises(MediaStoreError):
         await media_store.check(good.replace(media={"s3_endpoint": closed}))
     assert "local directory" in await media_store.check(settings)
+
+
+def test_s3_settings_need_a_bucket_and_take_the_secret_from_the_environment(
+        tmp_path: Path) -> None:
+    from settings import SettingsError, load_settings
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[media]\nstorage = "s3"\ns3_endpoint = "http://127.0.0.1:8333"\n')
+    with pytest.raises(SettingsError, match="s3_bucket is empty"):
+        load_settings(path, env={})
+    path.write_text('[media]\nstorage = "s3"\ns3_bucket = "media"\ns3_secret_key = "file"\n')
+    loaded = load_settings(path, env={"TIPPOCKET_S3_SECRET_KEY": "from-env-0123"})
+    assert loaded.media.s3_secret_key.reveal() == "from-env-0123"
+    assert "from-env-0123" not in repr(loaded) and "from-env-0123" not in str(loaded.media)
+    path.write_text('[media]\nstorage = "nfs"\n')
+    with pytest.raises(SettingsError, match="storage must be one of local, s3"):
+        load_settings(path, env={})

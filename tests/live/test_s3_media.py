@@ -174,6 +174,20 @@ async def test_a_recording_resumed_on_a_node_with_an_empty_spool_continues_the_p
     assert len(uris) == len(set(uris))  # numbering went on: nothing overwritten
     await assert_complete(bucket_store, "s3rec", after)
 
+    # node-a again, with a spool that still holds its own, older playlist: the stored one
+    # (node-b's segments too) is continued, not overwritten.
+    spool = tmp_path / "node-a" / "sessions" / "s3rec" / "hls"
+    spool.mkdir(parents=True)
+    (spool / PLAYLIST_NAME).write_text(before.rstrip().removesuffix("#EXT-X-ENDLIST"))
+    third = recorder("node-a")
+    await third.start("s3rec")
+    await wait_segments(bucket_store, "s3rec", len(uris) + 2)
+    await third.stop()
+    last = await stored_playlist(bucket_store, "s3rec")
+    assert last.startswith(after.rstrip().removesuffix("#EXT-X-ENDLIST").rstrip())
+    assert len(parse_playlist(last).runs()) == 3
+    await assert_complete(bucket_store, "s3rec", last)
+
 
 async def test_uploads_wait_out_a_store_that_goes_away(tmp_path: Path) -> None:
     seaweed = SeaweedProcess(tmp_path / "weed")
