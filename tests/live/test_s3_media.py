@@ -126,7 +126,13 @@ async def test_a_session_recorded_to_s3_is_served_cut_and_deleted(
     assert not (media_dir / "clips").exists()  # nothing kept locally
     assert not list((media_dir / ".cuts").iterdir())  # the scratch folder is emptied
 
+    await site.add_user("mod", "moderator")
+    staff = await site.login("mod")
+    page = await (await staff.get(f"/staff/clips/{clip.id}")).text()
+    assert f'src="/media/{clip.media_path}"' in page  # the review page, unchanged
     clip = await review.publish_clip(clip.id, expected_version=clip.version, actor="t")
+    public = await site.first.get(f"/clips/{clip.id}")
+    assert public.status == 200 and f"/media/{clip.media_path}" in await public.text()
     mp4 = await bucket_store.get(clip.media_path)
     url = f"/media/clips/{clip.id}/g1.mp4"
     part = await site.first.get(url, headers={"Range": "bytes=0-99"})
