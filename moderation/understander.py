@@ -28,6 +28,7 @@ from moderation.knowledge import KnowledgeBase, load_knowledge
 from moderation.questions import PENDING, QUEUED
 from moderation.understanding import Result, Understanding, WordListLike
 from moderation.understanding.outside import load_outside
+from moderation.understanding.seeds import load_seeds
 from store.records import Question
 
 T = TypeVar("T")
@@ -51,8 +52,10 @@ def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
 
 def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
                  examples: Examples) -> Understanding:
-    """The engine for these inputs (seconds of CPU: call it in a worker thread)."""
-    return Understanding.build(catalog, words, knowledge, examples=examples,
+    """The engine for these inputs, taught the shipped seed examples (of items still in the
+    catalog) before the learned ``examples`` (seconds of CPU: call it in a worker thread)."""
+    seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
+    return Understanding.build(catalog, words, knowledge, examples=[*seeds, *examples],
                                outside=load_outside())
 
 

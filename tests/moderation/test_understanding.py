@@ -10,6 +10,8 @@ not all reached yet — see bench/RESULTS.md.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from moderation.understanding import Normalizer, Understanding
 from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
+from moderation.understanding.seeds import SeedExamplesError, load_seeds
 from tests.data.understanding import Case, load_cases, load_half, load_word_list
 
 MIN_TOP1 = 0.83
@@ -257,3 +260,25 @@ def test_outside_topics_file_is_validated() -> None:
         parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = []\n')
     with pytest.raises(OutsideTopicsError, match="TOML"):
         parse_outside("[[topic]\n")
+
+
+# --- seed examples ---------------------------------------------------------------------------
+
+
+def test_the_seed_examples_are_the_dev_half_and_never_holdout(catalog: Catalog) -> None:
+    """The engine the product builds learns the dev half's questions; the holdout half must
+    stay unseen, so the benchmark's holdout figure means something."""
+    seeds = load_seeds()
+    dev_pairs = [(case.q, case.items[0]) for case in load_half("dev") if not case.off_topic]
+    assert list(seeds) == dev_pairs
+    holdout = {case.q for case in load_half("holdout")}
+    assert holdout.isdisjoint(text for text, _ in seeds)
+    assert all(catalog.get(item_id) is not None for _, item_id in seeds)
+
+
+def test_a_malformed_seed_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "seeds.jsonl"
+    path.write_text('{"text": "驾照丢了", "item": "license-reissue"}\n{"text": ""}\n',
+                    encoding="utf-8")
+    with pytest.raises(SeedExamplesError, match="第 2 行"):
+        load_seeds(path)

@@ -1,0 +1,44 @@
+"""Seed examples: colloquial questions as citizens type them, each labelled with its business
+item, that the engine learns from at every build beside the catalog and the knowledge base
+(``seed_examples.jsonl`` next to this module, one ``{"text", "item"}`` object a line).
+
+They are the dev half of the relevance set in tests/data/understanding (a test keeps the two
+equal), so the engine starts with the labelled questions a desk would otherwise have to file
+first; the holdout half is never among them. Measuring on dev therefore folds it in two: each
+fold is read by an engine seeded with the other (bench/understanding.py).
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+
+class SeedExamplesError(ValueError):
+    """The seed file cannot be used; the message names the file and the line."""
+
+
+def load_seeds(path: Path | None = None) -> tuple[tuple[str, str], ...]:
+    """The (text, item id) seed examples, in file order."""
+    if path is None:
+        source = "moderation/understanding/seed_examples.jsonl"
+        text = resources.files("moderation.understanding").joinpath(
+            "seed_examples.jsonl").read_text(encoding="utf-8")
+    else:
+        source, text = str(path), path.read_text(encoding="utf-8")
+    seeds: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SeedExamplesError(f"{source} 第 {number} 行不是有效的 JSON：{exc}") from exc
+        if not (isinstance(raw, dict) and set(raw) == {"text", "item"}
+                and isinstance(raw["text"], str) and raw["text"].strip()
+                and isinstance(raw["item"], str) and raw["item"]):
+            raise SeedExamplesError(
+                f"{source} 第 {number} 行必须是 text、item 两个非空字符串")
+        seeds.append((raw["text"], raw["item"]))
+    return tuple(seeds)
