@@ -10,8 +10,12 @@ The desk teaches it: ``question_changed`` is a listener of the moderation servic
 wires it); a question approved under an item becomes a labelled example at once
 (``Understanding.learn``), and every ``REFIT_EVERY`` examples the n-gram model is refitted in
 a worker thread. Learned examples are kept here too, so that a rebuild (after an edit) starts
-from them. They live as long as the process: after a restart the engine starts from the
-catalog and the knowledge base again.
+from them.
+
+They survive a restart without a table of their own: a question carries an item only once a
+moderator has filed it under one (``questions.Approve``), and the store keeps the question, so
+``stored_examples`` reads them back at start (the newest ``MAX_EXAMPLES``) and ``restore``
+hands them to the first build. A moderator who later corrects the item corrects the example.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from moderation.questions import PENDING, QUEUED
 from moderation.understanding import Result, Understanding, WordListLike
 from moderation.understanding.outside import load_outside
 from moderation.understanding.seeds import load_seeds
+from store.base import Store
 from store.records import Question
 
 T = TypeVar("T")
@@ -48,6 +53,14 @@ def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
     the catalog (checked against the shipped catalog, whose items it is written for)."""
     knowledge = load_knowledge()
     return KnowledgeBase(tuple(e for e in knowledge.entries if catalog.get(e.item_id)))
+
+
+async def stored_examples(store: Store, limit: int = MAX_EXAMPLES) -> list[tuple[str, str]]:
+    """(text, item id) of the newest ``limit`` questions a moderator filed under an item, oldest
+    first (the texts as stored: personal data already masked)."""
+    filed = await store.find(Question, {"item_id__ne": ""}, order_by=("-created_at",),
+                             limit=limit)
+    return [(question.text, question.item_id) for question in reversed(filed)]
 
 
 def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
@@ -74,6 +87,12 @@ class Understander:
         self.inputs: tuple[Catalog, WordListLike] | None = None
 
     # --- building ------------------------------------------------------------------------
+
+    def restore(self, examples: Examples) -> None:
+        """Examples kept from before a restart (``stored_examples``): the next build learns
+        them, before anything learned since."""
+        self._examples[:0] = examples
+        del self._examples[:-MAX_EXAMPLES]
 
     def rebuild(self, catalog: Catalog, words: WordListLike) -> None:
         """Build an engine for ``catalog`` and ``words`` in the background; the current one

@@ -3,7 +3,8 @@
 ``understanding`` is the app's cleanup context for the engine (``moderation.understander``):
 it is built in a worker thread at start from the catalog and the word list as stored (the
 admins' edits) and the knowledge base, rebuilt when an admin edits either
-(``web.admin_catalog``), suggests items on new questions and learns from approvals. Until it
+(``web.admin_catalog``), suggests items on new questions and learns from approvals (those of
+earlier runs too, read back from the store at start). Until it
 is built, or with ``[understanding] enabled = false``, the API answers 503 (``not_ready``)
 and suggestions come from the keyword suggester.
 
@@ -26,7 +27,7 @@ from aiohttp import web
 
 from clips.answers import MAX_QUESTION_CHARS, Answer, Answers, find_answers
 from moderation import data_files
-from moderation.understander import Understander, shipped_knowledge
+from moderation.understander import Understander, shipped_knowledge, stored_examples
 from web import keys
 from web.errors import Problem
 from web.library_view import clean_text, clip_path
@@ -46,6 +47,7 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
     understander.knowledge = shipped_knowledge(moderation.catalog)
     if app[keys.SETTINGS].understanding.enabled:
         words = await data_files.load_word_list(app[keys.STORE])
+        understander.restore(await stored_examples(app[keys.STORE]))
         understander.rebuild(moderation.catalog, words)
         moderation.item_hints = understander.item_hints
         moderation.on_changed.append(understander.question_changed)

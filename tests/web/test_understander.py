@@ -1,0 +1,75 @@
+"""The engine in the app (``moderation.understander``): a question a moderator files under an
+item teaches it, and what it learned survives a restart (read back from the store at start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moderation.catalog import Catalog
+from moderation.knowledge import KnowledgeBase
+from moderation.understander import Examples, Understander
+from moderation.understanding import Understanding, WordListLike
+from settings import Settings
+from tests.support import ClientFactory, Site, staff_csrf, until
+from tests.web.test_ask import leave, scheduled
+from tests.web.understanding import shared_engine
+from web import keys
+from web.app import create_app
+
+TAUGHT = "蓝色小本本上的钢印看不清了怎么弄"
+
+
+class RecordingBuilder:
+    """Builds the shared engine and keeps the examples each build was given."""
+
+    def __init__(self) -> None:
+        self.given: list[list[tuple[str, str]]] = []
+
+    def __call__(self, catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
+                 examples: Examples) -> Understanding:
+        self.given.append(list(examples))
+        return shared_engine()
+
+
+async def started(settings: Settings, aiohttp_client: ClientFactory,
+                  builder: RecordingBuilder) -> Site:
+    app = create_app(settings)
+    app[keys.UNDERSTANDER] = Understander(build=builder)
+    client = await aiohttp_client(app)
+    await until(app[keys.UNDERSTANDER].ready.is_set, "the understanding engine", timeout=240)
+    return Site(app, client, aiohttp_client)
+
+
+async def approve(site: Site, session_id: str, item_id: str) -> None:
+    (question,) = (await site.app[keys.MODERATION].board(session_id)).questions.values()
+    await site.add_user("mod", "moderator")
+    mod = await site.login("mod")
+    response = await mod.post(
+        f"/api/sessions/{session_id}/actions/approve",
+        json={"question_id": question.id, "version": question.version, "category": "机动车",
+              "item_id": item_id},
+        headers={"X-CSRF-Token": await staff_csrf(mod)})
+    body: dict[str, Any] = await response.json()
+    assert response.status == 200, body
+
+
+async def test_examples_learned_from_approvals_survive_a_restart(
+        settings: Settings, aiohttp_client: ClientFactory) -> None:
+    settings = settings.replace(understanding={"enabled": True})
+    first = RecordingBuilder()
+    site = await started(settings, aiohttp_client, first)
+    assert all(TAUGHT not in text for text, _ in first.given[0])
+    session = await scheduled(site)
+    assert (await leave(await site.new_client(), TAUGHT)).status == 303
+    await approve(site, session.id, "registration-cert")
+    assert (TAUGHT, "registration-cert") in site.app[keys.UNDERSTANDER].learned
+    await site.first.close()  # the server stops: its cleanup contexts run
+
+    again = RecordingBuilder()
+    restarted = await started(settings, aiohttp_client, again)
+    assert (TAUGHT, "registration-cert") in again.given[0]
+    assert (TAUGHT, "registration-cert") in restarted.app[keys.UNDERSTANDER].learned
+    # A question nobody filed under an item teaches nothing.
+    assert all(item_id for _, item_id in again.given[0])
+
+
