@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  bulkField, fillTemplate, flagsOf, keyCommand, matchesFilter, rankMergeTargets, similarity,
-  sortQuestions, stepSelection,
+  bulkField, confidenceText, fillTemplate, flagsOf, keyCommand, matchesFilter, pickFields,
+  rankMergeTargets, similarity, sortQuestions, stepSelection, stepTab, suggestedItems,
 } from "../../web/static/triage.js";
 
 let made = 0;
@@ -14,7 +14,12 @@ function q(fields) {
   return { id: `q${made}`, state: "pending", created_at: 1000 + made, version: 1, me_too: 0,
     text: "问题", nickname: "", flags: {}, item_id: "", host_id: "", ...fields };
 }
-const ITEMS = new Map([["renew", { id: "renew", name: "驾驶证换证", link: "https://x/renew" }]]);
+const ITEMS = new Map([
+  ["renew", { id: "renew", name: "驾驶证换证", category: "驾驶证", link: "https://x/renew" }],
+  ["reissue", { id: "reissue", name: "驾驶证补领", category: "驾驶证" }],
+  ["inspect", { id: "inspect", name: "机动车检验", category: "机动车" }],
+  ["fine", { id: "fine", name: "罚款缴纳", category: "线上办" }],
+]);
 
 describe("similarity", () => {
   test("1 for the same text whatever the punctuation, 0 for nothing shared", () => {
@@ -90,6 +95,42 @@ describe("keyboard", () => {
     assert.equal(stepSelection(["a", "b", "c"], "a", -1), "a");
     assert.equal(stepSelection(["a", "b"], "gone", 1), "a");
     assert.equal(stepSelection([], "a", 1), "");
+  });
+});
+
+describe("suggested items and the one-key pick", () => {
+  const asked = q({ flags: { suggested_item: "reissue", suggested_items: [
+    { id: "reissue", confidence: 0.82 }, { id: "gone", confidence: 0.3 },
+    { id: "inspect", confidence: 0.1 }, { id: "fine", confidence: 0.05 },
+    { id: "renew", confidence: 0.01 }] } });
+  test("the engine's top three known items, best first, with their confidence", () => {
+    assert.deepEqual(suggestedItems(asked, ITEMS).map((s) => [s.id, s.category, s.confidence]),
+      [["reissue", "驾驶证", 0.82], ["inspect", "机动车", 0.1], ["fine", "线上办", 0.05]]);
+  });
+  test("a question from before the engine has its one suggested item; none has none", () => {
+    const old = q({ flags: { suggested_item: "renew", suggested_category: "驾驶证" } });
+    assert.deepEqual(suggestedItems(old, ITEMS).map((s) => [s.id, s.confidence]),
+      [["renew", null]]);
+    assert.deepEqual(suggestedItems(q({}), ITEMS), []);
+  });
+  test("keys 1, 2 and 3 pick; tabs moved to h and l", () => {
+    assert.deepEqual(["1", "2", "3", "h", "l"].map((k) => keyCommand({ key: k }, false)),
+      ["pick_1", "pick_2", "pick_3", "tab_previous", "tab_next"]);
+    assert.equal(keyCommand({ key: "2" }, true), ""); // typing a digit in a field
+  });
+  test("picking approves under that item and its category, keeping the chosen host", () => {
+    assert.deepEqual(pickFields(asked, 1, ITEMS), { category: "驾驶证", item_id: "reissue" });
+    assert.deepEqual(pickFields(asked, 2, ITEMS, "h1"),
+      { category: "机动车", item_id: "inspect", host_id: "h1" });
+    assert.equal(pickFields(asked, 4, ITEMS), null);
+    assert.equal(pickFields(q({}), 1, ITEMS), null);
+  });
+  test("confidence as a percentage; tabs go round", () => {
+    assert.equal(confidenceText(0.816), "82%");
+    assert.equal(confidenceText(null), "");
+    assert.equal(stepTab("pending", -1), "done");
+    assert.equal(stepTab("done", 1), "pending");
+    assert.equal(stepTab("pending", 1), "queue");
   });
 });
 

@@ -17,8 +17,8 @@ import {
 } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 import {
-  FLAG_LABELS, KEYMAP, SORTS, bulkField, fillTemplate, keyCommand, matchesFilter, rankMergeTargets,
-  sortQuestions, stepSelection,
+  FLAG_LABELS, KEYMAP, SORTS, bulkField, confidenceText, fillTemplate, keyCommand, matchesFilter,
+  pickFields, rankMergeTargets, sortQuestions, stepSelection, stepTab, suggestedItems,
 } from "./triage.js";
 import { focusPlace, restoreFocus } from "./focus.js";
 
@@ -286,10 +286,8 @@ function badges(q) {
       onclick: () => showOriginal(q),
     }, `疑似重复${score}`));
   }
-  if (flags.suggested_category && q.state === "pending") {
-    const item = ITEMS.get(flags.suggested_item);
-    out.push(el("span", { class: "badge suggest" },
-      `预选：${flags.suggested_category}${item ? ` · ${item.name}` : ""}`));
+  if (flags.understood === false && q.state === "pending") {
+    out.push(el("span", { class: "badge suggest" }, "可能不是交管业务问题"));
   }
   if (q.pinned) out.push(el("span", { class: "badge pinned" }, "置顶"));
   const r = restrictionOf(q.viewer_id);
@@ -354,6 +352,7 @@ function buildCard(q, entry, index, queued, highlight) {
       el("span", { class: `tag state-tag state-${q.state}` }, stateLabel),
       ...badges(q)),
     el("p", { class: "mod-text" }, q.text),
+    q.state === "pending" ? picks(q, entry) : null,
     metaBits.length ? el("p", { class: "mod-meta" }, ...metaBits) : null,
     notesList(q),
     outcome(q),
@@ -361,6 +360,40 @@ function buildCard(q, entry, index, queued, highlight) {
     actions(q, entry, index, queued),
     panel(q, entry),
     entry.error ? el("p", { class: "inline-error mod-error", role: "alert" }, entry.error) : null);
+}
+
+/** The engine's top suggested items on a pending question, each with its confidence; a
+ * moderator picks one (its key 1-3, or a click) to approve the question under it. */
+function picks(q, entry) {
+  const suggested = suggestedItems(q, ITEMS);
+  if (!suggested.length) return null;
+  const row = el("p", { class: "mod-picks" }, el("span", { class: "hint" }, "建议事项："));
+  suggested.forEach((s, n) => {
+    const label = [el("kbd", {}, String(n + 1)), ` ${s.name}`];
+    const confidence = confidenceText(s.confidence);
+    if (confidence) label.push(el("span", { class: "confidence" }, ` ${confidence}`));
+    row.append(TRIAGE
+      ? el("button", {
+        type: "button", class: "small secondary pick", disabled: entry.busy,
+        title: `通过，归入“${s.category} · ${s.name}”（按 ${n + 1}）`,
+        dataset: { pick: String(n + 1), item: s.id }, onclick: () => pick(q, n + 1),
+      }, ...label)
+      : el("span", { class: "badge suggest" }, ...label));
+  });
+  return row;
+}
+
+/** Approve `q` under its suggested item `n` (1-based), keeping a host already chosen. */
+function pick(q, n) {
+  const entry = ui(q.id);
+  const host = entry.values.host === undefined ? q.host_id || "" : entry.values.host;
+  const fields = pickFields(q, n, ITEMS, host);
+  if (!fields) {
+    entry.error = `没有第 ${n} 个建议事项。`;
+    render();
+    return undefined;
+  }
+  return act(q, "approve", fields).then(focusCurrent);
 }
 
 function outcome(q) {
@@ -899,9 +932,8 @@ const COMMANDS = {
   previous: () => moveCursor(-1),
   search: () => dom.search.focus(),
   help: () => showHelp(dom.help.hidden),
-  tab_pending: () => switchTab("pending"),
-  tab_queue: () => switchTab("queue"),
-  tab_done: () => switchTab("done"),
+  tab_previous: () => switchTab(stepTab(state.tab, -1)),
+  tab_next: () => switchTab(stepTab(state.tab, 1)),
   bulk_approve: () => TRIAGE && bulk("bulk_approve"),
   bulk_decline: () => TRIAGE && bulk("bulk_decline"),
   close: () => {
@@ -920,6 +952,9 @@ const COMMANDS = {
 // Commands on the question under the cursor: which states they apply in.
 const ON_CURRENT = {
   approve: [TRIAGE, ["pending"], keyboardApprove],
+  pick_1: [TRIAGE, ["pending"], (q) => pick(q, 1)],
+  pick_2: [TRIAGE, ["pending"], (q) => pick(q, 2)],
+  pick_3: [TRIAGE, ["pending"], (q) => pick(q, 3)],
   decline: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "decline")],
   merge: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "merge")],
   reply: [TRIAGE, ["pending", "queued"], (q) => openPanel(q, "reply")],

@@ -48,6 +48,42 @@ export function fillTemplate(text, q, items) {
     .replaceAll("{item_link}", item ? item.link || "" : "");
 }
 
+export const PICKS = 3; // suggested items shown on a pending question, picked with keys 1-3
+
+/** The understanding engine's suggested items of a question, best first, as
+ * {id, name, category, confidence} (confidence 0-1, or null when unknown): up to PICKS from
+ * `flags.suggested_items`, items no longer in the catalog left out; a question from before
+ * the engine has only `flags.suggested_item`. */
+export function suggestedItems(q, items) {
+  const flags = q.flags || {};
+  const listed = Array.isArray(flags.suggested_items) ? flags.suggested_items
+    : flags.suggested_item ? [{ id: flags.suggested_item, confidence: null }] : [];
+  const out = [];
+  for (const entry of listed) {
+    const item = entry && items.get(entry.id);
+    if (!item || out.some((s) => s.id === item.id)) continue;
+    const confidence = typeof entry.confidence === "number" ? entry.confidence : null;
+    out.push({ id: item.id, name: item.name, category: item.category, confidence });
+    if (out.length === PICKS) break;
+  }
+  return out;
+}
+
+/** The approve action's fields for picking suggestion `n` (1-based) of a question, keeping
+ * a host already chosen; null when there is no such suggestion. */
+export function pickFields(q, n, items, host = "") {
+  const chosen = suggestedItems(q, items)[n - 1];
+  if (!chosen) return null;
+  const fields = { category: chosen.category, item_id: chosen.id };
+  if (host) fields.host_id = host;
+  return fields;
+}
+
+/** A confidence as the console shows it: "82%", or "" when unknown. */
+export function confidenceText(confidence) {
+  return typeof confidence === "number" ? `${Math.round(confidence * 100)}%` : "";
+}
+
 export const FLAG_LABELS = {
   pii: "含个人信息", held: "命中屏蔽词", duplicate: "疑似重复", suggested: "有预选分类",
   noted: "有备注", me_too: "有人也想问",
@@ -111,9 +147,11 @@ export const KEYMAP = [
   ["A", "bulk_approve", "批量通过选中的问题"],
   ["D", "bulk_decline", "批量拒绝选中的问题"],
   ["/", "search", "搜索"],
-  ["1", "tab_pending", "切换到待审核"],
-  ["2", "tab_queue", "切换到队列"],
-  ["3", "tab_done", "切换到已处理"],
+  ["1", "pick_1", "通过，归入第 1 个建议事项"],
+  ["2", "pick_2", "通过，归入第 2 个建议事项"],
+  ["3", "pick_3", "通过，归入第 3 个建议事项"],
+  ["h", "tab_previous", "切换到上一个标签（待审核 / 队列 / 已处理）"],
+  ["l", "tab_next", "切换到下一个标签"],
   ["?", "help", "显示 / 隐藏快捷键帮助"],
   ["Escape", "close", "关闭面板或帮助"],
 ];
@@ -131,6 +169,14 @@ export function keyCommand({ key, ctrlKey, altKey, metaKey }, inField) {
 
 /** The id `delta` places from `current` in `ids`, kept within the list; the first when
  * `current` is not in it. */
+export const TABS = ["pending", "queue", "done"];
+
+/** The tab `delta` places from `tab`, going round. */
+export function stepTab(tab, delta) {
+  const index = Math.max(0, TABS.indexOf(tab));
+  return TABS[(index + delta + TABS.length) % TABS.length];
+}
+
 export function stepSelection(ids, current, delta) {
   if (!ids.length) return "";
   const index = ids.indexOf(current);
