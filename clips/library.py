@@ -97,6 +97,7 @@ class ClipLibrary:
             old = self.index
             self.catalog, self.words = catalog, words
             index = SearchIndex(self.index_path, Segmenter.for_catalog(catalog, words), catalog)
+            index.understand = old.understand  # the understanding engine's hook stays
             await asyncio.to_thread(index.open)
             self.index = index  # searches move to the new analyzer, then the old one closes
             await asyncio.to_thread(old.close)

@@ -18,7 +18,7 @@ import math
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from clips.search_query import (
     term_expression,
 )
 from clips.search_schema import CLIP_COLUMNS
+from clips.search_understood import INTENT_CLIPS, Understand, merge
 from moderation.catalog import Catalog
 from moderation.segment import AnalyzedQuery, Segmenter, Term
 
@@ -132,6 +133,9 @@ class SearchIndex(IndexFile):
         super().__init__(path, segmenter, catalog)
         self.weights = weights
         self.rank_window = rank_window
+        # The understanding engine's reading of a query (``clips.search_understood``), set
+        # by the app once the engine is ready; None: plain BM25.
+        self.understand: Understand | None = None
 
     def search(
         self,
@@ -149,6 +153,27 @@ class SearchIndex(IndexFile):
         filters, newest first unless sorted by views. Raises ``BadSearchRequest`` for a
         parameter out of its range (see the constants); a page past the last is empty.
         """
+        result = self._search(query, category, item_id, sort, page, per_page)
+        understand = self.understand
+        if understand is None or sort != "relevance" or item_id or page != 1 or not result.terms:
+            return result
+        intents = [i for i in understand(" ".join(query.split())[:MAX_QUERY_CHARS])
+                   if (item := self.catalog.get(i)) and (not category or item.category == category)]
+        found: list[Hit] = []
+        for intent in intents:
+            within = self._search(query, category, intent, "relevance", 1, INTENT_CLIPS)
+            if not within.hits:
+                within = self._search("", category, intent, "popular", 1, INTENT_CLIPS)
+            found.extend(within.hits)
+        if not found:
+            return result
+        plain = {hit.clip_id for hit in result.hits}
+        added = sum(hit.clip_id not in plain for hit in found)
+        return replace(result, hits=merge(found, result.hits, per_page),
+                       total=result.total + added, suggestions=None)
+
+    def _search(self, query: str, category: str | None, item_id: str | None, sort: str,
+                page: int, per_page: int) -> SearchResult:
         query, category, item_id = check_request(query, category, item_id, sort, page, per_page)
         collapsed = " ".join(query.split())
         truncated = len(collapsed) > MAX_QUERY_CHARS

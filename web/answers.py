@@ -51,11 +51,13 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
         understander.rebuild(moderation.catalog, words)
         moderation.item_hints = understander.item_hints
         moderation.on_changed.append(understander.question_changed)
+        app[keys.LIBRARY].index.understand = understander.intents
     try:
         yield
     finally:
         moderation.item_hints = None
         moderation.stop_hints()
+        app[keys.LIBRARY].index.understand = None
         if understander.question_changed in moderation.on_changed:
             moderation.on_changed.remove(understander.question_changed)
         await understander.close()

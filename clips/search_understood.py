@@ -1,0 +1,41 @@
+"""Library search read through the understanding engine (issue 12): the same engine that
+suggests items to moderators says which business items a query is about, and the clips of
+those items come first, so a colloquial query ("小本本上的钢印看不清了") finds the clip of
+its item even when it shares no word with the clip's text.
+
+``SearchIndex.understand`` is the hook (``None``: plain BM25, as before); ``web/answers.py``
+sets it to the engine's intents when the engine is ready. It applies to the first page of a
+relevance-sorted search without an item filter; the intents are limited to the chosen
+category. Each intent contributes its ``INTENT_CLIPS`` best clips for the query (BM25 within
+the item, or its most watched when none match a word); the plain hits follow, without
+repeats. Later pages are the plain search's, so a boosted clip may appear again there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+INTENT_CLIPS = 3  # clips of each understood item put first
+Understand = Callable[[str], Sequence[str]]  # query -> its business items; () when not ours
+
+
+
+
+class _Clip(Protocol):
+    @property
+    def clip_id(self) -> str: ...
+
+
+H = TypeVar("H", bound=_Clip)
+
+
+def merge(intent_hits: Sequence[H], plain: Sequence[H], per_page: int) -> tuple[H, ...]:
+    """The intents' clips first, then the plain hits not among them, one page long."""
+    seen: set[str] = set()
+    out: list[H] = []
+    for hit in (*intent_hits, *plain):
+        if hit.clip_id not in seen:
+            seen.add(hit.clip_id)
+            out.append(hit)
+    return tuple(out[:per_page])

@@ -1,0 +1,83 @@
+"""Library search read through the understanding engine (``clips.search_understood``): a
+colloquial query finds the clip of its business item first, even when plain BM25 puts
+another item's clip first; filters, other sorts and later pages are left alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clips.search import SearchIndex
+from clips.search_schema import IndexedClip
+from moderation.catalog import Catalog, load_catalog
+from moderation.segment import Segmenter, load_word_list
+from tests.web.understanding import shared_engine
+
+# Written for this test (not from the relevance set), as citizens type them.
+COLLOQUIAL = {
+    "小电驴想挂个牌照去哪弄": "ebike-registration",
+    "罚单的钱在手机上咋交": "fine-payment",
+    "考驾照的时候科目一能换个地方考吗": "exam-location-change",
+    "外地的车在这边能不能验": "inspection-offsite",
+    "车牌子掉了一块": "plate-replace",
+}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def index(tmp_path: Path, catalog: Catalog) -> Iterator[SearchIndex]:
+    """One clip per catalog item, indexed as the app indexes a clip filed under it."""
+    docs = [
+        IndexedClip(
+            clip_id=f"clip-{item.id}", title=item.name, question="", summary=item.description,
+            captions=item.description, keywords=(item.name, *item.keywords),
+            category=item.category, item_id=item.id,
+            published_at=1_700_000_000.0 + n, updated_at=1_700_000_000.0 + n,
+        )
+        for n, item in enumerate(catalog.items)
+    ]
+    with SearchIndex(tmp_path / "search.sqlite3",
+                     Segmenter.for_catalog(catalog, load_word_list()), catalog) as index:
+        index.rebuild(docs)
+        yield index
+
+
+def first_items(index: SearchIndex, query: str, **params: str) -> list[str]:
+    return [hit.item_id for hit in index.search(query, per_page=3, **params).hits]
+
+
+def test_a_colloquial_query_finds_the_clip_of_its_item_first(index: SearchIndex) -> None:
+    plain = {query: first_items(index, query) for query in COLLOQUIAL}
+    engine = shared_engine()
+    index.understand = lambda text: engine.understand(text).intents
+    for query, item_id in COLLOQUIAL.items():
+        assert first_items(index, query)[:1] == [item_id], query
+    # Plain BM25 put another item first for most of them: the engine made the difference.
+    assert sum(found[:1] != [COLLOQUIAL[query]] for query, found in plain.items()) >= 3
+
+
+def test_an_understood_item_with_no_matching_word_still_brings_its_clips(
+        index: SearchIndex) -> None:
+    index.understand = lambda text: ("registration-cert",)
+    result = index.search("钢印", per_page=5)
+    assert result.hits and result.hits[0].item_id == "registration-cert"
+    assert result.total >= 1 and result.suggestions is None
+
+
+def test_filters_other_sorts_and_later_pages_are_plain(index: SearchIndex) -> None:
+    query = "车牌子掉了一块"
+    plain_newest = first_items(index, query, sort="newest")
+    plain_page2 = index.search(query, per_page=3, page=2).hits
+    index.understand = lambda text: ("license-reissue",)
+    assert first_items(index, query, sort="newest") == plain_newest
+    assert index.search(query, per_page=3, page=2).hits == plain_page2
+    # An item filter wins over the engine's reading; so does a category that excludes it.
+    assert set(first_items(index, query, item_id="plate-replace")) == {"plate-replace"}
+    assert "license-reissue" not in first_items(index, query, category="机动车")
+    assert first_items(index, query)[0] == "license-reissue"
