@@ -43,6 +43,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,6 +191,21 @@ def calibrate(engine_for: EngineFor, cases: list[Case]) -> None:
               f" off-topic rejected {rejected / (len(cases) - on):.3f}", file=sys.stderr)
 
 
+def confusions(engine_for: EngineFor, cases: list[Case]) -> None:
+    """The item pairs the engine confuses on ``cases`` (its first item, the expected one),
+    most frequent first, as ``moderation.confusions`` lists moderators' corrections; stderr."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for case in cases:
+        if case.off_topic:
+            continue
+        result = engine_for(case.q).understand(case.q)
+        first = result.items[0][0] if result.understood else "(rejected)"
+        if first not in case.items:
+            pairs[(first, case.items[0])] += 1
+    for (first, expected), count in pairs.most_common():
+        print(f"confused {count}x: engine {first} -> expected {expected}", file=sys.stderr)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
@@ -247,6 +263,8 @@ def main() -> None:
     parser.add_argument("--misses", choices=HALVES, help="list this half's misses on stderr")
     parser.add_argument("--half", choices=HALVES, action="append",
                         help="only these halves (default: both; tune with dev only)")
+    parser.add_argument("--confusions", action="store_true",
+                        help="list the item pairs the engine confuses on dev and stop")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the engine's confidence calibration on dev and stop")
     args = parser.parse_args()
@@ -256,6 +274,9 @@ def main() -> None:
     cases = load_cases()
     chosen_halves = args.half or list(HALVES)
     halves = {half: [case for case in cases if case.half == half] for half in chosen_halves}
+    if args.confusions:
+        confusions(seeded_engines(catalog, {"dev": halves["dev"]}), halves["dev"])
+        return
     if args.calibrate:
         calibrate(seeded_engines(catalog, {"dev": halves["dev"]}), halves["dev"])
         return

@@ -32,6 +32,7 @@ from moderation.catalog_edit import (
     with_item,
     without_item,
 )
+from moderation.confusions import desk_agreement
 from moderation.data_files import (
     CATALOG,
     MAX_TEXT_CHARS,
@@ -367,6 +368,16 @@ async def misses_page(request: web.Request) -> web.Response:
     return render(request, "admin/misses.html", misses=misses, limit=MISSES_SHOWN)
 
 
+# --- the understanding engine's confusions ----------------------------------------------
+
+
+async def understanding_page(request: web.Request) -> web.Response:
+    """Which items the engine confuses, from moderators' corrections (moderation.confusions)."""
+    found = await desk_agreement(request.app[keys.STORE])
+    names = {item.id: item.name for item in request.app[keys.MODERATION].catalog.items}
+    return render(request, "admin/understanding.html", agreement=found, names=names)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/catalog", catalog_page, ADMIN),
     Route("GET", "/admin/catalog/item", item_form, ADMIN),
@@ -376,4 +387,5 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/admin/synonyms", synonyms_page, ADMIN),
     Route("POST", "/admin/synonyms", synonyms_submit, ADMIN),
     Route("GET", "/admin/search-misses", misses_page, ADMIN),
+    Route("GET", "/admin/understanding", understanding_page, ADMIN),
 )
