@@ -1,6 +1,9 @@
-"""The admin-editable data files: the service catalog and the search word list.
+"""The admin-editable data files: the service catalog, the search word list and the knowledge
+base.
 
-Both ship with the code (``moderation/service_catalog.toml``, ``moderation/synonyms.toml``). An
+All ship with the code (``moderation/service_catalog.toml``, ``moderation/synonyms.toml``,
+``moderation/knowledge.toml``; the knowledge base is validated against the catalog, so it is
+parsed by ``moderation.knowledge_edit`` and stored through ``store_text``). An
 admin's edit is validated by the same parser that loads the file at start and, only if it
 parses, stored as a ``DataFile`` record, so every node of a MongoDB deployment reads the same
 text; without a record the shipped copy is used. ``restore`` drops the record (back to the
@@ -31,11 +34,13 @@ from store.records import DataFile
 
 CATALOG = "service_catalog"
 WORD_LIST = "synonyms"
+KNOWLEDGE = "knowledge"
 MAX_TEXT_CHARS = 400_000  # the shipped catalog is about 40,000 characters
 
 _SHIPPED = {
     CATALOG: ("moderation", CATALOG_RESOURCE, "业务目录"),
     WORD_LIST: ("moderation", WORD_LIST_RESOURCE, "搜索词表"),
+    KNOWLEDGE: ("moderation", "knowledge.toml", "知识库"),
 }
 
 
@@ -115,6 +120,17 @@ async def save(store: Store, file_id: str, text: str, *, expected_version: int, 
     shipped copy). Returns the parsed file. Raises ``DataFileError`` (invalid, or someone
     saved meanwhile) or ``StoreError`` (nothing saved)."""
     parsed = parse(file_id, text.replace("\r\n", "\n"))
+    await store_text(store, file_id, text, expected_version=expected_version, actor=actor,
+                     now=now, also_audit=also_audit, audit=audit)
+    return parsed
+
+
+async def store_text(store: Store, file_id: str, text: str, *, expected_version: int,
+                     actor: str, now: float | None = None, also_audit: Sequence[AuditNote] = (),
+                     audit: Audit | None = None) -> None:
+    """Store ``text`` (already validated by the caller) as the edit of ``file_id`` made from
+    version ``expected_version``, with its audit entries; raises ``DataFileError`` when
+    someone saved meanwhile."""
     now = time.time() if now is None else now
     audit = audit or Audit()
     try:
@@ -135,7 +151,6 @@ async def save(store: Store, file_id: str, text: str, *, expected_version: int, 
                             after=note.after, at=now)
     except (VersionConflict, Conflict):
         raise DataFileError("别人刚刚保存过这个文件，请重新打开后再改。") from None
-    return parsed
 
 
 async def restore(store: Store, file_id: str, *, actor: str, now: float | None = None,

@@ -60,11 +60,14 @@ def load_knowledge(path: Path | None = None, *, catalog: Catalog | None = None) 
                            source=source)
 
 
-def parse_knowledge(text: str, catalog: Catalog, *, source: str = "<knowledge>") -> KnowledgeBase:
+def parse_knowledge(text: str, catalog: Catalog, *, source: str = "<knowledge>",
+                    skip_unknown_items: bool = False) -> KnowledgeBase:
     """Validate TOML text of the form ``[[entry]] ...`` and build a ``KnowledgeBase``.
 
     Every entry names a catalog item; an entry of an item whose catalog entry has a
-    ``verify`` note must be a draft, since its facts are not confirmed yet.
+    ``verify`` note must be a draft, since its facts are not confirmed yet. With
+    ``skip_unknown_items`` the entries of items not in ``catalog`` are left out instead (a
+    stored knowledge base read after an admin removed an item from the catalog).
     """
     try:
         document = tomllib.loads(text)
@@ -79,6 +82,9 @@ def parse_knowledge(text: str, catalog: Catalog, *, source: str = "<knowledge>")
     entries: list[KnowledgeEntry] = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_entries, start=1):
+        if (skip_unknown_items and isinstance(raw, dict) and isinstance(raw.get("item"), str)
+                and catalog.get(raw["item"].strip()) is None):
+            continue
         entry = _parse_entry(raw, f"知识库 {source} 第 {index} 条", catalog)
         if entry.id in seen:
             raise KnowledgeError(f"知识库 {source} 中条目 {entry.id!r} 的 id 重复")
@@ -107,6 +113,12 @@ def _texts(
     if len(value) > most:
         raise KnowledgeError(f"{label} 的 {key} 过多（最多 {most} 项）")
     return tuple(v.strip() for v in value)
+
+
+def parse_entry(raw: Any, where: str, catalog: Catalog) -> KnowledgeEntry:
+    """One entry from its fields (``id``, ``item``, ``questions``, ``answer``, ``bring``,
+    ``link``, ``draft``); errors name it by ``where``."""
+    return _parse_entry(raw, where, catalog)
 
 
 def _parse_entry(raw: Any, where: str, catalog: Catalog) -> KnowledgeEntry:
