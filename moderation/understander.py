@@ -76,7 +76,8 @@ class Understander:
     def __init__(self, build: Builder = build_engine) -> None:
         self._build = build
         self.engine: Understanding | None = None
-        self.knowledge = KnowledgeBase(())
+        self.knowledge = KnowledgeBase(())  # in use: what /ask shows and the engine learned
+        self._knowledge_source: KnowledgeBase | None = None  # the admins' edit; None: shipped
         self._examples: list[tuple[str, str]] = []
         self._generation = 0
         self._task: asyncio.Task[None] | None = None
@@ -107,7 +108,7 @@ class Understander:
             await asyncio.gather(previous, return_exceptions=True)
         if generation != self._generation:
             return  # superseded while waiting
-        knowledge = shipped_knowledge(catalog)
+        knowledge = self.knowledge_for(catalog)
         known = len(self._examples)
         examples = [(t, i) for t, i in self._examples if catalog.get(i) is not None]
         try:
@@ -126,6 +127,20 @@ class Understander:
         self.ready.set()
         log.info("understanding engine ready (%d items, %d learned examples)",
                  len(catalog.items), len(self._examples))
+
+    def knowledge_for(self, catalog: Catalog) -> KnowledgeBase:
+        """The knowledge base in use (an admin's edit, else the shipped one) without the
+        entries of items no longer in ``catalog``."""
+        source = self._knowledge_source
+        if source is None:
+            return shipped_knowledge(catalog)
+        return KnowledgeBase(tuple(e for e in source.entries if catalog.get(e.item_id)))
+
+    def set_knowledge(self, knowledge: KnowledgeBase, catalog: Catalog) -> None:
+        """Use an edited knowledge base: shown at once (``knowledge``); the engine learns its
+        phrasings at the next build (the caller rebuilds when the engine is on)."""
+        self._knowledge_source = knowledge
+        self.knowledge = self.knowledge_for(catalog)
 
     async def close(self) -> None:
         """Abandon a build or refit under way: its daemon thread cannot be interrupted, but

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -26,14 +27,16 @@ from urllib.parse import parse_qsl, quote
 from aiohttp import web
 
 from clips.answers import MAX_QUESTION_CHARS, Answer, Answers, find_answers
-from moderation import data_files
-from moderation.understander import Understander, shipped_knowledge, stored_examples
+from moderation import data_files, knowledge_edit
+from moderation.data_files import DataFileError
+from moderation.understander import Understander, stored_examples
 from web import keys
 from web.errors import Problem
 from web.library_view import clean_text, clip_path
 from web.routing import Route
 from web.security import own_origin
 
+log = logging.getLogger(__name__)
 RETRY_SECONDS = 5
 _dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 
@@ -44,7 +47,12 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
     app[keys.UNDERSTANDER] = understander
     moderation = app[keys.MODERATION]
     # The published answers are shown (/ask/faq) whether or not the engine is built.
-    understander.knowledge = shipped_knowledge(moderation.catalog)
+    try:
+        stored = await knowledge_edit.load(app[keys.STORE], moderation.catalog)
+        understander.set_knowledge(stored.knowledge, moderation.catalog)
+    except DataFileError:  # e.g. a catalog edit made an entry invalid: the shipped one serves
+        log.exception("the edited knowledge base cannot be used; using the shipped one")
+        understander.knowledge = understander.knowledge_for(moderation.catalog)
     if app[keys.SETTINGS].understanding.enabled:
         words = await data_files.load_word_list(app[keys.STORE])
         understander.restore(await stored_examples(app[keys.STORE]))

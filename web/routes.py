@@ -15,6 +15,7 @@ from aiohttp import web
 from web import (
     admin,
     admin_catalog,
+    admin_knowledge,
     admin_sessions,
     answers,
     api,
@@ -69,7 +70,8 @@ ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
                               + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
-                              + overlay.ROUTES)
+                              + overlay.ROUTES
+                              + admin_knowledge.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:
