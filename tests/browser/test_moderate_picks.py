@@ -23,8 +23,10 @@ async def test_a_suggested_item_is_picked_with_one_key(live_server: LiveServer,
     moderation = live_server.app[keys.MODERATION]
     moderation.item_hints = understander.item_hints
     session = await setup(live_server)
-    question, _ = await moderation.ask(session.id, "viewer-1", "10.0.0.1", uuid.uuid4().hex,
-                                       "驾驶证弄丢了要去哪里补一本")
+    asked, _ = await moderation.ask(session.id, "viewer-1", "10.0.0.1", uuid.uuid4().hex,
+                                    "驾驶证弄丢了要去哪里补一本")
+    await moderation.hints_settled()  # the engine's reading follows the ack
+    question = (await moderation.board(session.id)).questions[asked.id]
     suggested = [s["id"] for s in question.flags["suggested_items"]]
     assert len(suggested) == 3
     items = [moderation.catalog.get(item_id) for item_id in suggested]
