@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from live.events import PUBLIC, SESSION, Event
+from live.events import PUBLIC, SESSION
+from live.hub import numbered
 from tests.live.conftest import Live
 from web import auth, caps, keys, ws
 
@@ -85,8 +86,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_cut_off(live: Live) ->
     # its send queue are full, it must be dropped, while the other viewer is served.
     dropped = asyncio.Event()
     for i in range(limit + 400):
-        await live.app[keys.EVENTLOG].emit(live.session.id, [
-            Event(PUBLIC, SESSION, {"session": {"n": i, "padding": padding}})])
+        # Straight to the broker (as fast as the old synchronous publish): a transaction
+        # per event would give the stalled client's reader time to empty the kernel buffers.
+        channel = hub.channels[live.session.id]
+        live.app[keys.BROKER].publish(live.session.id, [numbered(
+            channel.seq + 1, PUBLIC, SESSION, {"session": {"n": i, "padding": padding}})])
         await reader_ok.until(lambda f, i=i: f.get("session", {}).get("n") == i)
         reader_ok.seen.clear()
         if hub.counts(live.session.id)["viewers"] == 1:
