@@ -62,6 +62,11 @@ def as_event(event: Numbered) -> Event:
     return Event(event.audience, kind, body)
 
 
+def rows(events: Iterable[Event]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Events as the store's outbox takes them: (audience, kind, data)."""
+    return [(e.audience, e.kind, e.data) for e in events]
+
+
 class EventLog:
     def __init__(self, store: EventStoreTx, broker: Broker) -> None:
         self.store = store
@@ -77,11 +82,18 @@ class EventLog:
         found = list(events)
         if not found:
             return Pending(session_id)
-        seqs: Sequence[int] = await tx.append_events(
-            session_id, [(e.audience, e.kind, e.data) for e in found])
+        seqs: Sequence[int] = await tx.append_events(session_id, rows(found))
+        return self.numbered(session_id, found, seqs)
+
+    @staticmethod
+    def numbered(session_id: str, events: Sequence[Event], seqs: Sequence[int]) -> Pending:
+        """The events the store has just numbered ``seqs`` (for a producer that appended
+        them in a store operation of its own, e.g. ``Store.insert_question_with_events``)."""
+        if not events or not seqs:
+            return Pending(session_id)
         first = int(seqs[0])
         return Pending(session_id, tuple(numbered(first + i, e.audience, e.kind, e.data)
-                                         for i, e in enumerate(found)))
+                                         for i, e in enumerate(events)))
 
     def publish(self, *pending: Pending) -> None:
         """Hand committed events to the broker (never waits; delivery failures are the

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from live.eventlog import EventLog, Pending
+from live.eventlog import EventLog, Pending, rows
 from moderation.audit import Audit
 from moderation.board import Limits
 from moderation.catalog import Catalog
@@ -124,13 +124,14 @@ class ViewerIntake(SessionEnd, LaterHints):
         return stored, created
 
     async def _store_question(self, question: Question) -> tuple[Question, bool, Pending]:
-        """The question and its events in one transaction (a retry's question is returned
-        as stored, with no events)."""
+        """The question and its events in one atomic store operation (a retry's question is
+        returned as stored, with no events)."""
+        events = self._events(None, question)  # what a new question announces
         try:
-            async with self.store.transaction() as tx:
-                stored, created = await tx.insert_question(question)
-                pending = await self.eventlog.append(
-                    tx, question.session_id, self._events(None, stored) if created else ())
+            stored, created, seqs = await self.store.insert_question_with_events(
+                question, rows(events))
+            pending = self.eventlog.numbered(question.session_id, events if created else [],
+                                             seqs)
         except Conflict:  # a retry racing this one stored it first
             stored, created = await self.store.insert_question(question)
             pending = Pending(question.session_id)

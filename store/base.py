@@ -35,7 +35,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from store.aggregates import StoreAggregates
-from store.events import StoreEvents
+from store.events import NewEvent, StoreEvents
 from store.records import (
     AuditEntry,
     Job,
@@ -229,6 +229,20 @@ class Store(StoreAggregates, StoreEvents, abc.ABC):
 
         A retry with the same client id in the same session returns the first stored
         question and ``False``; the same client id in another session is a new question."""
+
+    async def insert_question_with_events(
+        self, question: Question, events: Sequence[NewEvent], *, now: float | None = None,
+    ) -> tuple[Question, bool, range]:
+        """``insert_question`` and, when the question is new, ``append_events`` for it, in
+        one atomic step: (stored, created, the events' seqs — empty for a retry). The
+        viewer's hot path; a backend may do it in one operation (SQLite) rather than a
+        transaction block."""
+        async with self.transaction() as tx:
+            stored, created = await tx.insert_question(question)
+            if not created or not events:
+                return stored, created, range(1, 1)
+            seqs = await tx.append_events(question.session_id, events, now=now)
+        return stored, created, seqs
 
     @abc.abstractmethod
     async def increment(

@@ -35,6 +35,25 @@ _INSERT = ("INSERT INTO events (session_id, seq, audience, kind, data, created_a
            "VALUES (?, ?, ?, ?, ?, ?)")
 
 
+Row = tuple[str, str, str]  # audience, kind, data as JSON
+
+
+def event_rows(session_id: str, events: Sequence[NewEvent]) -> list[Row]:
+    """Events checked and encoded, ready for ``append_rows`` on the writer."""
+    return [(a, k, json.dumps(d, ensure_ascii=False))
+            for a, k, d in check_new_events(session_id, events)]
+
+
+def append_rows(conn: sqlite3.Connection, session_id: str, rows: list[Row], at: float
+                ) -> range:
+    """On the writer, inside its transaction: take the next numbers and insert the events."""
+    last = int(conn.execute(_TAKE, (session_id, len(rows))).fetchone()[0])
+    first = last - len(rows) + 1
+    conn.executemany(_INSERT, [(session_id, first + i, a, k, d, at)
+                               for i, (a, k, d) in enumerate(rows)])
+    return range(first, last + 1)
+
+
 def _event(row: sqlite3.Row) -> StoredEvent:
     return StoredEvent(session_id=row["session_id"], seq=row["seq"], audience=row["audience"],
                        kind=row["kind"], data=json.loads(row["data"]),
@@ -57,20 +76,11 @@ class SQLiteEvents(StoreEvents):
                             now: float | None = None) -> range:
         if not self.in_transaction:
             refuse_outside_transaction()
-        checked = check_new_events(session_id, events)
-        at = time.time() if now is None else float(now)
-        rows = [(a, k, json.dumps(d, ensure_ascii=False)) for a, k, d in checked]
+        rows = event_rows(session_id, events)
         if not rows:
             return range(1, 1)
-
-        def op(conn: sqlite3.Connection) -> range:
-            last = int(conn.execute(_TAKE, (session_id, len(rows))).fetchone()[0])
-            first = last - len(rows) + 1
-            conn.executemany(_INSERT, [(session_id, first + i, a, k, d, at)
-                                       for i, (a, k, d) in enumerate(rows)])
-            return range(first, last + 1)
-
-        return await self._write(op)
+        at = time.time() if now is None else float(now)
+        return await self._write(lambda conn: append_rows(conn, session_id, rows, at))
 
     async def events_since(self, session_id: str, after_seq: int, limit: int = 1000
                            ) -> list[StoredEvent]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import json
 import sqlite3
+import time
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -28,8 +29,9 @@ from store.base import (
     parse_order,
     parse_where,
 )
+from store.events import NewEvent
 from store.records import Job, Question, field_names, to_dict
-from store.sqlite_events import SQLiteEvents
+from store.sqlite_events import SQLiteEvents, append_rows, event_rows
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -108,6 +110,21 @@ def apply_changes(
     table = cls.collection  # type: ignore[attr-defined]
     conn.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE id = ?", [*params, record_id])
     return get_row(conn, cls, record_id)
+
+
+def _insert_question(conn: sqlite3.Connection, question: Question) -> tuple[Question, bool]:
+    row = to_row(question)
+    sql = (f"INSERT INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+           "ON CONFLICT (session_id, viewer_id, client_id) DO NOTHING")
+    if conn.execute(sql, list(row.values())).rowcount == 1:
+        return question, True
+    existing = conn.execute(
+        "SELECT * FROM questions WHERE session_id = ? AND viewer_id = ? AND client_id = ?",
+        (question.session_id, question.viewer_id, question.client_id),
+    ).fetchone()
+    if existing is None:  # the clash was on the question id itself
+        raise Conflict(f"question {question.id} already exists")
+    return from_row(Question, existing), False
 
 
 class SQLiteRecords(SQLiteAggregates, SQLiteEvents, Store):
@@ -202,23 +219,21 @@ class SQLiteRecords(SQLiteAggregates, SQLiteEvents, Store):
     # --- operations with their own atomicity ----------------------------------------------
 
     async def insert_question(self, question: Question) -> tuple[Question, bool]:
-        row = to_row(question)
-        sql = (
-            f"INSERT INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-            "ON CONFLICT (session_id, viewer_id, client_id) DO NOTHING"
-        )
+        return await self._write(lambda conn: _insert_question(conn, question))
 
-        def op(conn: sqlite3.Connection) -> tuple[Question, bool]:
-            if conn.execute(sql, list(row.values())).rowcount == 1:
-                return question, True
-            existing = conn.execute(
-                "SELECT * FROM questions WHERE session_id = ? AND viewer_id = ? "
-                "AND client_id = ?",
-                (question.session_id, question.viewer_id, question.client_id),
-            ).fetchone()
-            if existing is None:  # the clash was on the question id itself
-                raise Conflict(f"question {question.id} already exists")
-            return from_row(Question, existing), False
+    async def insert_question_with_events(
+        self, question: Question, events: Sequence[NewEvent], *, now: float | None = None,
+    ) -> tuple[Question, bool, range]:
+        # One operation on the writer, so it joins a group commit like any plain write and
+        # never holds the writer across trips to the event loop (as a block would).
+        rows = event_rows(question.session_id, events)
+        at = time.time() if now is None else float(now)
+
+        def op(conn: sqlite3.Connection) -> tuple[Question, bool, range]:
+            stored, created = _insert_question(conn, question)
+            if not created or not rows:
+                return stored, created, range(1, 1)
+            return stored, created, append_rows(conn, question.session_id, rows, at)
 
         return await self._write(op)
 

@@ -5,6 +5,7 @@ stream, two nodes numbering one session — is at the end, on ``mongo_store``.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from store.base import Store, StoreUnavailable, TransactionAborted
 from store.events import ResumeToken, StoredEvent
 from store.mongo import MongoStore
 from store.records import StaffUser, new_id
+from tests.store.test_contract import question
 
 NOW = 1_760_000_000.0
 
@@ -46,6 +48,21 @@ async def test_append_numbers_a_sessions_events_consecutively_from_one(store: St
     assert await store.last_event_seq("s2") == 1
     assert await store.last_event_seq("never") == 0
     assert await store.events_since("never", 0) == []
+
+
+async def test_a_new_question_and_its_events_are_one_step_and_a_retry_has_none(
+        store: Store) -> None:
+    async with store.transaction() as tx:
+        await tx.append_events("s1", [ev(1)], now=NOW)
+    q = question("s1")
+    stored, created, seqs = await store.insert_question_with_events(
+        q, [ev(2, "staff"), ev(3)], now=NOW)
+    assert (stored, created, seqs) == (q, True, range(2, 4))
+    retry = dataclasses.replace(q, id=new_id())  # same session, viewer and client id
+    again, created, seqs = await store.insert_question_with_events(retry, [ev(4)], now=NOW)
+    assert (again.id, created, list(seqs)) == (q.id, False, [])
+    assert [e.seq for e in await store.events_since("s1", 0)] == [1, 2, 3]
+    assert await store.last_event_seq("s1") == 3
 
 
 async def test_events_since_pages_after_a_seq(store: Store) -> None:
