@@ -12,6 +12,7 @@ from store.base import (
     StoreUnavailable,
     VersionConflict,
 )
+from store.events import StoredEvent
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -22,6 +23,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "StoredEvent",
     "VersionConflict",
     "make_store",
 ]
