@@ -102,6 +102,10 @@ ADMIN_PASSWORD = "bench-admin-" + uuid.uuid4().hex[:12]
 HOST_PASSWORD = "bench-host-" + uuid.uuid4().hex[:12]
 CATEGORY = "机动车"
 
+# How long a question phase waits for the answers still outstanding when it ends: a server
+# that falls behind (a loaded machine) is measured, not failed.
+DRAIN_SECONDS = 180
+
 TARGETS = {
     "fanout_p99_ratio_max": 1.3,
     "kib_per_idle_connection_max": 20.0,  # issue 13 (was 25.0 for issue 3)
@@ -517,7 +521,7 @@ class Load:
                 per_second[int(acked - start)] += 1
             seen = len(asks.acks)
         asks.closed_loop = False
-        self.reactor.run_until(lambda: not asks.sent, 30, "outstanding asks")
+        self.reactor.run_until(lambda: not asks.sent, DRAIN_SECONDS, "outstanding asks")
         window = [a for a in asks.acks if a[2] <= end]
         lat = [a[2] - a[1] for a in window]
         return {
@@ -544,7 +548,7 @@ class Load:
                 k += 1
                 due = start + k / rate
             self.reactor.poll(max(0.0, min(due - time.monotonic(), 0.05)))
-        self.reactor.run_until(lambda: not asks.sent, 30, "outstanding asks")
+        self.reactor.run_until(lambda: not asks.sent, DRAIN_SECONDS, "outstanding asks")
         lat = [a[2] - a[1] for a in asks.acks]
         sched = [a[2] - a[0] for a in asks.acks]
         span = max(a[2] for a in asks.acks) - start
