@@ -700,7 +700,8 @@ def run_product(args: argparse.Namespace, tmp: Path, results: dict[str, Any]) ->
                 meter = CpuMeter(server.pid)
                 out = run(askers)
                 out["cpu"] = meter.read()
-            acked = out.get("acked") or 0
+            # Every question answered in the phase, also those answered after its window.
+            acked = out.get("created") or out.get("acked") or 0
             if acked:
                 out["server_cpu_ms_per_ack"] = round(
                     out["cpu"]["server_cpu"] * out["cpu"]["wall_s"] / acked * 1000, 2)
