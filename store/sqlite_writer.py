@@ -104,12 +104,15 @@ class GroupFailed(Exception):
 
 def run_op(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
            ) -> tuple[bool, Any]:
-    """One operation in its own savepoint: a refused operation leaves no trace. SQLite
-    errors (disk full, I/O) propagate: they end the whole group."""
+    """One operation in its own savepoint: a refused operation (or a bug in one) leaves no
+    trace and goes back to its caller. SQLite errors (disk full, I/O) propagate: they end the
+    whole group."""
     conn.execute("SAVEPOINT op")
     try:
         result = fn(conn)
-    except (StoreError, ValueError) as exc:
+    except sqlite3.Error:
+        raise
+    except Exception as exc:  # StoreError, ValueError, or a bug: the caller's to see
         conn.execute("ROLLBACK TO op")
         conn.execute("RELEASE op")
         return False, exc

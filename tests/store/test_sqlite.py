@@ -221,3 +221,19 @@ def test_migration_numbers_are_unique_and_contiguous() -> None:
     # the second file would silently never run on a database that has the first.
     versions = [version for version, _ in migrations()]
     assert versions == list(range(1, len(versions) + 1)), versions
+
+
+async def test_a_bug_in_one_operation_fails_that_operation_not_the_writer(
+    sqlite_store: SQLiteStore,
+) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO store_meta VALUES ('half', 'done')")
+        raise KeyError("a bug")
+
+    others = [asyncio.create_task(sqlite_store.insert(user(f"u{i}"))) for i in range(3)]
+    with pytest.raises(KeyError):
+        await sqlite_store._write(broken)
+    await asyncio.gather(*others)
+    assert await sqlite_store.count(StaffUser) == 3
+    assert await sqlite_store._read(lambda c: c.execute(
+        "SELECT COUNT(*) FROM store_meta WHERE key = 'half'").fetchone()[0]) == 0
