@@ -14,6 +14,7 @@ from live.recordings import Recordings
 from live.redis_link import Redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.viewer_counts import ViewerCounts
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
@@ -44,6 +45,8 @@ NODE_ID = web.AppKey("node_id", str)
 # Set only on a clustered node ([cluster] redis_url); read with ``app.get(keys.REDIS)``.
 REDIS = web.AppKey("redis", Redis)
 REVIEW = web.AppKey("review", ClipReview)
+# Viewers and staff watching a session, over every node (live.viewer_counts).
+VIEWER_COUNTS = web.AppKey("viewer_counts", ViewerCounts)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 
