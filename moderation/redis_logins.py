@@ -5,7 +5,8 @@ address) and per address (``ADDRESS_FACTOR`` times the allowance), the lock doub
 ``first_wait`` up to ``max_wait`` once the allowance is spent, a success forgetting only its
 own pair. Each key is a hash {count, until (ms)} that expires ``max_wait`` after its lock
 ends, which is exactly when the in-memory throttle forgets a pair. A failure updates both
-keys in one Lua script, so failures arriving at two nodes at once both count.
+keys in one Lua script (which also treats a pair past that time as forgotten, whatever the
+key's TTL), so failures arriving at two nodes at once both count.
 
 If Redis does not answer, ``wait`` raises ``LimitsUnavailable`` and sign-in is refused (fail
 closed: an attacker who can make Redis slow must not get unthrottled guesses). Recording a
@@ -29,8 +30,9 @@ FAIL_SCRIPT = NOW_LUA + """
 local first, longest = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function fail(key, allowance)
   local rec = redis.call('HMGET', key, 'count', 'until')
-  local count = (tonumber(rec[1]) or 0) + 1
-  local locked = tonumber(rec[2]) or now
+  local count, locked = tonumber(rec[1]) or 0, tonumber(rec[2]) or now
+  if now >= locked + longest then count, locked = 0, now end  -- forgotten
+  count = count + 1
   local beyond = count - allowance
   if beyond >= 0 then
     local wait = math.min(longest, first * math.pow(2, math.min(beyond, 32)))
@@ -39,7 +41,7 @@ local function fail(key, allowance)
     locked = math.max(locked, now)
   end
   redis.call('HSET', key, 'count', count, 'until', locked)
-  redis.call('PEXPIREAT', key, locked + longest)
+  redis.call('PEXPIRE', key, locked + longest - now)
 end
 fail(KEYS[1], tonumber(ARGV[2]))
 fail(KEYS[2], tonumber(ARGV[3]))
