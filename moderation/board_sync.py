@@ -24,11 +24,17 @@ The store is the record, so this reads it, never relying on events arriving:
 A refresh never makes the board older: a question is replaced only by a newer version (on
 an equal version the counters, which move without a version, take the larger value), the
 session only by the same or a newer version. Concurrent callers share one reload.
+
+Two nodes writing the same record in two MongoDB transactions at once make one of them
+fail with a transient write conflict (one node runs its transactions one at a time, so it
+never sees one): "me too" and staff actions run such a transaction again
+(``transient_conflict``), a few times for "me too", once for a staff action.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -159,6 +165,21 @@ class StoreBoardSync(BoardSync):
             records.clear()
             records.update((r.id, r) for r in found)
             self._restrictions_read = started
+
+
+def transient_conflict(exc: BaseException) -> bool:
+    """A transaction that lost a write conflict to another node's (MongoDB's
+    ``TransientTransactionError``): nothing was applied, and running it again is safe.
+    One node never meets it (its transactions run one at a time)."""
+    cause = exc.__cause__
+    has_label = getattr(cause, "has_error_label", None)
+    return callable(has_label) and bool(has_label("TransientTransactionError"))
+
+
+async def conflict_pause(attempt: int) -> None:
+    """A short random pause before running a conflicted transaction again, so two nodes
+    retrying the same write do not collide in step."""
+    await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter
 
 
 def apply_session(board: Board, session: LiveSession) -> None:

@@ -20,7 +20,13 @@ from typing import Any
 from live.eventlog import EventLog, Pending
 from moderation.audit import Audit
 from moderation.board import Limits
-from moderation.board_sync import SESSION_MAX_AGE, VIEWER_MAX_AGE, apply_question
+from moderation.board_sync import (
+    SESSION_MAX_AGE,
+    VIEWER_MAX_AGE,
+    apply_question,
+    conflict_pause,
+    transient_conflict,
+)
 from moderation.catalog import Catalog
 from moderation.filters import TextRejected, normalize_text, screen
 from moderation.hints import LaterHints
@@ -38,6 +44,7 @@ MAX_NICKNAME = 20
 UNAVAILABLE = "提问服务暂时不可用，请稍后再试。"
 UNAVAILABLE_RETRY = 5.0
 ME_TOO_FLUSH_SECONDS = 0.3
+ME_TOO_ATTEMPTS = 5
 
 
 class RefusedRetry(Refused):
@@ -152,18 +159,7 @@ class ViewerIntake(SessionEnd, LaterHints):
             raise Refused("own_question", "这是你自己的问题。")
         if q.state not in (QUEUED, ON_AIR):
             raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
-        # The mark and the count commit together: a failure leaves neither.
-        try:
-            async with self.store.transaction() as tx:
-                await tx.insert(MeToo(id=f"{question_id}:{viewer_id}",
-                                      question_id=question_id, viewer_id=viewer_id,
-                                      created_at=self.clock()))
-                updated = await tx.increment(Question, question_id, "me_too", 1,
-                                             now=self.clock())
-                if updated.state not in (QUEUED, ON_AIR):  # changed on another node
-                    raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
-        except Conflict:
-            raise Refused("already", "你已经说过“我也想问”了。") from None
+        updated = await self._count_me_too(question_id, viewer_id)
         # Keep the count without clobbering a concurrent staff change in memory (the
         # increment leaves the version alone, so staff actions do not conflict with it).
         current = board.questions.get(question_id, updated)
@@ -171,6 +167,29 @@ class ViewerIntake(SessionEnd, LaterHints):
                   else replace(current, me_too=updated.me_too))
         self._schedule_me_too_flush(session_id, question_id)
         return board.questions[question_id]
+
+    async def _count_me_too(self, question_id: str, viewer_id: str) -> Question:
+        # The mark and the count commit together: a failure leaves neither. Another node
+        # counting the same question at the same moment may make this transaction lose a
+        # write conflict; nothing was applied then, and it runs again.
+        for attempt in range(ME_TOO_ATTEMPTS):
+            try:
+                async with self.store.transaction() as tx:
+                    await tx.insert(MeToo(id=f"{question_id}:{viewer_id}",
+                                          question_id=question_id, viewer_id=viewer_id,
+                                          created_at=self.clock()))
+                    updated = await tx.increment(Question, question_id, "me_too", 1,
+                                                 now=self.clock())
+                    if updated.state not in (QUEUED, ON_AIR):  # changed on another node
+                        raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
+                return updated
+            except Conflict:
+                raise Refused("already", "你已经说过“我也想问”了。") from None
+            except StoreError as exc:
+                if not transient_conflict(exc) or attempt + 1 == ME_TOO_ATTEMPTS:
+                    raise
+                await conflict_pause(attempt)
+        raise AssertionError("unreachable")
 
     def _schedule_me_too_flush(self, session_id: str, question_id: str) -> None:
         """Coalesce "me too" bursts: one event per question per flush interval, not one per

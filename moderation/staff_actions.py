@@ -27,7 +27,7 @@ from typing import Any
 from live.events import RESTRICTION, STAFF, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, ModerationCore, restriction_view
-from moderation.board_sync import apply_session
+from moderation.board_sync import apply_session, conflict_pause, transient_conflict
 from moderation.questions import ON_AIR, Action, Merge, Refused, transition
 from moderation.views import session_events
 from store.base import Store, StoreError, VersionConflict
@@ -69,7 +69,8 @@ async def _sync_on_air(tx: Store, session: LiveSession, q: Question, now: float,
 
 
 class _SessionMoved(Exception):
-    """Another node changed the session (its on-air pointer) during the action."""
+    """Another node changed the session (its on-air pointer) during the action, or won a
+    write conflict with it: nothing was applied, and the action is decided again."""
 
 
 class StaffActions(ModerationCore):
@@ -83,6 +84,7 @@ class StaffActions(ModerationCore):
         try:
             return await self._act(session_id, user, question_id, version, build, audit)
         except _SessionMoved:  # decided again against the session as it is now
+            await conflict_pause(0)
             return await self._act(session_id, user, question_id, version, build, audit,
                                    last_try=True)
 
@@ -132,6 +134,8 @@ class StaffActions(ModerationCore):
                     raise _SessionMoved() from None
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             except StoreError as exc:
+                if transient_conflict(exc) and not last_try:
+                    raise _SessionMoved() from None  # another node's write won: again
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             # Committed: only now does the board change.
             board.put(updated)
