@@ -12,9 +12,8 @@ same ``busy`` code and a ``retry_after``; the socket stays open.
 The session's question rate is a ``moderation.ratelimit.WindowLimit``: in memory on one
 process, shared by every node through Redis on a cluster (``use_shared_rate``); if Redis
 does not answer, a question is refused with ``unavailable`` (fail closed, like the other
-asking limits). Socket counts stay per node: they bound what one process holds, and a
-cluster's HAProxy caps connections per client address in front of the nodes
-(docs/architecture.md, "Known gaps").
+asking limits). Socket counts stay per node: they bound what one process holds; behind N
+nodes a client may hold N times the cap (docs/architecture.md, "Known gaps").
 """
 
 from __future__ import annotations
