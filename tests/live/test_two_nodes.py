@@ -205,6 +205,22 @@ async def test_me_too_is_counted_once_per_viewer_across_nodes(two_nodes: TwoNode
         await until(lambda b=board: b.questions[qid].me_too == 9, "the count on each node")
 
 
+async def test_me_too_on_a_question_closed_on_the_other_node_is_refused(
+        two_nodes: TwoNodes) -> None:
+    mod_a, _ = await two_nodes.staff_clients("mod", "moderator")
+    mod = await two_nodes.a.staff("mod", "moderator", client=mod_a)
+    approved = await approved_question(two_nodes, mod, QUESTIONS[0])
+    qid = approved["question_id"]
+    fan = await two_nodes.b.viewer()  # node B's board now holds the question as queued
+    declined = await mod.request("decline", question_id=qid, version=approved["version"],
+                                 reason="本场已经解答过相同的问题")
+    assert declined["type"] == "ack", declined
+    refused = await fan.request("me_too", question_id=qid)
+    assert refused["code"] == "invalid_state", refused
+    stored = await two_nodes.a.app[keys.STORE].get(Question, qid)
+    assert stored.me_too == 0 and stored.state == "declined"
+
+
 async def test_viewer_counts_are_summed_and_a_dead_nodes_drop_out(two_nodes: TwoNodes) -> None:
     for live, n in ((two_nodes.a, 2), (two_nodes.b, 3)):
         for _ in range(n):
