@@ -22,7 +22,8 @@ The store is the record, so this reads it, never relying on events arriving:
   within that time.
 
 A refresh never makes the board older: a question is replaced only by a newer version (on
-an equal version the counters, which move without a version, take the larger value), the
+an equal version the counters, which move without a version, take the larger value and the
+hints in the flags are added), the
 session only by the same or a newer version. Concurrent callers share one reload.
 
 Two nodes writing the same record in two MongoDB transactions at once make one of them
@@ -192,7 +193,11 @@ def apply_question(board: Board, q: Question) -> None:
     current = board.questions.get(q.id)
     if current is None or q.version > current.version:
         board.put(q)
-    elif q.version == current.version and (q.me_too > current.me_too
-                                           or q.merged_count > current.merged_count):
-        board.put(replace(current, me_too=max(q.me_too, current.me_too),
-                          merged_count=max(q.merged_count, current.merged_count)))
+    elif q.version == current.version:
+        # What moves without a version: the counters, and the engine's hints in the flags
+        # (moderation.hints). Take the store's, never losing what this board has.
+        merged = replace(current, me_too=max(q.me_too, current.me_too),
+                         merged_count=max(q.merged_count, current.merged_count),
+                         flags={**current.flags, **q.flags})
+        if merged != current:
+            board.put(merged)
