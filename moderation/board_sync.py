@@ -111,11 +111,11 @@ class StoreBoardSync(BoardSync):
     async def refresh(self, store: Store, board: Board, max_age: float) -> None:
         asked = self.clock()
         stamp = self._stamp(board.session.id)
-        if stamp.questions >= asked - max_age:
+        if stamp.questions > asked - max_age:
             return
         async with stamp.lock:
             # A reload that started after this call began covers it.
-            if stamp.questions >= asked - max_age:
+            if stamp.questions > asked - max_age:
                 return
             started = self.clock()
             session = await store.get(LiveSession, board.session.id)
@@ -128,10 +128,10 @@ class StoreBoardSync(BoardSync):
     async def refresh_session(self, store: Store, board: Board, max_age: float) -> None:
         asked = self.clock()
         stamp = self._stamp(board.session.id)
-        if stamp.session >= asked - max_age:
+        if stamp.session > asked - max_age:
             return
         async with stamp.lock:
-            if stamp.session >= asked - max_age:
+            if stamp.session > asked - max_age:
                 return
             started = self.clock()
             apply_session(board, await store.get(LiveSession, board.session.id))
@@ -156,10 +156,10 @@ class StoreBoardSync(BoardSync):
     async def restrictions(self, store: Store, records: dict[str, ViewerRestriction],
                            max_age: float = RESTRICTIONS_MAX_AGE) -> None:
         asked = self.clock()
-        if self._restrictions_read >= asked - max_age:
+        if self._restrictions_read > asked - max_age:
             return
         async with self._restrictions_lock:
-            if self._restrictions_read >= asked - max_age:
+            if self._restrictions_read > asked - max_age:
                 return
             started = self.clock()
             found = await store.find(ViewerRestriction, order_by=["created_at"])
