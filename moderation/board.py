@@ -6,6 +6,11 @@ for duplicates or building a snapshot costs no database round trip. ``Moderation
 the state the viewer intake (``moderation.intake``) and the staff actions
 (``moderation.staff_actions``) share: the store, the boards, the blocked terms and viewer
 restrictions, the audit service and the event stream.
+
+With several nodes another node may change a session's questions: ``sync``
+(``moderation.board_sync``) rereads the store wherever the board may be stale, and
+``ask_limits`` are shared through Redis (``moderation.redis_limits``); ``web.app`` sets both
+for a cluster. The defaults are the one-process ones.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import Any
 from live.eventlog import EventLog
 from live.events import Event
 from moderation.audit import Audit
+from moderation.board_sync import VIEWER_MAX_AGE, BoardSync
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
 from moderation.questions import OPEN, queue_order
-from moderation.ratelimit import SlowMode
+from moderation.ratelimit import AskLimits, LocalAskLimits
 from moderation.views import question_events
 from moderation.vocabulary import shipped_vocabulary
 from settings import LiveSettings
@@ -62,7 +68,6 @@ class Board:
     questions: dict[str, Question] = field(default_factory=dict)
     by_client: dict[tuple[str, str], str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    slow_mode: SlowMode | None = None
     clips: dict[str, str] = field(default_factory=dict)  # question id -> its published clip
     captions: deque[Caption] = field(default_factory=lambda: deque(maxlen=RECENT_CAPTIONS))
 
@@ -104,6 +109,9 @@ class ModerationCore:
         self._loading: dict[str, asyncio.Lock] = {}
         self.terms: list[BlockedTerm] = []
         self.restrictions: dict[str, ViewerRestriction] = {}
+        self.ask_limits: AskLimits = LocalAskLimits(limits.viewer_per_minute,
+                                                    limits.address_per_minute, clock=clock)
+        self.sync = BoardSync()
         # Listeners told of a question once it is answered, after the change is committed
         # and published: the clip library queues the answer's clip (web.app wires it). A
         # listener's failure is logged and does not undo the answer; what it missed is
@@ -126,8 +134,6 @@ class ModerationCore:
             if found is None:
                 session = await self.store.get(LiveSession, session_id)
                 found = Board(session)
-                found.slow_mode = SlowMode(int(session.settings.get("slow_mode_seconds", 0)),
-                                           clock=self.clock)
                 for q in await self.store.questions_of(session_id):
                     found.put(q)
                 for clip in await self.store.find(Clip, {"session_id": session_id,
@@ -139,6 +145,15 @@ class ModerationCore:
                     found.captions.appendleft(line)
                 self.boards[session_id] = found
         return found
+
+    async def synced_board(self, session_id: str, *, staff: bool) -> Board:
+        """The board for a snapshot: on a cluster reloaded from the store first (always
+        for staff, at most once a second for viewers); the board itself on one process."""
+        board = await self.board(session_id)
+        await self.sync.refresh(self.store, board, 0.0 if staff else VIEWER_MAX_AGE)
+        if staff:
+            await self.sync.restrictions(self.store, self.restrictions, 0.0)
+        return board
 
     def restriction_active(self, r: ViewerRestriction) -> bool:
         return r.kind == "ban" or r.until > self.clock()

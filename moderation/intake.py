@@ -3,12 +3,15 @@
 A question is acknowledged only after the store has it (``Store.insert_question``, one
 atomic write keyed by session, viewer and client id, so a retry returns the stored
 question). Viewers' questions do not take a board's lock: staff actions never wait for
-them.
+them. The limits (``ask_limits``) and restrictions are checked through interfaces that a
+cluster shares (``moderation.redis_limits``, ``moderation.board_sync``); a "me too" is
+counted once per viewer by the store whichever node takes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,19 +20,31 @@ from typing import Any
 from live.eventlog import EventLog, Pending, rows
 from moderation.audit import Audit
 from moderation.board import Limits
+from moderation.board_sync import (
+    SESSION_MAX_AGE,
+    VIEWER_MAX_AGE,
+    apply_question,
+    conflict_pause,
+    transient_conflict,
+)
 from moderation.catalog import Catalog
 from moderation.filters import TextRejected, normalize_text, screen
 from moderation.hints import LaterHints
 from moderation.pii import mask_pii
 from moderation.questions import ON_AIR, QUEUED, Refused
 from moderation.questions import PUBLIC as PUBLIC_STATES
-from moderation.ratelimit import RateLimiter, wait_message
+from moderation.ratelimit import LimitsUnavailable, wait_message
 from moderation.session_end import SessionEnd
-from store.base import Conflict, Store
+from store.base import Conflict, Store, StoreError
 from store.records import MeToo, Question, new_id
 
+log = logging.getLogger(__name__)
+
 MAX_NICKNAME = 20
+UNAVAILABLE = "提问服务暂时不可用，请稍后再试。"
+UNAVAILABLE_RETRY = 5.0
 ME_TOO_FLUSH_SECONDS = 0.3
+ME_TOO_ATTEMPTS = 5
 
 
 class RefusedRetry(Refused):
@@ -52,12 +67,12 @@ class ViewerIntake(SessionEnd, LaterHints):
     def __init__(self, store: Store, eventlog: EventLog, catalog: Catalog, limits: Limits,
                  clock: Callable[[], float] = time.time, audit: Audit | None = None) -> None:
         super().__init__(store, eventlog, catalog, limits, clock, audit)
-        self.per_viewer = RateLimiter(limits.viewer_per_minute, 60.0, clock=clock)
-        self.per_address = RateLimiter(limits.address_per_minute, 60.0, clock=clock)
         self._me_too_dirty: set[tuple[str, str]] = set()
         self._me_too_timer: asyncio.TimerHandle | None = None
+        self._me_too_reads: set[asyncio.Task[None]] = set()
 
-    def _check_restriction(self, viewer_id: str) -> None:
+    async def _check_restriction(self, viewer_id: str) -> None:
+        await self.sync.restrictions(self.store, self.restrictions)
         r = self.restrictions.get(viewer_id)
         if r is None or not self.restriction_active(r):
             return
@@ -75,9 +90,10 @@ class ViewerIntake(SessionEnd, LaterHints):
         existing = board.by_client.get((viewer_id, client_id))
         if existing is not None:
             return board.questions[existing], False
+        await self.sync.refresh_session(self.store, board, SESSION_MAX_AGE)
         if board.session.status == "ended":
             raise Refused("session_ended", "本场直播已结束，欢迎下次再来提问。")
-        self._check_restriction(viewer_id)
+        await self._check_restriction(viewer_id)
         try:
             screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
                               catalog=self.catalog, min_len=self.limits.min_chars,
@@ -86,16 +102,13 @@ class ViewerIntake(SessionEnd, LaterHints):
             raise Refused(exc.code, exc.message) from None
         if screened.verdict == "reject":
             raise Refused("blocked", "问题包含不允许发布的内容，未能提交。")
-        assert board.slow_mode is not None
-        limits = ((board.slow_mode, viewer_id), (self.per_viewer, viewer_id),
-                  (self.per_address, client_addr))
-        # Ask every limiter first and record only when all allow: a refusal by one must
-        # not count as a question against the others.
-        wait = max(limiter.check(key, record=False) for limiter, key in limits)
+        slow = float(board.session.settings.get("slow_mode_seconds", 0))
+        try:
+            wait = await self.ask_limits.admit(session_id, viewer_id, client_addr, slow)
+        except LimitsUnavailable:
+            raise RefusedRetry("unavailable", UNAVAILABLE, UNAVAILABLE_RETRY) from None
         if wait:
             raise RefusedRetry("rate_limited", wait_message(wait), wait)
-        for limiter, key in limits:
-            limiter.check(key)
         flags: dict[str, Any] = {}
         if screened.pii:
             flags["pii"] = screened.pii
@@ -139,7 +152,7 @@ class ViewerIntake(SessionEnd, LaterHints):
 
     async def me_too(self, session_id: str, viewer_id: str, question_id: str) -> Question:
         board = await self.board(session_id)
-        q = board.questions.get(question_id)
+        q = await self.sync.question(self.store, board, question_id, 0, VIEWER_MAX_AGE)
         # Questions not shown to the public do not exist as far as other viewers know.
         if q is None or (q.state not in PUBLIC_STATES and q.viewer_id != viewer_id):
             raise Refused("not_found", "找不到这个问题。")
@@ -147,22 +160,37 @@ class ViewerIntake(SessionEnd, LaterHints):
             raise Refused("own_question", "这是你自己的问题。")
         if q.state not in (QUEUED, ON_AIR):
             raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
-        # The mark and the count commit together: a failure leaves neither.
-        try:
-            async with self.store.transaction() as tx:
-                await tx.insert(MeToo(id=f"{question_id}:{viewer_id}",
-                                      question_id=question_id, viewer_id=viewer_id,
-                                      created_at=self.clock()))
-                updated = await tx.increment(Question, question_id, "me_too", 1,
-                                             now=self.clock())
-        except Conflict:
-            raise Refused("already", "你已经说过“我也想问”了。") from None
+        updated = await self._count_me_too(question_id, viewer_id)
         # Keep the count without clobbering a concurrent staff change in memory (the
         # increment leaves the version alone, so staff actions do not conflict with it).
         current = board.questions.get(question_id, updated)
-        board.put(replace(current, me_too=updated.me_too))
+        board.put(updated if updated.version > current.version
+                  else replace(current, me_too=updated.me_too))
         self._schedule_me_too_flush(session_id, question_id)
         return board.questions[question_id]
+
+    async def _count_me_too(self, question_id: str, viewer_id: str) -> Question:
+        # The mark and the count commit together: a failure leaves neither. Another node
+        # counting the same question at the same moment may make this transaction lose a
+        # write conflict; nothing was applied then, and it runs again.
+        for attempt in range(ME_TOO_ATTEMPTS):
+            try:
+                async with self.store.transaction() as tx:
+                    await tx.insert(MeToo(id=f"{question_id}:{viewer_id}",
+                                          question_id=question_id, viewer_id=viewer_id,
+                                          created_at=self.clock()))
+                    updated = await tx.increment(Question, question_id, "me_too", 1,
+                                                 now=self.clock())
+                    if updated.state not in (QUEUED, ON_AIR):  # changed on another node
+                        raise Refused("invalid_state", "只能对队列中的问题说“我也想问”。")
+                return updated
+            except Conflict:
+                raise Refused("already", "你已经说过“我也想问”了。") from None
+            except StoreError as exc:
+                if not transient_conflict(exc) or attempt + 1 == ME_TOO_ATTEMPTS:
+                    raise
+                await conflict_pause(attempt)
+        raise AssertionError("unreachable")
 
     def _schedule_me_too_flush(self, session_id: str, question_id: str) -> None:
         """Coalesce "me too" bursts: one event per question per flush interval, not one per
@@ -175,6 +203,26 @@ class ViewerIntake(SessionEnd, LaterHints):
     def _flush_me_too(self) -> None:
         self._me_too_timer = None
         dirty, self._me_too_dirty = self._me_too_dirty, set()
+        if self.sync.shared:  # other nodes count too: announce the store's counts
+            task = asyncio.get_running_loop().create_task(self._reread_me_too(dirty))
+            self._me_too_reads.add(task)
+            task.add_done_callback(self._me_too_reads.discard)
+            return
+        self._announce_me_too(dirty)
+
+    async def _reread_me_too(self, dirty: set[tuple[str, str]]) -> None:
+        try:
+            found = await self.store.find(Question, {"id": sorted(q for _, q in dirty)})
+        except StoreError as exc:  # the counts stand; the next "me too" announces them
+            log.warning("me-too counts not reread, announced as this node has them: %s", exc)
+        else:
+            for q in found:
+                board = self.boards.get(q.session_id)
+                if board is not None:
+                    apply_question(board, q)
+        self._announce_me_too(dirty)
+
+    def _announce_me_too(self, dirty: set[tuple[str, str]]) -> None:
         for session_id, question_id in sorted(dirty):
             board = self.boards.get(session_id)
             q = board.questions.get(question_id) if board else None

@@ -7,7 +7,10 @@ request looks the login and the account up again, a logout, a disabled account o
 change takes effect on the very next request.
 
 ``LoginThrottle`` counts failed sign-ins per (account name, client address), so wrong
-passwords typed at one address never lock the same account out at another.
+passwords typed at one address never lock the same account out at another. Sign-in asks
+through ``SignInThrottle``: ``LoginThrottle`` in one process's memory, or
+``moderation.redis_logins.RedisLoginThrottle`` (a cluster: the same rules as Lua scripts in
+Redis, so a lock set on one node holds on every node).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from store.base import NotFound, Store
 from store.records import LoginSession, StaffUser
@@ -32,6 +36,19 @@ TOUCH_EVERY_SECONDS = 60.0
 # sharing one address do not trip it.
 ADDRESS_FACTOR = 4
 MAX_THROTTLE_KEYS = 100_000
+
+
+class SignInThrottle(Protocol):
+    """What sign-in asks before and tells after checking a password."""
+
+    async def wait(self, name: str, client: str) -> int:
+        """Whole seconds until ``name`` may be tried again from ``client`` (0: now);
+        raises ``moderation.ratelimit.LimitsUnavailable`` when it cannot tell."""
+        ...
+
+    async def record_failure(self, name: str, client: str) -> None: ...
+
+    async def record_success(self, name: str, client: str) -> None: ...
 
 
 @dataclass
@@ -109,6 +126,16 @@ class LoginThrottle:
     def succeeded(self, name: str, client: str) -> None:
         """Forget the failures of this pair only (not the address's, not other pairs')."""
         self._failures.pop(self._keys(name, client)[0], None)
+
+    # ``SignInThrottle``
+    async def wait(self, name: str, client: str) -> int:
+        return self.retry_after(name, client)
+
+    async def record_failure(self, name: str, client: str) -> None:
+        self.failed(name, client)
+
+    async def record_success(self, name: str, client: str) -> None:
+        self.succeeded(name, client)
 
 
 def token_digest(token: str) -> str:

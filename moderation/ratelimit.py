@@ -7,7 +7,10 @@ caller turns a wait into a message (``wait_message``). Memory is bounded: keys w
 has passed are evicted as new keys arrive, and beyond ``max_keys`` the least recently used key
 is dropped. Dropping a key that is still inside its window forgets its history — a flood of
 distinct keys could let one key ask early — which is the price of a hard memory bound.
-Several hub nodes each keep their own counts.
+
+What the service asks through (``AskLimits``, ``WindowLimit``) has two implementations: the
+in-memory one here (one process) and ``moderation.redis_limits`` (a cluster: the same checks
+as atomic Lua scripts in Redis, shared by every node). ``web.app`` picks one.
 """
 
 from __future__ import annotations
@@ -15,10 +18,37 @@ from __future__ import annotations
 import math
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 Clock = Callable[[], float]
 
 DEFAULT_MAX_KEYS = 50_000
+
+
+class LimitsUnavailable(Exception):
+    """The shared limits (Redis) did not answer: the attempt is refused, never let through."""
+
+
+class AskLimits(Protocol):
+    """A viewer's question against the per-viewer and per-address windows and the session's
+    slow mode, checked and recorded as one step: a refusal by one limit counts against none."""
+
+    async def admit(self, session_id: str, viewer_id: str, address: str,
+                    slow_seconds: float) -> float:
+        """0.0 when the question may go (then recorded everywhere), else the seconds to
+        wait. Raises ``LimitsUnavailable`` when the limits cannot be consulted."""
+        ...
+
+
+class WindowLimit(Protocol):
+    """A sliding window on one kind of key, checked and recorded separately (the session's
+    question rate: checked before the question is screened, counted once it is stored)."""
+
+    async def wait(self, key: str) -> float:
+        """0.0 if ``key`` has room now, else the seconds to wait (nothing recorded)."""
+        ...
+
+    async def record(self, key: str) -> None: ...
 
 
 def wait_message(seconds: float) -> str:
@@ -158,3 +188,45 @@ def _check_interval(seconds: float) -> float:
     if math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
         raise ValueError("interval must be a finite number of seconds, 0 or more")
     return float(seconds)
+
+
+class LocalAskLimits:
+    """``AskLimits`` in this process's memory: one ``RateLimiter`` per viewer and per
+    address (across sessions) and a ``SlowMode`` per session."""
+
+    def __init__(self, viewer_per_minute: int, address_per_minute: int, *,
+                 clock: Clock) -> None:
+        self.per_viewer = RateLimiter(viewer_per_minute, 60.0, clock=clock)
+        self.per_address = RateLimiter(address_per_minute, 60.0, clock=clock)
+        self._clock = clock
+        self.slow_modes: dict[str, SlowMode] = {}
+
+    async def admit(self, session_id: str, viewer_id: str, address: str,
+                    slow_seconds: float) -> float:
+        slow = self.slow_modes.get(session_id)
+        if slow is None:
+            slow = self.slow_modes[session_id] = SlowMode(slow_seconds, clock=self._clock)
+        else:
+            slow.set_interval(slow_seconds)
+        limits = ((slow, viewer_id), (self.per_viewer, viewer_id), (self.per_address, address))
+        # Ask every limiter first and record only when all allow: a refusal by one must
+        # not count as a question against the others.
+        wait = max(limiter.check(key, record=False) for limiter, key in limits)
+        if wait:
+            return wait
+        for limiter, key in limits:
+            limiter.check(key)
+        return 0.0
+
+
+class LocalWindow:
+    """``WindowLimit`` over one in-memory ``RateLimiter``."""
+
+    def __init__(self, count: int, per_seconds: float, *, clock: Clock) -> None:
+        self.limiter = RateLimiter(count, per_seconds, clock=clock)
+
+    async def wait(self, key: str) -> float:
+        return self.limiter.check(key, record=False)
+
+    async def record(self, key: str) -> None:
+        self.limiter.check(key)

@@ -17,7 +17,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from moderation.audit import Audit, target
-from moderation.logins import LoginThrottle
+from moderation.logins import LoginThrottle as LoginThrottle  # re-exported
+from moderation.logins import SignInThrottle
+from moderation.ratelimit import LimitsUnavailable
 from store.base import Conflict, Store
 from store.records import ROLES, StaffUser, new_id, to_dict
 
@@ -41,6 +43,14 @@ class LoginFailed(StaffError):
 class LoginThrottled(StaffError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"登录失败次数过多，请 {retry_after} 秒后再试。")
+        self.retry_after = retry_after
+
+
+class SignInUnavailable(LoginThrottled):
+    """The shared sign-in throttle (Redis) did not answer: sign-in is refused for now."""
+
+    def __init__(self, retry_after: int = 5) -> None:
+        StaffError.__init__(self, "登录服务暂时不可用，请稍后再试。")
         self.retry_after = retry_after
 
 
@@ -72,7 +82,7 @@ def generate_password() -> str:
 
 
 class StaffAccounts:
-    def __init__(self, store: Store, throttle: LoginThrottle, clock: Clock = time.time,
+    def __init__(self, store: Store, throttle: SignInThrottle, clock: Clock = time.time,
                  audit: Audit | None = None) -> None:
         self.store = store
         self.throttle = throttle
@@ -134,7 +144,13 @@ class StaffAccounts:
         return password
 
     async def authenticate(self, name: str, password: str, client: str) -> StaffUser:
-        wait = self.throttle.retry_after(name, client)
+        try:
+            return await self._authenticate(name, password, client)
+        except LimitsUnavailable:
+            raise SignInUnavailable() from None
+
+    async def _authenticate(self, name: str, password: str, client: str) -> StaffUser:
+        wait = await self.throttle.wait(name, client)
         if wait:
             raise LoginThrottled(wait)
         account = await self.store.user_by_name(name.strip().lower()[:64])
@@ -147,11 +163,11 @@ class StaffAccounts:
         else:
             ok = await self._verify(account.password_hash, password[:MAX_PASSWORD])
         if not ok or account is None:
-            self.throttle.failed(name, client)
+            await self.throttle.record_failure(name, client)
             raise LoginFailed("账号或密码不正确。")
         if account.disabled:
             raise LoginFailed("此账号已停用，请联系管理员。")
-        self.throttle.succeeded(name, client)
+        await self.throttle.record_success(name, client)
         return account
 
     async def set_role(self, user_id: str, role: str, *, actor: str) -> StaffUser:

@@ -11,7 +11,11 @@ Who may send which action, its fields and how it is audited are declared with th
 (``moderation.actions``); this module carries it out. Actions on one broadcast run one at a
 time (a lock per board), so the one-on-air rule and the version check are decided against
 the latest state; a second moderator acting on a question the first has just changed gets
-``RefusedConflict`` with the current question, never a silent overwrite.
+``RefusedConflict`` with the current question, never a silent overwrite. Across nodes the
+board may be stale: the question is reloaded when unknown or older than the sender's
+version, and the on-air pointer is read and written inside the transaction with its
+version (``moderation.board_sync``); a pointer changed by another node meanwhile makes the
+action run once more against the fresh session, so only one question is ever on air.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from live.events import RESTRICTION, STAFF, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, ModerationCore, restriction_view
+from moderation.board_sync import apply_session, conflict_pause, transient_conflict
 from moderation.questions import ON_AIR, Action, Merge, Refused, transition
 from moderation.views import session_events
 from store.base import Store, StoreError, VersionConflict
@@ -52,14 +57,20 @@ def _not_applied(what: str, exc: StoreError) -> NotApplied:
     return NotApplied()
 
 
-async def _sync_on_air(tx: Store, session: LiveSession, q: Question,
-                       now: float) -> LiveSession | None:
+async def _sync_on_air(tx: Store, session: LiveSession, q: Question, now: float,
+                       expected: int | None) -> LiveSession | None:
     """Keep the broadcast's on-air pointer in step with the question's state; returns the
     changed broadcast (to apply and announce after the commit), or None."""
     pointer = q.id if q.state == ON_AIR else ("" if session.on_air_id == q.id else None)
     if pointer is None or pointer == session.on_air_id:
         return None
-    return await tx.update(LiveSession, session.id, {"on_air_id": pointer}, now=now)
+    return await tx.update(LiveSession, session.id, {"on_air_id": pointer},
+                           expected_version=expected, now=now)
+
+
+class _SessionMoved(Exception):
+    """Another node changed the session (its on-air pointer) during the action, or won a
+    write conflict with it: nothing was applied, and the action is decided again."""
 
 
 class StaffActions(ModerationCore):
@@ -70,9 +81,19 @@ class StaffActions(ModerationCore):
         ``build`` turns the request into the question's ``Action`` against the board as it
         is under the lock (each staff action declares its own, ``moderation.actions``, which
         also checks the sender's role); ``audit`` is the entry's label and target."""
+        try:
+            return await self._act(session_id, user, question_id, version, build, audit)
+        except _SessionMoved:  # decided again against the session as it is now
+            await conflict_pause(0)
+            return await self._act(session_id, user, question_id, version, build, audit,
+                                   last_try=True)
+
+    async def _act(self, session_id: str, user: StaffUser, question_id: str, version: int,
+                   build: Callable[[Board, Question], Action], audit: AuditTag,
+                   last_try: bool = False) -> Question:
         board = await self.board(session_id)
         async with board.lock:
-            q = board.questions.get(question_id)
+            q = await self.sync.question(self.store, board, question_id, version)
             if q is None:
                 raise Refused("not_found", "找不到这个问题。")
             if q.version != version:
@@ -83,12 +104,17 @@ class StaffActions(ModerationCore):
             merged: Question | None = None
             try:
                 async with self.store.transaction() as tx:
+                    decided_on = board.session.on_air_id
+                    live = await self.sync.current_session(tx, board)
+                    if live.on_air_id != decided_on:  # another node changed it
+                        changes = transition(q, action, now=now, on_air_id=live.on_air_id)
                     updated = await tx.update(Question, q.id, changes,
                                               expected_version=q.version, now=now)
                     if isinstance(action, Merge):
                         merged = await tx.increment(Question, action.into.id, "merged_count",
                                                     1, now=now)
-                    session = await _sync_on_air(tx, board.session, updated, now)
+                    session = await _sync_on_air(tx, live, updated, now,
+                                                 self.sync.pointer_version(live))
                     await self.audit(
                         tx, user.name, audit.action, audit.target, session_id=session_id,
                         at=now, before={k: getattr(q, k) for k in changes}, after=changes)
@@ -103,8 +129,13 @@ class StaffActions(ModerationCore):
                 if isinstance(exc.current, Question) and exc.current.id == q.id:
                     board.put(exc.current)
                     raise RefusedConflict(exc.current) from None
+                if isinstance(exc.current, LiveSession) and not last_try:
+                    apply_session(board, exc.current)
+                    raise _SessionMoved() from None
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             except StoreError as exc:
+                if transient_conflict(exc) and not last_try:
+                    raise _SessionMoved() from None  # another node's write won: again
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             # Committed: only now does the board change.
             board.put(updated)
@@ -137,11 +168,12 @@ class StaffActions(ModerationCore):
                             audit: AuditTag) -> LiveSession:
         board = await self.board(session_id)
         async with board.lock:
-            before = int(board.session.settings.get("slow_mode_seconds", 0))
-            settings = {**board.session.settings, "slow_mode_seconds": seconds}
             now = self.clock()
             try:
                 async with self.store.transaction() as tx:
+                    live = await self.sync.current_session(tx, board)
+                    before = int(live.settings.get("slow_mode_seconds", 0))
+                    settings = {**live.settings, "slow_mode_seconds": seconds}
                     updated = await tx.update(LiveSession, session_id, {"settings": settings},
                                               now=now)
                     await self.audit(tx, user.name, audit.action, audit.target,
@@ -152,8 +184,6 @@ class StaffActions(ModerationCore):
                                                          session_events(updated))
             except StoreError as exc:
                 raise _not_applied(f"slow mode on session {session_id}", exc) from exc
-            assert board.slow_mode is not None
-            board.slow_mode.set_interval(seconds)
             board.session = updated
         self.eventlog.publish(pending)
         return updated

@@ -24,8 +24,12 @@ from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.viewer_counts import LocalViewerCounts, RedisViewerCounts
 from moderation import data_files
+from moderation.board_sync import StoreBoardSync
 from moderation.logins import Logins, LoginThrottle
+from moderation.redis_limits import RedisAskLimits, RedisWindow
+from moderation.redis_logins import RedisLoginThrottle
 from moderation.service import Limits, Moderation
 from moderation.staff import StaffAccounts
 from moderation.vocabulary import Vocabulary
@@ -60,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_live)
+    app.cleanup_ctx.append(_shared_state)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
     app.cleanup_ctx.append(understanding)
@@ -170,6 +175,36 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
         await eventlog.drain()
         await broker.close()
         await hub.close()
+
+
+async def _shared_state(app: web.Application) -> AsyncIterator[None]:
+    """Live state several nodes share. One process: everything stays in its memory. A
+    cluster: asking limits, the session question rate and the sign-in throttle in Redis
+    (atomic scripts), boards and restrictions reread from the store when they may be stale,
+    and viewer counts summed over the nodes (docs/architecture.md)."""
+    redis = app.get(keys.REDIS)
+    hub = app[keys.HUB]
+    if redis is None:
+        app[keys.VIEWER_COUNTS] = LocalViewerCounts(hub)
+        yield
+        return
+    settings = app[keys.SETTINGS]
+    live, security = settings.live, settings.security
+    moderation = app[keys.MODERATION]
+    moderation.ask_limits = RedisAskLimits(redis, live.viewer_questions_per_minute,
+                                           live.address_questions_per_minute)
+    moderation.sync = StoreBoardSync()
+    app[keys.CAPS].use_shared_rate(RedisWindow(
+        redis, "session", max(live.session_questions_per_minute, 1), 60.0))
+    app[keys.ACCOUNTS].throttle = RedisLoginThrottle(redis, security.login_max_failures,
+                                                     security.login_lockout_seconds)
+    counts = RedisViewerCounts(redis, hub, app[keys.NODE_ID])
+    app[keys.VIEWER_COUNTS] = counts
+    counts.start()
+    try:
+        yield
+    finally:
+        await counts.stop()
 
 
 async def _clips(app: web.Application) -> AsyncIterator[None]:

@@ -9,12 +9,17 @@ Its slot is held until the handler that owns the socket has finished, so the cou
 drift whatever way a socket ends. A question over the session's rate is refused with the
 same ``busy`` code and a ``retry_after``; the socket stays open.
 
-Counts are in memory, per server process.
+The session's question rate is a ``moderation.ratelimit.WindowLimit``: in memory on one
+process, shared by every node through Redis on a cluster (``use_shared_rate``); if Redis
+does not answer, a question is refused with ``unavailable`` (fail closed, like the other
+asking limits). Socket counts stay per node: they bound what one process holds; behind N
+nodes a client may hold N times the cap (docs/architecture.md, "Known gaps").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +27,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from live.protocol import dumps
-from moderation.ratelimit import RateLimiter
+from moderation.intake import UNAVAILABLE, UNAVAILABLE_RETRY
+from moderation.ratelimit import LimitsUnavailable, LocalWindow, WindowLimit
 from moderation.service import RefusedRetry
 from settings import LiveSettings
 
@@ -38,8 +44,8 @@ class Caps:
         self.per_address = live.address_sockets_max
         self.viewers: Counter[str] = Counter()
         self.addresses: Counter[str] = Counter()
-        self.session_questions = RateLimiter(max(live.session_questions_per_minute, 1), 60.0,
-                                             clock=clock)
+        self.session_questions: WindowLimit = LocalWindow(
+            max(live.session_questions_per_minute, 1), 60.0, clock=clock)
         self.session_rate_on = live.session_questions_per_minute > 0
 
     def take_socket(self, viewer_id: str | None, address: str) -> Callable[[], None] | None:
@@ -78,15 +84,25 @@ class Caps:
         task.add_done_callback(lambda _: give_back())
         return True
 
-    def question_room(self, session_id: str) -> None:
+    def use_shared_rate(self, window: WindowLimit) -> None:
+        """Count the session's questions in ``window`` (a cluster's, in Redis)."""
+        self.session_questions = window
+
+    async def question_room(self, session_id: str) -> None:
         """Refuse (``busy``) when the session has taken its questions for this minute."""
         if not self.session_rate_on:
             return
-        wait = self.session_questions.check(session_id, record=False)
+        try:
+            wait = await self.session_questions.wait(session_id)
+        except LimitsUnavailable:
+            raise RefusedRetry("unavailable", UNAVAILABLE, UNAVAILABLE_RETRY) from None
         if wait:
             raise RefusedRetry("busy", SESSION_BUSY.format(seconds=max(1, round(wait))), wait)
 
-    def question_taken(self, session_id: str, created: bool) -> None:
-        """Count a question the session stored (a retry of a stored one is not counted)."""
+    async def question_taken(self, session_id: str, created: bool) -> None:
+        """Count a question the session stored (a retry of a stored one is not counted).
+        The question is stored whatever happens here: a count Redis misses is not retried."""
         if self.session_rate_on and created:
-            self.session_questions.check(session_id)
+            # Logged by moderation.redis_limits; the question itself is stored.
+            with contextlib.suppress(LimitsUnavailable):
+                await self.session_questions.record(session_id)

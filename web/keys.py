@@ -15,6 +15,7 @@ from live.recordings import Recordings
 from live.redis_link import Redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.viewer_counts import ViewerCounts
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
@@ -47,6 +48,8 @@ REDIS = web.AppKey("redis", Redis)
 REVIEW = web.AppKey("review", ClipReview)
 # Recordings and clips ([media] storage): a directory or an S3 bucket.
 MEDIA = web.AppKey("media", MediaStore)
+# Viewers and staff watching a session, over every node (live.viewer_counts).
+VIEWER_COUNTS = web.AppKey("viewer_counts", ViewerCounts)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 

@@ -64,9 +64,11 @@ def _check_origin(request: web.Request) -> None:
         raise web.HTTPForbidden(reason="cross-origin request refused")
 
 
-async def _board(request: web.Request) -> Board:
+async def _board(request: web.Request, *, staff: bool) -> Board:
+    # On a cluster the board is reread from the store first (moderation.board_sync).
     try:
-        return await request.app[keys.MODERATION].board(request.match_info["session_id"])
+        return await request.app[keys.MODERATION].synced_board(
+            request.match_info["session_id"], staff=staff)
     except NotFound:
         raise web.HTTPNotFound() from None
 
@@ -212,7 +214,7 @@ def _refusal(message: Message, exc: Refused, item_names: dict[str, str]) -> Prot
 
 async def viewer_socket(request: web.Request) -> web.StreamResponse:
     _check_origin(request)
-    board = await _board(request)
+    board = await _board(request, staff=False)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
     sender = await _open(request, ws)
@@ -231,11 +233,11 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     async def handle(message: Message) -> dict[str, Any] | None:
         try:
             if message.type == "ask":
-                request.app[keys.CAPS].question_room(session_id)  # busy: web.caps
+                await request.app[keys.CAPS].question_room(session_id)  # busy: web.caps
                 question, created = await moderation.ask(
                     session_id, viewer_id, client, message.get("client_id"),
                     message.get("text"), message.get("nickname", ""))
-                request.app[keys.CAPS].question_taken(session_id, created)
+                await request.app[keys.CAPS].question_taken(session_id, created)
                 # The asker sees their question as stored: personal data masked.
                 return {"question_id": question.id, "client_id": question.client_id,
                         "created": created, "state": question.state, "text": question.text,
@@ -260,7 +262,7 @@ async def _staff_login(request: web.Request) -> ActiveLogin | None:
 async def staff_socket(request: web.Request) -> web.StreamResponse:
     _check_origin(request)
     login = await _staff_login(request)
-    board = await _board(request)
+    board = await _board(request, staff=login is not None)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
     sender = await _open(request, ws)

@@ -257,14 +257,13 @@ async def state_of(desk: Desk) -> dict[str, Any]:
     """Everything an action could change: the store, the board, the service, the events."""
     store = cast(Store, desk.store)
     board = await desk.board()
-    assert board.slow_mode is not None
     return {
         "questions": await store.find(Question, order_by=["id"]),
         "session": await store.get(LiveSession, SESSION),
         "audit": await store.find(AuditEntry, order_by=["id"]),
         "restrictions": await store.find(ViewerRestriction, order_by=["id"]),
         "board": dict(board.questions), "board_session": board.session,
-        "slow_mode": board.slow_mode.interval,
+        "slow_mode": board.session.settings.get("slow_mode_seconds", 0),
         "service_restrictions": dict(desk.moderation.restrictions),
         "events": list(desk.events),
     }
