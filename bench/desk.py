@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moderation.catalog import load_catalog
-from moderation.periods import DESK_TZ, Period
+from moderation.periods import DEFAULT_ZONE as DESK_TZ
+from moderation.periods import Period
 from moderation.review import review
 from store.sqlite import SQLiteStore
 
@@ -139,7 +140,7 @@ def _export(path: str, sink: str, export: bool, answer: multiprocessing.SimpleQu
         try:
             if export:
                 year = Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
-                to_row = _question(load_catalog())
+                to_row = _question(load_catalog(), DESK_TZ)
                 with Path(sink).open("wb") as out:  # noqa: ASYNC230 - the sink stands in for the socket
                     async for records in rows_of(store, Question, year.window):
                         out.write(_csv_bytes([to_row(r) for r in records]))

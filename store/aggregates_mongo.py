@@ -55,9 +55,18 @@ COUNTS: Document = {
 }
 
 
-def _key(by: str, offset: int) -> Any:
+def _offset(window: Window) -> Any:
+    """The UTC offset of ``created_at`` in the window's zone (nested ``$cond`` over the
+    daylight-saving shifts, the latest first)."""
+    offset: Any = window.utc_offset
+    for since, shifted in window.shifts:
+        offset = {"$cond": [{"$gte": ["$created_at", float(since)]}, shifted, offset]}
+    return offset
+
+
+def _key(by: str, window: Window) -> Any:
     if by == "day":
-        return {"$floor": {"$divide": [{"$add": ["$created_at", offset]}, DAY]}}
+        return {"$floor": {"$divide": [{"$add": ["$created_at", _offset(window)]}, DAY]}}
     return "$" + DIMENSION_FIELDS[by]
 
 
@@ -91,7 +100,7 @@ class MongoAggregates(StoreAggregates):
 
     async def question_figures(self, by: str, window: Window, *, timings: bool = True
                                ) -> list[QuestionFigures]:
-        key = _key(check_dimension(by), window.utc_offset)
+        key = _key(check_dimension(by), window)
         match = {"$match": {"created_at": {"$gte": float(window.start),
                                            "$lt": float(window.end)}}}
         rows = {doc["_id"]: doc for doc in await self._aggregate("questions", [
@@ -126,7 +135,7 @@ class MongoAggregates(StoreAggregates):
     async def question_cube(self, window: Window) -> list[CubeCount]:
         docs = await self._aggregate("questions", [
             {"$match": {"created_at": {"$gte": float(window.start), "$lt": float(window.end)}}},
-            {"$group": {"_id": {"d": _key("day", window.utc_offset), "category": "$category",
+            {"$group": {"_id": {"d": _key("day", window), "category": "$category",
                                 "item_id": "$item_id"}, **COUNTS}},
             {"$sort": {"_id.d": 1, "_id.category": 1, "_id.item_id": 1}},
         ])

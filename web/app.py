@@ -7,6 +7,7 @@ order reads top to bottom here. Nothing else constructs stores, clients or worke
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -31,6 +32,7 @@ from moderation.staff import StaffAccounts
 from moderation.vocabulary import Vocabulary
 from settings import Settings, ensure_secret_key
 from store import make_store
+from store.aggregates import rollup_offset
 from web import keys
 from web.answers import understanding
 from web.auth import auth_middleware
@@ -49,7 +51,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.server.max_request_kib * 1024,
     )
     app[keys.SETTINGS] = settings
-    app[keys.TEMPLATES] = make_templates()
+    app[keys.TEMPLATES] = make_templates(settings.zone)
     app[keys.ROUTE_ROLES] = {}
     app[keys.CAPS] = Caps(settings.live)
     setup_routes(app)
@@ -104,6 +106,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     store = make_store(settings)
     await store.open()
     app[keys.STORE] = store
+    # The desk's days follow [server] time_zone: rollups recount if its offset changed.
+    if await store.use_rollup_offset(rollup_offset(settings.zone, time.time())):
+        log.info("desk rollups recounted in %s days", settings.server.time_zone)
     security = settings.security
     throttle = LoginThrottle(security.login_max_failures, security.login_lockout_seconds)
     app[keys.ACCOUNTS] = StaffAccounts(store, throttle)
@@ -179,7 +184,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     store = app[keys.STORE]
     words = app[keys.MODERATION].vocabulary.words
     library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
-                          index_path=settings.data_dir / "search.sqlite3")
+                          index_path=settings.data_dir / "search.sqlite3", zone=settings.zone)
     await library.open()
     review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
                         media=settings.media, media_store=app[keys.MEDIA])

@@ -42,7 +42,8 @@ def one(request: web.Request, name: str) -> str | None:
 
 def period_of(request: web.Request) -> Period:
     try:
-        return parse_range(one(request, "from"), one(request, "to"), time.time())
+        return parse_range(one(request, "from"), one(request, "to"), time.time(),
+                           request.app[keys.SETTINGS].zone)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
 
@@ -89,7 +90,7 @@ async def search_miss_stats(request: web.Request) -> web.Response:
 def review_period(request: web.Request) -> Period:
     try:
         return parse_period(one(request, "period"), one(request, "date"), one(request, "to"),
-                            time.time())
+                            time.time(), request.app[keys.SETTINGS].zone)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
 

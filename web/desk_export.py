@@ -1,6 +1,6 @@
 """Exports for staff: ``/api/export/{kind}.{format}`` — questions (their stored, masked text;
 no viewer ids or nicknames), sessions, clips and the audit log, as CSV or XLSX, for the days
-``from``–``to`` (Beijing time; the last 30 days by default; at most ``MAX_DAYS``).
+``from``–``to`` (days of the desk's time zone; the last 30 days by default; at most ``MAX_DAYS``).
 
 Both formats stream: rows are read from the store a page at a time (``Store.page_in``,
 keyset paging), so memory stays flat however long the range. CSV goes out page by page as
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import tempfile
@@ -42,8 +43,8 @@ FORMATS = {"csv": "text/csv; charset=utf-8",
 Row = list[Any]
 
 
-def _time(epoch: float) -> str:
-    return format_time(epoch, "%Y-%m-%d %H:%M:%S") if epoch else ""
+def _time(epoch: float, zone: dt.tzinfo) -> str:
+    return format_time(epoch, "%Y-%m-%d %H:%M:%S", zone) if epoch else ""
 
 
 def _safe(value: Any) -> Any:
@@ -52,31 +53,41 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def _question(catalog: Catalog) -> Callable[[Question], Row]:
+def _question(catalog: Catalog, zone: dt.tzinfo) -> Callable[[Question], Row]:
     def row(q: Question) -> Row:
         item = catalog.get(q.item_id)
-        return [q.id, q.session_id, _time(q.created_at), q.state, q.category, q.item_id,
-                item.name if item else "", q.text, q.me_too, q.merged_into, q.reply,
-                q.decline_reason, q.host_id, _time(q.on_air_at), _time(q.answered_at)]
+        return [q.id, q.session_id, _time(q.created_at, zone), q.state, q.category,
+                q.item_id, item.name if item else "", q.text, q.me_too, q.merged_into,
+                q.reply, q.decline_reason, q.host_id, _time(q.on_air_at, zone),
+                _time(q.answered_at, zone)]
     return row
 
 
-def _session(b: LiveSession) -> Row:
-    return [b.id, b.title, b.status, _time(b.scheduled_start), _time(b.scheduled_end),
-            _time(b.started_at), _time(b.ended_at), b.presenter, " ".join(b.host_ids),
-            _time(b.created_at)]
+def _session(zone: dt.tzinfo) -> Callable[[LiveSession], Row]:
+    def row(b: LiveSession) -> Row:
+        return [b.id, b.title, b.status, _time(b.scheduled_start, zone),
+                _time(b.scheduled_end, zone), _time(b.started_at, zone),
+                _time(b.ended_at, zone), b.presenter, " ".join(b.host_ids),
+                _time(b.created_at, zone)]
+    return row
 
 
-def _clip(c: Clip) -> Row:
-    return [c.id, c.session_id, c.question_id, c.state, c.title, c.category, c.item_id,
-            round(c.duration, 2), c.views, _time(c.published_at), _time(c.created_at)]
+def _clip(zone: dt.tzinfo) -> Callable[[Clip], Row]:
+    def row(c: Clip) -> Row:
+        return [c.id, c.session_id, c.question_id, c.state, c.title, c.category, c.item_id,
+                round(c.duration, 2), c.views, _time(c.published_at, zone),
+                _time(c.created_at, zone)]
+    return row
 
 
-def _audit(a: AuditEntry) -> Row:
+def _audit(zone: dt.tzinfo) -> Callable[[AuditEntry], Row]:
     def dump(value: Any) -> str:
         return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return [_time(a.at), a.actor, a.action, a.target, a.session_id, dump(a.before),
-            dump(a.after)]
+
+    def row(a: AuditEntry) -> Row:
+        return [_time(a.at, zone), a.actor, a.action, a.target, a.session_id,
+                dump(a.before), dump(a.after)]
+    return row
 
 
 KINDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
@@ -129,7 +140,7 @@ def _parse(request: web.Request) -> tuple[str, str, Period, str]:
         raise bad("format", "格式只能是 csv 或 xlsx。")
     try:
         period = parse_range(one(request, "from"), one(request, "to"), time.time(),
-                             default_days=30)
+                             request.app[keys.SETTINGS].zone, default_days=30)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
     item = one(request, "item") or ""
@@ -145,9 +156,10 @@ async def export(request: web.Request) -> web.StreamResponse:
     kind, fmt, period, item = _parse(request)
     cls, header = KINDS[kind]
     catalog = request.app[keys.LIBRARY].catalog
+    zone = request.app[keys.SETTINGS].zone
     writers: dict[str, Callable[[Any], Row]] = {
-        "questions": _question(catalog), "sessions": _session, "clips": _clip,
-        "audit": _audit}
+        "questions": _question(catalog, zone), "sessions": _session(zone),
+        "clips": _clip(zone), "audit": _audit(zone)}
     to_row = writers[kind]
     keep: Callable[[Any], bool] = (lambda r: r.item_id == item) if item else (lambda _: True)
     pages = rows_of(request.app[keys.STORE], cls, period.window, keep)

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  bitrateText, charCount, clock, dateTime, parseSeconds, retryText, truncate, uuidFromBytes,
+  bitrateText, charCount, clock, dateTime, parseSeconds, retryText, timeZone, truncate,
+  uuidFromBytes,
   viewsText, waitText,
 } from "../../web/static/format.js";
 import {
@@ -23,6 +24,13 @@ describe("times are China time, whatever the machine's zone", () => {
     assert.equal(clock(MAY), "09:30");
     assert.equal(clock(0), "");
     assert.equal(clock(undefined), "");
+  });
+
+  test("clock and dateTime take another zone (the page's [server] time_zone)", () => {
+    assert.equal(clock(MAY, false, "Asia/Tokyo"), "10:30");
+    assert.equal(clock(MAY, true, "America/New_York"), "21:30:00");
+    assert.equal(dateTime(MAY, "America/New_York"), "5月3日 21:30");
+    assert.equal(timeZone(), "Asia/Shanghai"); // no page: the default
   });
 
   test("dateTime writes month and day the Chinese way, without padding", () => {

@@ -1,23 +1,29 @@
-// Formatting shared by the pages, without the DOM (tests/js/format.test.js): times in China
-// time, characters as the server counts them, counts and rates as staff and viewers read them.
+// Formatting shared by the pages, without the DOM (tests/js/format.test.js): times in the
+// desk's time zone, characters as the server counts them, counts and rates as staff and
+// viewers read them.
 
-const CHINA = "Asia/Shanghai";
+const DEFAULT_ZONE = "Asia/Shanghai";
 
-/** "14:05" (or "14:05:09" with seconds) in China time, from epoch seconds. */
-export function clock(epoch, seconds = false) {
+/** The desk's time zone ([server] time_zone): the page's <html data-time-zone>, if any. */
+export function timeZone() {
+  return globalThis.document?.documentElement?.dataset?.timeZone || DEFAULT_ZONE;
+}
+
+/** "14:05" (or "14:05:09" with seconds) in the desk's time zone, from epoch seconds. */
+export function clock(epoch, seconds = false, zone = timeZone()) {
   if (!epoch) return "";
-  const options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: CHINA };
+  const options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone };
   if (seconds) options.second = "2-digit";
   return new Date(epoch * 1000).toLocaleTimeString("zh-CN", options);
 }
 
-/** "5月12日 14:00" in China time, from epoch seconds. */
-export function dateTime(epoch) {
+/** "5月12日 14:00" in the desk's time zone, from epoch seconds. */
+export function dateTime(epoch, zone = timeZone()) {
   if (!epoch) return "";
   const parts = {};
   for (const part of new Intl.DateTimeFormat("en-GB", {
     month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
-    timeZone: CHINA,
+    timeZone: zone,
   }).formatToParts(new Date(epoch * 1000))) parts[part.type] = part.value;
   // en-GB pads the month and day ("05/01"); the Chinese form does not ("1月5日").
   return `${Number(parts.month)}月${Number(parts.day)}日 ${parts.hour}:${parts.minute}`;
