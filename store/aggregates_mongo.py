@@ -149,7 +149,7 @@ class MongoAggregates(StoreAggregates):
                         "state": {"$ne": "merged"}}},
             {"$group": {"_id": {"text": "$text", "category": "$category",
                                 "item_id": "$item_id"}, **COUNTS}},
-            {"$sort": {"asked": -1, "_id.text": 1}},
+            {"$sort": {"asked": -1, "_id.text": 1, "_id.category": 1, "_id.item_id": 1}},
             {"$limit": int(limit)},
         ])
         return [TextCount(d["_id"]["text"], d["_id"]["category"], d["_id"]["item_id"],

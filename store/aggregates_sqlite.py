@@ -150,25 +150,36 @@ class SQLiteAggregates(StoreAggregates):
         rollups' offset, else the query over the questions themselves."""
         (offset,) = conn.execute(ROLLUP_OFFSET_SQL).fetchone()
         if _whole_days(window, int(offset)):
-            return rollup, {**params, "first": (window.start + offset) // DAY,
-                            "last": (window.end + offset) // DAY}
+            return rollup, {**params, "first": int((window.start + offset) // DAY),
+                            "last": int((window.end + offset) // DAY)}
         return counted, params
 
     async def text_counts(self, window: Window, limit: int) -> list[TextCount]:
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset,
                   "limit": int(limit)}
-        rollup = """SELECT text, category, item_id, SUM(asked) AS asked,
-                           SUM(answered) AS answered, SUM(replied) AS replied,
-                           SUM(declined) AS declined, SUM(open) AS open
-                    FROM text_rollup WHERE day >= :first AND day < :last
-                    GROUP BY category, item_id, text HAVING SUM(asked) > 0
-                    ORDER BY asked DESC, text LIMIT :limit"""
+        columns = "text, category, item_id, asked, answered, replied, declined, open"
+        # One whole day, or one Monday-to-Sunday week: the first rows of an index by count.
+        top = "ORDER BY asked DESC, text, category, item_id LIMIT :limit"
+        one_day = f"SELECT {columns} FROM text_rollup WHERE day = :first AND asked > 0 {top}"
+        one_week = (f"SELECT {columns} FROM text_week WHERE week = (:first + 3) / 7 "
+                    f"AND asked > 0 {top}")
+        days = """SELECT text, category, item_id, SUM(asked) AS asked,
+                         SUM(answered) AS answered, SUM(replied) AS replied,
+                         SUM(declined) AS declined, SUM(open) AS open
+                  FROM text_rollup WHERE day >= :first AND day < :last
+                  GROUP BY category, item_id, text HAVING SUM(asked) > 0
+                  """ + top
         counted = (f"SELECT text, category, item_id, {COUNTS} FROM questions "
                    "WHERE created_at >= :start AND created_at < :end AND state != 'merged' "
-                   "GROUP BY text, category, item_id ORDER BY asked DESC, text LIMIT :limit")
+                   f"GROUP BY text, category, item_id {top}")
 
         def run(conn: sqlite3.Connection) -> list[TextCount]:
-            sql, bound = self._rollup_or(conn, window, rollup, counted, params)
+            sql, bound = self._rollup_or(conn, window, days, counted, params)
+            if sql is days and bound["last"] - bound["first"] == 1:
+                sql = one_day
+            elif sql is days and bound["last"] - bound["first"] == 7 \
+                    and (bound["first"] + 3) % 7 == 0:
+                sql = one_week
             return [TextCount(row["text"], row["category"], row["item_id"], row["asked"],
                               row["answered"], row["replied"], row["declined"], row["open"])
                     for row in conn.execute(sql, bound)]
@@ -181,6 +192,7 @@ class SQLiteAggregates(StoreAggregates):
         recount = f"""
             DELETE FROM question_rollup;
             DELETE FROM text_rollup;
+            DELETE FROM text_week;
             INSERT INTO question_rollup (day, category, item_id, state, n)
             SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
                    item_id, state, COUNT(*)
@@ -190,7 +202,12 @@ class SQLiteAggregates(StoreAggregates):
             SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
                    item_id, text, COUNT(*), SUM(state = 'answered'), SUM(state = 'replied'),
                    SUM(state = 'declined'), SUM(state IN {_in(OPEN_STATES)})
-            FROM questions WHERE state != 'merged' GROUP BY 1, 2, 3, 4;"""
+            FROM questions WHERE state != 'merged' GROUP BY 1, 2, 3, 4;
+            INSERT INTO text_week (week, category, item_id, text, asked, answered, replied,
+                                   declined, open)
+            SELECT (day + 3) / 7, category, item_id, text, SUM(asked), SUM(answered),
+                   SUM(replied), SUM(declined), SUM(open)
+            FROM text_rollup GROUP BY 1, 2, 3, 4;"""
 
         def run(conn: sqlite3.Connection) -> bool:
             (current,) = conn.execute(ROLLUP_OFFSET_SQL).fetchone()

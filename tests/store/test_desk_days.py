@@ -84,6 +84,16 @@ async def test_the_text_rollup_follows_every_write(store: Store) -> None:
     assert [(c.text, c.item_id, c.asked, c.answered, c.open) for c in rolled] == [
         ("罚单", "driving", 2, 0, 2), ("罚单", "plates", 1, 0, 1),
         ("车牌怎么选", "driving", 1, 0, 1), ("驾照到期怎么换", "driving", 1, 1, 0)]
+    # One day and one Monday-to-Sunday week (2026-05-04 is a Monday) have their own rollup
+    # rows, read in count order from an index: the same answers again.
+    for days in (1, 7):
+        aligned = Window(day0, day0 + days * 86400)
+        assert await store.text_counts(aligned, 10) == await store.text_counts(
+            Window(day0 - 1, day0 + days * 86400), 10)
+    assert [(c.text, c.asked) for c in await store.text_counts(
+        Window(day0, day0 + 86400), 2)] == [("罚单", 1), ("罚单", 1)]
+    assert sum(c.asked for c in await store.text_counts(
+        Window(day0, day0 + 7 * 86400), 10)) == 5
 
 
 async def test_another_fixed_offset_recounts_the_rollups(store: Store) -> None:
