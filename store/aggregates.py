@@ -209,7 +209,8 @@ class StoreAggregates(abc.ABC):
 
     @abc.abstractmethod
     async def clip_views_by_day(self, first_day: str, last_day: str) -> list[tuple[str, int]]:
-        """Counted clip views per Beijing day (``YYYYMMDD``, both ends included), by day."""
+        """Counted clip views per day of the desk's zone (``YYYYMMDD``, both ends
+        included), by day."""
 
     @abc.abstractmethod
     async def search_misses_in(self, window: Window, limit: int) -> list[tuple[str, int]]:

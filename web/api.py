@@ -3,13 +3,13 @@
 ``GET /api/clips`` searches and browses with the parameters of ``/clips`` (plus
 ``per_page``), ``GET /api/clips/{id}`` is one published clip, ``GET /api/catalog`` the
 categories and business items, ``POST /api/clips/{id}/view`` counts a view (once per viewer,
-clip and Beijing day), and ``GET /api/openapi.json`` describes all of it
+clip and day of the desk's zone), and ``GET /api/openapi.json`` describes all of it
 (``web.openapi``; a test keeps it equal to this module's routes).
 
 Errors are problem details (``web.errors.Problem``, RFC 9457): ``bad_parameter`` (400,
 naming the ``parameter``), ``not_found`` (404). The staff actions' endpoints are
 ``web.api_actions``. URLs in answers are absolute (``server.public_url``, else the address
-the request came to); times are ISO 8601 in Beijing time.
+the request came to); times are ISO 8601 in the desk's time zone ([server] time_zone).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ async def get_clip(request: web.Request) -> web.Response:
 
 
 async def count_view(request: web.Request) -> web.Response:
-    """Count a view of a published clip by this viewer: once per viewer, clip and Beijing
+    """Count a view of a published clip by this viewer: once per viewer, clip and
     day, and only with a viewer cookie the server issued and signed (the clip page sets
     it), so a script that invents its CSRF cookie and header counts nothing. The clip
     page's script calls this when playback starts; like every POST it needs our origin and

@@ -14,8 +14,8 @@ STRING = {"type": "string"}
 COUNT = {"type": "integer", "minimum": 0}
 DATE = {"type": "string", "format": "date"}
 SECONDS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}
-STAFF_NOTE = ("Staff logins only (the `tp_staff` cookie). Days are Beijing days; a range is "
-              f"at most {MAX_DAYS} days.")
+STAFF_NOTE = ("Staff logins only (the `tp_staff` cookie). Days are days of the desk's time "
+              f"zone ([server] time_zone); a range is at most {MAX_DAYS} days.")
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,13 @@ def format_time(epoch: float, fmt: str = "%Y-%m-%d %H:%M",
     return dt.datetime.fromtimestamp(epoch, zone).strftime(fmt)
 
 
+def clock_seconds(epoch: float, zone: dt.tzinfo) -> float:
+    """Seconds since midnight on ``zone``'s wall clock (the trim form's wall-clock times)."""
+    moment = dt.datetime.fromtimestamp(epoch, zone)
+    return round(moment.hour * 3600 + moment.minute * 60 + moment.second
+                 + moment.microsecond / 1e6, 3)
+
+
 def zone_label(zone: dt.tzinfo) -> str:
     """How the pages name the desk's time zone: "北京时间", else the IANA name."""
     name = getattr(zone, "key", str(zone))
@@ -64,6 +71,7 @@ def make_templates(zone: dt.tzinfo = CHINA_TZ) -> jinja2.Environment:
     env.filters["action_label"] = audit_view.action_label
     env.filters["target_label"] = audit_view.target_label
     env.filters["describe"] = lambda values: audit_view.describe(values, shown)
+    env.filters["clock_seconds"] = functools.partial(clock_seconds, zone=zone)
     env.globals["time_zone"] = getattr(zone, "key", "")
     env.globals["zone_label"] = zone_label(zone)
     env.globals["role_labels"] = ROLE_LABELS

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  bitrateText, charCount, clock, dateTime, parseSeconds, retryText, timeZone, truncate,
+  bitrateText, charCount, clock, dateTime, parsePoint, parseSeconds, retryText, timeZone,
+  truncate,
   uuidFromBytes,
   viewsText, waitText,
 } from "../../web/static/format.js";
@@ -90,6 +91,16 @@ describe("texts", () => {
     assert.equal(bitrateText(999.6), "1000 kbps");
     assert.equal(bitrateText(2100), "2.1 Mbps");
   });
+});
+
+test("parsePoint reads offsets and wall-clock times inside the recording", () => {
+  const ten = 10 * 3600 + 0.4; // the recording starts at 10:00:00.4 on the desk's clock
+  assert.equal(parsePoint("83.4", ten, 7200), 83.4);
+  assert.equal(parsePoint("1:23.4", ten, 7200), 83.4);
+  assert.ok(Math.abs(parsePoint("10:32:15", ten, 7200) - (32 * 60 + 14.6)) < 1e-9);
+  assert.equal(parsePoint("1:05:00", ten, 7200), 3900); // not inside: an offset
+  assert.equal(parsePoint("00:05:00", 23 * 3600 + 50 * 60, 1800), 900); // across midnight
+  assert.equal(parsePoint("abc", ten, 7200), null);
 });
 
 test("parseSeconds reads a trim form's time", () => {

@@ -73,6 +73,23 @@ export function parseSeconds(text) {
   return parts.reduce((total, p) => total * 60 + p, 0);
 }
 
+/** A trim field as seconds from the recording's start: an offset ("83.4", "1:23.4"), or a
+ * wall-clock time of the broadcast ("10:32:15") when it falls inside the recording, given the
+ * recording's start as seconds after midnight on the desk's clock and its length (the server's
+ * clips/trim_points.py decides the same way); null when it is neither. */
+export function parsePoint(text, originClock, duration) {
+  const seconds = parseSeconds(text);
+  if (seconds === null) return null;
+  const parts = text.trim().split(":").map(Number);
+  if (parts.length === 3 && Number.isFinite(originClock) && Number.isFinite(duration)
+      && Number.isInteger(parts[0]) && parts[0] < 24 && Number.isInteger(parts[1])
+      && parts[1] < 60 && parts[2] < 60) {
+    const since = (seconds - originClock + 86400) % 86400;
+    if (since <= duration) return since;
+  }
+  return seconds;
+}
+
 /** A version 4 UUID from 16 random bytes (where crypto.randomUUID is missing: plain http). */
 export function uuidFromBytes(bytes) {
   const b = Uint8Array.from(bytes);
