@@ -161,6 +161,18 @@ class CubeCount:
     open: int
 
 
+@dataclass(frozen=True)
+class ViewerFigures:
+    """One live session's sampled viewer counts: peak and average concurrent viewers."""
+
+    session_id: str
+    peak: int
+    average: float
+    samples: int
+    first_at: float
+    last_at: float
+
+
 def day_key(day_number: int) -> str:
     """``YYYY-MM-DD`` of a day counted from the epoch (in the window's time zone)."""
     return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day_number))).isoformat()
@@ -215,6 +227,12 @@ class StoreAggregates(abc.ABC):
     @abc.abstractmethod
     async def search_misses_in(self, window: Window, limit: int) -> list[tuple[str, int]]:
         """Searches that found nothing, last seen in ``window``: (query, count), most first."""
+
+    @abc.abstractmethod
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        """Per session, the viewer samples taken in ``window`` (all when None) of
+        ``session_ids`` (all when None): peak, average, how many; ordered by session id."""
 
     async def use_rollup_offset(self, utc_offset: int) -> bool:
         """Keep any day rollups in days of ``utc_offset`` seconds east of UTC (the desk's

@@ -5,6 +5,7 @@ using only stages SecantusDB (the test server) supports as well as MongoDB."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
@@ -21,6 +22,7 @@ from store.aggregates import (
     QuestionFigures,
     StoreAggregates,
     TextCount,
+    ViewerFigures,
     Window,
     check_dimension,
     day_key,
@@ -37,6 +39,8 @@ DESK_INDEXES: dict[str, list[IndexModel]] = {
     "broadcasts": [IndexModel([("created_at", ASCENDING), ("_id", ASCENDING)])],
     "audit_log": [IndexModel([("target", ASCENDING), ("at", ASCENDING)])],
     "search_misses": [IndexModel([("last_at", ASCENDING)])],
+    "viewer_samples": [IndexModel([("session_id", ASCENDING), ("at", ASCENDING)]),
+                       IndexModel([("at", ASCENDING)])],
 }
 
 
@@ -171,6 +175,24 @@ class MongoAggregates(StoreAggregates):
             {"$limit": int(limit)},
         ])
         return [(str(d["query"]), int(d["count"])) for d in docs]
+
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        match: Document = {}
+        if window is not None:
+            match["at"] = {"$gte": float(window.start), "$lt": float(window.end)}
+        if session_ids is not None:
+            match["session_id"] = {"$in": list(session_ids)}
+        docs = await self._aggregate("viewer_samples", [
+            {"$match": match},
+            {"$group": {"_id": "$session_id", "peak": {"$max": "$viewers"},
+                        "average": {"$avg": "$viewers"}, "samples": {"$sum": 1},
+                        "first_at": {"$min": "$at"}, "last_at": {"$max": "$at"}}},
+            {"$sort": {"_id": 1}},
+        ])
+        return [ViewerFigures(str(d["_id"]), int(d["peak"]), round(float(d["average"]), 1),
+                              int(d["samples"]), float(d["first_at"]), float(d["last_at"]))
+                for d in docs]
 
     async def page_in(self, cls: type[R], window: Window, after: tuple[float, str] | None,
                       limit: int) -> list[R]:

@@ -8,7 +8,7 @@ read connection, grouped and ranked by SQLite (window functions for the percenti
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from store.aggregates import (
@@ -22,6 +22,7 @@ from store.aggregates import (
     QuestionFigures,
     StoreAggregates,
     TextCount,
+    ViewerFigures,
     Window,
     check_dimension,
     day_key,
@@ -185,6 +186,25 @@ class SQLiteAggregates(StoreAggregates):
                     for row in conn.execute(sql, bound)]
 
         return await self._read(run)
+
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if window is not None:
+            where.append("at >= ? AND at < ?")
+            params += [window.start, window.end]
+        if session_ids is not None:
+            if not session_ids:
+                return []
+            where.append(f"session_id IN ({', '.join('?' * len(session_ids))})")
+            params += list(session_ids)
+        sql = ("SELECT session_id, MAX(viewers), AVG(viewers), COUNT(*), MIN(at), MAX(at) "
+               f"FROM viewer_samples WHERE {' AND '.join(where)} "
+               "GROUP BY session_id ORDER BY session_id")
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [ViewerFigures(str(s), int(p), round(float(a), 1), int(n), float(f), float(la))
+                for s, p, a, n, f, la in rows]
 
     async def use_rollup_offset(self, utc_offset: int) -> bool:
         """Count the rollups' days at ``utc_offset`` seconds east of UTC from now on; when

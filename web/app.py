@@ -6,6 +6,8 @@ order reads top to bottom here. Nothing else constructs stores, clients or worke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +27,7 @@ from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.viewer_samples import ViewerSampler
 from moderation import data_files
 from moderation.logins import Logins, LoginThrottle
 from moderation.service import Limits, Moderation
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_live)
+    app.cleanup_ctx.append(_viewer_samples)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
     app.cleanup_ctx.append(understanding)
@@ -175,6 +179,21 @@ async def _live(app: web.Application) -> AsyncIterator[None]:
         await eventlog.drain()
         await broker.close()
         await hub.close()
+
+
+async def _viewer_samples(app: web.Application) -> AsyncIterator[None]:
+    """Viewer counts of live sessions, stored once a minute for the desk's figures."""
+    hub = app[keys.HUB]
+
+    async def viewers(session_id: str) -> int:
+        return hub.counts(session_id)["viewers"]
+
+    sampler = app[keys.VIEWER_SAMPLER] = ViewerSampler(app[keys.STORE], viewers)
+    task = asyncio.create_task(sampler.run(), name="viewer-samples")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _clips(app: web.Application) -> AsyncIterator[None]:

@@ -28,7 +28,7 @@ from openpyxl import Workbook
 
 from moderation.catalog import Catalog
 from moderation.periods import Period, PeriodError, parse_range
-from store.aggregates import Window
+from store.aggregates import ViewerFigures, Window
 from store.base import Store
 from store.records import AuditEntry, Clip, LiveSession, Question
 from web import keys
@@ -63,12 +63,16 @@ def _question(catalog: Catalog, zone: dt.tzinfo) -> Callable[[Question], Row]:
     return row
 
 
-def _session(zone: dt.tzinfo) -> Callable[[LiveSession], Row]:
+def _session(zone: dt.tzinfo, viewers: dict[str, ViewerFigures]
+             ) -> Callable[[LiveSession], Row]:
+    """A session's row; ``viewers`` is filled page by page with its sampled figures."""
     def row(b: LiveSession) -> Row:
+        seen = viewers.get(b.id)
         return [b.id, b.title, b.status, _time(b.scheduled_start, zone),
                 _time(b.scheduled_end, zone), _time(b.started_at, zone),
                 _time(b.ended_at, zone), b.presenter, " ".join(b.host_ids),
-                _time(b.created_at, zone)]
+                _time(b.created_at, zone), seen.peak if seen else "",
+                seen.average if seen else ""]
     return row
 
 
@@ -95,7 +99,7 @@ KINDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
                              "问题（已脱敏）", "同问", "合并到", "文字回复", "拒绝原因",
                              "主持人", "上播时间", "解答时间")),
     "sessions": (LiveSession, ("编号", "标题", "状态", "计划开始", "计划结束", "开始",
-                             "结束", "主持人", "主播", "创建时间")),
+                             "结束", "主持人", "主播", "创建时间", "观众峰值", "平均观众")),
     "clips": (Clip, ("编号", "场次", "问题", "状态", "标题", "分类", "业务编号", "时长（秒）",
                      "播放", "发布时间", "创建时间")),
     "audit": (AuditEntry, ("时间", "操作人", "操作", "对象", "场次", "之前", "之后")),
@@ -118,6 +122,16 @@ async def rows_of(store: Store, cls: type[Any], window: Window,
             yield kept
         if len(records) < page:
             return
+
+
+async def _with_viewers(store: Store, pages: AsyncIterator[list[Any]],
+                        viewers: dict[str, ViewerFigures]) -> AsyncIterator[list[Any]]:
+    """Sessions a page at a time, each page's viewer figures read into ``viewers`` first."""
+    async for sessions in pages:
+        viewers.clear()
+        viewers.update((f.session_id, f) for f in await store.viewer_figures(
+            session_ids=[s.id for s in sessions]))
+        yield sessions
 
 
 def _csv_bytes(rows: Sequence[Row]) -> bytes:
@@ -157,12 +171,16 @@ async def export(request: web.Request) -> web.StreamResponse:
     cls, header = KINDS[kind]
     catalog = request.app[keys.LIBRARY].catalog
     zone = request.app[keys.SETTINGS].zone
+    store = request.app[keys.STORE]
+    viewers: dict[str, ViewerFigures] = {}
     writers: dict[str, Callable[[Any], Row]] = {
-        "questions": _question(catalog, zone), "sessions": _session(zone),
+        "questions": _question(catalog, zone), "sessions": _session(zone, viewers),
         "clips": _clip(zone), "audit": _audit(zone)}
     to_row = writers[kind]
     keep: Callable[[Any], bool] = (lambda r: r.item_id == item) if item else (lambda _: True)
-    pages = rows_of(request.app[keys.STORE], cls, period.window, keep)
+    pages = rows_of(store, cls, period.window, keep)
+    if kind == "sessions":
+        pages = _with_viewers(store, pages, viewers)
     name = f"{kind}-{period.first.isoformat()}-{period.last.isoformat()}.{fmt}"
     response = web.StreamResponse(headers={
         "Content-Type": FORMATS[fmt], "Cache-Control": "no-store",

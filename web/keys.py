@@ -15,6 +15,7 @@ from live.recordings import Recordings
 from live.redis_link import Redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.viewer_samples import ViewerSampler
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
@@ -49,6 +50,7 @@ REVIEW = web.AppKey("review", ClipReview)
 MEDIA = web.AppKey("media", MediaStore)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
+VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)
 
 # Per-request storage.
 LOGIN = web.RequestKey("login", ActiveLogin)  # absent for anonymous requests

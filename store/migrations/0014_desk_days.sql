@@ -165,3 +165,17 @@ CREATE TRIGGER question_rollup_delete AFTER DELETE ON questions BEGIN
                         AS INTEGER) + 3) / 7
       AND category = OLD.category AND item_id = OLD.item_id AND text = OLD.text;
 END;
+
+-- Viewer counts sampled while a session is live (store/desk_records.py ViewerSample): the
+-- desk's peak and average concurrent viewers per session.
+CREATE TABLE viewer_samples (
+    id         TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    at         REAL NOT NULL,
+    viewers    INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    version    INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX viewer_samples_session ON viewer_samples (session_id, at);
+CREATE INDEX viewer_samples_at ON viewer_samples (at);
