@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SETTINGS_PATH = ROOT / "settings.toml"
@@ -61,6 +62,7 @@ class ServerSettings:
     public_url: str = ""
     data_dir: str = "data"
     max_request_kib: int = 256
+    time_zone: str = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,11 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     source: str = "<defaults>"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The desk's time zone (``[server] time_zone``): days, shown times, exports."""
+        return load_zone(self.server.time_zone)
 
     @property
     def data_dir(self) -> Path:
@@ -322,12 +329,27 @@ def load_settings(
                                 f"rgba(0, 40, 110, 0.88)")
     if not 12 <= settings.overlay.font_px <= 200:
         raise SettingsError(f"{file}: [overlay] font_px must be between 12 and 200")
+    try:
+        load_zone(settings.server.time_zone)
+    except ValueError as exc:
+        raise SettingsError(f"{file}: [server] time_zone: {exc}") from None
     if settings.cluster.enabled and settings.store.backend != "mongodb":
         raise SettingsError(
             f"{file}: [cluster] redis_url is set, so several nodes share one store, "
             f"but [store] backend is {settings.store.backend!r}: a cluster needs mongodb"
         )
     return settings
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (e.g. "Asia/Shanghai"); ValueError when there is none."""
+    if not name or name != name.strip() or name.startswith("/") or ".." in name:
+        raise ValueError(f"not an IANA time zone name: {name!r}")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
+                         f"\"Asia/Shanghai\")") from None
 
 
 def documented_keys() -> list[tuple[str, str]]:

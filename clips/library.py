@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from clips.search import SearchIndex, SearchResult
 from clips.search_query import BadSearchRequest
@@ -34,16 +35,17 @@ from store.records import Clip, ClipView, SearchMiss
 
 log = logging.getLogger(__name__)
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))
+CHINA_TZ = ZoneInfo("Asia/Shanghai")  # the default of ``[server] time_zone``
 
 
 def media_url(relative: str) -> str:
     return f"/media/{relative}" if relative else ""
 
 
-def viewing_day(at: float) -> str:
-    """The day a view counts in (Beijing time): a viewer counts once per clip per day."""
-    return dt.datetime.fromtimestamp(at, CHINA_TZ).strftime("%Y%m%d")
+def viewing_day(at: float, zone: dt.tzinfo) -> str:
+    """The day a view counts in (the desk's time zone): a viewer counts once per clip per
+    day."""
+    return dt.datetime.fromtimestamp(at, zone).strftime("%Y%m%d")
 
 
 def miss_id(query: str) -> str:
@@ -53,9 +55,10 @@ def miss_id(query: str) -> str:
 class ClipLibrary:
     def __init__(
         self, store: Store, catalog: Catalog, words: WordList, *, index_path: Path,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, zone: dt.tzinfo = CHINA_TZ,
     ) -> None:
         self.store = store
+        self.zone = zone  # the desk's: the day a view counts in, times shown
         self.index_path = Path(index_path)
         self.clock = clock
         self.catalog = catalog
@@ -187,7 +190,7 @@ class ClipLibrary:
     async def record_view(self, clip_id: str, viewer_id: str) -> bool:
         """Count a view of a published clip, once per viewer, clip and day."""
         now = self.clock()
-        day = viewing_day(now)
+        day = viewing_day(now, self.zone)
         try:
             await self.store.insert(ClipView(id=f"{clip_id}:{viewer_id}:{day}", clip_id=clip_id,
                                              viewer_id=viewer_id, day=day, created_at=now))

@@ -26,7 +26,7 @@ import re
 import shutil
 import signal
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +198,7 @@ async def run_ffmpeg(
     on_progress: Callable[[Progress], None] | None = None,
     graceful_stop: float = 0.0,
     check: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> Result:
     """Run ``args`` (``args[0]`` is the binary) and wait for it without blocking the loop.
 
@@ -207,14 +208,15 @@ async def run_ffmpeg(
     forever, e.g. for an RTMP publisher). On cancellation the process gets SIGINT and
     ``graceful_stop`` seconds to finish its files (0: killed at once), then SIGKILL.
     A non-zero exit raises FFmpegError (DiskFull when stderr says ENOSPC) unless
-    ``check=False``.
+    ``check=False``. ``env``: variables set for ffmpeg on top of this process's (``TZ`` for
+    the test picture's clock).
     """
     loop = asyncio.get_running_loop()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE, env={**os.environ, **env} if env else None)
     except FileNotFoundError as exc:
         raise FFmpegNotFound(f"cannot run {args[0]!r}: {exc.strerror}") from exc
     watch = _Watch(started=loop.time())

@@ -181,6 +181,7 @@ class Recorder:
         on_health: Callable[[IngestHealth], None] | None = None,
         clock: Callable[[], float] = time.time,
         store: MediaStore | None = None,
+        time_zone: str = "Asia/Shanghai",
     ) -> None:
         self.media_dir = Path(media_dir)
         self.store = store  # None or a local store: ffmpeg writes in place
@@ -197,6 +198,7 @@ class Recorder:
         self.test_rate = test_rate
         self.on_health = on_health
         self.clock = clock
+        self.clock_env = commands.clock_env(time_zone)  # the test picture's clock
         self._health = IngestHealth()
         self._task: asyncio.Task[None] | None = None
         self._session: str | None = None
@@ -282,7 +284,7 @@ class Recorder:
                 args, startup = await self._command(source, out, copy)
                 await run_ffmpeg(args, stall_timeout=self.stall_seconds,
                                  startup_timeout=startup, on_progress=self._on_progress,
-                                 graceful_stop=self.stop_grace)
+                                 graceful_stop=self.stop_grace, env=self.clock_env)
                 error = "the source ended"
             except (MediaError, OSError, MediaStoreError) as exc:
                 error = str(exc)

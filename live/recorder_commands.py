@@ -27,6 +27,7 @@ each starting on a keyframe, every segment carrying ``EXT-X-PROGRAM-DATE-TIME``:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,10 +139,40 @@ def source_input_args(source: Source) -> list[str]:
     raise ValueError(f"no input arguments for a {source.kind} source")
 
 
+def posix_tz(zone: str) -> str:
+    """The POSIX ``TZ`` string for the IANA ``zone`` (the footer of its TZif file, e.g.
+    "CST-8" for Asia/Shanghai, "EST5EDT,M3.2.0,M11.1.0" for America/New_York), so that
+    ffmpeg's ``localtime`` draws the desk's clock even where the C library finds no zone
+    files; the name itself when no file has a footer."""
+    import zoneinfo
+    from importlib import resources
+
+    candidates = [Path(base, zone) for base in zoneinfo.TZPATH]
+    with contextlib.suppress(ModuleNotFoundError):  # the tzdata package, if installed
+        candidates.append(Path(str(resources.files("tzdata.zoneinfo").joinpath(zone))))
+    for path in candidates:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if data.startswith(b"TZif") and data.endswith(b"\n"):
+            footer = data[:-1].rsplit(b"\n", 1)[-1].decode("ascii", "replace")
+            if footer:
+                return footer
+    return zone
+
+
+def clock_env(zone: str) -> dict[str, str]:
+    """The environment for ffmpeg so that the test picture's clock (``%{localtime}``)
+    shows ``zone``, the desk's time zone."""
+    return {"TZ": posix_tz(zone)}
+
+
 def test_source_args(*, size: str = "1280x720", rate: int = 25, clock: bool = True,
                      fontfile: str | None = None) -> list[str]:
     """Inputs for the generated test picture: colour pattern, a tone that beeps every second,
-    and (``clock``) the local time drawn on it. ``-re`` paces it like a camera."""
+    and (``clock``) the local time drawn on it (run it with ``clock_env``, so that local is
+    the desk's time zone). ``-re`` paces it like a camera."""
     args = ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
             "-re", "-f", "lavfi", "-i", "sine=frequency=440:beep_factor=2:sample_rate=48000"]
     if clock:

@@ -319,7 +319,7 @@ def make_recordings(settings: Settings, store: Store, publish: Publish,
                         segment_seconds=media.segment_seconds,
                         stall_seconds=float(media.stall_seconds),
                         test_size=media.test_picture_size, on_health=on_health,
-                        store=media_store)
+                        store=media_store, time_zone=settings.server.time_zone)
 
     return Recordings(store, publish, factory, media_dir=media_dir)
 

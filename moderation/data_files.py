@@ -28,6 +28,7 @@ from moderation.catalog import (
     parse_catalog,
     read_data_file,
 )
+from moderation.schedule import SCHEDULE_RESOURCE, Schedule, ScheduleError, parse_schedule
 from moderation.segment import WORD_LIST_RESOURCE, WordList, WordListError, parse_word_list
 from store.base import Conflict, NotFound, Store, VersionConflict
 from store.records import DataFile
@@ -35,12 +36,14 @@ from store.records import DataFile
 CATALOG = "service_catalog"
 WORD_LIST = "synonyms"
 KNOWLEDGE = "knowledge"
+SCHEDULE = "schedule"
 MAX_TEXT_CHARS = 400_000  # the shipped catalog is about 40,000 characters
 
 _SHIPPED = {
     CATALOG: ("moderation", CATALOG_RESOURCE, "业务目录"),
     WORD_LIST: ("moderation", WORD_LIST_RESOURCE, "搜索词表"),
     KNOWLEDGE: ("moderation", "knowledge.toml", "知识库"),
+    SCHEDULE: ("moderation", SCHEDULE_RESOURCE, "直播时间表"),
 }
 
 
@@ -86,7 +89,7 @@ async def current(store: Store, file_id: str) -> Current:
                    updated_by=record.updated_by, updated_at=record.updated_at)
 
 
-def parse(file_id: str, text: str) -> Catalog | WordList:
+def parse(file_id: str, text: str) -> Catalog | WordList | Schedule:
     """Validate ``text`` as the data file ``file_id``; raises ``DataFileError``."""
     if len(text) > MAX_TEXT_CHARS:
         raise DataFileError(f"内容过长（最多 {MAX_TEXT_CHARS} 字符）。")
@@ -96,8 +99,10 @@ def parse(file_id: str, text: str) -> Catalog | WordList:
             if not catalog.items:
                 raise DataFileError("业务目录至少要有一个事项。")
             return catalog
+        if file_id == SCHEDULE:
+            return parse_schedule(text)
         return parse_word_list(text, source="提交的搜索词表")
-    except (CatalogError, WordListError) as exc:
+    except (CatalogError, WordListError, ScheduleError) as exc:
         raise DataFileError(str(exc)) from exc
 
 
@@ -113,9 +118,15 @@ async def load_word_list(store: Store) -> WordList:
     return found
 
 
+async def load_schedule(store: Store) -> Schedule:
+    found = parse(SCHEDULE, (await current(store, SCHEDULE)).text)
+    assert isinstance(found, Schedule)
+    return found
+
+
 async def save(store: Store, file_id: str, text: str, *, expected_version: int, actor: str,
                now: float | None = None, also_audit: Sequence[AuditNote] = (),
-               audit: Audit | None = None) -> Catalog | WordList:
+               audit: Audit | None = None) -> Catalog | WordList | Schedule:
     """Validate and store an edit made from version ``expected_version`` (0: from the
     shipped copy). Returns the parsed file. Raises ``DataFileError`` (invalid, or someone
     saved meanwhile) or ``StoreError`` (nothing saved)."""

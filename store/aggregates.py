@@ -5,8 +5,10 @@ methods in, and ``tests/store/test_aggregates.py`` holds them to the same answer
 Conventions shared by both backends:
 
 * A ``Window`` is a half-open span of epoch seconds ``[start, end)``; a question belongs to
-  it by ``created_at``. Days are calendar days at ``utc_offset`` seconds east of UTC (the
-  desk's time zone), keyed ``YYYY-MM-DD``.
+  it by ``created_at``. Days are calendar days of the desk's time zone (``[server]
+  time_zone``), keyed ``YYYY-MM-DD``: the window carries the zone's UTC offset at its start
+  and every change of offset inside it (daylight saving), so a moment's day is
+  ``(t + offset at t) // 86400`` — ``days_window`` builds one from a zone.
 * Outcomes come from a question's state: *approved* reached the host's queue (queued, on
   air or answered), *open* is not decided yet (pending, queued, on air).
 * *Time to triage* is from asking to the first moderator decision on the question (the
@@ -43,10 +45,73 @@ class Window:
     start: float
     end: float
     utc_offset: int = 8 * 3600
+    # (from this moment, the offset in seconds east of UTC), ascending: changes of offset
+    # inside the window (daylight saving), each in force until the next.
+    shifts: tuple[tuple[float, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError("a window ends before it starts")
+
+    def offset_at(self, moment: float) -> int:
+        offset = self.utc_offset
+        for since, shifted in self.shifts:
+            if moment >= since:
+                offset = shifted
+        return offset
+
+
+def _offset(zone: dt.tzinfo, moment: float) -> int:
+    shift = dt.datetime.fromtimestamp(moment, zone).utcoffset()
+    return int(shift.total_seconds()) if shift is not None else 0
+
+
+def _change_within(zone: dt.tzinfo, low: float, high: float) -> float:
+    """The first moment in ``(low, high]`` whose offset differs from ``low``'s (to the
+    minute: every zone changes on a whole minute)."""
+    before = _offset(zone, low)
+    low_min, high_min = int(low // 60), int(-(-high // 60))
+    while high_min - low_min > 1:
+        mid = (low_min + high_min) // 2
+        if _offset(zone, mid * 60.0) == before:
+            low_min = mid
+        else:
+            high_min = mid
+    return high_min * 60.0
+
+
+def rollup_offset(zone: dt.tzinfo, now: float) -> int:
+    """The fixed offset a store's day rollups count in for ``zone``: its offset on 1
+    January of the current year (stable all year; windows at another offset, in daylight
+    saving time, are counted from the records instead)."""
+    year = dt.datetime.fromtimestamp(now, dt.UTC).year
+    return _offset(zone, dt.datetime(year, 1, 1, 12, tzinfo=dt.UTC).timestamp())
+
+
+def local_midnight(zone: dt.tzinfo, day: dt.date) -> float:
+    """The first moment of ``day`` in ``zone`` (epoch seconds)."""
+    return dt.datetime.combine(day, dt.time(), zone).timestamp()
+
+
+def days_window(zone: dt.tzinfo, first: dt.date, days: int) -> Window:
+    """The ``days`` whole calendar days from ``first`` in ``zone``, with every change of
+    the zone's offset inside them."""
+    start = local_midnight(zone, first)
+    end = local_midnight(zone, first + dt.timedelta(days=days))
+    shifts: list[tuple[float, int]] = []
+    current = _offset(zone, start)
+    at = start
+    for n in range(1, days + 1):
+        following = end if n == days else local_midnight(zone, first + dt.timedelta(days=n))
+        if _offset(zone, at) != current:  # changed right at midnight
+            current = _offset(zone, at)
+            shifts.append((at, current))
+        while _offset(zone, following - 1) != current:  # a change inside this day
+            at = _change_within(zone, at, following - 1)
+            current = _offset(zone, at)
+            shifts.append((at, current))
+        at = following
+    return Window(start, end, _offset(zone, start), tuple(shifts))
 
 
 @dataclass(frozen=True)
@@ -94,6 +159,18 @@ class CubeCount:
     declined: int
     merged: int
     open: int
+
+
+@dataclass(frozen=True)
+class ViewerFigures:
+    """One live session's sampled viewer counts: peak and average concurrent viewers."""
+
+    session_id: str
+    peak: int
+    average: float
+    samples: int
+    first_at: float
+    last_at: float
 
 
 def day_key(day_number: int) -> str:
@@ -144,11 +221,24 @@ class StoreAggregates(abc.ABC):
 
     @abc.abstractmethod
     async def clip_views_by_day(self, first_day: str, last_day: str) -> list[tuple[str, int]]:
-        """Counted clip views per Beijing day (``YYYYMMDD``, both ends included), by day."""
+        """Counted clip views per day of the desk's zone (``YYYYMMDD``, both ends
+        included), by day."""
 
     @abc.abstractmethod
     async def search_misses_in(self, window: Window, limit: int) -> list[tuple[str, int]]:
         """Searches that found nothing, last seen in ``window``: (query, count), most first."""
+
+    @abc.abstractmethod
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        """Per session, the viewer samples taken in ``window`` (all when None) of
+        ``session_ids`` (all when None): peak, average, how many; ordered by session id."""
+
+    async def use_rollup_offset(self, utc_offset: int) -> bool:
+        """Keep any day rollups in days of ``utc_offset`` seconds east of UTC (the desk's
+        zone; recounted when it changes). True if something was recounted. Backends that
+        count every query from the records themselves (MongoDB) have nothing to do."""
+        return False
 
     @abc.abstractmethod
     async def page_in(self, cls: type[R], window: Window, after: tuple[float, str] | None,

@@ -5,6 +5,7 @@ using only stages SecantusDB (the test server) supports as well as MongoDB."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
@@ -21,6 +22,7 @@ from store.aggregates import (
     QuestionFigures,
     StoreAggregates,
     TextCount,
+    ViewerFigures,
     Window,
     check_dimension,
     day_key,
@@ -37,6 +39,8 @@ DESK_INDEXES: dict[str, list[IndexModel]] = {
     "broadcasts": [IndexModel([("created_at", ASCENDING), ("_id", ASCENDING)])],
     "audit_log": [IndexModel([("target", ASCENDING), ("at", ASCENDING)])],
     "search_misses": [IndexModel([("last_at", ASCENDING)])],
+    "viewer_samples": [IndexModel([("session_id", ASCENDING), ("at", ASCENDING)]),
+                       IndexModel([("at", ASCENDING)])],
 }
 
 
@@ -55,9 +59,18 @@ COUNTS: Document = {
 }
 
 
-def _key(by: str, offset: int) -> Any:
+def _offset(window: Window) -> Any:
+    """The UTC offset of ``created_at`` in the window's zone (nested ``$cond`` over the
+    daylight-saving shifts, the latest first)."""
+    offset: Any = window.utc_offset
+    for since, shifted in window.shifts:
+        offset = {"$cond": [{"$gte": ["$created_at", float(since)]}, shifted, offset]}
+    return offset
+
+
+def _key(by: str, window: Window) -> Any:
     if by == "day":
-        return {"$floor": {"$divide": [{"$add": ["$created_at", offset]}, DAY]}}
+        return {"$floor": {"$divide": [{"$add": ["$created_at", _offset(window)]}, DAY]}}
     return "$" + DIMENSION_FIELDS[by]
 
 
@@ -91,7 +104,7 @@ class MongoAggregates(StoreAggregates):
 
     async def question_figures(self, by: str, window: Window, *, timings: bool = True
                                ) -> list[QuestionFigures]:
-        key = _key(check_dimension(by), window.utc_offset)
+        key = _key(check_dimension(by), window)
         match = {"$match": {"created_at": {"$gte": float(window.start),
                                            "$lt": float(window.end)}}}
         rows = {doc["_id"]: doc for doc in await self._aggregate("questions", [
@@ -126,7 +139,7 @@ class MongoAggregates(StoreAggregates):
     async def question_cube(self, window: Window) -> list[CubeCount]:
         docs = await self._aggregate("questions", [
             {"$match": {"created_at": {"$gte": float(window.start), "$lt": float(window.end)}}},
-            {"$group": {"_id": {"d": _key("day", window.utc_offset), "category": "$category",
+            {"$group": {"_id": {"d": _key("day", window), "category": "$category",
                                 "item_id": "$item_id"}, **COUNTS}},
             {"$sort": {"_id.d": 1, "_id.category": 1, "_id.item_id": 1}},
         ])
@@ -140,7 +153,7 @@ class MongoAggregates(StoreAggregates):
                         "state": {"$ne": "merged"}}},
             {"$group": {"_id": {"text": "$text", "category": "$category",
                                 "item_id": "$item_id"}, **COUNTS}},
-            {"$sort": {"asked": -1, "_id.text": 1}},
+            {"$sort": {"asked": -1, "_id.text": 1, "_id.category": 1, "_id.item_id": 1}},
             {"$limit": int(limit)},
         ])
         return [TextCount(d["_id"]["text"], d["_id"]["category"], d["_id"]["item_id"],
@@ -162,6 +175,24 @@ class MongoAggregates(StoreAggregates):
             {"$limit": int(limit)},
         ])
         return [(str(d["query"]), int(d["count"])) for d in docs]
+
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        match: Document = {}
+        if window is not None:
+            match["at"] = {"$gte": float(window.start), "$lt": float(window.end)}
+        if session_ids is not None:
+            match["session_id"] = {"$in": list(session_ids)}
+        docs = await self._aggregate("viewer_samples", [
+            {"$match": match},
+            {"$group": {"_id": "$session_id", "peak": {"$max": "$viewers"},
+                        "average": {"$avg": "$viewers"}, "samples": {"$sum": 1},
+                        "first_at": {"$min": "$at"}, "last_at": {"$max": "$at"}}},
+            {"$sort": {"_id": 1}},
+        ])
+        return [ViewerFigures(str(d["_id"]), int(d["peak"]), round(float(d["average"]), 1),
+                              int(d["samples"]), float(d["first_at"]), float(d["last_at"]))
+                for d in docs]
 
     async def page_in(self, cls: type[R], window: Window, after: tuple[float, str] | None,
                       limit: int) -> list[R]:

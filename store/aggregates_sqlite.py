@@ -8,7 +8,7 @@ read connection, grouped and ranked by SQLite (window functions for the percenti
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from store.aggregates import (
@@ -22,6 +22,7 @@ from store.aggregates import (
     QuestionFigures,
     StoreAggregates,
     TextCount,
+    ViewerFigures,
     Window,
     check_dimension,
     day_key,
@@ -54,7 +55,6 @@ PERCENTILES = """
     GROUP BY k"""
 
 
-ROLLUP_OFFSET = 8 * 3600  # the rollup's days are Beijing days (migration 0007)
 ROLLUP_COUNTS = f"""
     SUM(n) AS asked,
     SUM(CASE WHEN state = 'answered' THEN n ELSE 0 END) AS answered,
@@ -62,18 +62,30 @@ ROLLUP_COUNTS = f"""
     SUM(CASE WHEN state = 'declined' THEN n ELSE 0 END) AS declined,
     SUM(CASE WHEN state = 'merged' THEN n ELSE 0 END) AS merged,
     SUM(CASE WHEN state IN {_in(OPEN_STATES)} THEN n ELSE 0 END) AS open"""
+# The rollups' day offset (migration 0013), read in the same snapshot as the rollup.
+ROLLUP_OFFSET_SQL = "SELECT utc_offset FROM desk_days WHERE id = 1"
 
 
-def _whole_days(window: Window) -> bool:
-    """Whether ``window`` is whole Beijing days, as the rollup counts them."""
-    return (window.utc_offset == ROLLUP_OFFSET
-            and (window.start + ROLLUP_OFFSET) % DAY == 0
-            and (window.end + ROLLUP_OFFSET) % DAY == 0)
+def _whole_days(window: Window, rollup_offset: int) -> bool:
+    """Whether ``window`` is whole days of the rollups' fixed offset."""
+    return (not window.shifts and window.utc_offset == rollup_offset
+            and (window.start + rollup_offset) % DAY == 0
+            and (window.end + rollup_offset) % DAY == 0)
 
 
-def _key_sql(by: str) -> str:
+def _offset_sql(window: Window) -> str:
+    """The UTC offset of ``created_at`` in the window's zone: a bound ``:offset``, or with
+    daylight saving a CASE over the window's shifts (numbers this module formats)."""
+    if not window.shifts:
+        return ":offset"
+    cases = " ".join(f"WHEN created_at >= {float(since)!r} THEN {int(offset)}"
+                     for since, offset in reversed(window.shifts))
+    return f"(CASE {cases} ELSE :offset END)"
+
+
+def _key_sql(by: str, window: Window) -> str:
     if by == "day":
-        return "CAST((created_at + :offset) / 86400 AS INTEGER)"
+        return f"CAST((created_at + {_offset_sql(window)}) / 86400 AS INTEGER)"
     return DIMENSION_FIELDS[by]
 
 
@@ -81,9 +93,12 @@ class SQLiteAggregates(StoreAggregates):
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         raise NotImplementedError  # SQLiteStore's
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise NotImplementedError  # SQLiteStore's
+
     async def question_figures(self, by: str, window: Window, *, timings: bool = True
                                ) -> list[QuestionFigures]:
-        key = _key_sql(check_dimension(by))
+        key = _key_sql(check_dimension(by), window)
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
         where = "created_at >= :start AND created_at < :end"
         counts_sql = f"SELECT {key} AS k, {COUNTS} FROM questions WHERE {where} GROUP BY k"
@@ -113,36 +128,118 @@ class SQLiteAggregates(StoreAggregates):
 
     async def question_cube(self, window: Window) -> list[CubeCount]:
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
-        if _whole_days(window):
-            # The trigger-kept rollup (migration 0007): a few rows per day and item.
-            params = {"first": (window.start + ROLLUP_OFFSET) // DAY,
-                      "last": (window.end + ROLLUP_OFFSET) // DAY}
-            sql = f"""SELECT day AS d, category, item_id, {ROLLUP_COUNTS}
-                      FROM question_rollup WHERE day >= :first AND day < :last AND n > 0
-                      GROUP BY d, category, item_id ORDER BY d, category, item_id"""
-        else:
-            sql = (f"SELECT {_key_sql('day')} AS d, category, item_id, {COUNTS} "
+        # Whole days of the rollups' offset: the trigger-kept rollup, a few rows per day.
+        rollup = f"""SELECT day AS d, category, item_id, {ROLLUP_COUNTS}
+                     FROM question_rollup WHERE day >= :first AND day < :last AND n > 0
+                     GROUP BY d, category, item_id ORDER BY d, category, item_id"""
+        counted = (f"SELECT {_key_sql('day', window)} AS d, category, item_id, {COUNTS} "
                    "FROM questions WHERE created_at >= :start AND created_at < :end "
                    "GROUP BY d, category, item_id ORDER BY d, category, item_id")
 
         def run(conn: sqlite3.Connection) -> list[CubeCount]:
+            sql, bound = self._rollup_or(conn, window, rollup, counted, params)
             return [CubeCount(day_key(r["d"]), r["category"], r["item_id"], r["asked"],
                               r["answered"], r["replied"], r["declined"], r["merged"],
-                              r["open"]) for r in conn.execute(sql, params)]
+                              r["open"]) for r in conn.execute(sql, bound)]
 
         return await self._read(run)
+
+    @staticmethod
+    def _rollup_or(conn: sqlite3.Connection, window: Window, rollup: str, counted: str,
+                   params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The rollup query with its day numbers when ``window`` is whole days of the
+        rollups' offset, else the query over the questions themselves."""
+        (offset,) = conn.execute(ROLLUP_OFFSET_SQL).fetchone()
+        if _whole_days(window, int(offset)):
+            return rollup, {**params, "first": int((window.start + offset) // DAY),
+                            "last": int((window.end + offset) // DAY)}
+        return counted, params
 
     async def text_counts(self, window: Window, limit: int) -> list[TextCount]:
-        sql = (f"SELECT text, category, item_id, {COUNTS} FROM questions "
-               "WHERE created_at >= ? AND created_at < ? AND state != 'merged' "
-               "GROUP BY text, category, item_id ORDER BY asked DESC, text LIMIT ?")
+        params = {"start": window.start, "end": window.end, "offset": window.utc_offset,
+                  "limit": int(limit)}
+        columns = "text, category, item_id, asked, answered, replied, declined, open"
+        # One whole day, or one Monday-to-Sunday week: the first rows of an index by count.
+        top = "ORDER BY asked DESC, text, category, item_id LIMIT :limit"
+        one_day = f"SELECT {columns} FROM text_rollup WHERE day = :first AND asked > 0 {top}"
+        one_week = (f"SELECT {columns} FROM text_week WHERE week = (:first + 3) / 7 "
+                    f"AND asked > 0 {top}")
+        days = """SELECT text, category, item_id, SUM(asked) AS asked,
+                         SUM(answered) AS answered, SUM(replied) AS replied,
+                         SUM(declined) AS declined, SUM(open) AS open
+                  FROM text_rollup WHERE day >= :first AND day < :last
+                  GROUP BY category, item_id, text HAVING SUM(asked) > 0
+                  """ + top
+        counted = (f"SELECT text, category, item_id, {COUNTS} FROM questions "
+                   "WHERE created_at >= :start AND created_at < :end AND state != 'merged' "
+                   f"GROUP BY text, category, item_id {top}")
 
         def run(conn: sqlite3.Connection) -> list[TextCount]:
+            sql, bound = self._rollup_or(conn, window, days, counted, params)
+            if sql is days and bound["last"] - bound["first"] == 1:
+                sql = one_day
+            elif sql is days and bound["last"] - bound["first"] == 7 \
+                    and (bound["first"] + 3) % 7 == 0:
+                sql = one_week
             return [TextCount(row["text"], row["category"], row["item_id"], row["asked"],
                               row["answered"], row["replied"], row["declined"], row["open"])
-                    for row in conn.execute(sql, (window.start, window.end, int(limit)))]
+                    for row in conn.execute(sql, bound)]
 
         return await self._read(run)
+
+    async def viewer_figures(self, window: Window | None = None,
+                             session_ids: Sequence[str] | None = None) -> list[ViewerFigures]:
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if window is not None:
+            where.append("at >= ? AND at < ?")
+            params += [window.start, window.end]
+        if session_ids is not None:
+            if not session_ids:
+                return []
+            where.append(f"session_id IN ({', '.join('?' * len(session_ids))})")
+            params += list(session_ids)
+        sql = ("SELECT session_id, MAX(viewers), AVG(viewers), COUNT(*), MIN(at), MAX(at) "
+               f"FROM viewer_samples WHERE {' AND '.join(where)} "
+               "GROUP BY session_id ORDER BY session_id")
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [ViewerFigures(str(s), int(p), round(float(a), 1), int(n), float(f), float(la))
+                for s, p, a, n, f, la in rows]
+
+    async def use_rollup_offset(self, utc_offset: int) -> bool:
+        """Count the rollups' days at ``utc_offset`` seconds east of UTC from now on; when
+        that changes, both rollups are recounted in one write. True if they were."""
+        recount = f"""
+            DELETE FROM question_rollup;
+            DELETE FROM text_rollup;
+            DELETE FROM text_week;
+            INSERT INTO question_rollup (day, category, item_id, state, n)
+            SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
+                   item_id, state, COUNT(*)
+            FROM questions GROUP BY 1, 2, 3, 4;
+            INSERT INTO text_rollup (day, category, item_id, text, asked, answered, replied,
+                                     declined, open)
+            SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
+                   item_id, text, COUNT(*), SUM(state = 'answered'), SUM(state = 'replied'),
+                   SUM(state = 'declined'), SUM(state IN {_in(OPEN_STATES)})
+            FROM questions WHERE state != 'merged' GROUP BY 1, 2, 3, 4;
+            INSERT INTO text_week (week, category, item_id, text, asked, answered, replied,
+                                   declined, open)
+            SELECT (day + 3) / 7, category, item_id, text, SUM(asked), SUM(answered),
+                   SUM(replied), SUM(declined), SUM(open)
+            FROM text_rollup GROUP BY 1, 2, 3, 4;"""
+
+        def run(conn: sqlite3.Connection) -> bool:
+            (current,) = conn.execute(ROLLUP_OFFSET_SQL).fetchone()
+            if int(current) == int(utc_offset):
+                return False
+            conn.execute("UPDATE desk_days SET utc_offset = ? WHERE id = 1", (int(utc_offset),))
+            for statement in recount.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            return True
+
+        return await self._write(run)
 
     async def clip_views_by_day(self, first_day: str, last_day: str) -> list[tuple[str, int]]:
         sql = ("SELECT day, COUNT(*) FROM clip_views WHERE day >= ? AND day <= ? "

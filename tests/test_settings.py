@@ -68,6 +68,9 @@ def test_unknown_section(tmp_path: Path) -> None:
     ("[overlay]\nfont_px = 5\n", r"\[overlay\] font_px must be between"),
     ('[overlay]\nposition = "left"\n', r"\[overlay\] position must be one of bottom, top"),
     ('[cluster]\nredis_url = "redis://r"\n', r"a cluster needs mongodb"),
+    ('[server]\ntime_zone = "Mars/Olympus"\n', r"\[server\] time_zone: unknown time zone"),
+    ('[server]\ntime_zone = "../../etc/passwd"\n', r"\[server\] time_zone: not an IANA"),
+    ('[server]\ntime_zone = ""\n', r"\[server\] time_zone: not an IANA"),
 ])
 def test_wrong_values_are_explained(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
@@ -106,3 +109,9 @@ def test_mask_uri() -> None:
 def test_paths_resolve_inside_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, f'[server]\ndata_dir = "{tmp_path}/d"\n'), env={})
     assert settings.sqlite_path == tmp_path / "d" / "tippocket.sqlite3"
+
+
+def test_the_time_zone_is_an_iana_name(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, '[server]\ntime_zone = "Asia/Tokyo"\n'), env={})
+    assert settings.zone.key == "Asia/Tokyo"
+    assert load_settings(write(tmp_path, ""), env={}).zone.key == "Asia/Shanghai"

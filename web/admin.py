@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from aiohttp import web
 
 from moderation.staff import StaffError, generate_password
+from store.aggregates import local_midnight
 from store.base import Store
 from store.records import ROLES, AuditEntry, LiveSession, Question, StaffUser
 from web import keys
 from web.audit_view import Names, describe, target_label
-from web.render import CHINA_TZ, format_time, render
+from web.render import format_time, render
 
 AUDIT_PAGE = 50
 
@@ -77,13 +79,14 @@ async def staff_update(request: web.Request) -> web.Response:
                             created_password=new_password)
 
 
-def _day(text: str) -> float | None:
-    """The start of a YYYY-MM-DD day in China time, or None for an empty or bad date."""
+def _day(text: str, zone: dt.tzinfo) -> float | None:
+    """The start of a YYYY-MM-DD day in the desk's time zone, or None for an empty or bad
+    date."""
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
         return None
-    return dt.datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).timestamp()
+    return local_midnight(zone, day)
 
 
 async def audit_log(request: web.Request) -> web.Response:
@@ -95,10 +98,14 @@ async def audit_log(request: web.Request) -> web.Response:
         value = request.query.get(param, "").strip()[:64]
         if value:
             where[key] = filters[param] = value
+    zone = request.app[keys.SETTINGS].zone
     for param, key, days in (("from", "at__gte", 0), ("to", "at__lt", 1)):
-        start = _day(request.query.get(param, "").strip()[:10])
+        text = request.query.get(param, "").strip()[:10]
+        start = _day(text, zone)
         if start is not None:
-            where[key] = start + days * 86400
+            # The start of the next day for "to" (not +86400: a day can be 23 or 25 hours).
+            where[key] = _day((dt.date.fromisoformat(text) + dt.timedelta(days=1))
+                              .isoformat(), zone) if days else start
             filters[param] = request.query[param].strip()[:10]
     try:
         page = max(1, min(int(request.query.get("page", "1")), 10_000))
@@ -111,11 +118,12 @@ async def audit_log(request: web.Request) -> web.Response:
     staff = await store.find(StaffUser, order_by=["name"])
     sessions = await store.find(LiveSession, order_by=["-scheduled_start"], limit=200)
     names = await _names(store, request, entries, staff, sessions)
+    shown = functools.partial(format_time, zone=zone)
     rows = [{
         "entry": e, "actor": names.person(e.actor), "target": target_label(e.target, names),
         "session": names.sessions.get(e.session_id, e.session_id),
-        "before": describe(e.before, format_time, names),
-        "after": describe(e.after, format_time, names),
+        "before": describe(e.before, shown, names),
+        "after": describe(e.after, shown, names),
     } for e in entries]
     return render(request, "admin/audit.html", rows=rows, page=page,
                   has_next=len(found) > AUDIT_PAGE, filters=filters, staff=staff,

@@ -4,6 +4,7 @@ moderators work with (blocked terms, decline reason templates)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from aiohttp import web
 
@@ -21,34 +22,36 @@ from moderation import lists as moderator_lists
 from store.records import HOSTS, LiveSession, StaffUser
 from web import keys
 from web.admin import actor
-from web.render import CHINA_TZ, render
+from web.render import render
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-def parse_local(value: str) -> float:
-    """A ``datetime-local`` value, read as Beijing time, to epoch seconds (0 when empty)."""
+def parse_local(value: str, zone: dt.tzinfo) -> float:
+    """A ``datetime-local`` value, read in the desk's time zone, to epoch seconds (0 when
+    empty)."""
     value = value.strip()
     if not value:
         return 0.0
     try:
-        moment = dt.datetime.strptime(value[:16], LOCAL_FORMAT).replace(tzinfo=CHINA_TZ)
+        moment = dt.datetime.strptime(value[:16], LOCAL_FORMAT).replace(tzinfo=zone)
     except ValueError:
         raise SessionError("时间格式不正确。") from None
     return moment.timestamp()
 
 
-def format_local(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, CHINA_TZ).strftime(LOCAL_FORMAT) if epoch else ""
+def format_local(epoch: float, zone: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(epoch, zone).strftime(LOCAL_FORMAT) if epoch else ""
 
 
 async def _form(request: web.Request) -> SessionForm:
     data = await request.post()
+    zone = request.app[keys.SETTINGS].zone
     return SessionForm(
         title=str(data.get("title", ""))[:200],
         description=str(data.get("description", ""))[:2000],
-        scheduled_start=parse_local(str(data.get("scheduled_start", ""))),
-        scheduled_end=parse_local(str(data.get("scheduled_end", ""))),
+        scheduled_start=parse_local(str(data.get("scheduled_start", "")), zone),
+        scheduled_end=parse_local(str(data.get("scheduled_end", "")), zone),
         host_ids=tuple(str(v)[:64] for v in data.getall("host_ids", [])[:10]),
         presenter=str(data.get("presenter", ""))[:100],
         source_kind=str(data.get("source_kind", ""))[:10],
@@ -71,7 +74,8 @@ async def sessions_list(request: web.Request, *, error: str = "",
     figures = {b.id: await sessions.figures(b.id) for group in groups.values() for b in group}
     return render(request, "admin/sessions.html", status=status, groups=groups,
                   figures=figures, hosts=await _hosts(request), error=error,
-                  status_labels=STATUS_LABELS, format_local=format_local,
+                  status_labels=STATUS_LABELS, format_local=functools.partial(
+                      format_local, zone=request.app[keys.SETTINGS].zone),
                   source_kinds=SOURCE_KINDS, source_kind=source_kind)
 
 
@@ -91,7 +95,8 @@ async def session_detail(request: web.Request, *, error: str = "",
     recordings = request.app[keys.RECORDINGS]
     return render(request, "admin/session.html", status=status, session=session,
                   figures=figures, hosts=await _hosts(request), error=error,
-                  status_labels=STATUS_LABELS, format_local=format_local,
+                  status_labels=STATUS_LABELS, format_local=functools.partial(
+                      format_local, zone=request.app[keys.SETTINGS].zone),
                   counts=await request.app[keys.VIEWER_COUNTS].counts(session.id),
                   source_kinds=SOURCE_KINDS, source_kind=source_kind,
                   video=recordings.enabled, ingest=recordings.view(session.id),

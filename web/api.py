@@ -3,17 +3,18 @@
 ``GET /api/clips`` searches and browses with the parameters of ``/clips`` (plus
 ``per_page``), ``GET /api/clips/{id}`` is one published clip, ``GET /api/catalog`` the
 categories and business items, ``POST /api/clips/{id}/view`` counts a view (once per viewer,
-clip and Beijing day), and ``GET /api/openapi.json`` describes all of it
+clip and day of the desk's zone), and ``GET /api/openapi.json`` describes all of it
 (``web.openapi``; a test keeps it equal to this module's routes).
 
 Errors are problem details (``web.errors.Problem``, RFC 9457): ``bad_parameter`` (400,
 naming the ``parameter``), ``not_found`` (404). The staff actions' endpoints are
 ``web.api_actions``. URLs in answers are absolute (``server.public_url``, else the address
-the request came to); times are ISO 8601 in Beijing time.
+the request came to); times are ISO 8601 in the desk's time zone ([server] time_zone).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Mapping
@@ -74,11 +75,12 @@ def _item(catalog: Catalog, item_id: str) -> dict[str, str] | None:
     return {"id": item.id, "name": item.name, "category": item.category} if item else None
 
 
-def _clip_summary(clip: Clip, catalog: Catalog, origin: str) -> dict[str, Any]:
+def _clip_summary(clip: Clip, catalog: Catalog, origin: str, zone: dt.tzinfo
+                  ) -> dict[str, Any]:
     return {
         "id": clip.id, "url": origin + clip_path(clip.id), "title": clip.title,
         "category": clip.category, "item": _item(catalog, clip.item_id),
-        "published_at": iso_time(clip.published_at), "views": clip.views,
+        "published_at": iso_time(clip.published_at, zone), "views": clip.views,
         "duration": round(clip.duration, 2),
         "poster_url": _absolute(origin, media_url(clip.poster_path)),
     }
@@ -88,9 +90,10 @@ def _absolute(origin: str, path: str) -> str | None:
     return origin + path if path else None
 
 
-def _hit(hit: Hit, clip: Clip, catalog: Catalog, origin: str) -> dict[str, Any]:
+def _hit(hit: Hit, clip: Clip, catalog: Catalog, origin: str, zone: dt.tzinfo
+         ) -> dict[str, Any]:
     return {
-        **_clip_summary(clip, catalog, origin),
+        **_clip_summary(clip, catalog, origin, zone),
         "question": clip.question, "summary": clip.summary, "score": round(hit.score, 4),
         "highlights": {name: _pieces(tuple(pieces)) for name, pieces in hit.highlights.items()},
     }
@@ -111,7 +114,7 @@ def _service(action: ServiceAction | None) -> dict[str, Any] | None:
 
 
 def _search_body(query: LibraryQuery, result: SearchResult, clips: Mapping[str, Clip],
-                 catalog: Catalog, origin: str) -> dict[str, Any]:
+                 catalog: Catalog, origin: str, zone: dt.tzinfo) -> dict[str, Any]:
     suggestions = None
     if result.suggestions is not None:
         suggestions = {
@@ -135,7 +138,7 @@ def _search_body(query: LibraryQuery, result: SearchResult, clips: Mapping[str, 
         "page": result.page,
         "per_page": result.per_page,
         "pages": result.pages,
-        "hits": [_hit(hit, clips[hit.clip_id], catalog, origin)
+        "hits": [_hit(hit, clips[hit.clip_id], catalog, origin, zone)
                  for hit in result.hits if hit.clip_id in clips],
         "suggestions": suggestions,
     }
@@ -162,7 +165,8 @@ async def search_clips(request: web.Request) -> web.Response:
     except ValueError as exc:  # BadSearchRequest from the index itself
         raise Problem(400, "bad_parameter", str(exc)) from None
     clips = await library.clips_by_ids(hit.clip_id for hit in result.hits)
-    return _json(_search_body(query, result, clips, library.catalog, own_origin(request)))
+    return _json(_search_body(query, result, clips, library.catalog, own_origin(request),
+                              library.zone))
 
 
 async def get_clip(request: web.Request) -> web.Response:
@@ -174,19 +178,19 @@ async def get_clip(request: web.Request) -> web.Response:
     origin = own_origin(request)
     catalog = library.catalog
     body = {
-        **_clip_summary(clip, catalog, origin),
+        **_clip_summary(clip, catalog, origin, library.zone),
         "question": clip.question, "summary": clip.summary,
         "video_url": _absolute(origin, media_url(clip.media_path)),
         "captions_url": _absolute(origin, media_url(clip.captions_path)),
         "service": _service(clip_action(clip, catalog)),
-        "related": [_clip_summary(c, catalog, origin)
+        "related": [_clip_summary(c, catalog, origin, library.zone)
                     for c in await library.related(clip, RELATED)],
     }
     return _json(body)
 
 
 async def count_view(request: web.Request) -> web.Response:
-    """Count a view of a published clip by this viewer: once per viewer, clip and Beijing
+    """Count a view of a published clip by this viewer: once per viewer, clip and
     day, and only with a viewer cookie the server issued and signed (the clip page sets
     it), so a script that invents its CSRF cookie and header counts nothing. The clip
     page's script calls this when playback starts; like every POST it needs our origin and

@@ -6,7 +6,10 @@ order reads top to bottom here. Nothing else constructs stores, clients or worke
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -25,6 +28,7 @@ from live.redis_link import node_id, open_redis
 from live.relay import Relay
 from live.sessions import Sessions
 from live.viewer_counts import LocalViewerCounts, RedisViewerCounts
+from live.viewer_samples import ViewerSampler
 from moderation import data_files
 from moderation.board_sync import StoreBoardSync
 from moderation.logins import Logins, LoginThrottle
@@ -35,6 +39,7 @@ from moderation.staff import StaffAccounts
 from moderation.vocabulary import Vocabulary
 from settings import Settings, ensure_secret_key
 from store import make_store
+from store.aggregates import rollup_offset
 from web import keys
 from web.answers import understanding
 from web.auth import auth_middleware
@@ -53,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.server.max_request_kib * 1024,
     )
     app[keys.SETTINGS] = settings
-    app[keys.TEMPLATES] = make_templates()
+    app[keys.TEMPLATES] = make_templates(settings.zone)
     app[keys.ROUTE_ROLES] = {}
     app[keys.CAPS] = Caps(settings.live)
     setup_routes(app)
@@ -65,6 +70,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_live)
     app.cleanup_ctx.append(_shared_state)
+    app.cleanup_ctx.append(_viewer_samples)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
     app.cleanup_ctx.append(understanding)
@@ -109,6 +115,9 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     store = make_store(settings)
     await store.open()
     app[keys.STORE] = store
+    # The desk's days follow [server] time_zone: rollups recount if its offset changed.
+    if await store.use_rollup_offset(rollup_offset(settings.zone, time.time())):
+        log.info("desk rollups recounted in %s days", settings.server.time_zone)
     security = settings.security
     throttle = LoginThrottle(security.login_max_failures, security.login_lockout_seconds)
     app[keys.ACCOUNTS] = StaffAccounts(store, throttle)
@@ -207,6 +216,21 @@ async def _shared_state(app: web.Application) -> AsyncIterator[None]:
         await counts.stop()
 
 
+async def _viewer_samples(app: web.Application) -> AsyncIterator[None]:
+    """Viewer counts of live sessions, stored once a minute for the desk's figures."""
+    counts = app[keys.VIEWER_COUNTS]  # over every node of a cluster
+
+    async def viewers(session_id: str) -> int:
+        return (await counts.counts(session_id))["viewers"]
+
+    sampler = app[keys.VIEWER_SAMPLER] = ViewerSampler(app[keys.STORE], viewers)
+    task = asyncio.create_task(sampler.run(), name="viewer-samples")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _clips(app: web.Application) -> AsyncIterator[None]:
     """The public clip library (with its search index), the review lifecycle (drafts, review,
     publishing) and the worker that cuts clips."""
@@ -214,7 +238,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     store = app[keys.STORE]
     words = app[keys.MODERATION].vocabulary.words
     library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
-                          index_path=settings.data_dir / "search.sqlite3")
+                          index_path=settings.data_dir / "search.sqlite3", zone=settings.zone)
     await library.open()
     review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
                         media=settings.media, media_store=app[keys.MEDIA])

@@ -28,6 +28,7 @@ from store.base import NotFound
 from store.records import Clip, LiveSession, Question
 from web import keys
 from web.answers import faq_path
+from web.desk_schedule import broadcast_text, next_broadcast
 from web.library_view import clean_text, clip_path, service_action
 from web.render import render
 from web.routing import Route
@@ -128,7 +129,12 @@ async def follow_page(request: web.Request) -> web.Response:
         except NotFound:
             merged_into = None
     item = request.app[keys.LIBRARY].catalog.get(question.item_id)
+    # A question that awaits an answer on air: when the next broadcast is (the schedule).
+    waiting = question.state in ("pending", "queued") and session.status != "live"
+    upcoming = await next_broadcast(request) if waiting else None
     return render(request, "ask/follow.html", question=question, session=session,
+                  next_broadcast=broadcast_text(upcoming, request.app[keys.SETTINGS].zone)
+                  if upcoming else "",
                   state_label=STATE_LABELS[question.state], merged_into=merged_into,
                   clip_url=clip_path(clips[0].id) if clips else "",
                   item_name=item.name if item else "",

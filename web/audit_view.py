@@ -27,6 +27,7 @@ ACTIONS = {
     "replies.add": "添加回复模板", "replies.delete": "删除回复模板",
     "data.service_catalog.save": "保存业务目录", "data.service_catalog.restore": "恢复内置业务目录",
     "data.synonyms.save": "保存搜索词表", "data.synonyms.restore": "恢复内置搜索词表",
+    "data.schedule.save": "保存直播时间表", "data.schedule.restore": "恢复内置直播时间表",
     "catalog.item_add": "添加目录事项", "catalog.item_edit": "修改目录事项",
     "catalog.item_delete": "删除目录事项",
     "data.knowledge.save": "保存知识库", "knowledge.entry_add": "添加知识库问答",

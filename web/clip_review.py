@@ -8,13 +8,13 @@ version the reviewer saw, so two reviewers cannot overwrite each other unknowing
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from aiohttp import web
 
 from clips.library import media_url
 from clips.review import STATE_LABELS, ClipConflict, ClipEdit, ClipError
+from clips.trim_points import PointError, parse_point
 from store.base import NotFound
 from store.records import Clip, LiveSession
 from web import keys
@@ -23,7 +23,6 @@ from web.render import render
 from web.routing import MODERATORS, Route
 
 LIST_STATES = ("draft", "pending", "failed", "published", "unpublished")
-MAX_OFFSET = 24 * 3600.0  # a span is given in seconds from the recording's start
 
 
 def _int(value: object, default: int = -1) -> int:
@@ -31,21 +30,14 @@ def _int(value: object, default: int = -1) -> int:
     return int(text) if text.isdigit() and len(text) < 10 else default
 
 
-def _offset(value: object, what: str) -> float:
-    """Seconds (from the recording's start) as typed in the form: "83.4" or "1:23.4"."""
-    text = str(value or "").strip()[:20]
+def _point(request: web.Request, value: object, what: str,
+           recorded: tuple[float, float]) -> float:
+    """An in or out point as typed (an offset or a wall-clock time, ``clips.trim_points``)."""
     try:
-        parts = [float(p) for p in text.split(":")] if text else []
-    except ValueError:
-        parts = []
-    if not parts or len(parts) > 3 or any(not math.isfinite(p) or p < 0 for p in parts):
-        raise ClipError(f"{what}格式不正确：请填写秒数，如 83.4 或 1:23.4。")
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + part
-    if seconds > MAX_OFFSET:
-        raise ClipError(f"{what}超出录像范围。")
-    return seconds
+        return parse_point(value, what, recorded[0], recorded[1],
+                           request.app[keys.SETTINGS].zone)
+    except PointError as exc:
+        raise ClipError(str(exc)) from None
 
 
 async def clip_list(request: web.Request) -> web.Response:
@@ -107,8 +99,8 @@ async def clip_update(request: web.Request) -> web.Response:
             recorded = await review.recording_range(clip.session_id)
             if recorded is None:
                 raise ClipError("这场直播没有录像，无法调整出入点。")
-            start = recorded[0] + _offset(form["in"], "入点")
-            end = recorded[0] + _offset(form["out"], "出点")
+            start = _point(request, form["in"], "入点", recorded)
+            end = _point(request, form["out"], "出点", recorded)
             await review.trim(clip.id, start, end, expected_version=version, actor=who)
         elif action == "publish":
             await review.publish_clip(clip.id, expected_version=version, actor=who)
@@ -146,8 +138,8 @@ async def manual_create(request: web.Request) -> web.Response:
         recorded = await review.recording_range(session.id)
         if recorded is None:
             raise ClipError("这场直播没有录像。")
-        start = recorded[0] + _offset(form["in"], "入点")
-        end = recorded[0] + _offset(form["out"], "出点")
+        start = _point(request, form["in"], "入点", recorded)
+        end = _point(request, form["out"], "出点", recorded)
         clip = await review.create_manual(session.id, start, end, actor=actor(request),
                                            title=form["title"])
     except ClipError as exc:

@@ -1,6 +1,7 @@
 """The desk's figures as JSON, for staff: ``/api/stats/questions`` (grouped by session, host,
-item, category or day), ``/api/stats/clip-views``, ``/api/stats/search-misses`` and
-``/api/review`` (the daily review's data). All computed by the store
+item, category or day), ``/api/stats/clip-views``, ``/api/stats/search-misses``,
+``/api/stats/viewers`` (peak and average concurrent viewers per session, from the samples of
+``live.viewer_samples``) and ``/api/review`` (the daily review's data). All computed by the store
 (``store.aggregates``); documented in ``web.openapi_desk``. A bad parameter is a 400
 problem naming it."""
 
@@ -16,6 +17,8 @@ from aiohttp import web
 from moderation.periods import Period, PeriodError, parse_period, parse_range
 from moderation.review import review
 from store.aggregates import DIMENSIONS, QuestionFigures
+from store.base import Store
+from store.records import LiveSession
 from web import keys
 from web.errors import Problem
 from web.routing import STAFF, Route
@@ -42,7 +45,8 @@ def one(request: web.Request, name: str) -> str | None:
 
 def period_of(request: web.Request) -> Period:
     try:
-        return parse_range(one(request, "from"), one(request, "to"), time.time())
+        return parse_range(one(request, "from"), one(request, "to"), time.time(),
+                           request.app[keys.SETTINGS].zone)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
 
@@ -86,10 +90,25 @@ async def search_miss_stats(request: web.Request) -> web.Response:
                           "misses": [{"query": q, "count": n} for q, n in misses]})
 
 
+async def session_viewers(store: Store, period: Period) -> list[dict[str, Any]]:
+    """The sampled viewer figures of the sessions live in ``period``, with their titles."""
+    figures = await store.viewer_figures(period.window)
+    sessions = await store.find(LiveSession, {"id__in": [f.session_id for f in figures]})
+    titles = {s.id: s.title for s in sessions}
+    return [{"session_id": f.session_id, "title": titles.get(f.session_id, ""),
+             "peak": f.peak, "average": f.average, "samples": f.samples} for f in figures]
+
+
+async def viewer_stats(request: web.Request) -> web.Response:
+    period = period_of(request)
+    return json_response({**_range(period), "sessions": await session_viewers(
+        request.app[keys.STORE], period)})
+
+
 def review_period(request: web.Request) -> Period:
     try:
         return parse_period(one(request, "period"), one(request, "date"), one(request, "to"),
-                            time.time())
+                            time.time(), request.app[keys.SETTINGS].zone)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
 
@@ -104,5 +123,6 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/stats/questions", question_stats, STAFF),
     Route("GET", "/api/stats/clip-views", clip_view_stats, STAFF),
     Route("GET", "/api/stats/search-misses", search_miss_stats, STAFF),
+    Route("GET", "/api/stats/viewers", viewer_stats, STAFF),
     Route("GET", "/api/review", review_data, STAFF),
 )

@@ -1,6 +1,6 @@
 """Exports for staff: ``/api/export/{kind}.{format}`` — questions (their stored, masked text;
 no viewer ids or nicknames), sessions, clips and the audit log, as CSV or XLSX, for the days
-``from``–``to`` (Beijing time; the last 30 days by default; at most ``MAX_DAYS``).
+``from``–``to`` (days of the desk's time zone; the last 30 days by default; at most ``MAX_DAYS``).
 
 Both formats stream: rows are read from the store a page at a time (``Store.page_in``,
 keyset paging), so memory stays flat however long the range. CSV goes out page by page as
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import tempfile
@@ -27,7 +28,7 @@ from openpyxl import Workbook
 
 from moderation.catalog import Catalog
 from moderation.periods import Period, PeriodError, parse_range
-from store.aggregates import Window
+from store.aggregates import ViewerFigures, Window
 from store.base import Store
 from store.records import AuditEntry, Clip, LiveSession, Question
 from web import keys
@@ -42,8 +43,8 @@ FORMATS = {"csv": "text/csv; charset=utf-8",
 Row = list[Any]
 
 
-def _time(epoch: float) -> str:
-    return format_time(epoch, "%Y-%m-%d %H:%M:%S") if epoch else ""
+def _time(epoch: float, zone: dt.tzinfo) -> str:
+    return format_time(epoch, "%Y-%m-%d %H:%M:%S", zone) if epoch else ""
 
 
 def _safe(value: Any) -> Any:
@@ -52,31 +53,45 @@ def _safe(value: Any) -> Any:
     return value
 
 
-def _question(catalog: Catalog) -> Callable[[Question], Row]:
+def _question(catalog: Catalog, zone: dt.tzinfo) -> Callable[[Question], Row]:
     def row(q: Question) -> Row:
         item = catalog.get(q.item_id)
-        return [q.id, q.session_id, _time(q.created_at), q.state, q.category, q.item_id,
-                item.name if item else "", q.text, q.me_too, q.merged_into, q.reply,
-                q.decline_reason, q.host_id, _time(q.on_air_at), _time(q.answered_at)]
+        return [q.id, q.session_id, _time(q.created_at, zone), q.state, q.category,
+                q.item_id, item.name if item else "", q.text, q.me_too, q.merged_into,
+                q.reply, q.decline_reason, q.host_id, _time(q.on_air_at, zone),
+                _time(q.answered_at, zone)]
     return row
 
 
-def _session(b: LiveSession) -> Row:
-    return [b.id, b.title, b.status, _time(b.scheduled_start), _time(b.scheduled_end),
-            _time(b.started_at), _time(b.ended_at), b.presenter, " ".join(b.host_ids),
-            _time(b.created_at)]
+def _session(zone: dt.tzinfo, viewers: dict[str, ViewerFigures]
+             ) -> Callable[[LiveSession], Row]:
+    """A session's row; ``viewers`` is filled page by page with its sampled figures."""
+    def row(b: LiveSession) -> Row:
+        seen = viewers.get(b.id)
+        return [b.id, b.title, b.status, _time(b.scheduled_start, zone),
+                _time(b.scheduled_end, zone), _time(b.started_at, zone),
+                _time(b.ended_at, zone), b.presenter, " ".join(b.host_ids),
+                _time(b.created_at, zone), seen.peak if seen else "",
+                seen.average if seen else ""]
+    return row
 
 
-def _clip(c: Clip) -> Row:
-    return [c.id, c.session_id, c.question_id, c.state, c.title, c.category, c.item_id,
-            round(c.duration, 2), c.views, _time(c.published_at), _time(c.created_at)]
+def _clip(zone: dt.tzinfo) -> Callable[[Clip], Row]:
+    def row(c: Clip) -> Row:
+        return [c.id, c.session_id, c.question_id, c.state, c.title, c.category, c.item_id,
+                round(c.duration, 2), c.views, _time(c.published_at, zone),
+                _time(c.created_at, zone)]
+    return row
 
 
-def _audit(a: AuditEntry) -> Row:
+def _audit(zone: dt.tzinfo) -> Callable[[AuditEntry], Row]:
     def dump(value: Any) -> str:
         return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return [_time(a.at), a.actor, a.action, a.target, a.session_id, dump(a.before),
-            dump(a.after)]
+
+    def row(a: AuditEntry) -> Row:
+        return [_time(a.at, zone), a.actor, a.action, a.target, a.session_id,
+                dump(a.before), dump(a.after)]
+    return row
 
 
 KINDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
@@ -84,7 +99,7 @@ KINDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {
                              "问题（已脱敏）", "同问", "合并到", "文字回复", "拒绝原因",
                              "主持人", "上播时间", "解答时间")),
     "sessions": (LiveSession, ("编号", "标题", "状态", "计划开始", "计划结束", "开始",
-                             "结束", "主持人", "主播", "创建时间")),
+                             "结束", "主持人", "主播", "创建时间", "观众峰值", "平均观众")),
     "clips": (Clip, ("编号", "场次", "问题", "状态", "标题", "分类", "业务编号", "时长（秒）",
                      "播放", "发布时间", "创建时间")),
     "audit": (AuditEntry, ("时间", "操作人", "操作", "对象", "场次", "之前", "之后")),
@@ -109,6 +124,16 @@ async def rows_of(store: Store, cls: type[Any], window: Window,
             return
 
 
+async def _with_viewers(store: Store, pages: AsyncIterator[list[Any]],
+                        viewers: dict[str, ViewerFigures]) -> AsyncIterator[list[Any]]:
+    """Sessions a page at a time, each page's viewer figures read into ``viewers`` first."""
+    async for sessions in pages:
+        viewers.clear()
+        viewers.update((f.session_id, f) for f in await store.viewer_figures(
+            session_ids=[s.id for s in sessions]))
+        yield sessions
+
+
 def _csv_bytes(rows: Sequence[Row]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -129,7 +154,7 @@ def _parse(request: web.Request) -> tuple[str, str, Period, str]:
         raise bad("format", "格式只能是 csv 或 xlsx。")
     try:
         period = parse_range(one(request, "from"), one(request, "to"), time.time(),
-                             default_days=30)
+                             request.app[keys.SETTINGS].zone, default_days=30)
     except PeriodError as exc:
         raise bad(exc.parameter, exc.detail) from None
     item = one(request, "item") or ""
@@ -145,12 +170,17 @@ async def export(request: web.Request) -> web.StreamResponse:
     kind, fmt, period, item = _parse(request)
     cls, header = KINDS[kind]
     catalog = request.app[keys.LIBRARY].catalog
+    zone = request.app[keys.SETTINGS].zone
+    store = request.app[keys.STORE]
+    viewers: dict[str, ViewerFigures] = {}
     writers: dict[str, Callable[[Any], Row]] = {
-        "questions": _question(catalog), "sessions": _session, "clips": _clip,
-        "audit": _audit}
+        "questions": _question(catalog, zone), "sessions": _session(zone, viewers),
+        "clips": _clip(zone), "audit": _audit(zone)}
     to_row = writers[kind]
     keep: Callable[[Any], bool] = (lambda r: r.item_id == item) if item else (lambda _: True)
-    pages = rows_of(request.app[keys.STORE], cls, period.window, keep)
+    pages = rows_of(store, cls, period.window, keep)
+    if kind == "sessions":
+        pages = _with_viewers(store, pages, viewers)
     name = f"{kind}-{period.first.isoformat()}-{period.last.isoformat()}.{fmt}"
     response = web.StreamResponse(headers={
         "Content-Type": FORMATS[fmt], "Cache-Control": "no-store",

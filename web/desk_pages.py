@@ -16,7 +16,7 @@ from moderation.periods import KINDS
 from moderation.review import review
 from store.aggregates import DIMENSIONS
 from web import keys
-from web.desk_api import one, period_of, review_period
+from web.desk_api import one, period_of, review_period, session_viewers
 from web.desk_export import KINDS as EXPORTS
 from web.render import render
 from web.routing import STAFF, Route
@@ -76,7 +76,8 @@ async def stats_page(request: web.Request) -> web.Response:
     if by not in DIMENSIONS:
         by = "day"
     figures = await request.app[keys.STORE].question_figures(by, period.window)
-    return render(request, "desk/stats.html", figures=figures, by=by,
+    viewers = await session_viewers(request.app[keys.STORE], period)
+    return render(request, "desk/stats.html", figures=figures, by=by, viewers=viewers,
                   dimensions=DIMENSION_LABELS, first=period.first.isoformat(),
                   last=period.last.isoformat(), exports=EXPORTS)
 

@@ -16,6 +16,7 @@ from live.redis_link import Redis
 from live.relay import Relay
 from live.sessions import Sessions
 from live.viewer_counts import ViewerCounts
+from live.viewer_samples import ViewerSampler
 from moderation.logins import ActiveLogin, Logins
 from moderation.service import Moderation
 from moderation.staff import StaffAccounts
@@ -52,6 +53,7 @@ MEDIA = web.AppKey("media", MediaStore)
 VIEWER_COUNTS = web.AppKey("viewer_counts", ViewerCounts)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
+VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)
 
 # Per-request storage.
 LOGIN = web.RequestKey("login", ActiveLogin)  # absent for anonymous requests

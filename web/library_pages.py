@@ -63,7 +63,7 @@ async def library_index(request: web.Request) -> web.Response:
                       parameter=getattr(exc, "parameter", ""),
                       q=clean_text(request.query.get("q", ""))[:MAX_QUERY_CHARS])
     clips = await library.clips_by_ids(hit.clip_id for hit in result.hits)
-    cards = [card(clips[hit.clip_id], catalog, hit.highlights)
+    cards = [card(clips[hit.clip_id], catalog, library.zone, hit.highlights)
              for hit in result.hits if hit.clip_id in clips]
     origin = own_origin(request)
     return render(
@@ -123,7 +123,7 @@ async def clip_page(request: web.Request) -> web.Response:
     clip = library.with_item(await library.published(request.match_info["clip_id"]))
     catalog = library.catalog
     item = catalog.get(clip.item_id)
-    related = [card(c, catalog) for c in await library.related(clip, RELATED)]
+    related = [card(c, catalog, library.zone) for c in await library.related(clip, RELATED)]
     origin = own_origin(request)
     url = origin + clip_path(clip.id)
     # The view is counted by a same-origin POST when playback starts; an anonymous viewer
@@ -136,7 +136,8 @@ async def clip_page(request: web.Request) -> web.Response:
         action=clip_action(clip, catalog), related=related, url=url,
         video=media_url(clip.media_path), poster=media_url(clip.poster_path),
         captions=media_url(clip.captions_path), duration=duration_text(clip.duration),
-        date=date_text(clip.published_at), date_iso=iso_time(clip.published_at),
+        date=date_text(clip.published_at, library.zone),
+        date_iso=iso_time(clip.published_at, library.zone),
         views=views_text(clip.views), view_token=token,
         view_url=f"/api{clip_path(clip.id)}/view",
         description=description[:150] + ("…" if len(description) > 150 else ""),
@@ -169,8 +170,8 @@ async def sitemap(request: web.Request) -> web.Response:
         lines.append(f"<url><loc>{escape(loc)}</loc></url>")
     for clip in clips:
         loc = escape(origin + clip_path(clip.id))
-        lines.append(f"<url><loc>{loc}</loc><lastmod>{iso_time(clip.published_at)}</lastmod>"
-                     "</url>")
+        modified = iso_time(clip.published_at, library.zone)
+        lines.append(f"<url><loc>{loc}</loc><lastmod>{modified}</lastmod></url>")
     lines.append("</urlset>")
     return web.Response(text="\n".join(lines) + "\n", content_type="application/xml",
                         charset="utf-8")

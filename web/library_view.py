@@ -23,7 +23,7 @@ from clips.search import SearchResult
 from clips.search_query import MAX_PAGE, MAX_PER_PAGE, MAX_QUERY_CHARS, SORTS, BadSearchRequest
 from moderation.catalog import Catalog, CatalogItem
 from store.records import Clip
-from web.render import CHINA_TZ, format_time
+from web.render import format_time
 
 PAGE_SIZE = 24  # clips per page of /clips: fills rows of 2, 3 or 4 cards
 API_PAGE_SIZE = 20
@@ -208,13 +208,13 @@ def views_text(views: int) -> str:
     return f"{views} 次观看"
 
 
-def date_text(epoch: float) -> str:
-    return format_time(epoch, "%Y-%m-%d")
+def date_text(epoch: float, zone: dt.tzinfo) -> str:
+    return format_time(epoch, "%Y-%m-%d", zone)
 
 
-def iso_time(epoch: float) -> str:
-    """ISO 8601 in Beijing time, e.g. 2026-05-04T09:30:00+08:00."""
-    return dt.datetime.fromtimestamp(epoch, CHINA_TZ).isoformat(timespec="seconds")
+def iso_time(epoch: float, zone: dt.tzinfo) -> str:
+    """ISO 8601 in the desk's time zone, e.g. 2026-05-04T09:30:00+08:00."""
+    return dt.datetime.fromtimestamp(epoch, zone).isoformat(timespec="seconds")
 
 
 def clip_path(clip_id: str) -> str:
@@ -249,7 +249,7 @@ def clip_action(clip: Clip, catalog: Catalog) -> ServiceAction | None:
     return service_action(catalog.get(clip.item_id), clip.service_link, clip.title)
 
 
-def card(clip: Clip, catalog: Catalog,
+def card(clip: Clip, catalog: Catalog, zone: dt.tzinfo,
          highlights: Mapping[str, tuple[tuple[str, bool], ...]] | None = None) -> ClipCard:
     title = plain(clip.title)
     excerpt: tuple[tuple[str, bool], ...] = ()
@@ -265,7 +265,7 @@ def card(clip: Clip, catalog: Catalog,
     return ClipCard(
         id=clip.id, url=clip_path(clip.id), title=title, excerpt=excerpt,
         poster=media_url(clip.poster_path), duration=duration_text(clip.duration),
-        date=date_text(clip.published_at), date_iso=iso_time(clip.published_at),
+        date=date_text(clip.published_at, zone), date_iso=iso_time(clip.published_at, zone),
         views=views_text(clip.views), item_name=item.name if item else "")
 
 

@@ -51,7 +51,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 STRING = {"type": "string"}
 URL = {"type": "string", "format": "uri"}
-TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, Beijing time"}
+TIME = {"type": "string", "format": "date-time",
+        "description": "ISO 8601 with the offset of the desk's time zone"}
 ERROR_400 = _problem("A parameter cannot be used; `parameter` names it.")
 ERROR_404 = _problem("No published clip has this id (drafts are not public).")
 
@@ -242,7 +243,7 @@ def openapi_document(catalog: Catalog, origin: str) -> dict[str, Any]:
             }},
             "/api/clips/{clip_id}/view": {"post": {
                 "operationId": "countView",
-                "summary": "Count a view (once per viewer, clip and Beijing day)",
+                "summary": "Count a view (once per viewer, clip and day)",
                 "description": "Same-origin only: a browser's `Origin` must be this site, and "
                                "the `X-CSRF-Token` header must equal the `tp_csrf` cookie "
                                "(the clip page provides both) or the staff login's token. "

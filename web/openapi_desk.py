@@ -14,8 +14,8 @@ STRING = {"type": "string"}
 COUNT = {"type": "integer", "minimum": 0}
 DATE = {"type": "string", "format": "date"}
 SECONDS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]}
-STAFF_NOTE = ("Staff logins only (the `tp_staff` cookie). Days are Beijing days; a range is "
-              f"at most {MAX_DAYS} days.")
+STAFF_NOTE = ("Staff logins only (the `tp_staff` cookie). Days are days of the desk's time "
+              f"zone ([server] time_zone); a range is at most {MAX_DAYS} days.")
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +60,10 @@ def desk_schemas() -> dict[str, Any]:
                                                   "QuestionFigures"}}}),
         "ClipViewStats": _object({"from": DATE, "to": DATE, "days": {
             "type": "array", "items": _object({"day": DATE, "views": COUNT})}}),
+        "ViewerStats": _object({"from": DATE, "to": DATE, "sessions": {
+            "type": "array", "items": _object({
+                "session_id": STRING, "title": STRING, "peak": COUNT,
+                "average": {"type": "number", "minimum": 0}, "samples": COUNT})}}),
         "SearchMissStats": _object({"from": DATE, "to": DATE, "misses": {
             "type": "array", "items": _object({"query": STRING, "count": COUNT})}}),
         "Review": _object({
@@ -104,6 +108,9 @@ def desk_paths() -> dict[str, Any]:
             [*RANGE, _query("limit", {"type": "integer", "minimum": 1, "maximum": 200,
                                       "default": 50}, "How many, most frequent first.")],
             "SearchMissStats"),
+        "/api/stats/viewers": _get(
+            "viewerStats", "Peak and average concurrent viewers of the sessions live in the "
+            "range (sampled once a minute while live)", RANGE, "ViewerStats"),
         "/api/review": _get(
             "review", "The daily review (每日复盘) of a day, a week or a range", [
                 _query("period", {"type": "string", "enum": list(KINDS), "default": "day"},

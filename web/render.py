@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -28,16 +30,35 @@ NOTICES = {
     "clip_created": "片段已创建，正在剪辑…",
 }
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+# The default of ``[server] time_zone``; the app passes the configured zone everywhere.
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+ZONE_LABELS = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间",
+               "Asia/Urumqi": "乌鲁木齐时间", "Asia/Hong_Kong": "香港时间",
+               "Asia/Macau": "澳门时间", "Asia/Taipei": "台北时间"}
 
 
-def format_time(epoch: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def format_time(epoch: float, fmt: str = "%Y-%m-%d %H:%M",
+                zone: dt.tzinfo = CHINA_TZ) -> str:
     if not epoch:
         return "—"
-    return dt.datetime.fromtimestamp(epoch, CHINA_TZ).strftime(fmt)
+    return dt.datetime.fromtimestamp(epoch, zone).strftime(fmt)
 
 
-def make_templates() -> jinja2.Environment:
+def clock_seconds(epoch: float, zone: dt.tzinfo) -> float:
+    """Seconds since midnight on ``zone``'s wall clock (the trim form's wall-clock times)."""
+    moment = dt.datetime.fromtimestamp(epoch, zone)
+    return round(moment.hour * 3600 + moment.minute * 60 + moment.second
+                 + moment.microsecond / 1e6, 3)
+
+
+def zone_label(zone: dt.tzinfo) -> str:
+    """How the pages name the desk's time zone: "北京时间", else the IANA name."""
+    name = getattr(zone, "key", str(zone))
+    return ZONE_LABELS.get(name, f"{name} 时间")
+
+
+def make_templates(zone: dt.tzinfo = CHINA_TZ) -> jinja2.Environment:
+    """The page templates, with times shown in ``zone`` (the desk's time zone)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
         autoescape=True,  # every template, whatever its name
@@ -45,10 +66,14 @@ def make_templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["time"] = format_time
+    shown = functools.partial(format_time, zone=zone)
+    env.filters["time"] = shown
     env.filters["action_label"] = audit_view.action_label
     env.filters["target_label"] = audit_view.target_label
-    env.filters["describe"] = lambda values: audit_view.describe(values, format_time)
+    env.filters["describe"] = lambda values: audit_view.describe(values, shown)
+    env.filters["clock_seconds"] = functools.partial(clock_seconds, zone=zone)
+    env.globals["time_zone"] = getattr(zone, "key", "")
+    env.globals["zone_label"] = zone_label(zone)
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["audit_actions"] = audit_view.ACTIONS
     # Chinese stays readable in JSON blocks (still HTML-safe: <, >, & and ' are escaped).

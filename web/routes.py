@@ -26,6 +26,7 @@ from web import (
     desk_api,
     desk_export,
     desk_pages,
+    desk_schedule,
     keys,
     library_pages,
     live_pages,
@@ -71,7 +72,7 @@ ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
                               + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
                               + overlay.ROUTES
-                              + admin_knowledge.ROUTES)
+                              + admin_knowledge.ROUTES + desk_schedule.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -144,6 +144,7 @@ async def test_public_pages_have_no_axe_violations(
     await audit.visit(page, "/ask?q=驾照丢了怎么补办", "ask: answers for a question")
     await audit.visit(page, "/ask?q=今天天气怎么样", "ask: nothing found")
     await audit.visit(page, "/no-such-page", "404", status=404)
+    await audit.visit(page, "/schedule", "broadcast schedule")
     await audit.visit(page, "/login", "login")
     form = page.locator("form[action='/login']")
     await form.get_by_label("账号").fill("nobody")
@@ -286,6 +287,7 @@ async def test_admin_pages_have_no_axe_violations(
         ("/admin/knowledge/entry?id=license-reissue-1", "knowledge base: an entry"),
         ("/admin/understanding", "understanding: confusions"),
         ("/admin/lists", "lists"),
+        ("/admin/schedule", "broadcast schedule"),
         ("/admin/audit", "audit"),
         ("/admin/audit?action=session.start", "audit filtered"),
         ("/staff/review", "daily review"),

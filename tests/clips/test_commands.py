@@ -179,3 +179,12 @@ def test_ffconcat_listing_quotes_paths() -> None:
 
 def test_filter_value_escapes_for_the_option_then_the_graph_parser() -> None:
     assert recorder_commands.filter_value("a:b'c\\d,e") == "a\\\\:b\\\\\\'c\\\\\\\\d\\,e"
+
+
+def test_the_test_picture_clock_runs_in_the_desk_time_zone() -> None:
+    """``%{localtime}`` is ffmpeg's local time: the recorder sets ``TZ`` to the desk's zone
+    as a POSIX rule (read from the zone's TZif file), daylight saving included."""
+    assert recorder_commands.posix_tz("Asia/Shanghai") == "CST-8"
+    assert recorder_commands.posix_tz("America/New_York") == "EST5EDT,M3.2.0,M11.1.0"
+    assert recorder_commands.clock_env("Asia/Tokyo") == {"TZ": "JST-9"}
+    assert recorder_commands.posix_tz("Not/AZone") == "Not/AZone"

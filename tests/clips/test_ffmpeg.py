@@ -226,3 +226,13 @@ async def test_mp4_index_matches_ffprobe(ffmpeg: str, tmp_path: Path) -> None:
     truncated.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
     with pytest.raises(ValueError):
         mp4_info(truncated)
+
+
+async def test_the_environment_reaches_the_process() -> None:
+    """The C library of the process started (here ``date`` standing in for ffmpeg) reads the
+    desk's zone from ``clock_env``: New York is -0500 in winter, Tokyo +0900."""
+    for zone, offset in (("America/New_York", "-0500"), ("Asia/Tokyo", "+0900")):
+        result = await run_ffmpeg(
+            ["sh", "-c", "date -d @1800000000 +%z >&2"], timeout=10, check=False,
+            env=commands.clock_env(zone))
+        assert result.tail[-1] == offset

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  bitrateText, charCount, clock, dateTime, parseSeconds, retryText, truncate, uuidFromBytes,
+  bitrateText, charCount, clock, dateTime, parsePoint, parseSeconds, retryText, timeZone,
+  truncate,
+  uuidFromBytes,
   viewsText, waitText,
 } from "../../web/static/format.js";
 import {
@@ -23,6 +25,13 @@ describe("times are China time, whatever the machine's zone", () => {
     assert.equal(clock(MAY), "09:30");
     assert.equal(clock(0), "");
     assert.equal(clock(undefined), "");
+  });
+
+  test("clock and dateTime take another zone (the page's [server] time_zone)", () => {
+    assert.equal(clock(MAY, false, "Asia/Tokyo"), "10:30");
+    assert.equal(clock(MAY, true, "America/New_York"), "21:30:00");
+    assert.equal(dateTime(MAY, "America/New_York"), "5月3日 21:30");
+    assert.equal(timeZone(), "Asia/Shanghai"); // no page: the default
   });
 
   test("dateTime writes month and day the Chinese way, without padding", () => {
@@ -82,6 +91,16 @@ describe("texts", () => {
     assert.equal(bitrateText(999.6), "1000 kbps");
     assert.equal(bitrateText(2100), "2.1 Mbps");
   });
+});
+
+test("parsePoint reads offsets and wall-clock times inside the recording", () => {
+  const ten = 10 * 3600 + 0.4; // the recording starts at 10:00:00.4 on the desk's clock
+  assert.equal(parsePoint("83.4", ten, 7200), 83.4);
+  assert.equal(parsePoint("1:23.4", ten, 7200), 83.4);
+  assert.ok(Math.abs(parsePoint("10:32:15", ten, 7200) - (32 * 60 + 14.6)) < 1e-9);
+  assert.equal(parsePoint("1:05:00", ten, 7200), 3900); // not inside: an offset
+  assert.equal(parsePoint("00:05:00", 23 * 3600 + 50 * 60, 1800), 900); // across midnight
+  assert.equal(parsePoint("abc", ten, 7200), null);
 });
 
 test("parseSeconds reads a trim form's time", () => {

@@ -5,6 +5,8 @@ and the staff review pages."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import math
 import re
 import time
 import uuid
@@ -161,6 +163,21 @@ async def test_trim_and_hand_made_clips_from_the_pages(live: Live) -> None:
     clip = await wait_state(live, clip_id, "draft")
     assert clip.generation == 2 and clip.media_path.endswith("g2.mp4")
     assert abs(clip.duration - 2.2) <= 1 / media.FPS + 0.002
+
+    # The in point as the clock on the broadcast showed it (the desk's zone), the out point
+    # as an offset: both name moments of the same recording.
+    recorded = await live.app[keys.REVIEW].recording_range(live.session.id)
+    assert recorded is not None
+    moment = math.floor(recorded[0] + 3.0)
+    wall = dt.datetime.fromtimestamp(moment, live.app[keys.SETTINGS].zone).strftime("%H:%M:%S")
+    page = await (await client.get(f"/staff/clips/{clip_id}")).text()
+    by_clock = await client.post(f"/staff/clips/{clip_id}", allow_redirects=False, data={
+        "_csrf": csrf_of(page), "version": str(clip.version), "action": "trim",
+        "in": wall, "out": "5.2"})
+    assert by_clock.status == 303, await by_clock.text()
+    clip = await wait_state(live, clip_id, "draft")
+    assert clip.generation == 3 and abs(clip.start_at - moment) <= 1 / media.FPS + 0.002
+    assert abs(clip.duration - (recorded[0] + 5.2 - moment)) <= 1 / media.FPS + 0.002
 
     gone = await client.post(f"/staff/clips/{clip_id}", allow_redirects=False, data={
         "_csrf": csrf_of(page), "version": str(clip.version), "action": "delete"})

@@ -4,6 +4,7 @@
 // `caption` events) are listed newest first; a refusal is shown in an alert and the typed
 // text stays in the box to be corrected.
 
+import { clock } from "./format.js";
 import { LiveSocket, el, showStatus } from "./socket.js";
 
 const SHOWN = 50; // lines listed
@@ -17,17 +18,11 @@ const dom = {
 };
 const seen = new Set();
 
-function clock(at) {
-  const d = new Date(at * 1000);
-  return [d.getHours(), d.getMinutes(), d.getSeconds()]
-    .map((n) => String(n).padStart(2, "0")).join(":");
-}
-
 function showLine(caption) {
   if (seen.has(caption.id)) return;
   seen.add(caption.id);
   dom.sent.prepend(el("li", { class: "caption-sent-line", dataset: { captionId: caption.id } },
-    el("time", { text: clock(caption.at) }), " ", caption.text));
+    el("time", { text: clock(caption.at, true) }), " ", caption.text));
   while (dom.sent.children.length > SHOWN) dom.sent.lastElementChild.remove();
   dom.sentEmpty.hidden = true;
 }

@@ -2,7 +2,7 @@
 // session's recording (HLS, through hls.js where the browser needs it), take the preview's
 // current time as a point. (Confirming a deletion is confirm.js's, on every page.)
 
-import { parseSeconds } from "./format.js";
+import { parsePoint } from "./format.js";
 import { hasMse, loadHls } from "./player.js";
 
 const trim = document.getElementById("trim");
@@ -14,7 +14,8 @@ let attached = null; // the recording's player, once loaded
 let stopAt = null;
 
 function seconds(field) {
-  return parseSeconds(field.value);
+  // Offsets, or wall-clock times of the broadcast (the server reads both the same way).
+  return parsePoint(field.value, Number(trim.dataset.originClock), Number(trim.dataset.duration));
 }
 
 function say(text) {

@@ -1,23 +1,29 @@
-// Formatting shared by the pages, without the DOM (tests/js/format.test.js): times in China
-// time, characters as the server counts them, counts and rates as staff and viewers read them.
+// Formatting shared by the pages, without the DOM (tests/js/format.test.js): times in the
+// desk's time zone, characters as the server counts them, counts and rates as staff and
+// viewers read them.
 
-const CHINA = "Asia/Shanghai";
+const DEFAULT_ZONE = "Asia/Shanghai";
 
-/** "14:05" (or "14:05:09" with seconds) in China time, from epoch seconds. */
-export function clock(epoch, seconds = false) {
+/** The desk's time zone ([server] time_zone): the page's <html data-time-zone>, if any. */
+export function timeZone() {
+  return globalThis.document?.documentElement?.dataset?.timeZone || DEFAULT_ZONE;
+}
+
+/** "14:05" (or "14:05:09" with seconds) in the desk's time zone, from epoch seconds. */
+export function clock(epoch, seconds = false, zone = timeZone()) {
   if (!epoch) return "";
-  const options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: CHINA };
+  const options = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone };
   if (seconds) options.second = "2-digit";
   return new Date(epoch * 1000).toLocaleTimeString("zh-CN", options);
 }
 
-/** "5月12日 14:00" in China time, from epoch seconds. */
-export function dateTime(epoch) {
+/** "5月12日 14:00" in the desk's time zone, from epoch seconds. */
+export function dateTime(epoch, zone = timeZone()) {
   if (!epoch) return "";
   const parts = {};
   for (const part of new Intl.DateTimeFormat("en-GB", {
     month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false,
-    timeZone: CHINA,
+    timeZone: zone,
   }).formatToParts(new Date(epoch * 1000))) parts[part.type] = part.value;
   // en-GB pads the month and day ("05/01"); the Chinese form does not ("1月5日").
   return `${Number(parts.month)}月${Number(parts.day)}日 ${parts.hour}:${parts.minute}`;
@@ -65,6 +71,23 @@ export function parseSeconds(text) {
   const parts = text.trim().split(":").map(Number);
   if (!parts.length || parts.some((p) => !Number.isFinite(p) || p < 0)) return null;
   return parts.reduce((total, p) => total * 60 + p, 0);
+}
+
+/** A trim field as seconds from the recording's start: an offset ("83.4", "1:23.4"), or a
+ * wall-clock time of the broadcast ("10:32:15") when it falls inside the recording, given the
+ * recording's start as seconds after midnight on the desk's clock and its length (the server's
+ * clips/trim_points.py decides the same way); null when it is neither. */
+export function parsePoint(text, originClock, duration) {
+  const seconds = parseSeconds(text);
+  if (seconds === null) return null;
+  const parts = text.trim().split(":").map(Number);
+  if (parts.length === 3 && Number.isFinite(originClock) && Number.isFinite(duration)
+      && Number.isInteger(parts[0]) && parts[0] < 24 && Number.isInteger(parts[1])
+      && parts[1] < 60 && parts[2] < 60) {
+    const since = (seconds - originClock + 86400) % 86400;
+    if (since <= duration) return since;
+  }
+  return seconds;
 }
 
 /** A version 4 UUID from 16 random bytes (where crypto.randomUUID is missing: plain http). */
