@@ -63,6 +63,9 @@ class ServerSettings:
     data_dir: str = "data"
     max_request_kib: int = 256
     time_zone: str = "Asia/Shanghai"
+    # Seconds a serve node keeps serving after SIGTERM while /healthz says 503 "draining"
+    # (the load balancer stops sending it new connections); then websockets close with 1001.
+    drain_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,12 @@ class MediaSettings:
     s3_access_key: str = ""
     s3_secret_key: Secret = Secret("")  # noqa: RUF009 - immutable
     s3_prefix: str = ""
+    # A clip job's lease, renewed every third of it while the cut runs: a worker killed
+    # outright leaves its job to another worker after this long.
+    clip_lease_seconds: float = 60.0
+    # A session recorder's lease in the store, renewed every third of it: when the
+    # recording node dies another node takes the recording over after this long.
+    recorder_lease_seconds: float = 6.0
 
     @property
     def clip_wait_limit(self) -> float:

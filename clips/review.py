@@ -15,8 +15,9 @@ public library, ``clips.library``). It owns:
   then it is published to staff over the hub (and, for a published answer, to the session's
   viewers). Publishing puts the clip in the library's search index; unpublishing and
   deleting take it out.
-* **Files.** A clip's files are ``clips/<clip id>/g<generation>.{mp4,jpg,vtt}`` in the media
-  store (``live.media_store``: ``media_dir`` or an S3 bucket); the record keeps those keys,
+* **Files.** A clip's files are ``clips/<clip id>/g<generation>-<attempt>.{mp4,jpg,vtt}`` in
+  the media store (``live.media_store``: ``media_dir`` or an S3 bucket; the attempt is the
+  cut job's, which fences off a worker whose lease ran out); the record keeps those keys,
   which are also the paths relative to ``media_dir``. Each cut asked for bumps the
   generation, so a re-cut never overwrites files a browser may have cached. The recording
   is read through the store too (``timeline``).
@@ -237,25 +238,26 @@ class ClipReview:
 
     # --- the worker's side -------------------------------------------------------------
 
-    async def cut_done(self, clip_id: str, generation: int, changes: dict[str, Any]) -> Clip:
-        """Record a finished cut (files, duration, size) unless a newer cut was asked for."""
-        clip = await self.store.get(Clip, clip_id)
+    async def cut_done(self, tx: Store, clip_id: str, generation: int,
+                       changes: dict[str, Any]) -> tuple[Clip, Pending]:
+        """In the worker's fenced transaction ``tx``: record a finished cut (files, duration,
+        size) and its staff event, unless a newer cut was asked for (ClipError "superseded",
+        raised before anything is written). After the commit: ``cut_landed``."""
+        clip = await tx.get(Clip, clip_id)
         if clip.generation != generation or clip.state != "pending":
             raise ClipError("superseded")
-        async with self.store.transaction() as tx:
-            updated = await tx.update(
-                Clip, clip_id, {**changes, "state": "draft", "error": ""},
-                expected_version=clip.version, now=self.clock())
-            pending = await self._append(tx, updated)
-        self.eventlog.publish(pending)
-        await clip_media.drop_old_files(self.media_store, updated)
-        return updated
+        updated = await tx.update(
+            Clip, clip_id, {**changes, "state": "draft", "error": ""},
+            expected_version=clip.version, now=self.clock())
+        return updated, await self._append(tx, updated)
 
-    async def cut_failed(self, clip_id: str, generation: int, error: str, *,
-                         final: bool) -> Clip | None:
-        """A cut attempt failed: keep the error for the reviewer; ``final``: no more tries."""
+    async def cut_failed(self, tx: Store, clip_id: str, generation: int, error: str, *,
+                         final: bool) -> tuple[Clip, Pending] | None:
+        """In the worker's fenced transaction ``tx``: a cut attempt failed; keep the error for
+        the reviewer (``final``: no more tries). None when the clip is gone or has moved on
+        (nothing written)."""
         try:
-            clip = await self.store.get(Clip, clip_id)
+            clip = await tx.get(Clip, clip_id)
         except NotFound:
             return None
         if clip.generation != generation or clip.state != "pending":
@@ -263,14 +265,16 @@ class ClipReview:
         changes: dict[str, Any] = {"error": error[-4000:]}
         if final:
             changes["state"] = "failed"
-        with contextlib.suppress(VersionConflict):
-            async with self.store.transaction() as tx:
-                updated = await tx.update(Clip, clip_id, changes,
-                                          expected_version=clip.version, now=self.clock())
-                pending = await self._append(tx, updated)
-            self.eventlog.publish(pending)
-            return updated
-        return None
+        updated = await tx.update(Clip, clip_id, changes, expected_version=clip.version,
+                                  now=self.clock())
+        return updated, await self._append(tx, updated)
+
+    async def cut_landed(self, clip: Clip, pending: Pending, *, dropped: bool) -> None:
+        """After a cut's outcome committed: tell staff; ``dropped``: remove the files of other
+        generations and attempts (the record names the ones that count)."""
+        self.eventlog.publish(pending)
+        if dropped:
+            await clip_media.drop_old_files(self.media_store, clip)
 
     async def captions_for(self, clip: Clip) -> list[tuple[float, float, str]]:
         """The question and the lines the captioner typed during the clip's span."""

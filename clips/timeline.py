@@ -85,6 +85,9 @@ class Coverage:
     recorded: float  # seconds of the span that lie in recorded segments
     covered_end: float | None  # where the recording ends now (None: nothing yet)
     ended: bool  # the recording is finished: what is missing will never come
+    # Seconds of the span inside gaps between runs (a recorder that stopped and was taken
+    # over by another node): the clip skips them, and its note says so.
+    gap_seconds: float = 0.0
 
     @property
     def missing_end(self) -> float:
@@ -137,8 +140,9 @@ class Timeline:
             raise ValueError(f"empty span: {start_at} .. {end_at}")
         recorded = sum(max(0.0, min(end_at, run[-1].end) - max(start_at, run[0].start))
                        for run in self.runs())
+        gap = sum(max(0.0, min(end_at, hi) - max(start_at, lo)) for lo, hi in self.gaps())
         return Coverage(start_at=start_at, end_at=end_at, recorded=recorded,
-                        covered_end=self.end, ended=self.ended)
+                        covered_end=self.end, ended=self.ended, gap_seconds=gap)
 
     def locate(self, start_at: float, end_at: float, *, min_span: float = 0.04) -> list[Span]:
         """The recorded parts of [start_at, end_at), one Span per run, in order.

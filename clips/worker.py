@@ -17,11 +17,21 @@ when the files are complete and checked). Outcomes:
   exponential back-off up to the job's ``max_attempts``, then the clip fails; the error and
   the tail of ffmpeg's output are kept on the clip for the reviewer.
 
-Restart safety: the worker's name is stable for a node (host name and data directory), so
-at start it takes back the jobs its previous life held — a crash mid-cut leaves a running
-job with its lease — and runs them again; leftovers of the killed cut are removed by the
-cutter. Another node's expired leases are taken over by ``claim_job``. A job whose clip has
-moved on (deleted, or a newer cut asked for) finishes without cutting.
+Fencing: a claim increments the job's ``attempts``; the attempt (with the worker's name)
+fences every write a worker whose lease ran out could still make. Files are cut under a name
+of their own, ``g<generation>-<attempt>.*``, so a stale worker never overwrites the files of
+the attempt that holds the lease; the clip record and the job's outcome are written in one
+transaction that starts with ``finish_job`` (refused unless this attempt still holds the
+lease), so a stale worker changes neither, and removes the files it cut. Two workers cutting
+one job (a lease expired under a stalled or killed worker) therefore land one clip.
+
+Processes: the worker runs inside ``run.py serve`` (``[media] clip_workers`` loops; 0: none)
+and on its own as ``run.py worker --concurrency N``, any number on any node sharing the store.
+Each process has its own name (``node_name``: host, data directory, process id). ``stop()``
+(SIGTERM) cancels the cuts in progress and hands their jobs back to the queue; a worker killed
+outright leaves its job leased until the lease (``[media] clip_lease_seconds``, renewed every
+third of it) expires, and another worker takes it over. A job whose clip has moved on
+(deleted, or a newer cut asked for) finishes without cutting.
 """
 
 from __future__ import annotations
@@ -30,9 +40,12 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import shutil
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +53,19 @@ from clips.cutter import cut_clip
 from clips.review import JOB_KIND, ClipError, ClipReview
 from clips.staging import cut_stored
 from clips.timeline import NotRecorded
+from live.eventlog import Pending
 from live.ffmpeg import DiskFull, FFmpegError, MediaError
-from live.media_store import MediaStoreError
+from live.media_store import MediaStore, MediaStoreError, clip_key
 from settings import MediaSettings
-from store.base import NotFound, Store, VersionConflict
-from store.records import Job
+from store.base import (
+    NotFound,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    TransactionAborted,
+    VersionConflict,
+)
+from store.records import Clip, Job
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +74,14 @@ BACKOFF_MAX = 300.0
 STALL_SECONDS = 30.0
 POSTER_WIDTH = 640
 WAIT_POLL = 1.0  # seconds between looks at a recording that has not reached a clip's end
+LAND_TRIES = 3  # a transaction that met another process's write is tried again
 
 
-def node_name(data_dir: Path) -> str:
-    """A worker name that survives restarts of the same node and differs between nodes."""
+def node_name(data_dir: Path, pid: int | None = None) -> str:
+    """A worker name unique to this process: the host, the data directory, the process id
+    (two worker processes on one node must not take each other's jobs back)."""
     digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:8]
-    return f"{socket.gethostname()}:{digest}"
+    return f"{socket.gethostname()}:{digest}:{os.getpid() if pid is None else pid}"
 
 
 def backoff(attempts: int) -> float:
@@ -73,10 +96,29 @@ def describe(exc: BaseException) -> str:
     return text
 
 
+class ClipMoved(Exception):
+    """The clip changed between the read and the write of a fenced transaction."""
+
+
+@dataclass
+class Outcome:
+    """What one run of a job decided, written under the job's fence by ``ClipWorker.land``."""
+
+    error: str = ""  # the job's last error ("" : done)
+    retry_at: float | None = None  # queued again at; None: done, or failed for good
+    waiting: bool = False  # waiting for the recording: not a failed attempt
+    generation: int = 0
+    cut: dict[str, Any] | None = None  # a finished cut's changes to the clip
+    clip_error: str = ""  # a failed cut's reason, kept on the clip
+    final: bool = False  # the clip failed for good
+    files: list[str] = field(default_factory=list)  # this attempt's files (store keys)
+
+
 class ClipWorker:
     def __init__(
         self, store: Store, review: ClipReview, *, ffmpeg: str, media: MediaSettings,
         name: str, poll_seconds: float = 5.0, clock: Callable[[], float] = time.time,
+        concurrency: int | None = None,
     ) -> None:
         self.store = store
         self.review = review
@@ -85,24 +127,29 @@ class ClipWorker:
         self.name = name
         self.poll_seconds = poll_seconds
         self.clock = clock
-        # A job's whole cut is at most a few ffmpeg runs; the lease is renewed meanwhile.
-        self.lease_seconds = float(media.clip_timeout_seconds) + 60.0
+        self.concurrency = max(1, media.clip_workers if concurrency is None else concurrency)
+        # Renewed every third of it while the cut runs; a killed worker's job waits this long.
+        self.lease_seconds = float(media.clip_lease_seconds)
         self._wake = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._timers: list[asyncio.TimerHandle] = []
         self.running: dict[str, Job] = {}
+        self.landed = 0  # jobs this worker brought to an outcome (for logs and tests)
         review.on_cut_queued.append(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        """Take back this node's interrupted jobs, queue what is missing, start the loops."""
+        """Take back this worker's interrupted jobs, queue what is missing, start the loops."""
         requeued = await self.requeue_own()
         if requeued:
             log.info("clip worker: %d interrupted job(s) queued again", requeued)
-        await self.review.reconcile()
-        for i in range(max(1, self.media.clip_workers)):
+        try:
+            await self.review.reconcile()
+        except StoreError as exc:  # another process reconciling at the same moment
+            log.warning("clip worker: reconcile skipped: %s", exc)
+        for i in range(self.concurrency):
             self._loops.append(asyncio.create_task(self._loop(), name=f"clip-worker-{i}"))
 
     async def stop(self) -> None:
@@ -116,9 +163,11 @@ class ClipWorker:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        await self.requeue_own()
+        await self.requeue_own(count_attempt=False)
 
-    async def requeue_own(self) -> int:
+    async def requeue_own(self, *, count_attempt: bool = True) -> int:
+        """Hand back the jobs this worker's name holds: after a crash (at start) the attempt
+        counts, so a job that kills its worker cannot loop forever; at ``stop`` it does not."""
         held = await self.store.find(Job, {"state": "running", "lease_owner": self.name,
                                            "kind": JOB_KIND})
         count = 0
@@ -126,7 +175,8 @@ class ClipWorker:
             with contextlib.suppress(VersionConflict, NotFound):
                 await self.store.update(
                     Job, job.id, {"state": "queued", "lease_owner": "", "lease_expires": 0.0,
-                                  "run_after": self.clock()},
+                                  "run_after": self.clock(),
+                                  "attempts": job.attempts - (0 if count_attempt else 1)},
                     expected_version=job.version, now=self.clock())
                 count += 1
         return count
@@ -153,45 +203,90 @@ class ClipWorker:
         """Run one claimed job to an outcome (never raises, except on cancellation)."""
         self.running[job.id] = job
         renew = asyncio.create_task(self._renew(job))
-        waiting = False
         try:
-            error, retry_at, waiting = await self._cut(job)
+            outcome = await self._cut(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: keep the worker alive, retry the job later
             log.exception("clip worker: job %s", job.id)
-            error, retry_at = describe(exc), self.clock() + backoff(job.attempts)
+            outcome = Outcome(describe(exc), self.clock() + backoff(job.attempts))
         finally:
             renew.cancel()
             self.running.pop(job.id, None)
-        try:
-            attempt = job.attempts
-            if waiting:  # waiting for the recording is not a failed attempt: give it back
-                held = await self.store.get(Job, job.id)
+        landed = await self.land(job, outcome)
+        if not landed:
+            log.warning("clip worker: job %s attempt %d was taken over or deleted; its "
+                        "result is dropped", job.id, job.attempts)
+            await _remove_stored(self.review.media_store, outcome.files)
+            return
+        self.landed += 1
+        if outcome.waiting and outcome.retry_at is not None:
+            self._timers = [t for t in self._timers if not t.cancelled()]
+            self._timers.append(asyncio.get_running_loop().call_later(
+                max(0.0, outcome.retry_at - self.clock()), self.wake))
+
+    async def land(self, job: Job, outcome: Outcome) -> bool:
+        """Write the job's outcome and the clip's change in one transaction, fenced by the
+        attempt; False when this attempt no longer holds the job (nothing was written)."""
+        for tries in range(1, LAND_TRIES + 1):
+            try:
+                landed = await self._land_once(job, outcome)
+            except (VersionConflict, NotFound, TransactionAborted):
+                return False
+            except (StoreUnavailable, ClipMoved):
+                if tries == LAND_TRIES:
+                    log.warning("clip worker: cannot record job %s; its lease will expire "
+                                "and another worker cuts it again", job.id)
+                    return False
+                await asyncio.sleep(0.2 * tries)
+                continue
+            if landed is not None:
+                await self.review.cut_landed(*landed, dropped=outcome.cut is not None)
+                if outcome.cut is not None:
+                    await asyncio.to_thread(_tidy_local, self.review.media_store,
+                                            landed[0].id)
+            elif outcome.cut is not None:  # superseded: the newer cut's files count
+                await _remove_stored(self.review.media_store, outcome.files)
+            return True
+        return False
+
+    async def _land_once(self, job: Job, outcome: Outcome) -> tuple[Clip, Pending] | None:
+        clip_id = str(job.payload.get("clip_id", ""))
+        attempt = job.attempts
+        async with self.store.transaction() as tx:
+            if outcome.waiting:  # waiting for the recording is not a failed attempt
+                held = await tx.get(Job, job.id)
                 if held.lease_owner != self.name or held.attempts != job.attempts:
                     raise VersionConflict(f"job {job.id} was taken over", held)
-                await self.store.update(Job, job.id, {"attempts": attempt - 1},
-                                        expected_version=held.version, now=self.clock())
+                await tx.update(Job, job.id, {"attempts": attempt - 1},
+                                expected_version=held.version, now=self.clock())
                 attempt -= 1
-            await self.store.finish_job(job.id, self.name, attempt=attempt,
-                                        now=self.clock(), error=error, retry_at=retry_at)
-            if waiting and retry_at is not None:
-                self._timers = [t for t in self._timers if not t.cancelled()]
-                self._timers.append(asyncio.get_running_loop().call_later(
-                    max(0.0, retry_at - self.clock()), self.wake))
-        except (VersionConflict, NotFound):
-            log.warning("clip worker: job %s was taken over or deleted", job.id)
+            await tx.finish_job(job.id, self.name, attempt=attempt, now=self.clock(),
+                                error=outcome.error, retry_at=outcome.retry_at)
+            try:
+                if outcome.cut is not None:
+                    return await self.review.cut_done(tx, clip_id, outcome.generation,
+                                                      outcome.cut)
+                if outcome.clip_error:
+                    return await self.review.cut_failed(tx, clip_id, outcome.generation,
+                                                        outcome.clip_error,
+                                                        final=outcome.final)
+            except (ClipError, NotFound):  # superseded or deleted (read, nothing written)
+                return None  # the job still ends; this cut's files are dropped
+            except VersionConflict as exc:  # the clip changed under us: decide again
+                raise ClipMoved(str(exc)) from exc
+        return None
 
-    async def _cut(self, job: Job) -> tuple[str, float | None, bool]:
-        """(error, retry at, waiting for the recording) of one run of ``job``."""
+    async def _cut(self, job: Job) -> Outcome:
+        """The outcome of one run of ``job`` (nothing written yet but this attempt's files)."""
         clip_id = str(job.payload.get("clip_id", ""))
         generation = int(job.payload.get("generation", 0))
         try:
             clip = await self.review.get(clip_id)
         except NotFound:
-            return "", None, False  # deleted meanwhile: nothing to do
+            return Outcome()  # deleted meanwhile: nothing to do
         if clip.generation != generation or clip.state != "pending":
-            return "", None, False  # a newer cut was asked for, or this one already landed
+            return Outcome()  # a newer cut was asked for, or this one already landed
         note = ""
         with contextlib.suppress(FileNotFoundError, ValueError, MediaStoreError):
             coverage = (await self.review.timeline(clip.session_id)).coverage(
@@ -200,29 +295,34 @@ class ClipWorker:
                 if (not coverage.ended
                         and self.clock() < clip.end_at + self.media.clip_wait_limit):
                     waiting = (f"等待录像覆盖片段末尾（还差 {coverage.missing_end:.1f} 秒）")
-                    return waiting, self.clock() + WAIT_POLL, True
+                    return Outcome(waiting, self.clock() + WAIT_POLL, waiting=True)
                 note = f"录像未覆盖完整回答（缺少末尾 {coverage.missing_end:.1f} 秒）"
+            if coverage.gap_seconds > 0.0:
+                gap = f"录像中断 {coverage.gap_seconds:.1f} 秒，片段跳过了这段"
+                note = f"{note}；{gap}" if note else gap
+        failed = Outcome(generation=generation)
         try:
             stored = await cut_stored(
                 self.review.media_store, clip.session_id, clip.start_at, clip.end_at,
-                clip_id=clip.id, name=f"g{generation}", scratch=self.review.media_dir / ".cuts",
-                cutter=cut_clip, ffmpeg=self.ffmpeg, mode=clip.cut_mode,
-                captions=await self.review.captions_for(clip), poster_width=POSTER_WIDTH,
-                run_timeout=float(self.media.clip_timeout_seconds),
+                clip_id=clip.id, name=f"g{generation}-{job.attempts}",
+                scratch=self.review.media_dir / ".cuts", cutter=cut_clip, ffmpeg=self.ffmpeg,
+                mode=clip.cut_mode, captions=await self.review.captions_for(clip),
+                poster_width=POSTER_WIDTH, run_timeout=float(self.media.clip_timeout_seconds),
                 stall_timeout=STALL_SECONDS)
         except (NotRecorded, FileNotFoundError) as exc:
-            reason = f"所选时间段没有录像：{exc}"
-            await self.review.cut_failed(clip.id, generation, reason, final=True)
-            return reason, None, False
+            failed.clip_error = failed.error = f"所选时间段没有录像：{exc}"
+            failed.final = True
+            return failed
         except DiskFull as exc:
-            reason = f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}"
-            await self.review.cut_failed(clip.id, generation, reason, final=True)
-            return reason, None, False
+            failed.clip_error = failed.error = (
+                f"磁盘已满，片段未生成（腾出空间后点“重试”）：{describe(exc)}")
+            failed.final = True
+            return failed
         except (MediaError, OSError, MediaStoreError) as exc:
-            reason = describe(exc)
-            final = job.attempts >= job.max_attempts
-            await self.review.cut_failed(clip.id, generation, reason, final=final)
-            return reason, None if final else self.clock() + backoff(job.attempts), False
+            failed.clip_error = failed.error = describe(exc)
+            failed.final = job.attempts >= job.max_attempts
+            failed.retry_at = None if failed.final else self.clock() + backoff(job.attempts)
+            return failed
         files = stored.files
         changes: dict[str, Any] = {
             "media_path": stored.media_key, "poster_path": stored.poster_key,
@@ -231,10 +331,8 @@ class ClipWorker:
             "width": files.width, "height": files.height,
             "start_at": files.start_at, "end_at": files.end_at, "note": note,
         }
-        # Superseded while cutting (a newer cut, a deletion): the newer job's files count.
-        with contextlib.suppress(ClipError, NotFound, VersionConflict):
-            await self.review.cut_done(clip.id, generation, changes)
-        return "", None, False
+        return Outcome(generation=generation, cut=changes,
+                       files=[stored.media_key, stored.poster_key, stored.captions_key])
 
     async def _renew(self, job: Job) -> None:
         version = job.version
@@ -250,3 +348,24 @@ class ClipWorker:
             except Exception:
                 log.exception("clip worker: cannot renew the lease of job %s", job.id)
 
+
+
+async def _remove_stored(store: MediaStore, keys: list[str]) -> None:
+    """Remove a fenced-off attempt's files; best effort."""
+    for key in keys:
+        with contextlib.suppress(MediaStoreError, OSError):
+            await store.delete(key)
+
+
+def _tidy_local(store: MediaStore, clip_id: str) -> None:
+    """Where the store is a folder the cut ran in place: remove what killed or fenced-off
+    attempts left under temporary names (``.g<generation>-<attempt>.*``) beside the files."""
+    folder = store.local_path(clip_key(clip_id).rstrip("/"))
+    if folder is None or not folder.is_dir():
+        return
+    for leftover in folder.glob(".g*"):
+        with contextlib.suppress(OSError):
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()

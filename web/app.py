@@ -247,14 +247,17 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     app[keys.MODERATION].on_answered.append(review.answered)
     review.on_visibility.append(app[keys.MODERATION].clip_changed)
     worker: ClipWorker | None = None
-    try:
-        ffmpeg = find_ffmpeg(settings.media.ffmpeg)
-    except FFmpegNotFound as exc:
-        log.warning("clips will not be cut: %s", exc)
+    if settings.media.clip_workers == 0:  # `run.py worker` processes cut the clips
+        log.info("[media] clip_workers = 0: this server cuts no clips itself")
     else:
-        worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
-                            name=node_name(settings.data_dir))
-        await worker.start()
+        try:
+            ffmpeg = find_ffmpeg(settings.media.ffmpeg)
+        except FFmpegNotFound as exc:
+            log.warning("clips will not be cut: %s", exc)
+        else:
+            worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
+                                name=node_name(settings.data_dir))
+            await worker.start()
     try:
         yield
     finally:

@@ -114,7 +114,7 @@ async def test_an_answered_question_becomes_a_checked_draft(env: Env) -> None:
     assert draft.state == "draft", draft.error
     files = [env.media_dir / p for p in (draft.media_path, draft.poster_path,
                                           draft.captions_path)]
-    assert [f.name for f in files] == ["g1.mp4", "g1.jpg", "g1.vtt"]
+    assert [f.name for f in files] == ["g1-1.mp4", "g1-1.jpg", "g1-1.vtt"]
     info = mp4_info(files[0])
     assert abs(info.track("vide").media_duration - 6.0) <= media.SEGMENT  # type: ignore[union-attr]
     assert files[1].read_bytes()[:2] == b"\xff\xd8"  # a JPEG
@@ -145,12 +145,12 @@ async def test_trim_recuts_frame_accurately_and_publish_indexes(env: Env) -> Non
     assert trimmed.state == "pending" and trimmed.generation == 2
     done = await env.wait_for(clip.id)
     assert done.state == "draft", done.error
-    assert done.media_path.endswith("g2.mp4")
+    assert done.media_path.endswith("g2-1.mp4")
     assert abs(done.duration - 2.96) <= 1 / media.FPS + 0.002
     frames = media.frame_numbers(env.ffmpeg, env.media_dir / done.media_path)
     assert abs(frames[0] - 3.04 * media.FPS) <= 1
     assert sorted(p.name for p in env.review.clip_dir(clip.id).iterdir()) == [
-        "g2.jpg", "g2.mp4", "g2.vtt"]  # the first cut's files are gone
+        "g2-1.jpg", "g2-1.mp4", "g2-1.vtt"]  # the first cut's files are gone
 
     edited = await env.review.edit(
         clip.id, env_form("电动自行车上牌要带什么", "带身份证和发票。"),
@@ -337,7 +337,7 @@ async def test_a_worker_killed_mid_cut_makes_exactly_one_good_clip_after_restart
         second.communicate()
     assert done.state == "draft", done.error
     assert sorted(p.name for p in env.review.clip_dir(clip.id).iterdir()) == [
-        "g1.jpg", "g1.mp4", "g1.vtt"]
+        "g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]  # attempt 2: the killed one left nothing
     assert mp4_info(media_dir / done.media_path).track("vide") is not None
     job = await store.get(Job, clip.job_id)
     assert job.state == "done" and job.attempts == 2

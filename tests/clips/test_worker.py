@@ -171,16 +171,16 @@ async def test_a_good_cut_makes_a_draft_and_finishes_the_job(rig: Rig) -> None:
     job = await rig.claim(worker)
     assert job is not None and job.id == clip.job_id and job.attempts == 1
     assert job.lease_owner == "node-a"
-    assert job.lease_expires == rig.clock() + rig.media.clip_timeout_seconds + 60
+    assert job.lease_expires == rig.clock() + rig.media.clip_lease_seconds
     await worker.run(job)
 
     [call] = rig.cut.calls
     assert call["playlist"] == rig.review.playlist(SESSION)
-    assert call["span"] == (clip.start_at, clip.end_at) and call["name"] == "g1"
+    assert call["span"] == (clip.start_at, clip.end_at) and call["name"] == "g1-1"
     assert call["run_timeout"] == rig.media.clip_timeout_seconds
     draft = await rig.store.get(Clip, clip.id)
     assert draft.state == "draft" and draft.error == ""
-    assert draft.media_path == f"clips/{clip.id}/g1.mp4"
+    assert draft.media_path == f"clips/{clip.id}/g1-1.mp4"
     assert (rig.media_dir / draft.media_path).read_bytes() == b"stand-in"
     done = await rig.job(clip)
     assert (done.state, done.attempts, done.lease_owner, done.last_error) == ("done", 1, "", "")
@@ -290,14 +290,15 @@ async def test_a_cut_superseded_while_it_ran_does_not_land(rig: Rig) -> None:
     assert second is not None and second.id == f"{clip.id}-g2"
     await worker.run(second)
     draft = await rig.store.get(Clip, clip.id)
-    assert draft.state == "draft" and draft.media_path == f"clips/{clip.id}/g2.mp4"
+    assert draft.state == "draft" and draft.media_path == f"clips/{clip.id}/g2-1.mp4"
     assert sorted(p.name for p in rig.review.clip_dir(clip.id).iterdir()) == [
-        "g2.jpg", "g2.mp4", "g2.vtt"], "generation 1's files are removed"
+        "g2-1.jpg", "g2-1.mp4", "g2-1.vtt"], "generation 1's files are removed"
 
 
 async def test_a_worker_whose_lease_was_taken_over_cannot_finish_the_job(rig: Rig) -> None:
-    """Fencing by lease: node A stalls past its lease, node B takes the job over (attempt
-    2); A's late finish is refused, B's counts, and the clip is cut into a draft once."""
+    """Fencing by attempt: node A stalls past its lease, node B takes the job over (attempt
+    2). A's late result changes nothing (not the job, not the clip) and its files are
+    removed; B's cut is the clip's, once."""
     clip = await rig.clip()
     a, b = rig.worker("node-a"), rig.worker("node-b")
     rig.cut.gate = asyncio.Event()
@@ -313,10 +314,41 @@ async def test_a_worker_whose_lease_was_taken_over_cannot_finish_the_job(rig: Ri
     await slow  # logs "taken over"; does not raise
     held = await rig.job(clip)
     assert (held.state, held.lease_owner, held.attempts) == ("running", "node-b", 2)
-    assert (await rig.store.get(Clip, clip.id)).state == "draft"  # A's cut was good
+    stale = await rig.store.get(Clip, clip.id)
+    assert (stale.state, stale.media_path) == ("pending", ""), "A's cut did not land"
+    assert not list(rig.review.clip_dir(clip.id).glob("g1-1.*")), "A's files are removed"
+    assert a.landed == 0
     await b.run(taken)
     assert (await rig.job(clip)).state == "done"
-    assert (await rig.store.get(Clip, clip.id)).media_path == f"clips/{clip.id}/g1.mp4"
+    draft = await rig.store.get(Clip, clip.id)
+    assert (draft.state, draft.media_path) == ("draft", f"clips/{clip.id}/g1-2.mp4")
+    assert sorted(p.name for p in rig.review.clip_dir(clip.id).iterdir()) == [
+        "g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]
+
+
+async def test_a_stale_worker_finishing_after_the_new_one_changes_nothing(rig: Rig) -> None:
+    """The other order: B (attempt 2) lands first; A (attempt 1) ends later and neither
+    its job outcome, its clip write nor its files survive."""
+    clip = await rig.clip()
+    a, b = rig.worker("node-a"), rig.worker("node-b")
+    rig.cut.gate = asyncio.Event()
+    first = await rig.claim(a)
+    assert first is not None
+    slow = asyncio.create_task(a.run(first))
+    await rig.cut.started.wait()
+    rig.clock.advance(a.lease_seconds + 1)
+    taken = await rig.claim(b)
+    assert taken is not None
+    rig.cut.gate.set()  # both cuts go through; B's run completes first here
+    await b.run(taken)
+    await slow
+    draft = await rig.store.get(Clip, clip.id)
+    assert (draft.state, draft.media_path) == ("draft", f"clips/{clip.id}/g1-2.mp4")
+    job = await rig.job(clip)
+    assert (job.state, job.attempts) == ("done", 2)
+    assert sorted(p.name for p in rig.review.clip_dir(clip.id).iterdir()) == [
+        "g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]
+    assert (a.landed, b.landed) == (0, 1)
 
 
 async def test_the_lease_is_renewed_while_the_cut_runs(rig: Rig) -> None:
@@ -362,7 +394,8 @@ async def test_a_queued_cut_wakes_the_worker_and_stop_hands_back_a_cut_in_progre
     assert list(worker.running) == [clip.job_id]
     await worker.stop()
     job = await rig.job(clip)
-    assert (job.state, job.lease_owner, job.attempts) == ("queued", "", 1)
+    assert (job.state, job.lease_owner, job.attempts) == ("queued", "", 0), \
+        "handed back, the attempt not counted"
     assert (await rig.store.get(Clip, clip.id)).state == "pending"
 
 

@@ -161,7 +161,7 @@ async def test_trim_and_hand_made_clips_from_the_pages(live: Live) -> None:
         "in": "3", "out": "5.2"})
     assert trimmed.status == 303
     clip = await wait_state(live, clip_id, "draft")
-    assert clip.generation == 2 and clip.media_path.endswith("g2.mp4")
+    assert clip.generation == 2 and clip.media_path.endswith("g2-1.mp4")
     assert abs(clip.duration - 2.2) <= 1 / media.FPS + 0.002
 
     # The in point as the clock on the broadcast showed it (the desk's zone), the out point
