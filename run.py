@@ -1,4 +1,4 @@
-"""Command line: ``serve`` (default), ``adduser`` and ``check``.
+"""Command line: ``serve`` (default), ``worker``, ``adduser`` and ``check``.
 
 This module only parses arguments, loads settings and starts things; the application itself
 is built by ``web.app.create_app``.
@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from settings import Settings, SettingsError, load_settings, mask_uri
@@ -32,6 +32,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     serve = commands.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--host", default=None, help="override [server] host")
     serve.add_argument("--port", type=int, default=None, help="override [server] port")
+    worker = commands.add_parser("worker", help="cut clips: run leased clip jobs from the "
+                                 "store (any number of these, on any node)")
+    worker.add_argument("--concurrency", type=int, default=None,
+                        help="clips cut at once (default: [media] clip_workers, at least 1)")
+    worker.add_argument("--poll-seconds", type=float, default=2.0,
+                        help="seconds between looks for new jobs (default 2)")
     add = commands.add_parser("adduser", help="create a staff account")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["admin", "moderator", "host"])
@@ -43,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="read the password from the first line of this file")
     commands.add_parser("check", help="validate the settings and reach the store")
     # Options may also follow the subcommand: `run.py serve --settings x.toml`.
-    for sub in (serve, add, commands.choices["check"]):
+    for sub in (serve, worker, add, commands.choices["check"]):
         sub.add_argument("--settings", type=Path, default=argparse.SUPPRESS)
         sub.add_argument("--data-dir", default=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -246,6 +252,68 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
+async def work(settings: Settings, args: argparse.Namespace) -> int:
+    """``run.py worker``: a clip worker process. It leases clip jobs from the store (fenced
+    by their attempt, ``clips.worker``), so any number of these run on any node; SIGTERM
+    cancels the cuts in progress and hands their jobs back, and a worker killed outright
+    leaves its job to another after ``[media] clip_lease_seconds``."""
+    from clips.library import ClipLibrary
+    from clips.review import ClipReview
+    from clips.worker import ClipWorker, node_name
+    from live.events import Event
+    from live.ffmpeg import FFmpegNotFound, find_ffmpeg
+    from moderation import data_files
+
+    try:
+        ffmpeg = find_ffmpeg(settings.media.ffmpeg)
+    except FFmpegNotFound as exc:
+        print(f"error: a clip worker needs ffmpeg: {exc}", file=sys.stderr)
+        return 2
+    if args.concurrency is not None and args.concurrency < 1:
+        print("error: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+
+    def publish(session_id: str, events: Iterable[Event]) -> None:
+        """No hub in this process: staff see a finished cut on their next look."""
+        del session_id, events
+
+    store = make_store(settings)
+    try:
+        await store.open()
+        catalog = await data_files.load_catalog(store)
+        words = await data_files.load_word_list(store)
+    except StoreError as exc:
+        print(f"error: cannot use the store: {exc}", file=sys.stderr)
+        await store.close()
+        return 1
+    # The library is not opened: a worker searches nothing, it only reads the catalog.
+    library = ClipLibrary(store, catalog, words,
+                          index_path=settings.data_dir / "search.sqlite3")
+    review = ClipReview(store, publish, library, media_dir=settings.media_dir,
+                        media=settings.media)
+    worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
+                        name=node_name(settings.data_dir), poll_seconds=args.poll_seconds,
+                        concurrency=args.concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await worker.start()
+        print(f"clip worker {worker.name}: cutting up to {worker.concurrency} clip(s) at "
+              f"once (store: {describe_store(settings)})", flush=True)
+        await stop.wait()
+        print("stopping: cuts in progress go back to the queue", flush=True)
+        await worker.stop()
+    except StoreError as exc:
+        print(f"error: cannot use the store: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -259,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(check(settings))
     if args.command == "adduser":
         return asyncio.run(adduser(settings, args))
+    if args.command == "worker":
+        return asyncio.run(work(settings, args))
     return asyncio.run(serve(settings))
 
 
