@@ -206,6 +206,7 @@ async def serve(settings: Settings) -> int:
     from moderation.seeds import seed_lists
     from web import keys
     from web.app import create_app
+    from web.drain import drain
     from web.server import EdgeRunner
 
     app = create_app(settings)
@@ -246,7 +247,12 @@ async def serve(settings: Settings) -> int:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        print("shutting down")
+        if settings.server.drain_seconds > 0:
+            print(f"draining for {settings.server.drain_seconds:g} s ([server] drain_seconds): "
+                  "/healthz answers 503", flush=True)
+        stop.clear()  # a second signal ends the drain
+        await drain(app[keys.DRAIN], settings.server.drain_seconds, stop)
+        print("shutting down", flush=True)
     finally:
         await runner.cleanup()
     return 0

@@ -44,6 +44,7 @@ from web import keys
 from web.answers import understanding
 from web.auth import auth_middleware
 from web.caps import Caps
+from web.drain import Drain
 from web.errors import error_middleware
 from web.render import make_templates
 from web.routes import setup_routes
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.TEMPLATES] = make_templates(settings.zone)
     app[keys.ROUTE_ROLES] = {}
     app[keys.CAPS] = Caps(settings.live)
+    app[keys.DRAIN] = Drain()  # SIGTERM: /healthz says 503 draining (web.server.drain)
     setup_routes(app)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_check_public_url)

@@ -24,6 +24,7 @@ from moderation.understander import Understander
 from settings import Settings
 from store.base import Store
 from web.caps import Caps
+from web.drain import Drain
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -51,6 +52,8 @@ REVIEW = web.AppKey("review", ClipReview)
 MEDIA = web.AppKey("media", MediaStore)
 # Viewers and staff watching a session, over every node (live.viewer_counts).
 VIEWER_COUNTS = web.AppKey("viewer_counts", ViewerCounts)
+# Set at start; ``web.drain.drain`` marks it on SIGTERM and /healthz reports it.
+DRAIN = web.AppKey("drain", Drain)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)

@@ -31,8 +31,13 @@ async def staff_home(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when this node can serve; 503 when its store is unreachable or when it is
+    draining before a stop (the load balancer then sends new connections elsewhere)."""
+    draining = request.app[keys.DRAIN].draining
     status = await request.app[keys.STORE].status()
-    body = {"ok": bool(status.get("ok")), "store": status,
+    body = {"ok": bool(status.get("ok")) and not draining,
+            "state": "draining" if draining else "serving", "store": status,
+            "node": request.app.get(keys.NODE_ID, ""),
             "uptime_s": round(time.time() - STARTED, 1)}
     return web.json_response(body, status=200 if body["ok"] else 503)
 
