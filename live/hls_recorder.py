@@ -274,6 +274,23 @@ class Recorder:
         self._set(replace(self._health, status="stopped", detail="session ended", gaps=gaps,
                           bitrate_kbps=None, retry_in=None, since=now))
 
+    async def abandon(self, detail: str = "recorded by another node") -> None:
+        """Stop ffmpeg but leave the playlist as it is (no tidying, no ``#EXT-X-ENDLIST``):
+        another node holds the session's recorder lease now and appends to it."""
+        task = self._task
+        if task is None:
+            return
+        task.cancel()
+        if self._rate_task is not None:
+            self._rate_task.cancel()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            self._task = None
+        self._set(replace(self._health, status="stopped", detail=detail, bitrate_kbps=None,
+                          retry_in=None, since=self.clock()))
+
     # -- supervision -----------------------------------------------------------------------
 
     async def _supervise(self, source: Source, out: Path, copy: bool | None) -> None:

@@ -21,6 +21,15 @@ broadcast must not fill the hub's resume buffer with bitrates. The source's secr
 stream key, a pull URL's credentials and query — never leave this module: the recorder labels
 the source without them, and ``scrub`` removes them from any text ffmpeg may have echoed.
 
+Several nodes (``leases``, ``live.recorder_lease``): a session is recorded only by the node
+holding its recorder lease. ``watch`` runs on every node: every third of the lease it renews
+the leases this node holds (a lease lost to another node, or not renewed for half its time,
+stops the recorder here without closing the playlist), and looks at the store's live
+sessions, so that a session started or ended through another node, or one whose recorder's
+node died, is picked up here within the lease time. The taking node appends to the same
+playlist behind a discontinuity, so the hole shows on the clip timeline
+(``clips.timeline``). A clean stop releases its leases for another node to take at once.
+
 Plain asyncio, no aiohttp; the app owns the lifetime (a cleanup context in ``web.app``).
 """
 
@@ -40,8 +49,9 @@ from live.events import INGEST, STAFF, Event, Publish
 from live.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
 from live.hls_recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
 from live.media_store import MediaStore
+from live.recorder_lease import RecorderLeases
 from settings import MediaSettings, Settings
-from store.base import Store
+from store.base import Store, StoreError
 from store.records import LiveSession
 
 log = logging.getLogger(__name__)
@@ -150,6 +160,7 @@ class Recordings:
 
     def __init__(self, store: Store, publish: Publish, factory: RecorderFactory | None, *,
                  media_dir: Path | None = None, broken: str = "",
+                 leases: RecorderLeases | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.publish = publish
@@ -164,6 +175,11 @@ class Recordings:
         # When staff were last sent each session's health, and what they were sent.
         self._published: dict[str, tuple[float, IngestHealth]] = {}
         self._closing = False
+        self.leases = leases
+        self._terms: dict[str, int] = {}  # session -> this node's term of its lease
+        self._renewed: dict[str, float] = {}  # session -> when its lease was last renewed
+        self._standby: set[str] = set()  # live sessions another node records
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -218,12 +234,90 @@ class Recordings:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
-        """Stop every recorder (each writes its last segment and closes its playlist)."""
+        """Stop every recorder (each writes its last segment and closes its playlist), then
+        release the leases: another node takes the sessions still live at its next look."""
         self._closing = True
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         await self.settle()
         running, self._running = self._running, {}
         await asyncio.gather(*(self._stop(sid, recorder)
                                for sid, (recorder, _) in running.items()))
+        terms, self._terms = self._terms, {}
+        if self.leases is not None:
+            for sid, term in terms.items():
+                with contextlib.suppress(StoreError):
+                    await self.leases.release(sid, term, ended=False)
+
+    def watch(self) -> None:
+        """Start watching the store's live sessions and renewing this node's leases."""
+        if self.leases is not None and self.enabled and self._watch is None:
+            self._watch = asyncio.create_task(self._watching(), name="recordings:watch")
+
+    async def halt(self) -> None:
+        """Stop recording here at once, releasing nothing and leaving the playlists open:
+        what a node that dies does (its leases run out, other nodes take over)."""
+        self._closing = True
+        for task in [*self._workers.values(), *([self._watch] if self._watch else [])]:
+            task.cancel()
+        running, self._running = self._running, {}
+        self._terms.clear()
+        for recorder, _ in running.values():
+            abandon = getattr(recorder, "abandon", None)
+            if abandon is not None:
+                await abandon("node stopped")
+
+    async def _watching(self) -> None:
+        assert self.leases is not None
+        while True:
+            await asyncio.sleep(self.leases.renew_every)
+            try:
+                await self._renew_all()
+                await self._follow_store()
+            except StoreError as exc:
+                log.warning("recordings: cannot reach the store: %s", exc)
+            except Exception:
+                log.exception("recordings: watching the live sessions failed")
+
+    async def _renew_all(self) -> None:
+        assert self.leases is not None
+        for sid, term in list(self._terms.items()):
+            try:
+                kept = await self.leases.renew(sid, term)
+            except StoreError:
+                # Not renewed: stop before another node may take over (half the lease).
+                kept = self.clock() - self._renewed.get(sid, 0.0) < \
+                    self.leases.lease_seconds / 2
+            else:
+                if kept:
+                    self._renewed[sid] = self.clock()
+            if not kept and self._terms.get(sid) == term:
+                await self._lose(sid)
+
+    async def _follow_store(self) -> None:
+        """Sessions started or ended through another node, and live sessions whose lease
+        may be free: brought in line here."""
+        live = {s.id: s for s in await self.store.find(LiveSession, {"status": "live"})}
+        for sid, session in live.items():
+            if sid in self._standby or self._wanted.get(sid) != session.source:
+                self.session_changed(session)
+        for sid, want in list(self._wanted.items()):
+            if want is not None and sid not in live:
+                self._standby.discard(sid)
+                with contextlib.suppress(StoreError):
+                    self.session_changed(await self.store.get(LiveSession, sid))
+
+    async def _lose(self, session_id: str) -> None:
+        """Another node records this session now: stop here, leave its playlist open."""
+        log.warning("recordings: the lease of session %s went to another node", session_id)
+        self._terms.pop(session_id, None)
+        self._standby.add(session_id)
+        running = self._running.pop(session_id, None)
+        if running is not None and running[0] is not None:
+            abandon = getattr(running[0], "abandon", None)  # Recorder: the playlist stays open
+            await (abandon() if abandon is not None else running[0].stop())
 
     async def _reconcile(self, session_id: str) -> None:
         while True:
@@ -232,10 +326,34 @@ class Recordings:
             if running is not None and (want is None or running[1] != want):
                 del self._running[session_id]
                 await self._stop(session_id, running[0])
+                term = self._terms.pop(session_id, None)
+                if want is None and term is not None and self.leases is not None:
+                    with contextlib.suppress(StoreError):
+                        await self.leases.release(session_id, term, ended=True)
             elif running is None and want is not None:
+                if self.leases is not None and session_id not in self._terms:
+                    term = await self._acquire(session_id)
+                    if term is None:  # another node records it
+                        self._standby.add(session_id)
+                        return
+                self._standby.discard(session_id)
                 self._running[session_id] = (await self._start(session_id, want), want)
             else:
                 return
+
+    async def _acquire(self, session_id: str) -> int | None:
+        assert self.leases is not None
+        try:
+            term = await self.leases.acquire(session_id)
+        except StoreError as exc:
+            log.warning("recordings: cannot take the lease of session %s: %s", session_id,
+                        exc)
+            return None
+        if term is not None:
+            self._terms[session_id] = term
+            self._renewed[session_id] = self.clock()
+            log.info("recordings: this node records session %s (term %d)", session_id, term)
+        return term
 
     async def _start(self, session_id: str, source: str) -> SessionRecorder | None:
         secrets = source_secrets(source)
@@ -299,10 +417,11 @@ class Recordings:
 
 
 def make_recordings(settings: Settings, store: Store, publish: Publish,
-                    media_store: MediaStore | None = None) -> Recordings:
+                    media_store: MediaStore | None = None, *, node: str = "") -> Recordings:
     """The recordings the settings ask for: off, on, or on but without an ffmpeg.
     ``media_store``: where recordings go (None: ``media_dir``; a remote store: uploaded from
-    ``media_dir`` as a spool, ``live.hls_upload``)."""
+    ``media_dir`` as a spool, ``live.hls_upload``). With ``node`` (this node's id), each
+    session is recorded under a lease (one node records it)."""
     media = settings.media
     if not media.record:
         return Recordings(store, publish, None)
@@ -321,5 +440,6 @@ def make_recordings(settings: Settings, store: Store, publish: Publish,
                         test_size=media.test_picture_size, on_health=on_health,
                         store=media_store, time_zone=settings.server.time_zone)
 
-    return Recordings(store, publish, factory, media_dir=media_dir)
+    leases = RecorderLeases(store, node, media.recorder_lease_seconds) if node else None
+    return Recordings(store, publish, factory, media_dir=media_dir, leases=leases)
 

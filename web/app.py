@@ -272,11 +272,13 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     """One recorder per live session ([media] record): sessions that go live are recorded,
     those that end are finalized, those left live by a restart resume; all stop here."""
     recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE],
-                                 app[keys.EVENTLOG].emit_later, app[keys.MEDIA])
+                                 app[keys.EVENTLOG].emit_later, app[keys.MEDIA],
+                                 node=app[keys.NODE_ID])
     app[keys.RECORDINGS] = recordings
     listeners = app[keys.SESSIONS].listeners
     listeners.append(recordings.session_changed)
     await recordings.resume()
+    recordings.watch()  # leases renewed; sessions of other nodes (and dead ones) followed
     try:
         yield
     finally:
