@@ -161,6 +161,15 @@ class IndexFile:
             ).fetchone()
         return fingerprint_of(int(count), float(latest))
 
+    def count(self) -> int:
+        with self._lock:
+            return int(self._require().execute("SELECT count(*) FROM clips").fetchone()[0])
+
+    def clip_ids(self) -> set[str]:
+        """The ids of the clips in the index (``clips.search_sync`` compares them)."""
+        with self._lock:
+            return {r[0] for r in self._require().execute("SELECT clip_id FROM clips")}
+
     def needs_rebuild(self, store_fingerprint: str) -> bool:
         """True when the index differs from the store or was built by another analyzer
         (catalog terms, word list, jieba build)."""

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from clips.review import ClipReview
+from clips.search_sync import SearchSync
 from clips.worker import ClipWorker, node_name
 from live.broker import Broker, LocalBroker
 from live.eventlog import EventLog
@@ -242,6 +243,11 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     library = ClipLibrary(store, app[keys.MODERATION].catalog, words,
                           index_path=settings.data_dir / "search.sqlite3", zone=settings.zone)
     await library.open()
+    # Clips published or unpublished through other nodes reach this node's index within
+    # seconds (clips.search_sync); a single process finds nothing to do.
+    search_sync = SearchSync(library, store)
+    await search_sync.start()
+    app[keys.SEARCH_SYNC] = search_sync
     review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
                         media=settings.media, media_store=app[keys.MEDIA])
     app[keys.LIBRARY] = library
@@ -265,6 +271,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     finally:
         if worker is not None:
             await worker.stop()
+        await search_sync.stop()
         await library.close()
 
 

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from clips.library import ClipLibrary
 from clips.review import ClipReview
+from clips.search_sync import SearchSync
 from live.broker import Broker
 from live.eventlog import EventLog
 from live.hub import Hub
@@ -54,6 +55,8 @@ MEDIA = web.AppKey("media", MediaStore)
 VIEWER_COUNTS = web.AppKey("viewer_counts", ViewerCounts)
 # Set at start; ``web.drain.drain`` marks it on SIGTERM and /healthz reports it.
 DRAIN = web.AppKey("drain", Drain)
+# Keeps this node's search index current; ``poke()`` on a clip event from another node.
+SEARCH_SYNC = web.AppKey("search_sync", SearchSync)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)

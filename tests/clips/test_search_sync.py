@@ -1,0 +1,98 @@
+"""Each node's own search index kept current (clips/search_sync.py): two apps from the real
+factory, served on two ports, sharing one store (a SQLite file; SecantusDB). A clip published
+through node A is found on node B within seconds, and gone from B once unpublished through
+A; a published clip that vanished from the store is dropped by the count check; ``poke()``
+syncs at once instead of at the next tick."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from settings import Settings
+from store.records import Clip
+from tests.support import BACKENDS, ClientFactory
+from tests.web.clip_seed import add_clip
+from web import keys
+from web.app import create_app
+
+TITLE = "电动自行车上牌要带哪些材料"
+
+
+@pytest.fixture
+async def nodes(app_settings: Settings, tmp_path: Path, aiohttp_client: ClientFactory
+                ) -> AsyncIterator[tuple[web.Application, web.Application]]:
+    if app_settings.store.backend == "sqlite":
+        app_settings = app_settings.replace(
+            store={"sqlite_path": str(tmp_path / "shared.sqlite3")})
+    apps = []
+    for name in ("a", "b"):
+        app = create_app(app_settings.replace(server={"data_dir": str(tmp_path / name)}))
+        await aiohttp_client(app)
+        apps.append(app)
+    yield apps[0], apps[1]
+
+
+async def draft(app: web.Application) -> Clip:
+    """A draft clip with (stand-in) files, ready to publish."""
+    clip = await add_clip(app, "", TITLE, state="draft", published_at=time.time())
+    media_dir = app[keys.SETTINGS].media_dir
+
+    def write() -> None:
+        for relative in (clip.media_path, clip.poster_path, clip.captions_path):
+            (media_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (media_dir / relative).write_bytes(b"stand-in")
+
+    await asyncio.to_thread(write)
+    return clip
+
+
+async def found(app: web.Application, query: str = "上牌") -> list[str]:
+    result = await app[keys.LIBRARY].search(query)
+    return [h.clip_id for h in result.hits]
+
+
+async def eventually(check: object, want: object, timeout: float) -> float:
+    started = time.monotonic()
+    while (got := await check()) != want:  # type: ignore[operator]
+        assert time.monotonic() - started < timeout, f"still {got!r}, not {want!r}"
+        await asyncio.sleep(0.1)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_publish_and_unpublish_on_one_node_reach_the_others_index(
+        nodes: tuple[web.Application, web.Application]) -> None:
+    a, b = nodes
+    clip = await draft(a)
+    review = a[keys.REVIEW]
+    published = await review.publish_clip(clip.id, expected_version=clip.version, actor="t")
+    assert await found(a) == [clip.id], "node A indexes its own publish at once"
+    await eventually(lambda: found(b), [clip.id], 15)
+    await review.unpublish(clip.id, expected_version=published.version, actor="t")
+    assert await found(a) == []
+    await eventually(lambda: found(b), [], 15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_vanished_published_clip_is_dropped_and_poke_syncs_at_once(
+        nodes: tuple[web.Application, web.Application]) -> None:
+    a, b = nodes
+    sync = b[keys.SEARCH_SYNC]
+    clip = await draft(a)
+    await a[keys.REVIEW].publish_clip(clip.id, expected_version=clip.version, actor="t")
+    await eventually(lambda: found(b), [clip.id], 15)
+    await a[keys.STORE].delete(Clip, clip.id)  # gone without an updated_at to see
+    await eventually(lambda: found(b), [], 15)
+
+    sync.interval = 3600.0  # from the next wait on, only a poke syncs
+    await asyncio.sleep(2.5)
+    again = await draft(a)
+    await a[keys.REVIEW].publish_clip(again.id, expected_version=again.version, actor="t")
+    sync.poke()
+    await eventually(lambda: found(b), [again.id], 30)
