@@ -10,9 +10,9 @@ unpublishes or deletes a clip updates its own index at once (``clips.review`` th
   nodes and for transactions that commit a little after they stamp) are read from the store;
   a published one is upserted into the index, any other state removed. What was applied is
   remembered by (id, updated_at) so the slack window is not indexed twice.
-* **By count**, on the same tick: when the number of published clips in the store differs
-  from the index's, the ids are compared and the difference applied (a published clip deleted
-  outright leaves no ``updated_at`` behind to find).
+* **By count**, every ``COMPARE_EVERY`` ticks: when the number of published clips in the
+  store differs from the index's, the ids are compared and the difference applied (a
+  published clip deleted outright leaves no ``updated_at`` behind to find).
 * **Promptly**, ``poke()``: a clip event that reaches this node (its hub relays other nodes'
   events) runs a sync at once instead of at the next tick.
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SLACK = 5.0  # seconds re-read behind the watermark
 BATCH = 500  # clips read per query
+COMPARE_EVERY = 15  # ticks between count checks (30 s at the default interval)
 
 
 @dataclass
@@ -77,20 +78,23 @@ class SearchSync:
         self._poked.set()
 
     async def _run(self) -> None:
+        ticks = 0
         while True:
+            ticks += 1
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval):
                     await self._poked.wait()
             self._poked.clear()
             try:
-                await self.sync()
+                await self.sync(compare=ticks % COMPARE_EVERY == 0)
             except StoreError as exc:
                 log.warning("search sync: cannot read the store: %s", exc)
             except Exception:
                 log.exception("search sync failed")
 
-    async def sync(self) -> SyncReport:
-        """Apply what changed since the watermark, then check the published counts."""
+    async def sync(self, *, compare: bool = True) -> SyncReport:
+        """Apply what changed since the watermark; ``compare``: then check the published
+        counts (and the ids, when they differ)."""
         async with self._lock:
             report = SyncReport()
             since = self.watermark - SLACK
@@ -112,7 +116,8 @@ class SearchSync:
                 since = changed[-1].updated_at
             floor = self.watermark - SLACK
             self._seen = {k: v for k, v in self._seen.items() if v >= floor}
-            await self._compare(report)
+            if compare:
+                await self._compare(report)
             return report
 
     async def _compare(self, report: SyncReport) -> None:
