@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from settings import Settings, SettingsError, load_settings, mask_uri
@@ -266,8 +266,12 @@ async def work(settings: Settings, args: argparse.Namespace) -> int:
     from clips.library import ClipLibrary
     from clips.review import ClipReview
     from clips.worker import ClipWorker, node_name
-    from live.events import Event
+    from live.broker import Broker, LocalBroker
+    from live.eventlog import EventLog
     from live.ffmpeg import FFmpegNotFound, find_ffmpeg
+    from live.hub import Hub
+    from live.redis_broker import RedisBroker
+    from live.redis_link import open_redis
     from moderation import data_files
 
     try:
@@ -278,10 +282,6 @@ async def work(settings: Settings, args: argparse.Namespace) -> int:
     if args.concurrency is not None and args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
         return 2
-
-    def publish(session_id: str, events: Iterable[Event]) -> None:
-        """No hub in this process: staff see a finished cut on their next look."""
-        del session_id, events
 
     store = make_store(settings)
     try:
@@ -295,7 +295,14 @@ async def work(settings: Settings, args: argparse.Namespace) -> int:
     # The library is not opened: a worker searches nothing, it only reads the catalog.
     library = ClipLibrary(store, catalog, words,
                           index_path=settings.data_dir / "search.sqlite3")
-    review = ClipReview(store, publish, library, media_dir=settings.media_dir,
+    # A cut's staff event is appended in its fenced transaction (the outbox) and published
+    # after: through Redis on a cluster (the relay covers a worker that dies in between);
+    # one process on SQLite has no hub here, so staff see the cut on their next look.
+    redis = open_redis(settings.cluster.redis_url.reveal()) if settings.cluster.enabled \
+        else None
+    broker: Broker = LocalBroker(Hub(), store) if redis is None else RedisBroker(
+        redis, Hub(), store)
+    review = ClipReview(store, EventLog(store, broker), library, media_dir=settings.media_dir,
                         media=settings.media)
     worker = ClipWorker(store, review, ffmpeg=ffmpeg, media=settings.media,
                         name=node_name(settings.data_dir), poll_seconds=args.poll_seconds,
@@ -316,6 +323,9 @@ async def work(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: cannot use the store: {exc}", file=sys.stderr)
         return 1
     finally:
+        await broker.close()
+        if redis is not None:
+            await redis.aclose()
         await store.close()
     return 0
 
