@@ -13,8 +13,9 @@ unpublishes or deletes a clip updates its own index at once (``clips.review`` th
 * **By count**, every ``COMPARE_EVERY`` ticks: when the number of published clips in the
   store differs from the index's, the ids are compared and the difference applied (a
   published clip deleted outright leaves no ``updated_at`` behind to find).
-* **Promptly**, ``poke()``: a clip event that reaches this node (its hub relays other nodes'
-  events) runs a sync at once instead of at the next tick.
+* **Promptly**, ``poke()``: a ``clip`` or ``clip_removed`` event delivered by this node's
+  hub (``on_event``, a hub listener: its own events and other nodes', for the broadcasts
+  someone here follows) runs a sync at once instead of at the next tick.
 
 Single process: the index is already current, and a sync finds nothing to do (one query on
 the store, ``bench/search_sync.py`` measures it at 10,000 clips).
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clips.library import ClipLibrary
+from live.frames import Numbered
 from store.base import Store, StoreError
 from store.records import Clip
 
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 SLACK = 5.0  # seconds re-read behind the watermark
 BATCH = 500  # clips read per query
+# The serialized kind of the events "clip" and "clip_removed" (live.frames: compact JSON).
+CLIP_KIND = b'"kind":"clip'
 COMPARE_EVERY = 15  # ticks between count checks (30 s at the default interval)
 
 
@@ -76,6 +80,12 @@ class SearchSync:
     def poke(self) -> None:
         """A clip changed somewhere: sync now rather than at the next tick."""
         self._poked.set()
+
+    def on_event(self, session_id: str, event: Numbered) -> None:
+        """A hub listener: a ``clip`` or ``clip_removed`` event this node delivers (its own
+        or another node's, for a broadcast someone here follows) pokes the sync."""
+        if CLIP_KIND in event.frame.data:
+            self.poke()
 
     async def _run(self) -> None:
         ticks = 0

@@ -248,6 +248,7 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
     search_sync = SearchSync(library, store)
     await search_sync.start()
     app[keys.SEARCH_SYNC] = search_sync
+    app[keys.HUB].listeners.append(search_sync.on_event)  # a clip event: sync now
     review = ClipReview(store, app[keys.EVENTLOG], library, media_dir=settings.media_dir,
                         media=settings.media, media_store=app[keys.MEDIA])
     app[keys.LIBRARY] = library

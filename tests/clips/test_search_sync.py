@@ -1,8 +1,8 @@
 """Each node's own search index kept current (clips/search_sync.py): two apps from the real
 factory, served on two ports, sharing one store (a SQLite file; SecantusDB). A clip published
 through node A is found on node B within seconds, and gone from B once unpublished through
-A; a published clip that vanished from the store is dropped by the count check; ``poke()``
-syncs at once instead of at the next tick."""
+A; a published clip that vanished from the store is dropped by the count check; a clip event
+delivered by the hub syncs at once instead of at the next tick."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from live.events import CLIP, QUESTION, STAFF
+from live.frames import numbered
 from settings import Settings
 from store.records import Clip
 from tests.support import BACKENDS, ClientFactory
@@ -88,7 +90,11 @@ async def test_poke_syncs_at_once_and_a_vanished_clip_is_dropped_by_count(
     await asyncio.sleep(2.5)
     clip = await draft(a)
     await a[keys.REVIEW].publish_clip(clip.id, expected_version=clip.version, actor="t")
-    sync.poke()
+    sync.on_event(clip.session_id, numbered(7, STAFF, QUESTION, {"question": {}}))
+    await asyncio.sleep(1.0)
+    assert await found(b) == [], "not a clip event: no sync"
+    # The clip event, as node B's hub delivers it (from A through the broker): synced now.
+    sync.on_event(clip.session_id, numbered(8, STAFF, CLIP, {"clip": {"id": clip.id}}))
     await eventually(lambda: found(b), [clip.id], 30)
 
     await sync.stop()  # driven by hand from here

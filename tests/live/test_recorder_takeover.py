@@ -121,6 +121,9 @@ async def test_a_dead_recording_node_is_taken_over_and_the_gap_shows_in_clips(
     start, end = gap_start - 2.0, gap_end + 2.0
     review = b[keys.REVIEW]
     clip = await review.create_manual(session.id, start, end, actor="t")
+    await asyncio.sleep(1.5)
+    job = await b[keys.STORE].get(Job, clip.job_id)
+    assert (job.state, job.attempts) == ("queued", 0), "clip_workers = 0: no node cuts"
     from clips.worker import ClipWorker
 
     ffmpeg = find_ffmpeg("")
