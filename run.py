@@ -258,6 +258,9 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
+STOP_SECONDS = 10.0  # the most a worker's SIGTERM waits for the store
+
+
 async def work(settings: Settings, args: argparse.Namespace) -> int:
     """``run.py worker``: a clip worker process. It leases clip jobs from the store (fenced
     by their attempt, ``clips.worker``), so any number of these run on any node; SIGTERM
@@ -318,15 +321,24 @@ async def work(settings: Settings, args: argparse.Namespace) -> int:
               f"once (store: {describe_store(settings)})", flush=True)
         await stop.wait()
         print("stopping: cuts in progress go back to the queue", flush=True)
-        await worker.stop()
+        # Bounded: a store that does not answer must not keep the process up; a job not
+        # handed back is taken over when its lease runs out.
+        async with asyncio.timeout(STOP_SECONDS):
+            await worker.stop()
+        print("stopped", flush=True)
     except StoreError as exc:
         print(f"error: cannot use the store: {exc}", file=sys.stderr)
         return 1
+    except TimeoutError:
+        print(f"warning: the store did not answer within {STOP_SECONDS:g} s: jobs not handed "
+              "back are taken over when their lease runs out", file=sys.stderr)
     finally:
-        await broker.close()
-        if redis is not None:
-            await redis.aclose()
-        await store.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_SECONDS):
+                await broker.close()
+                if redis is not None:
+                    await redis.aclose()
+                await store.close()
     return 0
 
 
