@@ -154,5 +154,9 @@ async def test_a_dead_recording_node_is_taken_over_and_the_gap_shows_in_clips(
         return found is not None and found.ended
 
     await wait(closed, "the playlist to be closed by node B", 30)
-    final = await b[keys.STORE].get(Job, lease_id(session.id))
-    assert (final.state, final.lease_owner) == ("done", "")
+
+    async def released() -> bool:  # right after the recorder's stop
+        final = await b[keys.STORE].get(Job, lease_id(session.id))
+        return (final.state, final.lease_owner) == ("done", "")
+
+    await wait(released, "the lease to be closed", 30)
