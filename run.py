@@ -218,6 +218,12 @@ async def serve(settings: Settings) -> int:
     except StoreError as exc:
         print(f"error: cannot use the store: {exc}", file=sys.stderr)
         return 1
+    # Before the banner: whoever reads "serving" may signal at once.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
         password = await app[keys.ACCOUNTS].ensure_initial_admin()
         if password:  # a fresh install: give the moderators their usual decline reasons
@@ -241,11 +247,6 @@ async def serve(settings: Settings) -> int:
             print(f"Staff log in at {url}/login  (add accounts on the 账号管理 page, or: "
                   f"{PYTHON} run.py adduser NAME --role moderator)")
         sys.stdout.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         if settings.server.drain_seconds > 0:
             print(f"draining for {settings.server.drain_seconds:g} s ([server] drain_seconds): "
