@@ -185,7 +185,11 @@ async def test_a_worker_killed_mid_cut_leaves_its_job_to_another_one_clip(
     done = await dep.store.get(Clip, clip.id)
     assert done.state == "draft", done.error
     assert done.media_path == f"clips/{clip.id}/g1-2.mp4"
-    assert files_of(dep, clip) == ["g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]
+    # The killed attempt's temporary files are removed just after the landing commits.
+    deadline = time.monotonic() + 20
+    while (found := files_of(dep, clip)) != ["g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]:
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.1)
     assert mp4_info(dep.env.media_dir / done.media_path).track("vide") is not None
     assert await dep.store.count(Clip) == 1 and await dep.store.count(Job) == 1
     assert b.poll() is None
