@@ -215,9 +215,9 @@ class ClipWorker:
             self.running.pop(job.id, None)
         landed = await self.land(job, outcome)
         if not landed:
+            await asyncio.shield(_remove_stored(self.review.media_store, outcome.files))
             log.warning("clip worker: job %s attempt %d was taken over or deleted; its "
-                        "result is dropped", job.id, job.attempts)
-            await _remove_stored(self.review.media_store, outcome.files)
+                        "result is dropped, its files removed", job.id, job.attempts)
             return
         self.landed += 1
         if outcome.waiting and outcome.retry_at is not None:
