@@ -216,8 +216,11 @@ def screen(
     duplicate_threshold: float = 0.6,
     today: date | None = None,
     vocabulary: Vocabulary | None = None,
+    suggest: bool = True,
 ) -> Screened:
-    """Normalize → mask personal data → blocked terms → duplicate hint → suggested item.
+    """Normalize → mask personal data → blocked terms → duplicate hint → suggested item
+    (the keyword suggester's, unless ``suggest`` is false: the understanding engine's hints
+    then follow the ack, ``moderation.hints``).
 
     Blocked terms are matched on the normalized text *before* masking, so a term cannot
     hide behind a mask. Duplicates and the suggestion use the masked text, the one that
@@ -235,5 +238,5 @@ def screen(
         matched_terms=[term.term for term in matches],
         duplicate_of=duplicate[0] if duplicate else None,
         duplicate_score=duplicate[1] if duplicate else 0.0,
-        suggestion=suggest_item(masked, catalog, vocabulary),
+        suggestion=suggest_item(masked, catalog, vocabulary) if suggest else None,
     )

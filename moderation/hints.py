@@ -4,10 +4,11 @@ Reading a question (``moderation.understander.Understander.item_hints``: the top
 their confidences) costs a few milliseconds of the event loop's time. A viewer's ack needs
 none of it — it means "stored" — so the intake stores the question, acknowledges it, and
 queues it here; the hints follow a moment later as an update of the question's flags, with
-the staff event that shows them. At a normal pace the update lands within milliseconds, long
-before anyone can act on the question; in a flood the queue is bounded (``BACKLOG``) and a
-question that does not fit keeps the keyword suggester's guess, so a burst of questions
-slows neither acks nor moderators.
+the staff event that shows them (the keyword suggester's guess instead while the engine is
+still being built). At a normal pace the update lands within milliseconds, long before anyone
+can act on the question; in a flood the queue is bounded (``BACKLOG``) and a question that
+does not fit gets no suggested item — the moderator files it by hand — so a burst of
+questions slows neither acks nor moderators.
 
 The update is taken under the board's lock and only if the question is still the version
 that was read, and it leaves the version as it was (hints are not a decision): a question a
@@ -22,6 +23,7 @@ import logging
 from collections import deque
 
 from moderation.board import ModerationCore
+from moderation.suggest import suggest_item
 from store.base import StoreError, VersionConflict
 from store.records import Question
 
@@ -43,7 +45,7 @@ class LaterHints(ModerationCore):
             self._hint_queue = deque()
             self._hint_task = None
         if len(self._hint_queue) >= BACKLOG:
-            return  # a flood: this one keeps the keyword suggester's guess
+            return  # a flood: this one is filed by hand
         self._hint_queue.append(question)
         if self._hint_task is None or self._hint_task.done():
             self._hint_task = asyncio.create_task(self._apply_hints(), name="item-hints")
@@ -68,7 +70,7 @@ class LaterHints(ModerationCore):
             try:
                 await self._hint(question)
             except Exception:
-                log.exception("hints for question %s failed; it keeps the keyword guess",
+                log.exception("hints for question %s failed; it is filed by hand",
                               question.id)
             await asyncio.sleep(0)  # acks and frames go out between two readings
 
@@ -79,6 +81,11 @@ class LaterHints(ModerationCore):
             return
         flags = dict(question.flags)
         hints(question.text, flags)
+        if "suggested_items" not in flags:  # the engine is not built yet: the keyword guess
+            guess = suggest_item(question.text, self.catalog, self.vocabulary)
+            if guess is not None:
+                flags["suggested_item"] = guess.item_id
+                flags["suggested_category"] = guess.category
         if flags == question.flags:
             return
         async with board.lock:

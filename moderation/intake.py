@@ -97,7 +97,9 @@ class ViewerIntake(SessionEnd, LaterHints):
         try:
             screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
                               catalog=self.catalog, min_len=self.limits.min_chars,
-                              max_len=self.limits.max_chars, vocabulary=self.vocabulary)
+                              max_len=self.limits.max_chars, vocabulary=self.vocabulary,
+                              # With the engine, every suggestion follows the ack.
+                              suggest=self.item_hints is None)
         except TextRejected as exc:
             raise Refused(exc.code, exc.message) from None
         if screened.verdict == "reject":

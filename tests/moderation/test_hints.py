@@ -68,7 +68,18 @@ async def test_a_flood_beyond_the_backlog_is_not_queued(desk: Desk, monkeypatch:
     assert hinted == [True] * 3 + [False] * 3
 
 
+async def test_until_the_engine_is_built_the_keyword_guess_follows_the_ack(desk: Desk) -> None:
+    desk.moderation.item_hints = lambda text, flags: None  # configured, not built yet
+    q = await desk.ask("驾照快到期了在哪里换？")
+    assert "suggested_item" not in q.flags  # nothing read before the ack
+    await desk.moderation.hints_settled()
+    stored = await desk.store.get(Question, q.id)  # type: ignore[union-attr]
+    assert stored.flags["suggested_item"] == "license-renewal"
+    assert stored.version == q.version
+
+
 async def test_without_an_engine_nothing_is_queued(desk: Desk) -> None:
     q = await desk.ask()
+    assert q.flags["suggested_item"] == "license-renewal"  # the keyword guess, at once
     await desk.moderation.hints_settled()
     assert (await desk.store.get(Question, q.id)).version == q.version  # type: ignore[union-attr]
