@@ -1,7 +1,9 @@
 """The understanding engine's hints for moderators, added after a question is acknowledged.
 
 Reading a question (``moderation.understander.Understander.item_hints``: the top items with
-their confidences) costs a few milliseconds of the event loop's time. A viewer's ack needs
+their confidences) costs a few milliseconds of the event loop's time, and comparing it with
+the open questions for a likely duplicate (``moderation.filters.find_duplicate``) most of
+another. A viewer's ack needs
 none of it — it means "stored" — so the intake stores the question, acknowledges it, and
 queues it here; the hints follow a moment later as an update of the question's flags, with
 the staff event that shows them (the keyword suggester's guess instead while the engine is
@@ -22,7 +24,8 @@ import asyncio
 import logging
 from collections import deque
 
-from moderation.board import ModerationCore
+from moderation.board import Board, ModerationCore
+from moderation.filters import find_duplicate
 from moderation.suggest import suggest_item
 from store.base import StoreError, VersionConflict
 from store.records import Question
@@ -81,6 +84,11 @@ class LaterHints(ModerationCore):
             return
         flags = dict(question.flags)
         hints(question.text, flags)
+        duplicate = find_duplicate(question.text, _earlier_open(board, question),
+                                   vocabulary=self.vocabulary)
+        if duplicate is not None:
+            flags["duplicate_of"], score = duplicate
+            flags["duplicate_score"] = round(score, 2)
         if "suggested_items" not in flags:  # the engine is not built yet: the keyword guess
             guess = suggest_item(question.text, self.catalog, self.vocabulary)
             if guess is not None:
@@ -108,3 +116,11 @@ class LaterHints(ModerationCore):
                 return
             board.put(updated)
         self.eventlog.publish(pending)
+
+
+def _earlier_open(board: Board, question: Question) -> list[tuple[str, str]]:
+    """The open questions a new one may repeat: those asked before it (so a tie points at
+    the original), within the board's window."""
+    return [(qid, text) for qid, text in board.open_texts()
+            if qid != question.id and (earlier := board.questions.get(qid)) is not None
+            and earlier.created_at <= question.created_at]

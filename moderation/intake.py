@@ -94,12 +94,15 @@ class ViewerIntake(SessionEnd, LaterHints):
         if board.session.status == "ended":
             raise Refused("session_ended", "本场直播已结束，欢迎下次再来提问。")
         await self._check_restriction(viewer_id)
+        # With the engine, the moderators' hints (the item, a likely duplicate) follow the
+        # ack (moderation.hints); without it they are read here, as they always were.
+        later = self.item_hints is not None
         try:
-            screened = screen(text, terms=self.terms, open_questions=board.open_texts(),
+            screened = screen(text, terms=self.terms,
+                              open_questions=() if later else board.open_texts(),
                               catalog=self.catalog, min_len=self.limits.min_chars,
                               max_len=self.limits.max_chars, vocabulary=self.vocabulary,
-                              # With the engine, every suggestion follows the ack.
-                              suggest=self.item_hints is None)
+                              suggest=not later)
         except TextRejected as exc:
             raise Refused(exc.code, exc.message) from None
         if screened.verdict == "reject":

@@ -78,6 +78,18 @@ async def test_until_the_engine_is_built_the_keyword_guess_follows_the_ack(desk:
     assert stored.version == q.version
 
 
+async def test_with_the_engine_the_duplicate_hint_follows_the_ack_too(desk: Desk) -> None:
+    desk.moderation.item_hints = engine_hints([])
+    first = await desk.ask("驾照快到期了在哪里换？", viewer="v1")
+    again = await desk.ask("驾照快到期了，在哪里换呢", viewer="v2")
+    assert "duplicate_of" not in again.flags  # not compared before the ack
+    await desk.moderation.hints_settled()
+    store: Store = desk.store  # type: ignore[assignment]
+    assert (await store.get(Question, again.id)).flags["duplicate_of"] == first.id
+    assert "duplicate_of" not in (await store.get(Question, first.id)).flags  # not itself,
+    # nor the later one
+
+
 async def test_without_an_engine_nothing_is_queued(desk: Desk) -> None:
     q = await desk.ask()
     assert q.flags["suggested_item"] == "license-renewal"  # the keyword guess, at once
