@@ -173,6 +173,29 @@ class Netns:
             subprocess.run([TC, *prefix, "qdisc", "del", "dev", dev, "root"],
                            capture_output=True, timeout=10, check=False)
 
+    def netem_available(self) -> bool:
+        """Whether this kernel has the netem queueing discipline (sch_netem): some VM
+        kernels are built without it."""
+        if TC is None or not self.up:
+            return False
+        probe = subprocess.run([TC, "qdisc", "replace", "dev", self.host_if, "root", "netem",
+                                "delay", "0ms"], capture_output=True, timeout=10, check=False)
+        self.clear_netem()
+        return probe.returncode == 0
+
+    @contextlib.contextmanager
+    def partition(self) -> Iterator[None]:
+        """Cut the link for the duration of the block (the veth goes down: packets vanish
+        both ways, no reset reaches either side, as when a cable or a switch fails); always
+        restored afterwards."""
+        assert IP is not None
+        try:
+            _run(IP, "link", "set", self.host_if, "down")
+            yield
+        finally:
+            subprocess.run([IP, "link", "set", self.host_if, "up"], capture_output=True,
+                           timeout=10, check=False)
+
     @contextlib.contextmanager
     def netem(self, *, delay_ms: int = 0, loss_pct: float = 0.0) -> Iterator[None]:
         """Shape the link for the duration of the block; always cleared afterwards."""
@@ -221,7 +244,7 @@ class Node:
             f"port = {self.port}", "",
             "[security]", f'secret_key = "{SECRET_KEY}"', "",
             "[store]", 'backend = "mongodb"', f'mongodb_uri = "{self.mongodb_uri}"',
-            f'mongodb_database = "{self.database}"', "mongodb_timeout_ms = 2000", "",
+            f'mongodb_database = "{self.database}"', "mongodb_timeout_ms = 1500", "",
             "[media]", "record = false", f'media_dir = "{self.media_dir}"', "",
             "[understanding]", "enabled = false", "",
             "[cluster]", f'redis_url = "{self.redis_url}"', f'node_id = "{self.name}"', "",
