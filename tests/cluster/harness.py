@@ -75,7 +75,9 @@ class MongoProcess:
     """``secantusd-py`` as a process of its own, so that it can be stopped and started again
     on the same port with the same data directory (MongoDB "unreachable for a while")."""
 
-    def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, directory: Path, host: str = "127.0.0.1", *,
+                 standalone: bool = False) -> None:
+        self.standalone = standalone  # no replica set: what `run.py check` must refuse
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.host = host
@@ -92,7 +94,8 @@ class MongoProcess:
         try:
             self.proc = subprocess.Popen(
                 [SECANTUSD, "--host", self.host, "--port", str(self.port), "--storage-path",
-                 str(self.directory / "data"), "--log-level", "WARNING"],
+                 str(self.directory / "data"), "--log-level", "WARNING",
+                 *(["--standalone"] if self.standalone else [])],
                 stdout=log, stderr=log, start_new_session=True)
         finally:
             log.close()
