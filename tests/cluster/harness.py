@@ -355,6 +355,12 @@ class HAProxy:
         finally:
             log.close()
         wait_for_port(self.port, 10)
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"HAProxy has no admin socket {self.socket}:\n"
+                                     f"{(self.directory / 'haproxy.log').read_text()[-2000:]}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         _stop(self.proc, signal.SIGUSR1)  # soft stop
