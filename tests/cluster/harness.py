@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -455,8 +456,8 @@ class Cluster:
             self.seed()
             # One node first (it runs the store's migrations), then the others together.
             self.nodes[0].start()
-            for node in self.nodes[1:]:
-                node.start()
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                list(pool.map(Node.start, self.nodes[1:]))
             self.haproxy.start()
             deadline = time.monotonic() + 20
             while set(self.haproxy.states().values()) != {"UP"}:

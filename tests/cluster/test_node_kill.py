@@ -48,3 +48,31 @@ async def test_kill_9_of_a_node_mid_burst(cluster: Cluster, title: str) -> None:
         await s.close()
         if not victim.running:
             await cluster.restart_node(victim)
+
+
+async def test_a_node_stopped_with_sigterm_mid_burst(cluster: Cluster, title: str) -> None:
+    """The graceful path: the node says it is draining (or simply stops); HAProxy takes it
+    out, its viewers resume on the others with no gap and no duplicate."""
+    s = await scene(cluster, title, viewers=9, askers=3)
+    victim = next(n for n in cluster.nodes if n.name != s.captioner.node and s.on_node(n.name))
+    moved = s.on_node(victim.name)
+    try:
+        halfway = asyncio.Event()
+        burst = asyncio.gather(captions_burst(s, 60, progress=halfway, at=20),
+                               askers_burst(s, per_asker=5))
+        async with asyncio.timeout(30):
+            await halfway.wait()
+        await asyncio.to_thread(victim.stop)
+        await cluster.haproxy.wait_state(victim.name, "DOWN", timeout=15)
+        async with asyncio.timeout(50):
+            await burst
+        committed = await settle(s)
+        for v in moved:
+            assert v.node != victim.name and len(v.connections) >= 2, v.connections
+        assert s.refused == [] and len(s.acked_questions) == 15
+        assert verify(s, committed) == {"gaps": {}, "duplicates": {}, "out_of_order": []}
+        assert await lost_questions(s) == {"not_stored": [], "not_in_console": {}}
+    finally:
+        await s.close()
+        if not victim.running:
+            await cluster.restart_node(victim)
