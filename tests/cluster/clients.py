@@ -107,6 +107,7 @@ class Connection:
     node: str
     resume: str
     cursor: str
+    epoch: str
     ended: str = ""
 
 
@@ -183,10 +184,10 @@ class LiveClient:
                                                  ws_receive=None, ws_close=2))
         hello = await self._frame(10)
         assert hello.get("type") == "hello", hello
-        conn = Connection(self._last_node[0], str(hello.get("resume", "")),
-                          str(hello.get("cursor", "")))
-        self.connections.append(conn)
         self.epoch = str(hello.get("epoch", self.epoch))
+        conn = Connection(self._last_node[0], str(hello.get("resume", "")),
+                          str(hello.get("cursor", "")), self.epoch)
+        self.connections.append(conn)
         if conn.resume == "snapshot":
             snapshot = await self._frame(10)
             assert snapshot.get("type") == "snapshot", snapshot

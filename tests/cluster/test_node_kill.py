@@ -5,6 +5,7 @@ MongoDB); every acknowledged question is stored and in every moderator console."
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from tests.cluster.bursts import (
     askers_burst,
@@ -14,7 +15,23 @@ from tests.cluster.bursts import (
     settle,
     verify,
 )
+from tests.cluster.clients import LiveClient, live_session
 from tests.cluster.harness import Cluster
+
+
+async def test_viewers_spread_across_the_nodes(cluster: Cluster, title: str) -> None:
+    """leastconn through HAProxy: nine viewers, three on each node."""
+    session = await live_session(cluster.mongodb_uri, cluster.database, title)
+    viewers = [await LiveClient.viewer(cluster.url, session.id, f"v{i}") for i in range(9)]
+    try:
+        for v in viewers:
+            v.start()
+            await v.wait_connected()
+        spread = Counter(v.node for v in viewers)
+        assert spread == {n.name: 3 for n in cluster.nodes}, spread
+    finally:
+        for v in viewers:
+            await v.close()
 
 
 async def test_kill_9_of_a_node_mid_burst(cluster: Cluster, title: str) -> None:
