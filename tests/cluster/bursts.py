@@ -32,7 +32,8 @@ class Scene:
     acked_questions: dict[str, str] = field(default_factory=dict)  # client id -> question id
     acked_captions: list[str] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
-    unavailable: int = 0
+    unavailable: int = 0  # `unavailable` answers to asks (each sent again until acked)
+    caption_errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def clients(self) -> list[LiveClient]:
@@ -109,7 +110,7 @@ async def captions_burst(s: Scene, count: int, pause: float = 0.02,
         if frame.get("type") == "ack":
             s.acked_captions.append(str(frame["caption_id"]))
         elif frame.get("code") == "unavailable":
-            s.unavailable += 1
+            s.caption_errors.append(frame)
         else:
             s.refused.append(frame)
         if progress is not None and n + 1 >= at:

@@ -52,7 +52,6 @@ async def test_kill_9_of_a_node_mid_burst(cluster: Cluster, title: str) -> None:
 
         assert s.refused == []
         assert len(s.acked_questions) == 6 * 8
-        assert len(s.acked_captions) >= 110  # a line or two may die with the node, unacked
         # The viewers of the dead node are on the others now, resumed without a snapshot.
         for v in moved:
             assert v.node != victim.name and len(v.connections) >= 2, v.connections
