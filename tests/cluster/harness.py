@@ -454,10 +454,9 @@ class Cluster:
             self.mongo.start()
             self.redis.start()
             self.seed()
-            # One node first (it runs the store's migrations), then the others together.
-            self.nodes[0].start()
+            # All nodes together: the seed above has opened the store (its migrations ran).
             with ThreadPoolExecutor(len(self.nodes)) as pool:
-                list(pool.map(Node.start, self.nodes[1:]))
+                list(pool.map(Node.start, self.nodes))
             self.haproxy.start()
             deadline = time.monotonic() + 20
             while set(self.haproxy.states().values()) != {"UP"}:
