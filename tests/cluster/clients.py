@@ -82,7 +82,7 @@ class Outbox:
             rows: list[Any] = []
             after = 0
             while True:
-                page = await store.events_since(  # type: ignore[attr-defined]
+                page = await store.events_since(
                     self.session_id, after, 1000)
                 if not page:
                     return rows
