@@ -1,7 +1,8 @@
 """MongoDB unreachable for a while: sockets stay open, requests that need the store are
 answered with a clear `unavailable` error within the store's timeout, HAProxy keeps the nodes
 (the store is down for all of them alike), and when MongoDB is back the same nodes serve
-again without a restart: the asks sent again are stored once."""
+again without a restart: the asks sent again are stored once. And the everyday case of a
+shared store: several nodes' transactions on one session conflicting, all acknowledged."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import time
 
 import aiohttp
 
-from tests.cluster.bursts import QUESTION, ask, lost_questions, scene
+from tests.cluster.bursts import (
+    QUESTION,
+    ask,
+    askers_burst,
+    captions_burst,
+    lost_questions,
+    scene,
+)
 from tests.cluster.harness import Cluster
 
 
@@ -49,4 +57,21 @@ async def test_mongodb_unreachable_then_back(cluster: Cluster, title: str) -> No
     finally:
         if cluster.mongo.proc is None:
             await asyncio.to_thread(cluster.mongo.start)
+        await s.close()
+
+
+async def test_concurrent_writers_on_one_session_are_all_acknowledged(cluster: Cluster,
+                                                                     title: str) -> None:
+    """Several nodes writing to one session at once, with nothing failing: each action takes the
+    session's next event numbers in its MongoDB transaction (one counter document), so two nodes'
+    transactions on one session conflict and one aborts. A conflict is not an outage: the action
+    runs again (store/mongo_transaction.py), and the sender gets its ack, not `unavailable`."""
+    s = await scene(cluster, title, viewers=3, askers=6)
+    try:
+        async with asyncio.timeout(50):
+            await asyncio.gather(captions_burst(s, 60), askers_burst(s, per_asker=8))
+        assert s.refused == [] and s.caption_errors == []
+        assert len(s.acked_captions) == 60 and len(s.acked_questions) == 48
+        assert s.unavailable == 0  # no ask had to be sent again
+    finally:
         await s.close()
