@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -360,6 +361,7 @@ def main() -> int:
         args.proxies = max(1, -(-2 * total // max(1, nofile - 2000)))
     tmp = Path(tempfile.mkdtemp(prefix="tp-cluster-bench-"))
     started = time.monotonic()
+    load_at_start = round(os.getloadavg()[0], 2)
     try:
         log(f"single node: {args.viewers_per_node} viewers")
         single = run_cluster(args, tmp, 1, args.viewers_per_node, bad=False)
@@ -384,7 +386,8 @@ def main() -> int:
         "probes": args.probes, "spread": many["spread"],
         "viewers_dropped_during_fanout": many["closed_during"] + single["closed_during"],
         "loadgen_processes": many["loadgen_processes"],
-        "events": many["events"], "cpus": len(__import__("os").sched_getaffinity(0)),
+        "events": many["events"], "cpus": len(os.sched_getaffinity(0)),
+        "load_avg_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         "seconds": round(time.monotonic() - started, 1),
     }
