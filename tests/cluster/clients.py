@@ -127,6 +127,7 @@ class LiveClient:
     _pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
+    _opened: asyncio.Event = field(default_factory=asyncio.Event)  # set by each new one
     _stopping: bool = False
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -194,6 +195,7 @@ class LiveClient:
             self.snapshots.append(snapshot)
             self.seq = int(snapshot["seq"])
         self._connected.set()
+        self._opened.set()
 
     async def _frame(self, timeout: float | None) -> dict[str, Any]:
         assert self.ws is not None
@@ -259,6 +261,16 @@ class LiveClient:
         except TimeoutError:
             self._pending.pop(rid, None)
             raise
+
+    async def reconnect(self, timeout: float = 20) -> Connection:
+        """End the current connection from this side (as a browser tab that lost its network
+        would) and wait for the next one, opened with ``?since=EPOCH:SEQ``."""
+        assert self.ws is not None
+        self._opened.clear()
+        await self.ws.close()
+        async with asyncio.timeout(timeout):
+            await self._opened.wait()
+        return self.connections[-1]
 
     async def close(self) -> None:
         self._stopping = True
