@@ -102,7 +102,23 @@ async def check(settings: Settings) -> int:
         return 1
     if settings.cluster.enabled and await check_redis(settings) != 0:
         return 1
+    if await check_media_store(settings) != 0:
+        return 1
     return check_media(settings)
+
+
+async def check_media_store(settings: Settings) -> int:
+    """The media storage (a local directory, or an S3 bucket) reachable and usable."""
+    from live.media_store import MediaStoreError
+    from live.media_store import check as reach
+
+    try:
+        what = await reach(settings)
+    except MediaStoreError as exc:
+        print(f"error: cannot use the media storage: {exc}", file=sys.stderr)
+        return 1
+    print(f"ok: media storage {what}")
+    return 0
 
 
 async def check_replica_set(settings: Settings) -> int:

@@ -71,3 +71,31 @@ def test_check_refuses_a_standalone_mongodb(tmp_path: Path, secantus: MongoProce
     assert "error: MongoDB is a standalone server: transactions and change streams need a " \
            "replica set" in result.stderr
     assert "Redis" not in result.stdout  # it stops at the first part that fails
+
+
+def s3_settings(path: Path, seaweedfs: Any, bucket: str) -> Path:
+    path.write_text(
+        f'[server]\ndata_dir = "{path.parent / "data"}"\n'
+        f'[media]\nstorage = "s3"\ns3_endpoint = "{seaweedfs.endpoint}"\n'
+        f's3_bucket = "{bucket}"\ns3_access_key = "{seaweedfs.access_key}"\n'
+        f's3_secret_key = "{seaweedfs.secret_key}"\n', encoding="utf-8")
+    return path
+
+
+def test_check_reaches_an_s3_media_store(tmp_path: Path, seaweedfs: Any, s3_bucket: str
+                                         ) -> None:
+    result = run("check", "--settings", str(s3_settings(tmp_path / "s.toml", seaweedfs,
+                                                        s3_bucket)))
+    assert result.returncode == 0, result.stderr
+    assert f"ok: media storage S3 bucket '{s3_bucket}' at {seaweedfs.endpoint}" \
+        in result.stdout.splitlines()
+
+
+def test_check_fails_on_a_missing_bucket(tmp_path: Path, seaweedfs: Any) -> None:
+    result = run("check", "--settings", str(s3_settings(tmp_path / "s.toml", seaweedfs,
+                                                        "no-such-bucket-here")))
+    assert result.returncode == 1
+    assert "error: cannot use the media storage: S3 bucket 'no-such-bucket-here' at " \
+           f"{seaweedfs.endpoint}: no such bucket" in result.stderr
+    assert seaweedfs.secret_key not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
