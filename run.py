@@ -14,8 +14,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import cast
 
 from settings import Settings, SettingsError, load_settings, mask_uri
 from store import StoreError, make_store
@@ -47,7 +48,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="read the password from the first line of standard input")
     source.add_argument("--password-file", type=Path, default=None,
                         help="read the password from the first line of this file")
-    commands.add_parser("check", help="validate the settings and reach the store")
+    commands.add_parser("check", help="validate the settings and reach the store, Redis "
+                                         "(when clustered) and ffmpeg")
     # Options may also follow the subcommand: `run.py serve --settings x.toml`.
     for sub in (serve, worker, add, commands.choices["check"]):
         sub.add_argument("--settings", type=Path, default=argparse.SUPPRESS)
@@ -96,7 +98,83 @@ async def check(settings: Settings) -> int:
         print(f"error: the store is not healthy: {status.get('error')}", file=sys.stderr)
         return 1
     print(f"ok: store reachable in {status.get('latency_ms')} ms")
+    if settings.store.backend == "mongodb" and await check_replica_set(settings) != 0:
+        return 1
+    if settings.cluster.enabled and await check_redis(settings) != 0:
+        return 1
+    from live.media_store import MediaStoreError
+    from live.media_store import check as reach_media
+
+    try:
+        print(f"ok: media storage {await reach_media(settings)}")
+    except MediaStoreError as exc:
+        print(f"error: cannot use the media storage: {exc}", file=sys.stderr)
+        return 1
     return check_media(settings)
+
+
+async def check_replica_set(settings: Settings) -> int:
+    """Actions commit in transactions and the relay follows a change stream: both need a
+    replica set (or a sharded cluster), never a standalone server."""
+    from store.mongo import MongoStore
+
+    store = make_store(settings)
+    assert isinstance(store, MongoStore)
+    try:
+        await store.open()
+        hello = await store.database.command("hello")
+    except Exception as exc:  # a probe reports every failure, never raises it
+        from store.mongo_docs import short
+
+        print(f"error: cannot use the store: {short(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    if not hello.get("setName") and hello.get("msg") != "isdbgrid":  # not mongos either
+        print("error: MongoDB is a standalone server: transactions and change streams need a "
+              "replica set (a single-node one will do: mongod --replSet rs0, then "
+              "rs.initiate())", file=sys.stderr)
+        return 1
+    print(f"ok: MongoDB replica set {hello.get('setName', 'of mongos')!r}: transactions and "
+          "change streams")
+    return 0
+
+
+REDIS_MIN_VERSION = (6, 2)  # XADD NOMKSTREAM/MINID and the other stream commands used
+
+
+async def check_redis(settings: Settings) -> int:
+    from live.redis_link import node_id, open_redis
+
+    url = settings.cluster.redis_url.reveal()
+    print(f"cluster:  node {node_id(settings.cluster, settings.server)} · Redis "
+          f"{mask_uri(url)}")
+    client = open_redis(url)
+    try:
+        await cast("Awaitable[bool]", client.ping())  # redis-py types sync and async alike
+        info = await client.info()
+    except Exception as exc:  # every failure of a probe is reported, never raised
+        detail = str(exc).replace(url, mask_uri(url)) or type(exc).__name__
+        print(f"error: cannot reach Redis at {mask_uri(url)}: {detail}", file=sys.stderr)
+        return 1
+    finally:
+        await client.aclose()
+    version = str(info.get("redis_version", "0"))
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < REDIS_MIN_VERSION:
+        print(f"error: Redis {version} is too old: the cluster needs "
+              f"{'.'.join(map(str, REDIS_MIN_VERSION))} or newer", file=sys.stderr)
+        return 1
+    if info.get("role") != "master":
+        print(f"error: Redis at {mask_uri(url)} is a {info.get('role')}, not a primary: "
+              "nodes write to it", file=sys.stderr)
+        return 1
+    policy = str(info.get("maxmemory_policy", "noeviction"))
+    if policy.startswith("allkeys"):
+        print(f"warning: Redis evicts any key when full (maxmemory-policy {policy}): leases "
+              "and limits may vanish; use noeviction or a volatile-* policy", file=sys.stderr)
+    print(f"ok: Redis {version}, a primary, reachable")
+    return 0
 
 
 def check_media(settings: Settings) -> int:

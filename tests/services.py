@@ -49,12 +49,14 @@ class RedisProcess:
     """One redis-server with append-only persistence (fsync every second), so that a
     restart with ``keep_data=True`` comes back with its streams and keys."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None,
+                 bind: str = "127.0.0.1") -> None:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.bind = bind  # space-separated addresses (tests/cluster adds a veth's)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,7 +66,7 @@ class RedisProcess:
     def start(self) -> None:
         assert REDIS_SERVER is not None
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+            [REDIS_SERVER, "--port", str(self.port), "--bind", *self.bind.split(),
              "--dir", str(self.directory), "--appendonly", "yes", "--appendfsync",
              "everysec", "--save", "", "--protected-mode", "no", "--daemonize", "no",
              "--logfile", str(self.directory / "redis.log")],
