@@ -9,6 +9,7 @@ file. Secrets may come from the environment and are masked whenever printed.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -62,6 +63,14 @@ class ServerSettings:
     public_url: str = ""
     data_dir: str = "data"
     max_request_kib: int = 256
+    # Addresses (or networks) of the load balancers in front of this node, comma-separated:
+    # only from them is X-Forwarded-For believed (web.auth.client_address).
+    trusted_proxies: str = ""
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in self.trusted_proxies.split(",") if part.strip())
     time_zone: str = "Asia/Shanghai"
     # Seconds a serve node keeps serving after SIGTERM while /healthz says 503 "draining"
     # (the load balancer stops sending it new connections); then websockets close with 1001.
@@ -332,6 +341,10 @@ def load_settings(
             f"{file}: [store] backend is mongodb but mongodb_uri is empty "
             f"(set it in the file or in ${ENV_MONGODB_URI})"
         )
+    try:
+        settings.server.trusted_networks  # noqa: B018 - parsed to be checked
+    except ValueError as exc:
+        raise SettingsError(f"{file}: [server] trusted_proxies: {exc}") from None
     for key in ("text_color", "panel_color", "accent_color"):
         if not COLOR_RE.fullmatch(getattr(settings.overlay, key)):
             raise SettingsError(f"{file}: [overlay] {key} must be a colour such as #ffffff or "

@@ -66,6 +66,7 @@ def test_unknown_section(tmp_path: Path) -> None:
     ('[overlay]\ntext_color = "red; background: url(x)"\n', r"\[overlay\] text_color must be a"),
     ('[overlay]\npanel_color = "rgba(0,0,0,2)"\n', r"\[overlay\] panel_color must be a"),
     ("[overlay]\nfont_px = 5\n", r"\[overlay\] font_px must be between"),
+    ('[server]\ntrusted_proxies = "10.0.0.1, nonsense"\n', r"\[server\] trusted_proxies: "),
     ('[overlay]\nposition = "left"\n', r"\[overlay\] position must be one of bottom, top"),
     ('[cluster]\nredis_url = "redis://r"\n', r"a cluster needs mongodb"),
     ('[server]\ntime_zone = "Mars/Olympus"\n', r"\[server\] time_zone: unknown time zone"),

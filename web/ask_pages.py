@@ -28,6 +28,7 @@ from store.base import NotFound
 from store.records import Clip, LiveSession, Question
 from web import keys
 from web.answers import faq_path
+from web.auth import client_address
 from web.desk_schedule import broadcast_text, next_broadcast
 from web.library_view import clean_text, clip_path, service_action
 from web.render import render
@@ -105,7 +106,7 @@ async def leave_question(request: web.Request) -> web.Response:
     viewer_id = ensure_viewer(request, response)
     try:
         question, _ = await request.app[keys.MODERATION].ask(
-            session.id, viewer_id, request.remote or "", client_id, text)
+            session.id, viewer_id, client_address(request), client_id, text)
     except Refused as exc:
         return _page(request, q=text[:MAX_QUESTION_CHARS], found=None, cards=[],
                      session=session, error=exc.message)

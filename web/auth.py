@@ -4,8 +4,10 @@ login/logout pages. The account logic itself lives in ``moderation.staff`` and
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import unicodedata
+from collections.abc import Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
@@ -24,8 +26,39 @@ PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_PAGE, "/logout"})
 CLOSE_PASSWORD_CHANGE = 4403
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: the connecting one, unless that is a trusted proxy
+    (``[server] trusted_proxies``); then the last address in X-Forwarded-For that is not a
+    trusted proxy itself (addresses further left are the client's own claim, not believed)."""
+    remote = request.remote or "unknown"
+    trusted = request.app[keys.SETTINGS].server.trusted_networks
+    if not trusted or not _within(remote, trusted):
+        return remote
+    hops = [hop.strip() for value in request.headers.getall("X-Forwarded-For", [])
+            for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop if _is_address(hop) else remote
+    return remote
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _within(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 DEFAULT_NEXT = "/staff"

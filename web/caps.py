@@ -70,10 +70,11 @@ class Caps:
 
         return give_back
 
-    async def admit(self, request: web.Request, ws: web.WebSocketResponse,
-                    viewer_id: str | None) -> bool:
-        """Count this prepared socket, or refuse it (``busy``, then closed with 4429)."""
-        give_back = self.take_socket(viewer_id, request.remote or "unknown")
+    async def admit(self, ws: web.WebSocketResponse, viewer_id: str | None,
+                    address: str) -> bool:
+        """Count this prepared socket from ``address`` (``web.auth.client_address``), or
+        refuse it (``busy``, then closed with 4429)."""
+        give_back = self.take_socket(viewer_id, address)
         if give_back is None:
             await ws.send_str(dumps({"type": "error", "code": "busy", "message": SOCKETS_BUSY,
                                      "retry_after": SOCKET_RETRY_SECONDS}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
@@ -30,11 +31,20 @@ async def staff_home(request: web.Request) -> web.Response:
     return render(request, "staff_home.html", sessions=sessions, status_labels=STATUS_LABELS)
 
 
+HEALTH_STORE_SECONDS = 1.5
+
+
 async def healthz(request: web.Request) -> web.Response:
     """200 when this node can serve; 503 when its store is unreachable or when it is
     draining before a stop (the load balancer then sends new connections elsewhere)."""
     draining = request.app[keys.DRAIN].draining
-    status = await request.app[keys.STORE].status()
+    try:
+        # A load balancer's check gives up after a couple of seconds (deploy/haproxy.cfg's
+        # `timeout check`): answer within that, whatever the store's own timeout.
+        async with asyncio.timeout(HEALTH_STORE_SECONDS):
+            status = await request.app[keys.STORE].status()
+    except TimeoutError:
+        status = {"ok": False, "error": f"store did not answer within {HEALTH_STORE_SECONDS} s"}
     body = {"ok": bool(status.get("ok")) and not draining,
             "state": "draining" if draining else "serving", "store": status,
             "node": request.app.get(keys.NODE_ID, ""),

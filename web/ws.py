@@ -31,7 +31,7 @@ from moderation.service import Board, RefusedConflict, RefusedRetry
 from moderation.views import staff_view
 from store.base import NotFound, StoreError
 from web import keys
-from web.auth import LOGIN_COOKIE, refuse_until_password_changed
+from web.auth import LOGIN_COOKIE, client_address, refuse_until_password_changed
 from web.security import own_origin
 from web.viewers import read_viewer
 from web.wsframes import CLOSE_TIMEOUT, FrameSender
@@ -224,10 +224,10 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     if viewer_id is None:
         await _refuse(sender, "no_viewer", "请刷新直播页面后再连接。", "no viewer cookie")
         return ws
-    if not await request.app[keys.CAPS].admit(request, ws, viewer_id):
+    if not await request.app[keys.CAPS].admit(ws, viewer_id, client_address(request)):
         return ws  # closed as busy (web.caps)
     session_id = board.session.id
-    client = request.remote or "unknown"
+    client = client_address(request)
     conn = Connection("viewer", session_id, sender, viewer_id=viewer_id)
 
     async def handle(message: Message) -> dict[str, Any] | None:
@@ -275,7 +275,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
         return ws
     if await refuse_until_password_changed(ws, login):
         return ws
-    if not await request.app[keys.CAPS].admit(request, ws, None):
+    if not await request.app[keys.CAPS].admit(ws, None, client_address(request)):
         return ws  # closed as busy (web.caps)
     user = login.user
     session_id = board.session.id

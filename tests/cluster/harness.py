@@ -245,7 +245,7 @@ class Node:
         self.directory.mkdir(parents=True, exist_ok=True)
         lines = [
             "[server]", f'data_dir = "{self.directory / "data"}"', f'host = "{self.host}"',
-            f"port = {self.port}", "",
+            f"port = {self.port}", 'trusted_proxies = "127.0.0.1"', "",
             "[security]", f'secret_key = "{SECRET_KEY}"', "",
             "[store]", 'backend = "mongodb"', f'mongodb_uri = "{self.mongodb_uri}"',
             f'mongodb_database = "{self.database}"', "mongodb_timeout_ms = 1500", "",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.cluster.bursts import (
     askers_burst,
     captions_burst,
@@ -36,8 +38,11 @@ async def test_a_slow_lossy_node_still_delivers_everything(cluster: Cluster, tit
                                                           ) -> None:
     name, _ = slow_node(cluster)
     assert cluster.netns is not None
-    require(cluster.netns.netem_available(),
-            "this kernel has no netem queueing discipline (sch_netem)")
+    if not cluster.netns.netem_available():
+        # Not an install step that is missing but the kernel's build: some VM kernels (this
+        # project's CI machines among them) have no sch_netem and no modules to load. The
+        # partitioned node (link down, above) runs everywhere.
+        pytest.skip("this kernel has no netem queueing discipline (sch_netem)")
     s = await scene(cluster, title, viewers=9, askers=3)
     assert s.on_node(name)
     try:

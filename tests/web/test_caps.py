@@ -20,9 +20,12 @@ from web.caps import CLOSE_BUSY
 PER_VIEWER, PER_ADDRESS, PER_SESSION = 2, 4, 3
 
 
+PROXY = "127.0.0.2"  # a load balancer in front of the node: X-Forwarded-For from it counts
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.replace(live={
+    return settings.replace(server={"trusted_proxies": f"{PROXY}, 10.9.0.0/16"}, live={
         "viewer_sockets_max": PER_VIEWER, "address_sockets_max": PER_ADDRESS,
         "session_questions_per_minute": PER_SESSION,
         "viewer_questions_per_minute": 100, "address_questions_per_minute": 100})
@@ -38,9 +41,11 @@ async def live(site: Site) -> AsyncIterator[Live]:
         await sock.close()
 
 
-async def client_at(site: Site, address: str) -> Client:
+async def client_at(site: Site, address: str, forwarded_for: str = "") -> Client:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
     return await site.make_client(
-        site.first.server, connector=aiohttp.TCPConnector(local_addr=(address, 0)))
+        site.first.server, connector=aiohttp.TCPConnector(local_addr=(address, 0)),
+        headers=headers)
 
 
 async def refused(client: Client, path: str) -> dict[str, Any]:
@@ -90,6 +95,25 @@ async def test_sockets_per_address_are_capped_viewers_and_staff_together(
     await live.viewer(await client_at(site, "127.0.0.3"))
     caps = site.app[keys.CAPS]
     assert caps.addresses["127.0.0.2"] == PER_ADDRESS
+
+
+async def test_behind_a_trusted_proxy_each_client_is_its_forwarded_address(
+        live: Live) -> None:
+    site = live.site
+    caps = site.app[keys.CAPS]
+    # Through the proxy: the address the proxy appended last (not itself a trusted proxy)
+    # is the client's; what the client claimed further left is not believed.
+    for _ in range(PER_ADDRESS):
+        await live.viewer(await client_at(site, PROXY, "203.0.113.9"))
+    blocked = await client_at(site, PROXY, "198.51.100.1, 203.0.113.9")
+    assert (await blocked.get(f"/live/{live.session.id}")).status == 200  # its cookie
+    assert (await refused(blocked, f"/ws/live/{live.session.id}"))["code"] == "busy"
+    await live.viewer(await client_at(site, PROXY, "203.0.113.10, 10.9.0.4"))
+    assert caps.addresses["203.0.113.9"] == PER_ADDRESS
+    assert caps.addresses["203.0.113.10"] == 1
+    # From anywhere else the header is ignored: a client cannot pick its own address.
+    await live.viewer(await client_at(site, "127.0.0.3", "203.0.113.9"))
+    assert caps.addresses["127.0.0.3"] == 1 and caps.addresses["203.0.113.9"] == PER_ADDRESS
 
 
 async def ask(sock: Socket, text: str) -> dict[str, Any]:
