@@ -119,9 +119,10 @@ async def test_a_session_recorded_to_s3_is_served_cut_and_deleted(
         await asyncio.sleep(0.1)
     assert clip.state == "draft", clip.error
     assert abs(clip.duration - 2.2) <= 1 / 25 + 0.002
-    assert clip.media_path == clip_key(clip.id, "g1.mp4")
+    stem = "g1-1"  # generation 1, the job's first attempt (clips.worker fences by attempt)
+    assert clip.media_path == clip_key(clip.id, f"{stem}.mp4")
     assert sorted(await bucket_store.list(clip_key(clip.id))) == [
-        clip_key(clip.id, name) for name in ("g1.jpg", "g1.mp4", "g1.vtt")]
+        clip_key(clip.id, f"{stem}{ext}") for ext in (".jpg", ".mp4", ".vtt")]
     media_dir = app[keys.SETTINGS].media_dir
     assert not (media_dir / "clips").exists()  # nothing kept locally
     assert not list((media_dir / ".cuts").iterdir())  # the scratch folder is emptied
@@ -134,14 +135,14 @@ async def test_a_session_recorded_to_s3_is_served_cut_and_deleted(
     public = await site.first.get(f"/clips/{clip.id}")
     assert public.status == 200 and f"/media/{clip.media_path}" in await public.text()
     mp4 = await bucket_store.get(clip.media_path)
-    url = f"/media/clips/{clip.id}/g1.mp4"
+    url = f"/media/clips/{clip.id}/{stem}.mp4"
     part = await site.first.get(url, headers={"Range": "bytes=0-99"})
     assert part.status == 206 and part.headers["Content-Type"] == "video/mp4"
     assert part.headers["Content-Range"] == f"bytes 0-99/{len(mp4)}"
     assert await part.read() == mp4[:100] and mp4[4:8] == b"ftyp"
     whole = await site.first.get(url)
     assert whole.status == 200 and await whole.read() == mp4
-    poster = await site.first.get(f"/media/clips/{clip.id}/g1.jpg")
+    poster = await site.first.get(f"/media/clips/{clip.id}/{stem}.jpg")
     assert poster.status == 200 and (await poster.read())[:2] == b"\xff\xd8"
     for response in (part, whole, poster):
         shown = " ".join(f"{k}: {v}" for k, v in response.headers.items())
