@@ -300,6 +300,7 @@ async def test_a_restart_in_the_middle_of_a_broadcast_resumes_its_recording(
     assert load_playlist(playlist).ended
 
     after = await aiohttp_client(create_app(settings))
+    await after.app[keys.RECORDINGS].settle()  # resume() starts recorders in the background
     assert after.app[keys.RECORDINGS].recording() == [b.id]
     await until(lambda: segments(playlist) >= recorded + 2, "two more segments")
     timeline = load_playlist(playlist)
