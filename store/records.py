@@ -8,8 +8,10 @@ adding it here and in a migration, not in every query.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
-import secrets
+import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,9 +29,38 @@ CAPTIONERS = frozenset({"captioner", "admin"})
 CONSOLE = frozenset({"moderator", "host", "expert", "captioner", "admin"})
 
 
+class _RandomPool:
+    """Bytes from the operating system's CSPRNG, read 4 KiB at a time: one ``getrandom``
+    system call per 341 identifiers instead of one each (a system call gives up the GIL, and
+    on the ask path getting it back can wait for the store's writer thread). A forked child
+    starts with an empty pool, so parent and child never hand out the same bytes."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buf = b""
+        self._at = 0
+
+    def take(self, n: int) -> bytes:
+        with self._lock:
+            if self._at + n > len(self._buf):
+                self._buf, self._at = os.urandom(self.SIZE), 0
+            chunk = self._buf[self._at:self._at + n]
+            self._at += n
+            return chunk
+
+    def forget(self) -> None:
+        self._buf, self._at = b"", 0
+
+
+_POOL = _RandomPool()
+os.register_at_fork(after_in_child=_POOL.forget)
+
+
 def new_id() -> str:
-    """A random, URL-safe identifier (about 96 bits)."""
-    return secrets.token_urlsafe(12)
+    """A random, URL-safe identifier: 96 bits from the OS's CSPRNG, 16 characters."""
+    return base64.urlsafe_b64encode(_POOL.take(12)).decode("ascii")
 
 
 @dataclass(frozen=True)
