@@ -132,7 +132,14 @@ async def _serve(ws: web.WebSocketResponse, conn: Connection, sender: FrameSende
             if msg.type is WSMsgType.BINARY:
                 raise ProtocolError("binary_frame", "只接受文本消息。", fatal=True)
             message = parse(decode_text(msg.data), vocabulary, elsewhere)
-            reply = await handle(message)
+            sender.hold()  # the frames this message causes here, and its ack: one write
+            try:
+                reply = await handle(message)
+                if reply is not None:
+                    conn.say({"type": "ack", "re": message.id, **reply})
+            finally:
+                if not sender.release():
+                    conn.drop("slow_consumer")
         except ProtocolError as exc:
             conn.say(exc.frame())
             if exc.fatal:
@@ -157,8 +164,6 @@ async def _serve(ws: web.WebSocketResponse, conn: Connection, sender: FrameSende
             log.exception("unexpected error handling a websocket frame")
             conn.say({"type": "error", "code": "internal", "message": "服务器出错了，请稍后重试。"})
             continue
-        if reply is not None:
-            conn.say({"type": "ack", "re": message.id, **reply})
 
 
 async def _run(request: web.Request, ws: web.WebSocketResponse, conn: Connection,

@@ -30,6 +30,7 @@ from aiohttp import WSMsgType, web
 from live.hub import Frame
 
 HIGH_WATER = 64 * 1024  # bytes buffered in the transport before a socket counts as behind
+HOLD_AT_MOST = 32  # frames gathered by ``hold`` before they are written anyway
 CLOSE_TIMEOUT = 2.0  # seconds a close may take (send Close, drain, await the reply)
 
 _TEXT_FIN = 0x81
@@ -55,7 +56,7 @@ def wire(frame: Frame) -> bytes:
 class FrameSender:
     """Sends one socket's hub frames in order, never waiting and never after a Close."""
 
-    __slots__ = ("_backlog", "_transport", "_writer", "_ws", "limit")
+    __slots__ = ("_backlog", "_held", "_transport", "_writer", "_ws", "limit")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
                  limit: int) -> None:
@@ -64,6 +65,7 @@ class FrameSender:
         self.limit = limit
         self._backlog: deque[Frame] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._held: list[Frame] | None = None
 
     @property
     def closing(self) -> bool:
@@ -75,9 +77,30 @@ class FrameSender:
         """Frames waiting for the writer task (0 when the socket keeps up)."""
         return len(self._backlog) if self._backlog is not None else 0
 
+    def hold(self) -> None:
+        """Gather what is sent from now until ``release`` into one write: the frames a
+        client's message causes (its own question's event, then the ack) leave together,
+        one system call instead of several. At most ``HOLD_AT_MOST`` frames wait."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> bool:
+        """Send what was held (in order, after nothing else); False as ``send`` would."""
+        held, self._held = self._held, None
+        return self.send(held) if held else True
+
     def send(self, frames: Sequence[Frame]) -> bool:
         if self.closing:
             return True  # the socket is going away; its handler ends the connection
+        held = self._held
+        if held is not None:
+            held.extend(frames)
+            if len(held) < HOLD_AT_MOST:
+                return True
+            # A message that takes long (a slow store) while events keep coming: what was
+            # held goes out now, so holding never delays or piles up more than this.
+            self._held = []
+            frames = held
         backlog = self._backlog
         if backlog is None:
             if self._transport.get_write_buffer_size() <= HIGH_WATER:

@@ -24,7 +24,7 @@ from websockets.frames import Opcode
 from websockets.streams import StreamReader
 
 from live.hub import Frame
-from web.wsframes import HIGH_WATER, FrameSender, frame_header, wire
+from web.wsframes import HIGH_WATER, HOLD_AT_MOST, FrameSender, frame_header, wire
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 65537]
 
@@ -280,3 +280,36 @@ async def test_a_peer_that_never_reads_is_cut_off_in_bounded_time(
         while chunk := await peer.reader.read(1 << 20):
             received += len(chunk)
     assert received < sum(len(wire(f)) for f in frames)  # what still waited was dropped
+
+
+async def test_held_frames_leave_in_one_write_in_order(
+        connect: Callable[[int], Awaitable[Peer]]) -> None:
+    peer = await connect(64)
+    writes: list[bytes] = []
+    real_write = peer.transport.write
+
+    def counting(data: bytes) -> None:  # type: ignore[override]
+        writes.append(bytes(data))
+        real_write(data)
+
+    peer.transport.write = counting  # type: ignore[method-assign]
+    peer.sender.hold()
+    assert peer.sender.send([numbered(0)]) and peer.sender.send([numbered(1), numbered(2)])
+    assert writes == []  # nothing written while held
+    assert peer.sender.release()
+    assert len(writes) == 1
+    assert numbers(await peer.read_frames(3)) == [0, 1, 2]
+    assert peer.sender.release()  # releasing twice (or with nothing held) is harmless
+
+
+async def test_holding_never_gathers_more_than_its_bound(
+        connect: Callable[[int], Awaitable[Peer]]) -> None:
+    peer = await connect(10 * HOLD_AT_MOST)
+    peer.sender.hold()
+    for i in range(HOLD_AT_MOST + 3):
+        assert peer.sender.send([numbered(i)])
+    # The first HOLD_AT_MOST went out when the bound was reached; three are still held.
+    assert numbers(await peer.read_frames(HOLD_AT_MOST)) == list(range(HOLD_AT_MOST))
+    assert peer.sender.release()
+    got = numbers(await peer.read_frames(HOLD_AT_MOST + 3))
+    assert got == list(range(HOLD_AT_MOST + 3))
