@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import contextvars
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -288,3 +289,23 @@ class Store(StoreAggregates, StoreEvents, abc.ABC):
             where["state"] = list(states)
         return await self.find(Question, where, order_by=("created_at",))
 
+
+class TransactionHandle(Store):
+    """What every backend's transaction handle (the ``tx`` of ``async with
+    store.transaction() as tx``) answers alike: a nested block joins the open transaction,
+    the handle is neither opened nor closed on its own, and its status is its store's."""
+
+    _store: Store
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Store]:
+        yield self  # joins the open transaction
+
+    async def open(self) -> None:
+        raise RuntimeError("a transaction handle is not opened")
+
+    async def close(self) -> None:
+        raise RuntimeError("a transaction handle is not closed; leave its block")
+
+    async def status(self) -> dict[str, Any]:
+        return await self._store.status()

@@ -20,16 +20,15 @@ A failure that is not a conflict dooms the transaction as ``store.base`` describ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
-from store.base import WRITES, Store, StoreError, StoreUnavailable
+from store.base import WRITES, StoreError, StoreUnavailable, TransactionHandle
 from store.mongo_records import MongoRecords
 
 if TYPE_CHECKING:
@@ -54,10 +53,11 @@ def is_conflict(exc: BaseException) -> bool:
     return cause.has_error_label(TRANSIENT) or getattr(cause, "code", None) == WRITE_CONFLICT
 
 
-class MongoTransaction(MongoRecords):
+class MongoTransaction(TransactionHandle, MongoRecords):
     """The handle of one open transaction: the store's operations inside its session."""
 
     backend = "mongodb"
+    _store: MongoStore
 
     def __init__(self, store: MongoStore, session: AsyncClientSession) -> None:
         self._store = store
@@ -72,18 +72,6 @@ class MongoTransaction(MongoRecords):
         self._depth = 0  # > 0 while an operation runs (its inner calls are not logged)
         self._deadline = time.monotonic() + store.timeout_ms / 1000
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Store]:
-        yield self  # joins the open transaction
-
-    async def open(self) -> None:
-        raise RuntimeError("a transaction handle is not opened")
-
-    async def close(self) -> None:
-        raise RuntimeError("a transaction handle is not closed; leave its block")
-
-    async def status(self) -> dict[str, Any]:
-        return await self._store.status()
 
     # --- logging, and replaying after a conflict -------------------------------------------
 

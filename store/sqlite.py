@@ -36,6 +36,7 @@ from store.base import (
     StoreError,
     StoreUnavailable,
     TransactionAborted,
+    TransactionHandle,
     hold,
     refuse_direct_write,
 )
@@ -63,7 +64,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SQLiteTransaction(SQLiteRecords):
+class SQLiteTransaction(TransactionHandle, SQLiteRecords):
     """The handle of one open transaction: reads and writes on the writer connection."""
 
     backend = "sqlite"
@@ -99,18 +100,6 @@ class SQLiteTransaction(SQLiteRecords):
             return  # the writer has left the block: nothing of it was applied
         await fut
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Store]:
-        yield self  # joins the open transaction
-
-    async def open(self) -> None:
-        raise RuntimeError("a transaction handle is not opened")
-
-    async def close(self) -> None:
-        raise RuntimeError("a transaction handle is not closed; leave its block")
-
-    async def status(self) -> dict[str, Any]:
-        return await self._store.status()
 
 
 class SQLiteStore(SQLiteRecords):
