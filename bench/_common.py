@@ -22,6 +22,7 @@ import os
 import resource
 import select
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -525,3 +526,38 @@ class AsyncioReactor:
             self.conns.pop(id(c), None)
             c.close()
         self.poll(0.01)
+
+
+# --------------------------------------------------------------------------------------------
+# The product set up over HTTP, as a person would
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout carries the one JSON line)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def login(port: int, name: str, password: str) -> Http:
+    http = Http(port)
+    status, _, _ = http.request("GET", "/login")
+    assert status == 200, status
+    status, _, body = http.request("POST", "/login", {
+        "_csrf": http.cookies["tp_csrf"], "name": name, "password": password, "next": "/staff"})
+    if status != 303 or "tp_staff" not in http.cookies:
+        raise RuntimeError(f"login as {name} failed: {status} {body[:300]}")
+    return http
+
+
+def viewer_cookies(port: int, session_id: str, n: int) -> list[str]:
+    """One distinct signed viewer cookie per viewer, each from a real page load."""
+    http = Http(port)
+    cookies = []
+    try:
+        for _ in range(n):
+            http.cookies.clear()
+            status, _, _ = http.request("GET", f"/live/{session_id}")
+            assert status == 200 and "tp_viewer" in http.cookies, status
+            cookies.append(f"tp_viewer={http.cookies['tp_viewer']}")
+    finally:
+        http.close()
+    return cookies

@@ -56,46 +56,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
 
 from _common import (  # noqa: E402
-    Http,
     RawWS,
     Reactor,
     Requester,
     handshake_request,
+    log,
+    login,
     ms,
     percentile,
     raise_nofile,
+    viewer_cookies,
 )
 
 from tests.cluster.harness import Cluster, HAProxy  # noqa: E402
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def login(port: int, name: str, password: str) -> Http:
-    http = Http(port)
-    status, _, _ = http.request("GET", "/login")
-    assert status == 200, status
-    status, _, body = http.request("POST", "/login", {
-        "_csrf": http.cookies["tp_csrf"], "name": name, "password": password, "next": "/staff"})
-    if status != 303 or "tp_staff" not in http.cookies:
-        raise RuntimeError(f"login as {name} failed: {status} {body[:300]}")
-    return http
-
-
-def viewer_cookies(port: int, session_id: str, n: int) -> list[str]:
-    http = Http(port)
-    cookies = []
-    try:
-        for _ in range(n):
-            http.cookies.clear()
-            status, _, _ = http.request("GET", f"/live/{session_id}")
-            assert status == 200 and "tp_viewer" in http.cookies, status
-            cookies.append(f"tp_viewer={http.cookies['tp_viewer']}")
-    finally:
-        http.close()
-    return cookies
 
 
 class Lines:

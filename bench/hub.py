@@ -89,10 +89,13 @@ from _common import (
     WsConn,
     free_port,
     handshake_request,
+    log,
+    login,
     ms,
     percentile,
     raise_nofile,
     rss_kib,
+    viewer_cookies,
 )
 
 Conn = Any  # a RawWS or a WsConn
@@ -122,11 +125,6 @@ ISSUES = ("丢了怎么补办", "快到期了怎么换", "需要带什么材料"
           "多久能办好", "要交多少钱", "外地户口能办吗", "可以让家人代办吗")
 DETAILS = ("", "，我在外地上班", "，周末可以办吗", "，家里老人不会用手机", "，之前窗口说不行",
            "，比较着急", "，本人不在本地")
-
-
-def log(message: str) -> None:
-    stamp = time.strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 def question_text(k: int) -> str:
@@ -244,17 +242,6 @@ def start_floor(tmp: Path, port: int) -> Server:
 # Product set-up over HTTP, as a person would
 
 
-def login(port: int, name: str, password: str) -> Http:
-    http = Http(port)
-    status, _, _ = http.request("GET", "/login")
-    assert status == 200, status
-    status, _, body = http.request("POST", "/login", {
-        "_csrf": http.cookies["tp_csrf"], "name": name, "password": password, "next": "/staff"})
-    if status != 303 or "tp_staff" not in http.cookies:
-        raise RuntimeError(f"login as {name} failed: {status} {body[:300]}")
-    return http
-
-
 def create_live_session(admin: Http, title: str) -> str:
     status, _, page = admin.request("GET", "/admin/sessions")
     assert status == 200, status
@@ -273,21 +260,6 @@ def create_live_session(admin: Http, title: str) -> str:
     if status != 303:
         raise RuntimeError(f"starting the session failed: {status} {body[:300]}")
     return session_id
-
-
-def viewer_cookies(port: int, session_id: str, n: int) -> list[str]:
-    """One distinct signed viewer cookie per viewer, each from a real page load."""
-    http = Http(port)
-    cookies = []
-    try:
-        for _ in range(n):
-            http.cookies.clear()
-            status, _, _ = http.request("GET", f"/live/{session_id}")
-            assert status == 200 and "tp_viewer" in http.cookies, status
-            cookies.append(f"tp_viewer={http.cookies['tp_viewer']}")
-    finally:
-        http.close()
-    return cookies
 
 
 # --------------------------------------------------------------------------------------------
