@@ -1,6 +1,7 @@
 """A whole Tip Pocket cluster as real processes: SecantusDB, redis-server, N ``run.py serve``
 nodes and HAProxy (from ``deploy/haproxy.cfg``), plus a network namespace for one node so
-that its link can be slowed, made lossy or cut with ``tc netem``.
+that its link can be cut, and slowed or made lossy with ``tc netem`` (or, on a kernel
+without netem, with the lag relays of ``tests.cluster.lag`` on its links).
 
 Everything is started by ``Cluster.start`` and removed by ``Cluster.stop`` (also after a
 failure half-way). Every wait is bounded. The cluster tests share one per module
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.cluster.lag import LagRelays
 from tests.services import REDIS_SERVER, RedisProcess, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,6 +227,7 @@ class Node:
     media_dir: Path
     database: str
     netns: Netns | None = None
+    front: tuple[str, int] | None = None  # where HAProxy reaches it, if not (host, port)
     live: dict[str, int] = field(default_factory=lambda: dict(LIVE_LIMITS))
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -343,7 +346,8 @@ class HAProxy:
     def write_config(self) -> None:
         template = (ROOT / "deploy" / "haproxy.cfg").read_text()
         self.config.write_text(haproxy_config(
-            template, self.port, self.socket, [(n.name, n.host, n.port) for n in self.nodes]))
+            template, self.port, self.socket,
+            [(n.name, *(n.front or (n.host, n.port))) for n in self.nodes]))
 
     def start(self) -> None:
         assert HAPROXY is not None
@@ -429,6 +433,7 @@ class Cluster:
             node.write_settings()
             self.nodes.append(node)
         self.haproxy = HAProxy(directory / "haproxy", self.nodes)
+        self.lag: LagRelays | None = None  # the slow link's relays, when netem is missing
 
     @property
     def url(self) -> str:
@@ -451,6 +456,8 @@ class Cluster:
             if self.netns:
                 self.netns.create()
                 self.redis_bind_extra(self.netns.host_ip)
+                if not self.netns.netem_available():
+                    self.relay_slow_links()
             self.mongo.start()
             self.redis.start()
             self.seed()
@@ -466,6 +473,34 @@ class Cluster:
         except BaseException:
             self.stop()
             raise
+
+    def relay_slow_links(self) -> None:
+        """Without the kernel's netem, the namespaced node's three links (HAProxy → node,
+        node → Redis, node → MongoDB) go through lag relays (``tests.cluster.lag``) that
+        ``slow_link`` shapes instead; the node itself stays in the namespace, so
+        ``partition`` still cuts its veth."""
+        node, netns = self.slow_node, self.netns
+        assert node is not None and netns is not None
+        self.lag = lag = LagRelays()
+        redis = lag.add((netns.host_ip, free_port()), ("127.0.0.1", self.redis.port))
+        mongo = lag.add((netns.host_ip, free_port()), ("127.0.0.1", self.mongo.port))
+        front = lag.add(("127.0.0.1", free_port()), (node.host, node.port))
+        node.redis_url = f"redis://{netns.host_ip}:{redis.listen[1]}/0"
+        node.mongodb_uri = f"mongodb://{netns.host_ip}:{mongo.listen[1]}/?directConnection=true"
+        node.front = front.listen
+        node.write_settings()
+
+    @contextlib.contextmanager
+    def slow_link(self, *, delay_ms: int, loss_pct: float) -> Iterator[None]:
+        """The slow node's link delayed by ``delay_ms`` each way and ``loss_pct`` % lossy:
+        with ``tc netem`` on its veth where the kernel has it, else through its relays."""
+        assert self.netns is not None
+        if self.lag is None:
+            with self.netns.netem(delay_ms=delay_ms, loss_pct=loss_pct):
+                yield
+        else:
+            with self.lag.shaping(delay_ms=delay_ms, loss_pct=loss_pct):
+                yield
 
     def redis_bind_extra(self, address: str) -> None:
         """Let the namespaced node reach Redis: listen on the veth's host address too."""
@@ -484,6 +519,9 @@ class Cluster:
             node.kill()
         self.redis.kill()
         self.mongo.stop()
+        if self.lag is not None:
+            self.lag.stop()
+            self.lag = None
         if self.netns:
             self.netns.clear_netem()
             self.netns.destroy()
