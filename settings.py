@@ -197,6 +197,19 @@ class UnderstandingSettings:
 
 
 @dataclass(frozen=True)
+class ReplaySettings:
+    """Replays of ended sessions (``/replay/<session>``, clips.replays)."""
+
+    # Who makes a replay public: "staff" (published from the session's admin page, after a
+    # look at the recording, as clips are) or "on_end" (public as soon as the session ends;
+    # staff can still withdraw it).
+    publish: str = "staff"
+    # Days after a session ends that its recording (and so its replay) is kept; then the
+    # recording's files are deleted (clips cut from it stay). 0: kept for ever.
+    retention_days: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -206,6 +219,7 @@ class Settings:
     understanding: UnderstandingSettings = field(default_factory=UnderstandingSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
+    replays: ReplaySettings = field(default_factory=ReplaySettings)
     source: str = "<defaults>"
 
     @property
@@ -249,6 +263,7 @@ SECTIONS: dict[str, type[Any]] = {
     "understanding": UnderstandingSettings,
     "cluster": ClusterSettings,
     "overlay": OverlaySettings,
+    "replays": ReplaySettings,
 }
 
 # Values each choice-valued key accepts.
@@ -259,6 +274,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("media", "clip_mode"): ("copy", "accurate", "reencode"),
     ("media", "storage"): ("local", "s3"),
     ("overlay", "position"): ("bottom", "top"),
+    ("replays", "publish"): ("staff", "on_end"),
 }
 
 # A colour the overlay puts into CSS: #rgb, #rrggbb, #rrggbbaa or rgb()/rgba() with numbers
@@ -351,6 +367,8 @@ def load_settings(
                                 f"rgba(0, 40, 110, 0.88)")
     if not 12 <= settings.overlay.font_px <= 200:
         raise SettingsError(f"{file}: [overlay] font_px must be between 12 and 200")
+    if settings.replays.retention_days < 0:
+        raise SettingsError(f"{file}: [replays] retention_days must be 0 (keep) or more")
     try:
         load_zone(settings.server.time_zone)
     except ValueError as exc:

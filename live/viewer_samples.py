@@ -7,6 +7,10 @@ The count source is a plain async callable (session id → viewers): ``web/app.p
 the hub's ``counts(session_id)`` today; a cluster's shared counts in Redis can replace it
 without touching this module. A sample's id is the session and the minute, so two nodes
 sampling the same minute store it once.
+
+The loop is also the app's minute tick: ``ticks`` are awaited after each sample (the
+retention of recordings, ``clips.replay_retention``, wired in ``web/app.py``); one that fails
+is logged and the loop goes on.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class ViewerSampler:
         self.count = count
         self.interval = interval
         self.clock = clock
+        self.ticks: list[Callable[[], Awaitable[object]]] = []
 
     async def sample(self) -> int:
         """One sample of every live session now; how many were stored."""
@@ -58,3 +63,8 @@ class ViewerSampler:
                 await self.sample()
             except StoreError as exc:
                 log.warning("viewer counts not sampled this time: %s", exc)
+            for tick in self.ticks:
+                try:
+                    await tick()
+                except Exception:  # one job's bug must not stop the sampling
+                    log.exception("minute tick %r failed", tick)

@@ -8,6 +8,8 @@ import functools
 
 from aiohttp import web
 
+from clips.replays import STATE_LABELS as REPLAY_LABELS
+from clips.replays import ReplayError
 from live.recordings import INGEST_LABELS, rtmp_push_address
 from live.sessions import (
     MAX_SOURCE,
@@ -72,8 +74,11 @@ async def sessions_list(request: web.Request, *, error: str = "",
     sessions = request.app[keys.SESSIONS]
     groups = await sessions.listing()
     figures = {b.id: await sessions.figures(b.id) for group in groups.values() for b in group}
+    replays = request.app[keys.REPLAYS]
     return render(request, "admin/sessions.html", status=status, groups=groups,
-                  figures=figures, hosts=await _hosts(request), error=error,
+                  figures=figures, replay_states={
+                      b.id: replays.state(b) for b in groups["past"]},
+                  replay_labels=REPLAY_LABELS, hosts=await _hosts(request), error=error,
                   status_labels=STATUS_LABELS, format_local=functools.partial(
                       format_local, zone=request.app[keys.SETTINGS].zone),
                   source_kinds=SOURCE_KINDS, source_kind=source_kind)
@@ -102,7 +107,10 @@ async def session_detail(request: web.Request, *, error: str = "",
                   video=recordings.enabled, ingest=recordings.view(session.id),
                   ingest_labels=INGEST_LABELS,
                   push_address=rtmp_push_address(request.app[keys.SETTINGS]),
-                  stream_key=stream_key(session.source))
+                  stream_key=stream_key(session.source),
+                  replay_state=request.app[keys.REPLAYS].state(session),
+                  replay_labels=REPLAY_LABELS,
+                  retention_days=request.app[keys.SETTINGS].replays.retention_days)
 
 
 async def session_update(request: web.Request) -> web.Response:
@@ -115,13 +123,17 @@ async def session_update(request: web.Request) -> web.Response:
             await sessions.start(session_id, actor=actor(request))
         elif action == "end":
             await sessions.end(session_id, actor=actor(request))
+        elif action in ("publish_replay", "unpublish_replay"):
+            await request.app[keys.REPLAYS].set_published(
+                session_id, action == "publish_replay", actor=actor(request))
         elif action == "edit":
             await sessions.edit(session_id, await _form(request), actor=actor(request))
         else:
             raise web.HTTPBadRequest(text="未知操作")
-    except SessionError as exc:
+    except (SessionError, ReplayError) as exc:
         return await session_detail(request, error=str(exc), status=400)
-    notice = {"start": "started", "end": "ended"}.get(action, "saved")
+    notice = {"start": "started", "end": "ended", "publish_replay": "replay_published",
+              "unpublish_replay": "replay_unpublished"}.get(action, "saved")
     raise web.HTTPSeeOther(f"/admin/sessions/{session_id}?msg={notice}")
 
 

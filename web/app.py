@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from clips.library import ClipLibrary
+from clips.replay_retention import RecordingRetention
+from clips.replays import Replays
 from clips.review import ClipReview
 from clips.search_sync import SearchSync
 from clips.worker import ClipWorker, node_name
@@ -76,6 +78,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_viewer_samples)
     app.cleanup_ctx.append(_recording)
     app.cleanup_ctx.append(_clips)
+    app.cleanup_ctx.append(_replays)
     app.cleanup_ctx.append(understanding)
     app.on_shutdown.append(_close_sockets)
     return app
@@ -274,6 +277,22 @@ async def _clips(app: web.Application) -> AsyncIterator[None]:
             await worker.stop()
         await search_sync.stop()
         await library.close()
+
+
+async def _replays(app: web.Application) -> AsyncIterator[None]:
+    """Replays of ended sessions ([replays] publish) and the retention of recordings
+    ([replays] retention_days), swept from the viewer sampler's minute tick."""
+    settings = app[keys.SETTINGS]
+    audit = app[keys.MODERATION].audit
+    app[keys.REPLAYS] = Replays(app[keys.STORE], app[keys.MEDIA],
+                                publish=settings.replays.publish, audit=audit)
+    retention = app[keys.RETENTION] = RecordingRetention(
+        app[keys.STORE], app[keys.MEDIA], days=settings.replays.retention_days, audit=audit,
+        spool=settings.media_dir if app[keys.MEDIA].kind != "local" else None)
+    ticks = app[keys.VIEWER_SAMPLER].ticks
+    ticks.append(retention.tick)
+    yield
+    ticks.remove(retention.tick)
 
 
 async def _recording(app: web.Application) -> AsyncIterator[None]:

@@ -36,6 +36,8 @@ ACTIONS = {
     "clip.create": "手动剪辑片段", "clip.edit": "编辑片段", "clip.trim": "调整出入点",
     "clip.retry": "重试剪辑", "clip.publish": "发布片段", "clip.unpublish": "下架片段",
     "clip.delete": "删除片段",
+    "replay.publish": "公开回放", "replay.unpublish": "撤回回放",
+    "replay.expire": "按保存期限删除录像",
 }
 FIELDS = {
     "role": "角色", "disabled": "已停用", "state": "状态", "category": "分类",

@@ -29,6 +29,7 @@ from web.security import own_origin
 PAGE_DAYS = 14
 FEED_PAST_DAYS = 7
 FEED_DAYS = 60
+PAST_REPLAYS = 10  # the newest published replays listed under the schedule
 WEEKDAYS = "一二三四五六日"
 NOTICES = {"saved": "已保存，公开时间表和日历订阅已更新。", "restored": "已恢复为系统内置时间表。"}
 
@@ -58,7 +59,8 @@ async def schedule_page(request: web.Request) -> web.Response:
                              "end": format_time(b.end, "%H:%M", zone)} for b in group]}
             for day, group in itertools.groupby(upcoming, key=lambda b: b.day)]
     return render(request, "schedule.html", schedule=schedule, days=days,
-                  feed_url=f"{own_origin(request)}/schedule.ics")
+                  feed_url=f"{own_origin(request)}/schedule.ics",
+                  replays=await request.app[keys.REPLAYS].published(PAST_REPLAYS))
 
 
 async def schedule_feed(request: web.Request) -> web.Response:

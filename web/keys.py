@@ -6,6 +6,8 @@ import jinja2
 from aiohttp import web
 
 from clips.library import ClipLibrary
+from clips.replay_retention import RecordingRetention
+from clips.replays import Replays
 from clips.review import ClipReview
 from clips.search_sync import SearchSync
 from live.broker import Broker
@@ -60,6 +62,9 @@ SEARCH_SYNC = web.AppKey("search_sync", SearchSync)
 # Which roles may use each route: None for public routes. Filled by web.routes.
 ROUTE_ROLES = web.AppKey("route_roles", dict[object, frozenset[str] | None])
 VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)
+# Replays of ended sessions and the retention of their recordings ([replays]).
+REPLAYS = web.AppKey("replays", Replays)
+RETENTION = web.AppKey("retention", RecordingRetention)
 
 # Per-request storage.
 LOGIN = web.RequestKey("login", ActiveLogin)  # absent for anonymous requests

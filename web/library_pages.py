@@ -18,10 +18,12 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from clips.library import ClipLibrary, media_url
+from clips.replays import PUBLISHED
 from clips.search import SearchResult
 from clips.search_query import MAX_QUERY_CHARS, BadSearchRequest
 from moderation.notices import front_notices
-from store.records import Clip
+from store.base import NotFound
+from store.records import Clip, LiveSession
 from web import keys
 from web.library_view import (
     SORT_LABELS,
@@ -46,6 +48,7 @@ from web.viewers import ensure_viewer
 
 SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (the sitemaps.org limit)
 RELATED = 4
+REPLAYS_SHOWN = 4  # the newest published replays on the library's front page
 
 
 def _library(request: web.Request) -> ClipLibrary:
@@ -76,6 +79,8 @@ async def library_index(request: web.Request) -> web.Response:
         tab_url=lambda category: query.url(category=category, item="", page=1),
         page_url=lambda page: query.url(page=page),
         notices=await front_notices(library.store) if query.url() == "/clips" else [],
+        replays=(await request.app[keys.REPLAYS].published(REPLAYS_SHOWN)
+                 if query.url() == "/clips" else []),
     )
 
 
@@ -131,6 +136,7 @@ async def clip_page(request: web.Request) -> web.Response:
     anonymous = request.get(keys.LOGIN) is None
     token = login_csrf_token(request) if anonymous else request[keys.CSRF_TOKEN]
     description = " ".join((clip.summary or clip.question or clip.title).split())
+    replay_url = await _replay_url(request, clip)
     response = render(
         request, "library/clip.html", clip=clip, item=item,
         action=clip_action(clip, catalog), related=related, url=url,
@@ -143,11 +149,23 @@ async def clip_page(request: web.Request) -> web.Response:
         description=description[:150] + ("…" if len(description) > 150 else ""),
         origin=origin, category_url=LibraryQuery(category=clip.category).url(),
         item_url=LibraryQuery(item=item.id).url() if item else "",
+        replay_url=replay_url,
     )
     if anonymous:
         set_login_csrf_cookie(request, response)
     ensure_viewer(request, response)
     return response
+
+
+async def _replay_url(request: web.Request, clip: Clip) -> str:
+    """The published replay of the clip's session, at the clip's chapter; "" when none."""
+    try:
+        session = await request.app[keys.STORE].get(LiveSession, clip.session_id)
+    except NotFound:
+        return ""
+    if request.app[keys.REPLAYS].state(session) != PUBLISHED:
+        return ""
+    return f"/replay/{session.id}" + (f"#q-{clip.question_id}" if clip.question_id else "")
 
 
 # --- for search engines -------------------------------------------------------------------

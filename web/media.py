@@ -9,6 +9,11 @@
   names the clip's record points to, so an earlier cut's files are not served. Public once
   the clip is published; drafts and the rest are for staff. Cacheable: the cut's generation is
   in the name.
+* ``/media/replay/{session_id}/{name}`` — an ended session's recording as its replay: the
+  playlist rewritten as video on demand (``clips.replays.vod_playlist``) and the same
+  segments. Public once the replay is published (``[replays] publish``); staff until the
+  retention job has deleted the recording; 404 otherwise. The staff's publish choice is read
+  from the store, not the in-memory board, so a withdrawn replay stops at once.
 * ``/vendor/hls.js`` — hls.js, from ``node_modules`` (installed by ``make`` from the npm
   registry, never copied into the repository), for browsers without native HLS.
 
@@ -31,12 +36,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from clips.replays import PUBLISHED, vod_playlist
 from live.media_store import check_key, hls_key
 from live.recorder_commands import PLAYLIST_NAME
 from store.base import NotFound
 from store.records import Clip, LiveSession
 from web import keys
-from web.media_stream import stream_object
+from web.media_stream import bytes_response, stream_object
 from web.routing import Route
 
 log = logging.getLogger(__name__)
@@ -97,6 +103,30 @@ async def live_file(request: web.Request) -> web.StreamResponse:
     return await _serve(request, hls_key(session_id, name), headers)
 
 
+async def replay_file(request: web.Request) -> web.StreamResponse:
+    session_id = request.match_info["session_id"]
+    name = request.match_info["name"]
+    if not _ID.match(session_id) or not _LIVE_NAME.match(name):
+        raise web.HTTPNotFound()
+    try:
+        session = await request.app[keys.STORE].get(LiveSession, session_id)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+    replays = request.app[keys.REPLAYS]
+    if not replays.may_watch(session, staff=_is_staff(request)):
+        raise web.HTTPNotFound()
+    public = replays.state(session) == PUBLISHED
+    if name == PLAYLIST_NAME:
+        text = await replays.playlist(session_id)
+        if text is None:
+            raise web.HTTPNotFound()
+        return bytes_response(request, vod_playlist(text).encode(), {
+            "Content-Type": PLAYLIST_TYPE, "Cache-Control": "no-cache"})
+    # An hour, not a day: a withdrawn replay should not linger long in shared caches.
+    headers = {"Content-Type": SEGMENT_TYPE, "Cache-Control": _cache(public, 3600)}
+    return await _serve(request, hls_key(session_id, name), headers)
+
+
 async def _serve(request: web.Request, key: str, headers: dict[str, str]
                  ) -> web.StreamResponse:
     """The object ``key`` of the media store: a file (sendfile) or a stream."""
@@ -153,6 +183,7 @@ async def hls_js(request: web.Request) -> web.StreamResponse:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/media/live/{session_id}/{name}", live_file, None),
+    Route("GET", "/media/replay/{session_id}/{name}", replay_file, None),
     Route("GET", "/media/clips/{clip_id}/{name}", clip_file, None),
     Route("GET", "/vendor/hls.js", hls_js, None),
 )

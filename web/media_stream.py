@@ -17,6 +17,7 @@ access rules of ``web.media`` hold for every byte. What a browser relies on is k
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from email.utils import formatdate
 
@@ -28,6 +29,7 @@ from live.media_store import (
     MediaStoreError,
     ObjectInfo,
     RangeNotSatisfiable,
+    resolve_range,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,29 @@ async def stream_object(request: web.Request, store: MediaStore, key: str,
         return response
     finally:
         await stream.close()
+
+
+def bytes_response(request: web.Request, data: bytes, headers: dict[str, str]
+                   ) -> web.Response:
+    """A document made by the server (a replay's playlist or captions) with what
+    ``stream_object`` gives a stored object: an ``ETag`` of its content (``If-None-Match`` →
+    304), ``Accept-Ranges`` and byte ranges (206, 416)."""
+    etag = f'"{hashlib.sha256(data).hexdigest()[:20]}"'
+    common = {**headers, "ETag": etag, "Accept-Ranges": "bytes"}
+    if _matches(request.headers.get("If-None-Match", ""), etag):
+        return web.Response(status=304, headers=common)
+    try:
+        wanted = request.http_range
+    except ValueError:
+        return _unsatisfiable(len(data))
+    if wanted.start is None and wanted.stop is None:
+        return web.Response(body=data, headers=common)
+    try:
+        first, last = resolve_range("", len(data), wanted.start or 0, wanted.stop)
+    except RangeNotSatisfiable:
+        return _unsatisfiable(len(data))
+    common["Content-Range"] = f"bytes {first}-{last - 1}/{len(data)}"
+    return web.Response(status=206, body=data[first:last], headers=common)
 
 
 def _unsatisfiable(size: int) -> web.Response:

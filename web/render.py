@@ -28,6 +28,8 @@ NOTICES = {
     "clip_unpublish": "已下架：公开页面和搜索中不再出现。",
     "clip_retry": "已重新排队剪辑。",
     "clip_created": "片段已创建，正在剪辑…",
+    "replay_published": "回放已公开：观众可以在回放页观看整场录像。",
+    "replay_unpublished": "回放已撤回：只有工作人员能看到。",
 }
 
 # The default of ``[server] time_zone``; the app passes the configured zone everywhere.

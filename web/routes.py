@@ -33,6 +33,7 @@ from web import (
     media,
     overlay,
     pages,
+    replay_pages,
     ws,
 )
 from web.routing import ADMIN, CAPTIONERS, HOSTS, NOTERS, STAFF, Route
@@ -72,7 +73,8 @@ ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
                               + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
                               + overlay.ROUTES
-                              + admin_knowledge.ROUTES + desk_schedule.ROUTES)
+                              + admin_knowledge.ROUTES + desk_schedule.ROUTES
+                              + replay_pages.ROUTES)
 
 
 def setup_routes(app: web.Application) -> None:
