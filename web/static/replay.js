@@ -1,7 +1,8 @@
 // The replay page (web/templates/replay.html): plays the ended session's recording — hls.js
 // where the browser has Media Source Extensions, else native HLS — and makes each chapter
 // (a <button>, so Enter and Space work) seek the video to where its question went on air.
-// The chapter playing is marked with aria-current as the video plays.
+// The chapter playing is marked with aria-current as the video plays. The captions and
+// chapters are the page's own <track> elements (WebVTT from the server).
 
 import { hasMse, loadHls } from "./player.js";
 import { chapterIndexAt, parseOffset } from "./replay_chapters.js";
@@ -31,7 +32,10 @@ function attach() {
         show(TEXT.unsupported);
         return;
       }
-      const hls = new Hls({ backBufferLength: 90 });
+      // No timeline controller: the recording carries no captions of its own, and hls.js's
+      // would clear the cues of every text track, ours included, when the playlist loads.
+      const hls = new Hls({ backBufferLength: 90, timelineController: null,
+        enableWebVTT: false, enableCEA708Captions: false });
       hls.on(Hls.Events.ERROR, (_event, data) => {
         if (data.fatal) show(TEXT.failed);
       });
