@@ -143,6 +143,12 @@ async def test_a_replay_plays_seeks_to_chapters_and_has_captions(
     await audit.visit(phone, f"/replay/{session.id}", "replay (phone)")
     await audit.visit(staff, f"/replay/{session.id}", "replay (staff)")
     await audit.visit(staff, f"/admin/sessions/{session.id}", "admin session, replay published")
+    await audit.visit(staff, "/admin/sessions", "session list with a replay")
+    await audit.visit(viewer, "/clips", "library front page listing the replay")
+    await expect(viewer.locator("#replays")).to_contain_text("驾驶证业务直播答疑")
+    await audit.visit(phone, "/schedule", "schedule listing past replays (phone)")
+    await expect(phone.locator("#past-replays a")).to_have_attribute(
+        "href", f"/replay/{session.id}")
     audit.assert_clean()
     for page in (viewer, phone, staff):
         assert unexpected_errors(open_page.console_errors(page), 404) == []
