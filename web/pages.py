@@ -7,6 +7,7 @@ import time
 
 from aiohttp import web
 
+from clips.replays import STATE_LABELS as REPLAY_LABELS
 from live.sessions import STATUS_LABELS
 from moderation.staff import LoginFailed, StaffError
 from web import keys
@@ -22,13 +23,19 @@ async def home(request: web.Request) -> web.Response:
                   status_labels=STATUS_LABELS)
 
 
+RECENT_ENDED = 5  # ended sessions the staff home lists, with their replays
+
+
 async def staff_home(request: web.Request) -> web.Response:
     groups = await request.app[keys.SESSIONS].listing()
     me = request[keys.LOGIN].user
     sessions = groups["live"] + groups["upcoming"]
     if me.role == "host":  # a host sees the broadcasts they are on first
         sessions.sort(key=lambda b: me.id not in b.host_ids)
-    return render(request, "staff_home.html", sessions=sessions, status_labels=STATUS_LABELS)
+    replays = request.app[keys.REPLAYS]
+    ended = [(s, replays.state(s)) for s in groups["past"][:RECENT_ENDED]]
+    return render(request, "staff_home.html", sessions=sessions, status_labels=STATUS_LABELS,
+                  ended=ended, replay_labels=REPLAY_LABELS)
 
 
 HEALTH_STORE_SECONDS = 1.5

@@ -144,6 +144,7 @@ async def test_a_replay_plays_seeks_to_chapters_and_has_captions(
     await audit.visit(staff, f"/replay/{session.id}", "replay (staff)")
     await audit.visit(staff, f"/admin/sessions/{session.id}", "admin session, replay published")
     await audit.visit(staff, "/admin/sessions", "session list with a replay")
+    await audit.visit(staff, "/staff", "staff home listing the ended session")
     await audit.visit(viewer, "/clips", "library front page listing the replay")
     await expect(viewer.locator("#replays")).to_contain_text("驾驶证业务直播答疑")
     await audit.visit(phone, "/schedule", "schedule listing past replays (phone)")

@@ -78,6 +78,10 @@ async def test_an_ended_session_is_a_replay_once_staff_publish_it(live: Live) ->
     assert staff_view.headers["Cache-Control"] == "no-store"
     listing = await (await admin.get("/admin/sessions")).text()
     assert f'href="/replay/{sid}"' in listing and "回放：未公开" in listing
+    moderator = await live.site.login("mod")  # every role: the staff home lists it
+    home = await (await moderator.get("/staff")).text()
+    assert f'href="/replay/{sid}"' in home and "回放：未公开" in home
+    assert (await moderator.get(f"/replay/{sid}")).status == 200
 
     csrf = await staff_csrf(admin, f"/admin/sessions/{sid}")
     done = await admin.post(f"/admin/sessions/{sid}", allow_redirects=False,
