@@ -83,6 +83,10 @@ async def test_an_expired_recording_is_deleted_and_its_clip_stays(
     public = await site.new_client()
     assert (await public.get(f"/replay/{old.id}")).status == 200  # published on end
     assert (await public.get(f"/media/replay/{old.id}/index.m3u8")).status == 200
+    part = await public.get(f"/media/replay/{old.id}/seg_000000.ts",
+                            headers={"Range": "bytes=0-187"})  # from the bucket too
+    assert part.status == 206 and part.headers["Content-Type"] == "video/mp2t"
+    assert await part.read() == (await objects.get(hls_key(old.id, "seg_000000.ts")))[:188]
 
     retention = app[keys.RETENTION]
     assert retention.tick in app[keys.VIEWER_SAMPLER].ticks  # swept by the minute tick
