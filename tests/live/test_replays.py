@@ -176,10 +176,9 @@ async def test_a_session_not_ended_has_no_replay_even_for_staff(live: Live) -> N
     assert (await admin.get(f"/media/replay/{live.session.id}/x.ts")).status == 404
 
 
-@pytest.mark.parametrize("publish", ["on_end"])
-async def test_on_end_publishes_when_the_session_ends(live: Live, publish: str) -> None:
+async def test_on_end_publishes_when_the_session_ends(live: Live) -> None:
     app = live.app
-    app[keys.REPLAYS].publish = publish
+    app[keys.REPLAYS].publish = "on_end"  # [replays] publish = "on_end"
     public = await live.site.new_client()
     assert (await public.get(f"/replay/{live.session.id}")).status == 404  # still live
     await app[keys.SESSIONS].end(live.session.id, actor="test")
