@@ -16,8 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moderation import data_files
 from moderation.catalog import Catalog, load_catalog
+from moderation.data_files import WORD_LIST
 from moderation.knowledge import load_knowledge
+from moderation.segment import parse_word_list
 from moderation.understanding import Normalizer, Understanding
 from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
@@ -25,8 +28,8 @@ from moderation.understanding.outside import OutsideTopicsError, load_outside, p
 from moderation.understanding.seeds import SeedExamplesError, load_seeds
 from tests.data.understanding import Case, load_cases, load_half, load_word_list
 
-MIN_TOP1 = 0.83
-MIN_TOP3 = 0.94
+MIN_TOP1 = 0.85
+MIN_TOP3 = 0.95
 MIN_OFFTOPIC_REJECTED = 0.90
 MIN_BOTH_INTENTS = 0.75
 
@@ -191,6 +194,21 @@ def test_a_learned_example_can_claim_a_word_of_an_outside_topic(learner: Underst
     engine.learn("充电桩被油车占着，联系不上车主", "move-car")
     engine.refit()
     assert ranked(engine, question)[0] == "move-car"
+
+
+def test_an_admins_new_word_changes_what_the_engine_understands(
+    catalog: Catalog, engine: Understanding
+) -> None:
+    """The engine reads the admin-editable word list: a colloquial word an admin adds to a
+    group is read as the group's word, and the question that uses it finds its item."""
+    question = "我的小蓝本本丢了怎么补"
+    assert ranked(engine, question)[:1] != ["license-reissue"]
+    edited = parse_word_list(data_files.shipped_text(WORD_LIST).replace(
+        '"驾驶证" = ["驾照",', '"驾驶证" = ["小蓝本本", "驾照",', 1))
+    taught = Understanding.build(catalog, edited, load_knowledge(catalog=catalog),
+                                 outside=load_outside())
+    assert "驾驶证" in taught.normalizer.tokens(question)
+    assert ranked(taught, question)[0] == "license-reissue"
 
 
 def test_examples_given_at_build_count_like_learned_ones(catalog: Catalog) -> None:
