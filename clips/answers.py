@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from clips.library import ClipLibrary
 from clips.search import Hit
@@ -23,7 +24,9 @@ from moderation.knowledge import KnowledgeEntry
 from moderation.pii import mask_pii
 from moderation.text import fold
 from moderation.understander import Understander
-from moderation.understanding.outside import OutsideTopic
+
+if TYPE_CHECKING:  # the engine's package loads scikit-learn: only where it is built
+    from moderation.understanding.outside import OutsideTopic
 
 MAX_ITEMS = 5
 FAQ_PER_ITEM = 2

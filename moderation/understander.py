@@ -25,16 +25,18 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase, load_knowledge
 from moderation.questions import PENDING, QUEUED
-from moderation.understanding import Result, Understanding, WordListLike
-from moderation.understanding.outside import load_outside
-from moderation.understanding.seeds import load_seeds
 from store.base import Store
 from store.records import Question
+
+if TYPE_CHECKING:
+    # The engine (scikit-learn, numpy: ~140 MiB) is imported only where it is built, so that
+    # processes that never build one (run.py worker/check, exports) do not load it.
+    from moderation.understanding import Result, Understanding, WordListLike
 
 T = TypeVar("T")
 
@@ -45,7 +47,7 @@ REFIT_EVERY = 50  # learned examples between two refits of the n-gram model
 MAX_EXAMPLES = 20_000  # learned examples kept for rebuilds (the oldest are dropped)
 
 Examples = Sequence[tuple[str, str]]  # (text, item id)
-Builder = Callable[[Catalog, WordListLike, KnowledgeBase, Examples], Understanding]
+Builder = Callable[[Catalog, "WordListLike", KnowledgeBase, Examples], "Understanding"]
 
 
 def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
@@ -67,6 +69,10 @@ def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase
                  examples: Examples) -> Understanding:
     """The engine for these inputs, taught the shipped seed examples (of items still in the
     catalog) before the learned ``examples`` (seconds of CPU: call it in a worker thread)."""
+    from moderation.understanding import Understanding
+    from moderation.understanding.outside import load_outside
+    from moderation.understanding.seeds import load_seeds
+
     seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
     return Understanding.build(catalog, words, knowledge, examples=[*seeds, *examples],
                                outside=load_outside())
