@@ -12,6 +12,7 @@ cluster.
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,16 +73,21 @@ def cluster_texts(counts: list[TextCount], threshold: float = SIMILARITY) -> lis
 
 
 COUNTED = (*OUTCOMES, "merged")
+_COUNTS = operator.attrgetter(*COUNTED)  # a cell's counts as a tuple, in that order
 
 
 def _add(cube: list[CubeCount], key: Callable[[CubeCount], str]) -> dict[str, dict[str, int]]:
     """The cube's counts summed by ``key``."""
-    sums: dict[str, dict[str, int]] = {}
+    sums: dict[str, list[int]] = {}
     for cell in cube:
-        row = sums.setdefault(key(cell), dict.fromkeys(COUNTED, 0))
-        for name in COUNTED:
-            row[name] += getattr(cell, name)
-    return sums
+        values = _COUNTS(cell)
+        row = sums.get(key(cell))
+        if row is None:
+            sums[key(cell)] = list(values)
+        else:
+            for n, value in enumerate(values):
+                row[n] += value
+    return {k: dict(zip(COUNTED, row, strict=True)) for k, row in sums.items()}
 
 
 def _change(now: int, before: int) -> dict[str, Any]:

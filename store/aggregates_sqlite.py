@@ -66,6 +66,56 @@ ROLLUP_COUNTS = f"""
 ROLLUP_OFFSET_SQL = "SELECT utc_offset FROM desk_days WHERE id = 1"
 
 
+# The most asked wordings: ties in count ordered by text, category and item (as MongoDB).
+TOP = "ORDER BY asked DESC, text, category, item_id LIMIT :limit"
+TEXT_COLUMNS = "t.text, t.category, t.item_id, r.asked, r.answered, r.replied, r.declined, r.open"
+OUTCOME_COLUMNS = "asked, answered, replied, declined, open"
+SUMS = ("SUM(asked) AS asked, SUM(answered) AS answered, SUM(replied) AS replied, "
+        "SUM(declined) AS declined, SUM(open) AS open")
+
+
+def week_of(day: int) -> int:
+    """The Monday-to-Sunday week (migration 0013's numbering) of a rollup day number."""
+    return (day + 3) // 7
+
+
+def _text_rollup_sql(first: int, last: int, limit: int) -> tuple[str, dict[str, Any]]:
+    """The most asked wordings of the rollup days ``[first, last)`` (migration 0015): one day
+    or one Monday week from the first rows of its index by count; any other range sums the
+    whole weeks inside it from ``text_week`` and only the ragged days at either end (at most
+    six each) from ``text_rollup``, grouped by the integer text key. The work is bounded by
+    the weeks in the range plus twelve days, wherever it starts."""
+    bound: dict[str, Any] = {"first": first, "last": last, "limit": limit}
+    whole_first, whole_last = week_of(first + 6), week_of(last)  # weeks [whole_first, ..)
+    if last - first == 1 or (last - first == 7 and whole_last - whole_first == 1):
+        table, unit = ("text_rollup", "day") if last - first == 1 else ("text_week", "week")
+        bound["unit"] = first if table == "text_rollup" else whole_first
+        # Rows with at least the limit-th count, straight from the index, then ordered with
+        # their text (a tie at the limit-th count is broken by text, as everywhere).
+        nth = (f"SELECT asked FROM {table} WHERE {unit} = :unit AND asked > 0 "
+               "ORDER BY asked DESC LIMIT 1 OFFSET :limit - 1")
+        return (f"SELECT {TEXT_COLUMNS} FROM {table} r JOIN text_keys t ON t.id = r.k "
+                f"WHERE r.{unit} = :unit AND r.asked >= COALESCE(({nth}), 1) "
+                f"{TOP}"), bound
+    parts = []
+    if whole_last > whole_first:
+        bound.update(weeks=whole_first, weeks_end=whole_last, head_end=7 * whole_first - 3,
+                     tail=7 * whole_last - 3)
+        parts.append(f"SELECT k, {OUTCOME_COLUMNS} FROM text_week "
+                     "WHERE week >= :weeks AND week < :weeks_end")
+        parts.append(f"SELECT k, {OUTCOME_COLUMNS} FROM text_rollup "
+                     "WHERE day >= :first AND day < :head_end")
+        parts.append(f"SELECT k, {OUTCOME_COLUMNS} FROM text_rollup "
+                     "WHERE day >= :tail AND day < :last")
+    else:  # no whole week inside: the days themselves
+        parts.append(f"SELECT k, {OUTCOME_COLUMNS} FROM text_rollup "
+                     "WHERE day >= :first AND day < :last")
+    summed = (f"SELECT k, {SUMS} FROM ({' UNION ALL '.join(parts)}) "
+              "GROUP BY k HAVING SUM(asked) > 0")
+    return (f"SELECT {TEXT_COLUMNS} FROM ({summed}) r JOIN text_keys t ON t.id = r.k {TOP}",
+            bound)
+
+
 def _whole_days(window: Window, rollup_offset: int) -> bool:
     """Whether ``window`` is whole days of the rollups' fixed offset."""
     return (not window.shifts and window.utc_offset == rollup_offset
@@ -158,29 +208,14 @@ class SQLiteAggregates(StoreAggregates):
     async def text_counts(self, window: Window, limit: int) -> list[TextCount]:
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset,
                   "limit": int(limit)}
-        columns = "text, category, item_id, asked, answered, replied, declined, open"
-        # One whole day, or one Monday-to-Sunday week: the first rows of an index by count.
-        top = "ORDER BY asked DESC, text, category, item_id LIMIT :limit"
-        one_day = f"SELECT {columns} FROM text_rollup WHERE day = :first AND asked > 0 {top}"
-        one_week = (f"SELECT {columns} FROM text_week WHERE week = (:first + 3) / 7 "
-                    f"AND asked > 0 {top}")
-        days = """SELECT text, category, item_id, SUM(asked) AS asked,
-                         SUM(answered) AS answered, SUM(replied) AS replied,
-                         SUM(declined) AS declined, SUM(open) AS open
-                  FROM text_rollup WHERE day >= :first AND day < :last
-                  GROUP BY category, item_id, text HAVING SUM(asked) > 0
-                  """ + top
         counted = (f"SELECT text, category, item_id, {COUNTS} FROM questions "
                    "WHERE created_at >= :start AND created_at < :end AND state != 'merged' "
-                   f"GROUP BY text, category, item_id {top}")
+                   f"GROUP BY text, category, item_id {TOP}")
 
         def run(conn: sqlite3.Connection) -> list[TextCount]:
-            sql, bound = self._rollup_or(conn, window, days, counted, params)
-            if sql is days and bound["last"] - bound["first"] == 1:
-                sql = one_day
-            elif sql is days and bound["last"] - bound["first"] == 7 \
-                    and (bound["first"] + 3) % 7 == 0:
-                sql = one_week
+            sql, bound = self._rollup_or(conn, window, "", counted, params)
+            if sql != counted:
+                sql, bound = _text_rollup_sql(bound["first"], bound["last"], int(limit))
             return [TextCount(row["text"], row["category"], row["item_id"], row["asked"],
                               row["answered"], row["replied"], row["declined"], row["open"])
                     for row in conn.execute(sql, bound)]
@@ -217,17 +252,20 @@ class SQLiteAggregates(StoreAggregates):
             SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
                    item_id, state, COUNT(*)
             FROM questions GROUP BY 1, 2, 3, 4;
-            INSERT INTO text_rollup (day, category, item_id, text, asked, answered, replied,
-                                     declined, open)
-            SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
-                   item_id, text, COUNT(*), SUM(state = 'answered'), SUM(state = 'replied'),
-                   SUM(state = 'declined'), SUM(state IN {_in(OPEN_STATES)})
-            FROM questions WHERE state != 'merged' GROUP BY 1, 2, 3, 4;
-            INSERT INTO text_week (week, category, item_id, text, asked, answered, replied,
-                                   declined, open)
-            SELECT (day + 3) / 7, category, item_id, text, SUM(asked), SUM(answered),
-                   SUM(replied), SUM(declined), SUM(open)
-            FROM text_rollup GROUP BY 1, 2, 3, 4;"""
+            INSERT INTO text_keys (category, item_id, text)
+            SELECT DISTINCT category, item_id, text FROM questions WHERE state != 'merged'
+            ON CONFLICT (category, item_id, text) DO NOTHING;
+            INSERT INTO text_rollup (day, k, asked, answered, replied, declined, open)
+            SELECT CAST((q.created_at + {int(utc_offset)}) / 86400 AS INTEGER), t.id,
+                   COUNT(*), SUM(q.state = 'answered'), SUM(q.state = 'replied'),
+                   SUM(q.state = 'declined'), SUM(q.state IN {_in(OPEN_STATES)})
+            FROM questions q JOIN text_keys t ON t.category = q.category
+                 AND t.item_id = q.item_id AND t.text = q.text
+            WHERE q.state != 'merged' GROUP BY 1, 2;
+            INSERT INTO text_week (week, k, asked, answered, replied, declined, open)
+            SELECT (day + 3) / 7, k, SUM(asked), SUM(answered), SUM(replied), SUM(declined),
+                   SUM(open)
+            FROM text_rollup GROUP BY 1, 2;"""
 
         def run(conn: sqlite3.Connection) -> bool:
             (current,) = conn.execute(ROLLUP_OFFSET_SQL).fetchone()
