@@ -55,13 +55,6 @@ PERCENTILES = """
     GROUP BY k"""
 
 
-ROLLUP_COUNTS = f"""
-    SUM(n) AS asked,
-    SUM(CASE WHEN state = 'answered' THEN n ELSE 0 END) AS answered,
-    SUM(CASE WHEN state = 'replied' THEN n ELSE 0 END) AS replied,
-    SUM(CASE WHEN state = 'declined' THEN n ELSE 0 END) AS declined,
-    SUM(CASE WHEN state = 'merged' THEN n ELSE 0 END) AS merged,
-    SUM(CASE WHEN state IN {_in(OPEN_STATES)} THEN n ELSE 0 END) AS open"""
 # The rollups' day offset (migration 0013), read in the same snapshot as the rollup.
 ROLLUP_OFFSET_SQL = "SELECT utc_offset FROM desk_days WHERE id = 1"
 
@@ -178,19 +171,27 @@ class SQLiteAggregates(StoreAggregates):
 
     async def question_cube(self, window: Window) -> list[CubeCount]:
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
-        # Whole days of the rollups' offset: the trigger-kept rollup, a few rows per day.
-        rollup = f"""SELECT day AS d, category, item_id, {ROLLUP_COUNTS}
-                     FROM question_rollup WHERE day >= :first AND day < :last AND n > 0
-                     GROUP BY d, category, item_id ORDER BY d, category, item_id"""
-        counted = (f"SELECT {_key_sql('day', window)} AS d, category, item_id, {COUNTS} "
-                   "FROM questions WHERE created_at >= :start AND created_at < :end "
-                   "GROUP BY d, category, item_id ORDER BY d, category, item_id")
+        # Whole days of the rollups' offset: the trigger-kept rollup (migration 0015), one
+        # row per day, category and item, read in key order.
+        cells = "category, item_id, asked, answered, replied, declined, merged, open"
+        order = "ORDER BY d, category, item_id"  # the rollup's key: no sort
+        rollup = (f"SELECT day AS d, {cells} FROM question_rollup "
+                  f"WHERE day >= :first AND day < :last AND asked > 0 {order}")
+        counted = (f"SELECT d, {cells} FROM (SELECT {_key_sql('day', window)} AS d, category, "
+                   f"item_id, {COUNTS} FROM questions "
+                   "WHERE created_at >= :start AND created_at < :end "
+                   f"GROUP BY d, category, item_id) {order}")
 
         def run(conn: sqlite3.Connection) -> list[CubeCount]:
             sql, bound = self._rollup_or(conn, window, rollup, counted, params)
-            return [CubeCount(day_key(r["d"]), r["category"], r["item_id"], r["asked"],
-                              r["answered"], r["replied"], r["declined"], r["merged"],
-                              r["open"]) for r in conn.execute(sql, bound)]
+            days: dict[int, str] = {}
+            cube = []
+            for d, category, item_id, asked, answered, replied, declined, merged, open_ in (
+                    conn.execute(sql, bound)):
+                day = days.get(d) or days.setdefault(d, day_key(d))
+                cube.append(CubeCount(day, category, item_id, asked, answered, replied,
+                                      declined, merged, open_))
+            return cube
 
         return await self._read(run)
 
@@ -248,10 +249,13 @@ class SQLiteAggregates(StoreAggregates):
             DELETE FROM question_rollup;
             DELETE FROM text_rollup;
             DELETE FROM text_week;
-            INSERT INTO question_rollup (day, category, item_id, state, n)
+            INSERT INTO question_rollup (day, category, item_id, asked, answered, replied,
+                                         declined, merged, open)
             SELECT CAST((created_at + {int(utc_offset)}) / 86400 AS INTEGER), category,
-                   item_id, state, COUNT(*)
-            FROM questions GROUP BY 1, 2, 3, 4;
+                   item_id, COUNT(*), SUM(state = 'answered'), SUM(state = 'replied'),
+                   SUM(state = 'declined'), SUM(state = 'merged'),
+                   SUM(state IN {_in(OPEN_STATES)})
+            FROM questions GROUP BY 1, 2, 3;
             INSERT INTO text_keys (category, item_id, text)
             SELECT DISTINCT category, item_id, text FROM questions WHERE state != 'merged'
             ON CONFLICT (category, item_id, text) DO NOTHING;

@@ -7,7 +7,9 @@ cross a month, hold no whole week or several, and cut ties at the limit by text.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections import Counter
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from store.aggregates import TextCount, Window, days_window
 from store.base import Store
 from store.records import Question
+from store.sqlite import SQLiteStore, migrations
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 FIRST = dt.date(2026, 4, 20)  # a Monday
@@ -102,3 +105,41 @@ async def test_a_range_follows_writes_in_its_weeks_and_days(store: Store) -> Non
     assert await store.text_counts(window, 400) == expected(current, window, 400)
     assert await store.text_counts(window, 400) == await store.text_counts(
         Window(window.start - 1, window.end), 400)
+
+
+async def test_migration_15_carries_the_rollups_over(tmp_path: Path) -> None:
+    """A file whose rollups were kept by the 0013 triggers: after 0015 re-keys them, every
+    range still counts like its questions, and new writes are counted by the new triggers."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                 "applied_at REAL NOT NULL)")
+    for version, sql in migrations():
+        if version < 15:
+            conn.executescript(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
+    questions = stored()
+    columns = ("id", "session_id", "viewer_id", "client_id", "text", "state", "category",
+               "item_id", "created_at", "updated_at")
+    conn.executemany(
+        f"INSERT INTO questions ({', '.join(columns)}) VALUES ({', '.join('?' * 10)})",
+        [tuple(getattr(q, c) for c in columns) for q in questions])
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert store.schema_version >= 15
+        late = questions[-1]
+        await store.insert(Question(
+            id="late", session_id="s1", viewer_id="v", client_id="late", text=late.text,
+            state="answered", category=late.category, item_id=late.item_id,
+            created_at=late.created_at + 60, updated_at=late.created_at + 60))
+        current = await store.find(Question, {}, order_by=("created_at",), limit=1000)
+        for first, days in ((dt.date(2026, 4, 22), 7), (dt.date(2026, 4, 20), DAYS),
+                            (dt.date(2026, 5, 4), 7), (dt.date(2026, 6, 2), 1)):
+            window = days_window(BEIJING, first, days)
+            counted = Window(window.start - 1, window.end)
+            assert await store.text_counts(window, 400) == expected(current, window, 400)
+            assert await store.question_cube(window) == await store.question_cube(counted)
+    finally:
+        await store.close()
