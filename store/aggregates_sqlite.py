@@ -73,7 +73,7 @@ def week_of(day: int) -> int:
 
 
 def _text_rollup_sql(first: int, last: int, limit: int) -> tuple[str, dict[str, Any]]:
-    """The most asked wordings of the rollup days ``[first, last)`` (migration 0015): one day
+    """The most asked wordings of the rollup days ``[first, last)`` (migration 0014): one day
     or one Monday week from the first rows of its index by count; any other range sums the
     whole weeks inside it from ``text_week`` and only the ragged days at either end (at most
     six each) from ``text_rollup``, grouped by the integer text key. The work is bounded by
@@ -171,7 +171,7 @@ class SQLiteAggregates(StoreAggregates):
 
     async def question_cube(self, window: Window) -> list[CubeCount]:
         params = {"start": window.start, "end": window.end, "offset": window.utc_offset}
-        # Whole days of the rollups' offset: the trigger-kept rollup (migration 0015), one
+        # Whole days of the rollups' offset: the trigger-kept rollup (migration 0014), one
         # row per day, category and item, read in key order.
         cells = "category, item_id, asked, answered, replied, declined, merged, open"
         order = "ORDER BY d, category, item_id"  # the rollup's key: no sort

@@ -1,6 +1,6 @@
 """The most asked wordings of any range of days (the review's "range" kind), on both backends:
 SQLite sums the whole Monday-to-Sunday weeks inside a range from its week rollup and only the
-ragged days at either end from its day rollup (migration 0015); MongoDB groups the questions.
+ragged days at either end from its day rollup (migration 0014); MongoDB groups the questions.
 Either way the answer equals counting the questions one by one, for ranges that start mid-week,
 cross a month, hold no whole week or several, and cut ties at the limit by text."""
 
@@ -108,7 +108,7 @@ async def test_a_range_follows_writes_in_its_weeks_and_days(store: Store) -> Non
 
 
 async def test_migration_15_carries_the_rollups_over(tmp_path: Path) -> None:
-    """A file whose rollups were kept by the 0013 triggers: after 0015 re-keys them, every
+    """A file whose rollups were kept by the 0013 triggers: after 0014 re-keys them, every
     range still counts like its questions, and new writes are counted by the new triggers."""
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path, isolation_level=None)
