@@ -107,7 +107,7 @@ async def test_a_range_follows_writes_in_its_weeks_and_days(store: Store) -> Non
         Window(window.start - 1, window.end), 400)
 
 
-async def test_migration_15_carries_the_rollups_over(tmp_path: Path) -> None:
+async def test_migration_14_carries_the_rollups_over(tmp_path: Path) -> None:
     """A file whose rollups were kept by the 0013 triggers: after 0014 re-keys them, every
     range still counts like its questions, and new writes are counted by the new triggers."""
     path = tmp_path / "old.sqlite3"
@@ -115,7 +115,7 @@ async def test_migration_15_carries_the_rollups_over(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
                  "applied_at REAL NOT NULL)")
     for version, sql in migrations():
-        if version < 15:
+        if version < 14:
             conn.executescript(sql)
             conn.execute("INSERT INTO schema_migrations VALUES (?, 0)", (version,))
     questions = stored()
@@ -128,7 +128,7 @@ async def test_migration_15_carries_the_rollups_over(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert store.schema_version >= 15
+        assert store.schema_version >= 14
         late = questions[-1]
         await store.insert(Question(
             id="late", session_id="s1", viewer_id="v", client_id="late", text=late.text,
