@@ -46,8 +46,8 @@ WIRE: dict[str, dict[str, Field]] = {
     "caption": {"text": S(1000)},
     "ping": {},
 }
-TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode", "me_too_order",
-          "restrict", "unrestrict", "note", "move_to_host", "bulk_approve", "bulk_decline"}
+TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode",
+          "me_too_order", "restrict", "unrestrict", "note", "move_to_host", "bulk_approve", "bulk_decline"}
 AIR = {"on_air", "answered", "requeue", "skip"}
 CAPTIONS = {"caption"}
 

@@ -95,7 +95,7 @@ def test_with_the_setting_each_me_too_lifts_a_question_one_place_and_pinned_stay
     assert [x.id for x in queue_order(more, raises=True)] == ["p", "c", "a", "b"]
     # A pinned question stays first however many ask the others.
     most = [replace(x, me_too=500) if x.id == "b" else x for x in qs]
-    assert [x.id for x in queue_order(most, raises=True)][0] == "p"
+    assert queue_order(most, raises=True)[0].id == "p"
 
 
 def test_a_move_lands_where_it_was_made_with_the_setting_on() -> None:
