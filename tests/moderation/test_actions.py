@@ -47,7 +47,8 @@ WIRE: dict[str, dict[str, Field]] = {
     "ping": {},
 }
 TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode",
-          "me_too_order", "restrict", "unrestrict", "note", "move_to_host", "bulk_approve", "bulk_decline"}
+          "me_too_order", "restrict", "unrestrict", "note", "move_to_host", "bulk_approve",
+          "bulk_decline"}
 AIR = {"on_air", "answered", "requeue", "skip"}
 CAPTIONS = {"caption"}
 
