@@ -115,12 +115,20 @@ class StaffActions(ModerationCore):
                 raise RefusedConflict(q)
             action = build(board, q)
             now = self.clock()
-            decided_on = _slots(board.session, board)
-            changes = transition(q, action, now=now, on_air=decided_on)
+            decided_on: dict[str, str] | None = _slots(board.session, board)
+            try:
+                changes = transition(q, action, now=now, on_air=decided_on)
+            except Refused as exc:
+                # A node's board may be stale about the air (another node's host answered):
+                # the store's session, read in the transaction, decides.
+                if exc.code != "air_busy" or not self.sync.shared:
+                    raise
+                decided_on, changes = None, {}
             merged: Question | None = None
+            read = board.session
             try:
                 async with self.store.transaction() as tx:
-                    live = await self.sync.current_session(tx, board)
+                    live = read = await self.sync.current_session(tx, board)
                     slots = _slots(live, board)
                     if slots != decided_on:  # another node changed it
                         changes = transition(q, action, now=now, on_air=slots)
@@ -150,7 +158,8 @@ class StaffActions(ModerationCore):
                     raise _SessionMoved() from None
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             except StoreError as exc:
-                if transient_conflict(exc) and not last_try:
+                if not last_try and (transient_conflict(exc)
+                                     or await self._session_moved(board, read)):
                     raise _SessionMoved() from None  # another node's write won: again
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             # Committed: only now does the board change.
@@ -168,6 +177,21 @@ class StaffActions(ModerationCore):
         if updated.state == "answered" and q.state != "answered":
             await self._answered(updated)
         return updated
+
+    async def _session_moved(self, board: Board, read: LiveSession) -> bool:
+        """On a cluster, after a failed transaction: whether another node changed the
+        session (its hosts' air) since this action read it — MongoDB then refuses to replay
+        the transaction, as what it read has changed. The action is decided once more."""
+        if not self.sync.shared:
+            return False
+        try:
+            fresh = await self.store.get(LiveSession, board.session.id)
+        except StoreError:
+            return False
+        if fresh.version == read.version:
+            return False
+        apply_session(board, fresh)
+        return True
 
     async def _answered(self, question: Question) -> None:
         for listener in self.on_answered:

@@ -12,6 +12,7 @@ from typing import Any
 from live.sessions import SessionForm
 from store.records import AuditEntry, LiveSession, Question, StaffUser
 from tests.live.conftest import Live, Socket, question_event
+from tests.live.two_nodes import TwoNodes, two_nodes_fixture  # noqa: F401
 from tests.support import both_backends
 from web import keys
 
@@ -188,3 +189,67 @@ async def test_me_too_order_is_a_session_setting_that_raises_the_most_asked(live
     assert [(e.before, e.after) for e in entries] == [
         ({"me_too_raises": False}, {"me_too_raises": True}),
         ({"me_too_raises": True}, {"me_too_raises": False})]
+
+
+async def test_one_question_on_air_per_host_across_two_nodes(two_nodes: TwoNodes) -> None:
+    """Two nodes on one MongoDB: the hosts' air is the session's, read and written with its
+    version in each action's transaction, so a node whose board is stale cannot put a second
+    question on a host's air, and two hosts racing on two nodes both get theirs."""
+    officer_a, officer_b = await two_nodes.staff_clients("officer", "host")
+    _, presenter_b = await two_nodes.staff_clients("presenter", "host")
+    mod_a, _ = await two_nodes.staff_clients("mod", "moderator")
+    store = two_nodes.a.app[keys.STORE]
+    officer = await store.user_by_name("officer")
+    presenter = await store.user_by_name("presenter")
+    assert officer is not None and presenter is not None
+    session = two_nodes.a.session
+    await two_nodes.a.app[keys.SESSIONS].edit(
+        session.id, SessionForm(session.title, scheduled_start=session.scheduled_start,
+                                host_ids=(officer.id, presenter.id)), actor="test")
+    mod = await two_nodes.a.staff("mod", "moderator", client=mod_a)
+    routed = []
+    for n, host in enumerate((officer.id, officer.id, presenter.id, officer.id)):
+        asked = await (await two_nodes.a.viewer()).request(
+            "ask", client_id=uuid.uuid4().hex, text=f"驾驶证业务问题第{n + 1}个怎么办理")
+        approved = await mod.request("approve", question_id=asked["question_id"], version=1,
+                                     category="驾驶证", host_id=host)
+        assert approved["type"] == "ack", approved
+        routed.append(approved)
+    on_a = await two_nodes.a.staff("officer", "host", client=officer_a)
+    on_b = await two_nodes.b.staff("officer", "host", client=officer_b)
+    results = await asyncio.gather(*(
+        sock.request("on_air", question_id=q["question_id"], version=q["version"])
+        for sock, q in ((on_a, routed[0]), (on_b, routed[1]))))
+    assert sorted(r["type"] for r in results) == ["ack", "error"], results
+    assert next(r for r in results if r["type"] == "error")["code"] in ("air_busy",
+                                                                        "unavailable")
+    winner = next(r for r in results if r["type"] == "ack")
+    assert (await store.get(LiveSession, session.id)).on_air_ids == {
+        officer.id: winner["question_id"]}
+    # The officer answers on node B; the presenter (node B) and the officer (node A) race.
+    done = await on_b.request("answered", question_id=winner["question_id"],
+                              version=winner["version"])
+    assert done["type"] == "ack", done
+    presenter_on_b = await two_nodes.b.staff("presenter", "host", client=presenter_b)
+    pair = await asyncio.gather(
+        presenter_on_b.request("on_air", question_id=routed[2]["question_id"],
+                               version=routed[2]["version"]),
+        on_a.request("on_air", question_id=routed[3]["question_id"],
+                     version=routed[3]["version"]))
+    assert [r["type"] for r in pair] == ["ack", "ack"], pair
+    assert (await store.get(LiveSession, session.id)).on_air_ids == {
+        presenter.id: routed[2]["question_id"], officer.id: routed[3]["question_id"]}
+    on_air = await store.find(Question, {"session_id": session.id, "state": "on_air"})
+    assert {q.id for q in on_air} == {routed[2]["question_id"], routed[3]["question_id"]}
+
+
+async def test_the_session_page_links_an_overlay_for_each_host(live: Live) -> None:
+    officer, presenter = await two_hosts(live)
+    await live.site.add_user("boss", "admin")
+    admin = await live.site.login("boss")
+    page = await (await admin.get(f"/admin/sessions/{live.session.id}")).text()
+    for host in (officer, presenter):
+        link = f"/overlay/{live.session.id}?host={host.id}"
+        assert f'href="{link}"' in page
+        assert (await admin.get(link)).status == 200
+    assert (await admin.get(f"/overlay/{live.session.id}?host=boss")).status == 400
