@@ -286,7 +286,8 @@ class Sessions:
         }[status]
         changes: dict[str, Any] = {"status": status, stamp: self.clock()}
         if status == "ended":
-            changes["on_air_id"] = ""  # whatever was on air gets its outcome (on_end)
+            # whatever was on air gets its outcome (on_end)
+            changes["on_air_id"], changes["on_air_ids"] = "", {}
         after_commit: Callable[[], None] | None = None
         try:
             async with self.store.transaction() as tx:

@@ -55,6 +55,7 @@ from moderation.questions import (
     Skip,
     ToHost,
     host_queue,
+    on_air_host,
     parse_targets,
     position_before,
 )
@@ -114,7 +115,8 @@ class ApproveCommand(OnQuestion):
         if self.category not in catalog.categories:
             raise Refused("unknown_category", "问题分类不存在。")
         return Approve(self.category, item.id if item else "", item.link if item else "",
-                       self.host_id or "", position_before(board.queue(), None))
+                       self.host_id or "", position_before(board.queue(), None, q,
+                                                           board.raises))
 
 
 @declare("edit", MODERATORS, "Correct a question's text")
@@ -180,14 +182,14 @@ class MoveCommand(OnQuestion):
 
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
         others = [x for x in board.queue() if x.id != q.id]
-        return Move(position_before(others, self.before))
+        return Move(position_before(others, self.before, q, board.raises))
 
 
-@declare("on_air", HOSTS, "Put a queued question on air")
+@declare("on_air", HOSTS, "Put a queued question on air (one question on air per host)")
 @dataclass(frozen=True, kw_only=True)
 class OnAirCommand(OnQuestion):
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
-        return OnAir()
+        return OnAir(on_air_host(board.session, q, ctx.user.id, ctx.user.role))
 
 
 @declare("answered", HOSTS, "Mark the question on air answered")
@@ -208,7 +210,8 @@ class RequeueCommand(OnQuestion):
 @dataclass(frozen=True, kw_only=True)
 class SkipCommand(OnQuestion):
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
-        return Skip(position_before(board.queue(), None))
+        others = [x for x in board.queue() if x.id != q.id]
+        return Skip(position_before(others, None, q, board.raises))
 
 
 @declare("note", NOTERS, "Pass the host a note beside a question (staff only, never public)")
@@ -228,9 +231,9 @@ class MoveToHostCommand(OnQuestion):
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
         if self.host_id and self.host_id not in board.session.host_ids:
             raise Refused("unknown_host", "这位主持人不在本场直播中。")
-        others = [x for x in host_queue(list(board.questions.values()), self.host_id)
-                  if x.id != q.id]
-        return ToHost(self.host_id, position_before(others, None))
+        others = [x for x in host_queue(list(board.questions.values()), self.host_id,
+                                        board.raises) if x.id != q.id]
+        return ToHost(self.host_id, position_before(others, None, q, board.raises))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,7 +281,7 @@ class BulkApproveCommand(OnQuestions):
         if item is not None and item.category != category:
             item = None
         return Approve(category, item.id if item else "", item.link if item else "",
-                       q.host_id, position_before(board.queue(), None))
+                       q.host_id, position_before(board.queue(), None, q, board.raises))
 
 
 @declare("bulk_decline", MODERATORS, "Decline several questions with one reason",
@@ -302,6 +305,19 @@ class SlowModeCommand(Command):
 
     async def run(self, ctx: Context) -> Answer:
         await ctx.moderation.set_slow_mode(ctx.session_id, ctx.user, self.seconds, ctx.audit)
+        return {}
+
+
+@declare("me_too_order", MODERATORS, "Let \"me too\" counts raise questions in the queues, "
+         "or not", audit="session.me_too_order", target="session:{session_id}")
+@dataclass(frozen=True, kw_only=True)
+class MeTooOrderCommand(Command):
+    raises: bool = spec(B, "true: each \"me too\" lifts a question one place from where the "
+                           "moderators put it (pinned stay first); false: the moderators' order")
+
+    async def run(self, ctx: Context) -> Answer:
+        await ctx.moderation.set_session_setting(ctx.session_id, ctx.user, "me_too_raises",
+                                                 self.raises, False, ctx.audit)
         return {}
 
 

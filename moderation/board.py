@@ -28,7 +28,7 @@ from moderation.audit import Audit
 from moderation.board_sync import VIEWER_MAX_AGE, BoardSync
 from moderation.catalog import Catalog
 from moderation.filters import BlockedTerm
-from moderation.questions import OPEN, queue_order
+from moderation.questions import OPEN, me_too_raises, queue_order
 from moderation.ratelimit import AskLimits, LocalAskLimits
 from moderation.views import question_events
 from moderation.vocabulary import shipped_vocabulary
@@ -76,7 +76,13 @@ class Board:
         self.by_client[(q.viewer_id, q.client_id)] = q.id
 
     def queue(self) -> list[Question]:
-        return queue_order(list(self.questions.values()))
+        """The session's queue in order, by the session's rule (``me_too_raises``)."""
+        return queue_order(list(self.questions.values()), self.raises)
+
+    @property
+    def raises(self) -> bool:
+        """Whether "me too" counts raise questions in this session's queues."""
+        return me_too_raises(self.session)
 
     def open_texts(self, limit: int = DUPLICATE_WINDOW) -> list[tuple[str, str]]:
         """The newest open questions, oldest of them first (so a tie points at the original):

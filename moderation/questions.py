@@ -109,7 +109,9 @@ class Move:
 
 @dataclass(frozen=True)
 class OnAir:
-    pass
+    """On air for ``host_id`` (``on_air_host`` decides whose air it is; "" for no host)."""
+
+    host_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,10 @@ def _clean(text: str, limit: int | None, what: str) -> str:
 
 
 def transition(question: Question, action: Action, *, now: float,
-               on_air_id: str = "") -> dict[str, Any]:
+               on_air: dict[str, str] | None = None) -> dict[str, Any]:
     """The field changes ``action`` makes to ``question``, or Refused.
 
-    ``on_air_id`` is the session's question on air now, if any: only one at a time."""
+    ``on_air`` is what each host has on air now (``on_air_slots``): one question per host."""
     if question.state not in STATES_FOR[type(action)]:
         raise Refused(
             "invalid_state",
@@ -237,10 +239,13 @@ def transition(question: Question, action: Action, *, now: float,
             return {"pinned": pinned}
         case Move(position=position):
             return {"position": position}
-        case OnAir():
-            if on_air_id and on_air_id != question.id:
-                raise Refused("air_busy", "已有问题正在直播，请先标记“已解答”或退回队列。")
-            return {"state": ON_AIR, "on_air_at": now}
+        case OnAir(host_id=host_id):
+            busy = (on_air or {}).get(host_id, "")
+            if busy and busy != question.id:
+                raise Refused("air_busy", "这位主持人已有问题正在直播（每位主持人同时只有一个），"
+                                          "请先标记“已解答”或退回队列。")
+            taken = {"host_id": host_id} if host_id != question.host_id else {}
+            return {"state": ON_AIR, "on_air_at": now, **taken}
         case Answered():
             return {"state": ANSWERED, "answered_at": now}
         case Requeue():
@@ -311,25 +316,88 @@ def parse_targets(text: str) -> list[tuple[str, int]]:
     return [(question_id, int(version)) for question_id, version in pairs]
 
 
-def queue_order(questions: list[Question]) -> list[Question]:
-    """The host's queue: pinned first, then by position (then age, for equal positions)."""
+# --- the queue's order ---------------------------------------------------------------------
+#
+# The order is the moderators': pinned questions first, then by position (set when a question
+# is approved — the end —, moved, skipped or routed to another host). With the session's
+# ``me_too_raises`` setting on, each "me too" lifts a question by ME_TOO_STEP positions
+# (one approval's place at the end of the queue) from where the moderators put it: the rank
+# is ``position − me_too × ME_TOO_STEP``. A move places a question at the rank it is
+# dropped at (its position takes its own "me too" count into account), so a move always
+# lands where it was made; later "me too"s raise it from there. Pinned questions stay first
+# whatever the counts. docs/live.md and web/static/questions.js follow the same rule.
+
+ME_TOO_STEP = 1.0
+
+
+def me_too_raises(session: LiveSession) -> bool:
+    """Whether "me too" counts raise questions in this session's queues."""
+    return bool(session.settings.get("me_too_raises", False))
+
+
+def rank(q: Question, raises: bool = False) -> float:
+    """Where a queued question stands among the unpinned (lower is sooner)."""
+    return q.position - q.me_too * ME_TOO_STEP if raises else q.position
+
+
+def queue_order(questions: list[Question], raises: bool = False) -> list[Question]:
+    """The queue: pinned first, then by rank (then age, for equal ranks)."""
     queued = [q for q in questions if q.state == QUEUED]
-    return sorted(queued, key=lambda q: (not q.pinned, q.position, q.created_at, q.id))
+    return sorted(queued, key=lambda q: (not q.pinned, rank(q, raises), q.created_at, q.id))
 
 
-def host_queue(questions: list[Question], host_id: str) -> list[Question]:
+def host_queue(questions: list[Question], host_id: str, raises: bool = False) -> list[Question]:
     """One host's queue: the questions routed to them and those routed to no host."""
-    return [q for q in queue_order(questions) if q.host_id in ("", host_id)]
+    return [q for q in queue_order(questions, raises) if q.host_id in ("", host_id)]
 
 
-def position_before(ordered: list[Question], before_id: str | None) -> float:
-    """A position that puts a question just above ``before_id`` (or last when None)."""
-    positions = [q.position for q in ordered]
+def position_before(ordered: list[Question], before_id: str | None, moving: Question | None = None,
+                    raises: bool = False) -> float:
+    """The position that puts ``moving`` just above ``before_id`` in ``ordered`` (the queue
+    without it, in order), or last when None."""
+    ranks = [rank(q, raises) for q in ordered]
+    own = moving.me_too * ME_TOO_STEP if (raises and moving is not None) else 0.0
     if before_id is None:
-        return (max(positions) + 1.0) if positions else 1.0
+        return ((max(ranks) + 1.0) if ranks else 1.0) + own
     index = next((i for i, q in enumerate(ordered) if q.id == before_id), None)
     if index is None:
         raise Refused("not_found", "找不到要插在前面的问题。")
-    after = ordered[index].position
-    previous = ordered[index - 1].position if index > 0 else after - 2.0
-    return (previous + after) / 2.0
+    after = ranks[index]
+    previous = ranks[index - 1] if index > 0 else after - 2.0
+    return (previous + after) / 2.0 + own
+
+
+# --- the air: one question per host -------------------------------------------------------------
+
+
+def on_air_slots(session: LiveSession, host_of: dict[str, str] | None = None) -> dict[str, str]:
+    """What each host has on air (host id → question id; "" for no host). A session stored
+    before the per-host air has only ``on_air_id``: its question counts under its own host
+    (``host_of``: question id → host id)."""
+    if session.on_air_ids or not session.on_air_id:
+        return dict(session.on_air_ids)
+    return {(host_of or {}).get(session.on_air_id, ""): session.on_air_id}
+
+
+def on_air_host(session: LiveSession, q: Question, user_id: str, user_role: str) -> str:
+    """Whose air ``q`` goes on: the host it was routed to; a question routed to no host goes
+    on the air of the session's host who takes it (an admin's or a host's from outside the
+    session's list: nobody's, ""). A host may not take another host's question."""
+    if q.host_id:
+        if user_role == "host" and user_id in session.host_ids and user_id != q.host_id:
+            raise Refused("other_host", "这个问题在其他主持人的队列中，请让审核员转给你。")
+        return q.host_id
+    return user_id if user_id in session.host_ids else ""
+
+
+def on_air_after(slots: dict[str, str], q: Question) -> dict[str, str]:
+    """The hosts' air once ``q`` is as given: on air under its host, or off everyone's."""
+    after = {host: qid for host, qid in slots.items() if qid != q.id}
+    if q.state == ON_AIR:
+        after[q.host_id] = q.id
+    return after
+
+
+def latest_on_air(slots: dict[str, str]) -> str:
+    """The question put on air last of those on air (``LiveSession.on_air_id``), or ""."""
+    return next(reversed(slots.values()), "")

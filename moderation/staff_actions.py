@@ -9,7 +9,7 @@ as they were, and the sender is told so (``NotApplied``, the wire's ``unavailabl
 
 Who may send which action, its fields and how it is audited are declared with the action
 (``moderation.actions``); this module carries it out. Actions on one broadcast run one at a
-time (a lock per board), so the one-on-air rule and the version check are decided against
+time (a lock per board), so the one-on-air-per-host rule and the version check are decided against
 the latest state; a second moderator acting on a question the first has just changed gets
 ``RefusedConflict`` with the current question, never a silent overwrite. Across nodes the
 board may be stale: the question is reloaded when unknown or older than the sender's
@@ -28,7 +28,16 @@ from live.events import RESTRICTION, STAFF, Event
 from moderation.audit import AuditTag
 from moderation.board import Board, ModerationCore, restriction_view
 from moderation.board_sync import apply_session, conflict_pause, transient_conflict
-from moderation.questions import ON_AIR, Action, Merge, Refused, transition
+from moderation.questions import (
+    ON_AIR,
+    Action,
+    Merge,
+    Refused,
+    latest_on_air,
+    on_air_after,
+    on_air_slots,
+    transition,
+)
 from moderation.views import session_events
 from store.base import Store, StoreError, VersionConflict
 from store.records import LiveSession, Question, StaffUser, ViewerRestriction
@@ -57,15 +66,21 @@ def _not_applied(what: str, exc: StoreError) -> NotApplied:
     return NotApplied()
 
 
-async def _sync_on_air(tx: Store, session: LiveSession, q: Question, now: float,
-                       expected: int | None) -> LiveSession | None:
-    """Keep the broadcast's on-air pointer in step with the question's state; returns the
-    changed broadcast (to apply and announce after the commit), or None."""
-    pointer = q.id if q.state == ON_AIR else ("" if session.on_air_id == q.id else None)
-    if pointer is None or pointer == session.on_air_id:
+async def _sync_on_air(tx: Store, session: LiveSession, slots: dict[str, str], q: Question,
+                       now: float, expected: int | None) -> LiveSession | None:
+    """Keep the broadcast's on-air pointers (one per host) in step with the question's
+    state; returns the changed broadcast (to apply and announce after the commit), or None."""
+    after = on_air_after(slots, q)
+    pointer = latest_on_air(after)
+    if after == session.on_air_ids and pointer == session.on_air_id:
         return None
-    return await tx.update(LiveSession, session.id, {"on_air_id": pointer},
+    return await tx.update(LiveSession, session.id, {"on_air_ids": after, "on_air_id": pointer},
                            expected_version=expected, now=now)
+
+
+def _slots(session: LiveSession, board: Board) -> dict[str, str]:
+    return on_air_slots(session, {qid: q.host_id for qid, q in board.questions.items()
+                                  if q.state == ON_AIR})
 
 
 class _SessionMoved(Exception):
@@ -100,20 +115,29 @@ class StaffActions(ModerationCore):
                 raise RefusedConflict(q)
             action = build(board, q)
             now = self.clock()
-            changes = transition(q, action, now=now, on_air_id=board.session.on_air_id)
+            decided_on: dict[str, str] | None = _slots(board.session, board)
+            try:
+                changes = transition(q, action, now=now, on_air=decided_on)
+            except Refused as exc:
+                # A node's board may be stale about the air (another node's host answered):
+                # the store's session, read in the transaction, decides.
+                if exc.code != "air_busy" or not self.sync.shared:
+                    raise
+                decided_on, changes = None, {}
             merged: Question | None = None
+            read = board.session
             try:
                 async with self.store.transaction() as tx:
-                    decided_on = board.session.on_air_id
-                    live = await self.sync.current_session(tx, board)
-                    if live.on_air_id != decided_on:  # another node changed it
-                        changes = transition(q, action, now=now, on_air_id=live.on_air_id)
+                    live = read = await self.sync.current_session(tx, board)
+                    slots = _slots(live, board)
+                    if slots != decided_on:  # another node changed it
+                        changes = transition(q, action, now=now, on_air=slots)
                     updated = await tx.update(Question, q.id, changes,
                                               expected_version=q.version, now=now)
                     if isinstance(action, Merge):
                         merged = await tx.increment(Question, action.into.id, "merged_count",
                                                     1, now=now)
-                    session = await _sync_on_air(tx, live, updated, now,
+                    session = await _sync_on_air(tx, live, slots, updated, now,
                                                  self.sync.pointer_version(live))
                     await self.audit(
                         tx, user.name, audit.action, audit.target, session_id=session_id,
@@ -134,7 +158,8 @@ class StaffActions(ModerationCore):
                     raise _SessionMoved() from None
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             except StoreError as exc:
-                if transient_conflict(exc) and not last_try:
+                if not last_try and (transient_conflict(exc)
+                                     or await self._session_moved(board, read)):
                     raise _SessionMoved() from None  # another node's write won: again
                 raise _not_applied(f"{audit.action} on {audit.target}", exc) from exc
             # Committed: only now does the board change.
@@ -153,6 +178,21 @@ class StaffActions(ModerationCore):
             await self._answered(updated)
         return updated
 
+    async def _session_moved(self, board: Board, read: LiveSession) -> bool:
+        """On a cluster, after a failed transaction: whether another node changed the
+        session (its hosts' air) since this action read it — MongoDB then refuses to replay
+        the transaction, as what it read has changed. The action is decided once more."""
+        if not self.sync.shared:
+            return False
+        try:
+            fresh = await self.store.get(LiveSession, board.session.id)
+        except StoreError:
+            return False
+        if fresh.version == read.version:
+            return False
+        apply_session(board, fresh)
+        return True
+
     async def _answered(self, question: Question) -> None:
         for listener in self.on_answered:
             try:
@@ -166,24 +206,30 @@ class StaffActions(ModerationCore):
 
     async def set_slow_mode(self, session_id: str, user: StaffUser, seconds: int,
                             audit: AuditTag) -> LiveSession:
+        return await self.set_session_setting(session_id, user, "slow_mode_seconds", seconds,
+                                              0, audit)
+
+    async def set_session_setting(self, session_id: str, user: StaffUser, name: str,
+                                  value: Any, default: Any, audit: AuditTag) -> LiveSession:
+        """Change one of the session's settings (slow mode, "me too" raising), audited with
+        its value before and after, announced to everyone in the session's view."""
         board = await self.board(session_id)
         async with board.lock:
             now = self.clock()
             try:
                 async with self.store.transaction() as tx:
                     live = await self.sync.current_session(tx, board)
-                    before = int(live.settings.get("slow_mode_seconds", 0))
-                    settings = {**live.settings, "slow_mode_seconds": seconds}
+                    before = live.settings.get(name, default)
+                    settings = {**live.settings, name: value}
                     updated = await tx.update(LiveSession, session_id, {"settings": settings},
                                               now=now)
                     await self.audit(tx, user.name, audit.action, audit.target,
-                                     session_id=session_id,
-                                     before={"slow_mode_seconds": before},
-                                     after={"slow_mode_seconds": seconds}, at=now)
+                                     session_id=session_id, before={name: before},
+                                     after={name: value}, at=now)
                     pending = await self.eventlog.append(tx, session_id,
                                                          session_events(updated))
             except StoreError as exc:
-                raise _not_applied(f"slow mode on session {session_id}", exc) from exc
+                raise _not_applied(f"{name} on session {session_id}", exc) from exc
             board.session = updated
         self.eventlog.publish(pending)
         return updated

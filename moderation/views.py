@@ -54,7 +54,10 @@ def session_view(b: LiveSession) -> dict[str, Any]:
         "scheduled_start": b.scheduled_start, "scheduled_end": b.scheduled_end,
         "started_at": b.started_at, "ended_at": b.ended_at, "presenter": b.presenter,
         "on_air_id": b.on_air_id,
+        # What each host has on air (host id → question id; "" for no host), oldest first.
+        "on_air_ids": dict(b.on_air_ids) or ({"": b.on_air_id} if b.on_air_id else {}),
         "slow_mode_seconds": int(b.settings.get("slow_mode_seconds", 0)),
+        "me_too_raises": bool(b.settings.get("me_too_raises", False)),
     }
 
 

@@ -126,10 +126,10 @@ class LiveSession:
     ``broadcasts`` is kept so that existing databases open unchanged."""
 
     collection: ClassVar[str] = "broadcasts"
-    json_fields: ClassVar[tuple[str, ...]] = ("host_ids", "settings")
+    json_fields: ClassVar[tuple[str, ...]] = ("host_ids", "settings", "on_air_ids")
     mutable: ClassVar[tuple[str, ...]] = (
         "title", "description", "scheduled_start", "scheduled_end", "host_ids", "presenter",
-        "status", "started_at", "ended_at", "source", "settings", "on_air_id",
+        "status", "started_at", "ended_at", "source", "settings", "on_air_id", "on_air_ids",
     )
 
     id: str
@@ -144,7 +144,11 @@ class LiveSession:
     ended_at: float = 0.0
     source: str = ""  # ffmpeg input URL; empty = generated test picture
     settings: dict[str, Any] = field(default_factory=dict)  # slow mode and the like
+    # The question on air most recently put there (of those still on air), or "".
     on_air_id: str = ""
+    # What each host has on air: host id ("" for a question on air for no host) → question
+    # id, in the order they went on air; one question per host (moderation.questions).
+    on_air_ids: dict[str, str] = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 1

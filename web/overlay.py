@@ -3,7 +3,9 @@
 It shows the question on air, its business item and the live captions, and follows the
 session over the public viewer websocket like the live page does, so it sees exactly what
 the public may see. Its look comes from ``[overlay]`` in the settings (validated colours and
-sizes only); a scene may choose the position and turn captions off in the query string.
+sizes only); a scene may choose the position and turn captions off in the query string, and,
+in a session with several hosts (one question on air per host), follow one host's air with
+``host=<the host's account id>`` (without it: the question put on air last).
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ async def overlay_page(request: web.Request) -> web.StreamResponse:
     captions = request.query.get("captions", "1" if look.captions else "0")
     if captions not in ("0", "1"):
         raise web.HTTPBadRequest(text="captions 只能是 0 或 1。")
+    host = request.query.get("host", "")
+    if host and host not in session.host_ids:
+        raise web.HTTPBadRequest(text="host 不是本场直播的主持人。")
     response = render(request, "overlay.html", session=session, look=look,
-                      position=position, captions=captions == "1")
+                      position=position, captions=captions == "1", host=host)
     ensure_viewer(request, response)
     return response
 

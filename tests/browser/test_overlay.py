@@ -78,7 +78,8 @@ async def test_the_overlay_follows_the_question_on_air_and_the_captions(
 
 @pytest.mark.parametrize(("query", "status"), [("?position=top&captions=0", 200),
                                                ("?position=left", 400),
-                                               ("?captions=yes", 400)])
+                                               ("?captions=yes", 400),
+                                               ("?host=not-a-host-of-it", 400)])
 async def test_a_scene_chooses_position_and_captions(
     live_server: LiveServer, open_page: PageFactory, query: str, status: int
 ) -> None:

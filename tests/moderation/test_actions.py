@@ -38,6 +38,7 @@ WIRE: dict[str, dict[str, Field]] = {
     "bulk_approve": {"questions": S(8000), "category": S(20, required=False)},
     "bulk_decline": {"questions": S(8000), "reason": S(400)},
     "slow_mode": {"seconds": I(3600)},
+    "me_too_order": {"raises": B},
     "restrict": {"viewer_id": S(), "kind": S(10), "minutes": I(60 * 24 * 365, required=False),
                  "reason": S(200, required=False)},
     "unrestrict": {"viewer_id": S()},
@@ -46,7 +47,8 @@ WIRE: dict[str, dict[str, Field]] = {
     "ping": {},
 }
 TRIAGE = {"approve", "edit", "merge", "reply", "decline", "pin", "move", "slow_mode",
-          "restrict", "unrestrict", "note", "move_to_host", "bulk_approve", "bulk_decline"}
+          "me_too_order", "restrict", "unrestrict", "note", "move_to_host", "bulk_approve",
+          "bulk_decline"}
 AIR = {"on_air", "answered", "requeue", "skip"}
 CAPTIONS = {"caption"}
 
@@ -76,6 +78,7 @@ def test_audit_tags_come_from_the_declarations() -> None:
         "question.approve", "question:q1")
     assert tag("restrict", viewer_id="v9", kind="ban") == ("viewer.ban", "viewer:v9")
     assert tag("slow_mode", seconds=5) == ("session.slow_mode", "session:s1")
+    assert tag("me_too_order", raises=True) == ("session.me_too_order", "session:s1")
     assert tag("caption", text="您好") == ("caption.add", "session:s1")
 
 

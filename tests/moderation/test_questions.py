@@ -59,9 +59,9 @@ def test_final_states_accept_no_triage(state: str) -> None:
         assert "不能" in info.value.message
 
 
-def test_only_one_question_on_air() -> None:
+def test_only_one_question_on_air_per_host() -> None:
     with pytest.raises(Refused) as info:
-        transition(q("queued"), OnAir(), now=NOW, on_air_id="other")
+        transition(q("queued"), OnAir(), now=NOW, on_air={"": "other"})
     assert info.value.code == "air_busy"
 
 

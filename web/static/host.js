@@ -1,11 +1,13 @@
 // The host console: the question on air in large type, with 已解答 / 退回队列, and the next
 // questions in queue order with 上直播 / 跳过. State comes from the staff websocket.
-// With several hosts each sees their own queue (questions routed to them or to no host) and
-// what the others have queued; the notes staff attach to a question show beside it.
+// With several hosts each has one question on air of their own: each sees their own air and
+// queue (questions routed to them or to no host), and what the others have on air and queued;
+// an admin (not one of the session's hosts) sees every question on air and every question.
+// The notes staff attach to a question show beside it.
 
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
 import { clock } from "./format.js";
-import { onAirQuestion as onAir, queueOrder, questionAction } from "./questions.js";
+import { onAirList, queueOrder, questionAction } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 import { focusPlace, restoreFocus } from "./focus.js";
 
@@ -26,11 +28,11 @@ const dom = {
   title: $("session-title"), status: $("session-status"), note: $("session-note"),
   connection: $("connection"), air: $("air"), airError: $("air-error"), ingest: $("ingest-badge"),
   queue: $("queue"), queueEmpty: $("queue-empty"), queueCount: $("queue-count"),
-  others: $("other-queues"),
+  others: $("other-queues"), othersAir: $("others-air"), othersAirBlock: $("others-air-block"), queueRule: $("queue-rule"),
 };
 
 const state = {
-  session: { status: "", on_air_id: "" },
+  session: { status: "", on_air_id: "", on_air_ids: {} },
   questions: new Map(),
   synced: false,
   busy: new Set(), // question ids with an action in flight
@@ -53,7 +55,7 @@ const socket = new LiveSocket(`/ws/staff/${encodeURIComponent(sessionId)}`, {
     if (frame.kind === "question") state.questions.set(frame.question.id, frame.question);
     else if (frame.kind === "ingest") showIngestBadge(dom.ingest, frame.ingest);
     else if (frame.kind === "session") {
-      if (frame.session.on_air_id !== state.session.on_air_id) {
+      if (JSON.stringify(frame.session.on_air_ids) !== JSON.stringify(state.session.on_air_ids)) {
         // The air changed hands: earlier refusals ("air_busy") no longer apply.
         state.errors.clear();
         dom.airError.hidden = true;
@@ -148,33 +150,50 @@ function notesList(q) {
     el("li", {}, n.text, el("span", { class: "note-by" }, `— ${n.by} ${clock(n.at)}`))));
 }
 
-function onAirQuestion() {
-  return onAir(state.session, state.questions);
+/** What is on air, split into this console's own (a host's: theirs; an admin's: every one)
+ * and the other hosts'. */
+function airs() {
+  const all = onAirList(state.session, state.questions);
+  if (!MINE_ONLY) return { own: all, others: [] };
+  return { own: all.filter((a) => a.host === me), others: all.filter((a) => a.host !== me) };
+}
+
+function hostName(id) {
+  return id ? HOST_NAMES.get(id) || "其他主持人" : "未指定主持人";
 }
 
 function renderAir() {
   if (!state.synced) return;
-  const q = onAirQuestion();
-  if (!q) {
+  const { own, others } = airs();
+  dom.othersAir.replaceChildren(...others.map(({ host, question }) => el("li", {},
+    el("span", { class: "badge" }, hostName(host)), " ", question.text)));
+  dom.othersAirBlock.hidden = others.length === 0;
+  if (!own.length) {
     const hint = state.session.status === "ended" ? "本场直播已结束。"
       : "现在没有问题在直播。从右侧队列选一个“上直播”。";
     dom.air.replaceChildren(el("p", { class: "air-empty" }, hint));
     return;
   }
-  const busy = state.busy.has(q.id);
-  dom.air.replaceChildren(el("article", {
-    class: "air-question", tabindex: "-1", dataset: { questionId: q.id, focusKey: q.id },
-  },
-    el("p", { class: "air-text" }, q.text),
-    el("p", { class: "air-meta" }, ...details(q)),
-    notesList(q),
-    el("div", { class: "air-actions" },
-      el("button", { type: "button", class: "big answered", disabled: busy, onclick: () => act(q, "answered") }, "已解答"),
-      el("button", { type: "button", class: "big secondary", disabled: busy, onclick: () => act(q, "requeue") }, "退回队列"))));
+  dom.air.replaceChildren(...own.map(({ host, question: q }) => {
+    const busy = state.busy.has(q.id);
+    return el("article", {
+      class: "air-question", tabindex: "-1", dataset: { questionId: q.id, focusKey: q.id },
+    },
+      !MINE_ONLY && HOSTS.length > 1 ? el("p", { class: "air-host" }, hostName(host)) : null,
+      el("p", { class: "air-text" }, q.text),
+      el("p", { class: "air-meta" }, ...details(q)),
+      notesList(q),
+      el("div", { class: "air-actions" },
+        el("button", { type: "button", class: "big answered", disabled: busy, onclick: () => act(q, "answered") }, "已解答"),
+        el("button", { type: "button", class: "big secondary", disabled: busy, onclick: () => act(q, "requeue") }, "退回队列")));
+  }));
 }
 
 function renderQueue() {
-  const all = queueOrder([...state.questions.values()]);
+  const all = queueOrder([...state.questions.values()], Boolean(state.session.me_too_raises));
+  dom.queueRule.textContent = state.session.me_too_raises
+    ? "顺序：置顶的在前，其余按审核员的安排，“也想问”的人越多越靠前。"
+    : "顺序：置顶的在前，其余按审核员的安排（“也想问”人数仅供参考）。";
   const queue = MINE_ONLY ? all.filter((q) => !q.host_id || q.host_id === me) : all;
   const others = new Map();
   for (const q of all) {

@@ -5,8 +5,8 @@
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
 import { charCount, clock, dateTime, retryText, uuidFromBytes, waitText } from "./format.js";
 import {
-  PUBLIC_STATES, answeredOrder, askClosedReason as closedReason, myStateText, sessionNote,
-  unsentAsks, viewerQueue,
+  PUBLIC_STATES, answeredOrder, askClosedReason as closedReason, myStateText, onAirList,
+  queueHint, sessionNote, unsentAsks, viewerQueue,
 } from "./questions.js";
 import { LivePlayer } from "./player.js";
 import { focusEntry, focusPlace, restoreFocus } from "./focus.js";
@@ -33,7 +33,7 @@ const ui = {
   form: $("ask-form"), text: $("ask-text"), nickname: $("ask-nickname"),
   counter: $("ask-counter"), submit: $("ask-submit"), error: $("ask-error"),
   notice: $("ask-notice"), closed: $("ask-closed"),
-  mineStatus: $("mine-status"), onAirStatus: $("on-air-status"),
+  mineStatus: $("mine-status"), onAirStatus: $("on-air-status"), queueHint: $("queue-hint"),
 };
 const player = new LivePlayer($("player"));
 
@@ -154,7 +154,7 @@ function keepFocus(list, draw) {
 
 // --- announcements (polite live regions; errors use role=alert) -----------------------------
 
-const heard = { synced: false, mine: new Map(), onAir: "" };
+const heard = { synced: false, mine: new Map(), onAir: new Set() };
 
 function short(text) {
   return text.length > 30 ? `${text.slice(0, 30)}…` : text;
@@ -171,14 +171,16 @@ function announce(queue) {
     }
     heard.mine.set(q.id, q.state);
   }
-  const onAir = [...state.questions.values()].find((x) => x.state === "on_air") || null;
-  const onAirId = state.session.on_air_id || (onAir ? onAir.id : "");
-  const current = onAirId ? state.questions.get(onAirId) : null;
-  if (heard.synced && onAirId !== heard.onAir && current) {
-    const own = state.mine.has(current.id) ? "（你的问题）" : "";
-    say(ui.onAirStatus, `正在解答${own}：${current.text}`);
+  // Each question that goes on air (one per host, so several may be) is announced once.
+  const onAir = onAirList(state.session, state.questions).map((a) => a.question);
+  const fresh = onAir.filter((q) => !heard.onAir.has(q.id));
+  if (heard.synced && fresh.length) {
+    say(ui.onAirStatus, fresh.map((q) => {
+      const own = state.mine.has(q.id) ? "（你的问题）" : "";
+      return `正在解答${own}：${q.text}`;
+    }).join("；"));
   }
-  heard.onAir = current ? onAirId : "";
+  heard.onAir = new Set(onAir.map((q) => q.id));
   if (mine.length) say(ui.mineStatus, mine.join("；"));
   heard.synced = true;
 }
@@ -188,7 +190,7 @@ function say(region, text) {
 }
 
 function currentQueue() {
-  return viewerQueue(state.questions, state.mine);
+  return viewerQueue(state.questions, state.mine, Boolean(state.session.me_too_raises));
 }
 
 function renderSession() {
@@ -205,6 +207,7 @@ function renderSession() {
     const end = s.scheduled_end ? ` – ${clock(s.scheduled_end)}` : "";
     ui.schedule.textContent = `计划时间：${dateTime(s.scheduled_start)}${end}`;
   }
+  if (state.synced) ui.queueHint.textContent = queueHint(s);
   const note = sessionNote(s);
   ui.note.textContent = note;
   ui.note.hidden = !note;
@@ -234,22 +237,20 @@ function counts(q) {
 }
 
 function renderOnAir() {
-  const id = state.session.on_air_id;
-  let q = id ? state.questions.get(id) : null;
-  if (!q) q = [...state.questions.values()].find((x) => x.state === "on_air") || null;
-  if (!q) {
+  // One question on air per host: a session with two hosts may show two.
+  const onAir = onAirList(state.session, state.questions).map((a) => a.question);
+  if (!onAir.length) {
     ui.onAir.replaceChildren(el("p", { class: "hint" }, "暂时没有正在解答的问题。"));
     return;
   }
-  ui.onAir.replaceChildren(
+  ui.onAir.replaceChildren(...onAir.map((q) =>
     el("article", {
       class: "on-air-question", id: `q-${q.id}`, tabindex: "-1",
       dataset: { questionId: q.id, focusKey: q.id },
     },
       el("p", { class: "on-air-text" }, q.text),
       el("p", { class: "question-meta" }, who(q), ...meta(q), ...counts(q)),
-      state.mine.has(q.id) ? el("p", { class: "mine-flag" }, "这是你的问题，正在直播解答！") : null),
-  );
+      state.mine.has(q.id) ? el("p", { class: "mine-flag" }, "这是你的问题，正在直播解答！") : null)));
 }
 
 function meTooButton(q) {

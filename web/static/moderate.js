@@ -12,13 +12,13 @@ import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.j
 import { clock, truncate } from "./format.js";
 import {
   OPEN, STATE_LABELS, activeRestriction, approveFields, cardStateLabel, mergeTargets as mergeChoices,
-  moderationGroups, moveDownFields, moveUpFields, piiLabel, questionAction, restrictConfirmText,
-  restrictFields, restrictionText,
+  moderationGroups, moveDownFields, moveUpFields, onAirList, piiLabel, questionAction,
+  restrictConfirmText, restrictFields, restrictionText,
 } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 import {
   FLAG_LABELS, KEYMAP, SORTS, bulkField, confidenceText, fillTemplate, keyCommand, matchesFilter,
-  pickFields, rankMergeTargets, sortQuestions, stepSelection, stepTab, suggestedItems,
+  dropMoveFields, pickFields, rankMergeTargets, sortQuestions, stepSelection, stepTab, suggestedItems,
 } from "./triage.js";
 import { focusPlace, restoreFocus } from "./focus.js";
 
@@ -40,6 +40,7 @@ const dom = {
   title: $("session-title"), status: $("session-status"), connection: $("connection"),
   ingest: $("ingest-badge"),
   slowMode: $("slow-mode"), controlsError: $("controls-error"), onAirSummary: $("on-air-summary"),
+  meTooRaises: $("me-too-raises"), queueRule: $("queue-rule"),
   list: $("list"), empty: $("list-empty"), panel: $("list-panel"),
   restrictionsCard: $("restrictions-card"), restrictions: $("restrictions"),
   search: $("filter-text"), filterState: $("filter-state"), filterItem: $("filter-item"),
@@ -158,7 +159,7 @@ function act(q, type, fields = {}) {
 const scheduleRender = frameScheduler(() => render());
 
 function groups() {
-  return moderationGroups(state.questions.values());
+  return moderationGroups(state.questions.values(), Boolean(state.session.me_too_raises));
 }
 
 function render() {
@@ -173,6 +174,7 @@ function render() {
     tab.tabIndex = tab.dataset.tab === state.tab ? 0 : -1;
   }
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
+  dom.queueRule.hidden = state.tab !== "queue";
   const shown = sortQuestions(g[state.tab].filter((q) => matchesFilter(q, state.filter)), state.sort);
   state.shownIds = shown.map((q) => q.id);
   let at = state.current ? state.shownIds.indexOf(state.current) : -1;
@@ -253,8 +255,19 @@ function renderSession() {
     dom.slowMode.append(el("option", { value: String(seconds) }, `${seconds} 秒`));
   }
   if (document.activeElement !== dom.slowMode) dom.slowMode.value = String(seconds);
-  const onAir = s.on_air_id && state.questions.get(s.on_air_id);
-  dom.onAirSummary.textContent = onAir ? `正在直播：${truncate(onAir.text, 30)}` : "";
+  // One question on air per host: each with its host's name when the session has several.
+  dom.onAirSummary.textContent = onAirList(s, state.questions).map(({ host, question }) => {
+    const who = HOSTS.length > 1 && host ? `（${HOST_NAMES.get(host) || "主持人"}）` : "";
+    return `正在直播${who}：${truncate(question.text, 30)}`;
+  }).join("；");
+  if (dom.meTooRaises && document.activeElement !== dom.meTooRaises) {
+    dom.meTooRaises.checked = Boolean(s.me_too_raises);
+  }
+  if (dom.queueRule) {
+    dom.queueRule.textContent = s.me_too_raises
+      ? "队列顺序：置顶的在前；其余按审核员排的位置，每多一人“也想问”前移一位。拖动或上移、下移可调整。"
+      : "队列顺序：置顶的在前，其余按审核员排的顺序（“也想问”人数只显示，不改变顺序）。拖动或上移、下移可调整。";
+  }
 }
 
 function restrictionOf(viewerId) {
@@ -342,9 +355,17 @@ function buildCard(q, entry, index, queued, highlight) {
     type: "checkbox", class: "mod-select", "aria-label": "选中（批量操作）", checked: state.selected.has(q.id),
     onchange: (ev) => toggleSelected(q.id, ev.target.checked),
   }) : null;
+  const draggable = TRIAGE && q.state === "queued";
+  if (draggable) classes.push("draggable");
   return el("li", {
     class: classes.join(" "), id: `q-${q.id}`, tabindex: "-1",
     dataset: { questionId: q.id, state: q.state, focusKey: q.id },
+    draggable: draggable ? "true" : null,
+    ondragstart: draggable ? (ev) => dragStart(ev, q) : null,
+    ondragover: draggable ? (ev) => dragOver(ev, q) : null,
+    ondragleave: draggable ? (ev) => ev.currentTarget.classList.remove("drop-above", "drop-below") : null,
+    ondrop: draggable ? (ev) => drop(ev, q) : null,
+    ondragend: draggable ? () => dragEnd() : null,
   },
     el("div", { class: "mod-head" }, select,
       el("time", { class: "mod-time" }, clock(q.created_at, true)),
@@ -685,6 +706,52 @@ function panelForm(title, fields, submitLabel, onSubmit, cancel, entry, submitCl
   return form;
 }
 
+// Drag a queued card onto another to move it there (上移 and 下移 do the same by keyboard).
+// The drop means "just above (or below) that question in the queue's order", in any view.
+let dragging = null; // the question id being dragged
+
+function dragStart(ev, q) {
+  dragging = q.id;
+  ev.dataTransfer.effectAllowed = "move";
+  ev.dataTransfer.setData("text/plain", q.id);
+}
+
+function dropAbove(ev) {
+  const box = ev.currentTarget.getBoundingClientRect();
+  return ev.clientY < box.top + box.height / 2;
+}
+
+function dragOver(ev, q) {
+  if (!dragging || dragging === q.id) return;
+  ev.preventDefault();
+  ev.dataTransfer.dropEffect = "move";
+  const above = dropAbove(ev);
+  ev.currentTarget.classList.toggle("drop-above", above);
+  ev.currentTarget.classList.toggle("drop-below", !above);
+}
+
+function drop(ev, target) {
+  ev.preventDefault();
+  ev.currentTarget.classList.remove("drop-above", "drop-below");
+  const moving = dragging && state.questions.get(dragging);
+  dragging = null;
+  if (!moving) return;
+  const queued = groups().queue.filter((x) => x.state === "queued");
+  const fields = dropMoveFields(queued, moving.id, target.id, dropAbove(ev));
+  if (fields) act(moving, "move", fields);
+  else if (Boolean(moving.pinned) !== Boolean(target.pinned)) {
+    ui(moving.id).error = "置顶的问题总在最前：先置顶或取消置顶，再拖动。";
+    scheduleRender();
+  }
+}
+
+function dragEnd() {
+  dragging = null;
+  for (const node of dom.list.querySelectorAll(".drop-above, .drop-below")) {
+    node.classList.remove("drop-above", "drop-below");
+  }
+}
+
 function moveUp(q, index, queued) {
   const fields = moveUpFields(queued, index);
   if (fields) act(q, "move", fields);
@@ -755,6 +822,17 @@ dom.slowMode.addEventListener("change", () => {
 dom.slowMode.addEventListener("blur", () => applySlowMode());
 
 let slowSent = null; // the value asked for and not yet refused (blur after a pick)
+
+if (dom.meTooRaises) {
+  dom.meTooRaises.addEventListener("change", () => {
+    const raises = dom.meTooRaises.checked;
+    showControlsError("");
+    socket.request("me_too_order", { raises }).catch((err) => {
+      showControlsError(err.message);
+      dom.meTooRaises.checked = Boolean(state.session.me_too_raises);
+    });
+  });
+}
 
 function applySlowMode() {
   slowByKeyboard = false;

@@ -9,6 +9,8 @@ import { LiveSocket, frameScheduler } from "./socket.js";
 
 const root = document.getElementById("overlay");
 const sessionId = root.dataset.sessionId;
+// One question on air per host: a scene may follow one host's (?host=… on the page address).
+const host = root.dataset.host;
 for (const [name, value] of Object.entries(lookProperties(root.dataset))) {
   root.style.setProperty(name, value);
 }
@@ -23,7 +25,7 @@ const state = { session: null, questions: new Map() };
 const captions = new CaptionLines(document.getElementById("captions"), 2);
 
 const render = frameScheduler(() => {
-  const q = state.session ? onAirQuestion(state.session, state.questions) : null;
+  const q = state.session ? onAirQuestion(state.session, state.questions, host) : null;
   if (!q || state.session.status === "ended") {
     ui.panel.hidden = true;
     return;

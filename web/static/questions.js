@@ -27,21 +27,27 @@ export function piiLabel(kind) {
   return PII_LABELS[kind] || `已隐去${kind}`;
 }
 
-/** The queue order of docs/protocol.md: pinned first, then position, then age. */
-export function queueOrder(questions) {
+/** Where a queued question stands among the unpinned: its position, lifted one place per
+ * "me too" when the session's me_too_raises is on (moderation/questions.py `rank`). */
+export function rank(q, raises = false) {
+  return raises ? q.position - (q.me_too || 0) : q.position;
+}
+
+/** The queue order of docs/protocol.md: pinned first, then rank, then age. */
+export function queueOrder(questions, raises = false) {
   return questions
     .filter((q) => q.state === "queued")
-    .sort((a, b) => (Number(b.pinned) - Number(a.pinned)) || (a.position - b.position)
+    .sort((a, b) => (Number(b.pinned) - Number(a.pinned)) || (rank(a, raises) - rank(b, raises))
       || (a.created_at - b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** The moderation console's three tabs: pending (newest first), the queue (on air first,
  * then queue order) and done (last changed first). */
-export function moderationGroups(questions) {
+export function moderationGroups(questions, raises = false) {
   const all = [...questions];
   const pending = all.filter((q) => q.state === "pending").sort((a, b) => b.created_at - a.created_at);
   const onAir = all.filter((q) => q.state === "on_air");
-  const queue = [...onAir, ...queueOrder(all)];
+  const queue = [...onAir, ...queueOrder(all, raises)];
   const done = all.filter((q) => FINAL.has(q.state)).sort((a, b) => b.updated_at - a.updated_at);
   return { pending, queue, done };
 }
@@ -144,12 +150,19 @@ export function questionAction(socket, q, type, fields, onCurrent) {
 // --- the viewer's page ----------------------------------------------------------------------
 
 /** The queue a viewer sees: the public queue plus their own queued questions. */
-export function viewerQueue(questions, mine) {
+export function viewerQueue(questions, mine, raises = false) {
   const all = new Map(questions);
   for (const q of mine.values()) {
     if (q.state === "queued" && !all.has(q.id)) all.set(q.id, q);
   }
-  return queueOrder([...all.values()]);
+  return queueOrder([...all.values()], raises);
+}
+
+/** The hint under the live page's queue: what decides the order, truthfully in both modes. */
+export function queueHint(session) {
+  return session.me_too_raises
+    ? "和你想问的一样？点“我也想问”：想问的人越多，问题在队列中越靠前（置顶的问题除外）。"
+    : "和你想问的一样？点“我也想问”，让主持人知道有多少人关心。队列顺序由审核员安排。";
 }
 
 /** Answered questions, last answered first. */
@@ -194,11 +207,34 @@ export function sessionNote(session) {
 
 // --- the host console -----------------------------------------------------------------------
 
-/** The question on air: the session's on_air_id when that question is on air, else any
- * question on air (the session event may arrive after the question's). */
-export function onAirQuestion(session, questions) {
+/** The question on air: with `host`, that host's (session.on_air_ids), else the one put on
+ * air last (on_air_id); failing that any question on air (the session event may arrive
+ * after the question's). */
+export function onAirQuestion(session, questions, host) {
+  if (host !== undefined && host !== null) {
+    const own = questions.get((session.on_air_ids || {})[host]);
+    return own && own.state === "on_air" ? own : null;
+  }
   const id = session.on_air_id;
   const q = id ? questions.get(id) : null;
   if (q && q.state === "on_air") return q;
   return [...questions.values()].find((x) => x.state === "on_air") || null;
+}
+
+/** Every question on air (one per host), each with its host ("" for none), in the order they
+ * went on air; questions on air the session's pointers do not name yet come last. */
+export function onAirList(session, questions) {
+  const list = [];
+  const seen = new Set();
+  for (const [host, id] of Object.entries(session.on_air_ids || {})) {
+    const q = questions.get(id);
+    if (q && q.state === "on_air" && !seen.has(id)) {
+      list.push({ host, question: q });
+      seen.add(id);
+    }
+  }
+  for (const q of questions.values()) {
+    if (q.state === "on_air" && !seen.has(q.id)) list.push({ host: q.host_id || "", question: q });
+  }
+  return list;
 }

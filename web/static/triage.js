@@ -183,3 +183,20 @@ export function stepSelection(ids, current, delta) {
   if (index < 0) return ids[0];
   return ids[Math.max(0, Math.min(ids.length - 1, index + delta))];
 }
+
+// --- the queue: drag and drop -----------------------------------------------------------------
+
+/** The "move" fields that drop `draggedId` just above (`above`) or below `targetId` in the
+ * queue (queue order), or null when that is where it already is, or when the drop would cross
+ * between pinned and unpinned questions (pinned ones always stay first). */
+export function dropMoveFields(queued, draggedId, targetId, above) {
+  if (draggedId === targetId) return null;
+  const dragged = queued.find((q) => q.id === draggedId);
+  const target = queued.find((q) => q.id === targetId);
+  if (!dragged || !target || Boolean(dragged.pinned) !== Boolean(target.pinned)) return null;
+  const others = queued.filter((q) => q.id !== draggedId);
+  const index = others.indexOf(target) + (above ? 0 : 1);
+  if (queued.indexOf(dragged) === index) return null;
+  const before = others[index];
+  return before ? { before: before.id } : {};
+}
