@@ -26,7 +26,7 @@ import re
 import shutil
 import signal
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,7 @@ async def run_ffmpeg(
     graceful_stop: float = 0.0,
     check: bool = True,
     env: Mapping[str, str] | None = None,
+    feed: AsyncIterable[bytes] | None = None,
 ) -> Result:
     """Run ``args`` (``args[0]`` is the binary) and wait for it without blocking the loop.
 
@@ -209,17 +210,20 @@ async def run_ffmpeg(
     ``graceful_stop`` seconds to finish its files (0: killed at once), then SIGKILL.
     A non-zero exit raises FFmpegError (DiskFull when stderr says ENOSPC) unless
     ``check=False``. ``env``: variables set for ffmpeg on top of this process's (``TZ`` for
-    the test picture's clock).
+    the test picture's clock). ``feed``: bytes written to ffmpeg's stdin (a phone's stream,
+    ``live.browser_ingest``); stdin is closed when it ends, so ffmpeg sees the end of input.
     """
     loop = asyncio.get_running_loop()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env={**os.environ, **env} if env else None)
+            *args, stdin=asyncio.subprocess.DEVNULL if feed is None else asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **env} if env else None)
     except FileNotFoundError as exc:
         raise FFmpegNotFound(f"cannot run {args[0]!r}: {exc.strerror}") from exc
     watch = _Watch(started=loop.time())
+    writer = None if feed is None else asyncio.ensure_future(_write_stdin(proc, feed))
 
     async def read_progress() -> None:
         assert proc.stdout is not None
@@ -272,6 +276,11 @@ async def run_ffmpeg(
         with contextlib.suppress(BaseException):
             await readers
         raise
+    finally:
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(BaseException):
+                await writer
     returncode = await waiter
     with contextlib.suppress(Exception):
         await asyncio.wait_for(readers, 5)
@@ -287,6 +296,25 @@ async def run_ffmpeg(
         raise FFmpegError(f"ffmpeg exited with status {returncode}", tail=lines,
                           returncode=returncode, command=args)
     return Result(returncode=returncode, tail=lines, progress=watch.progress, elapsed=elapsed)
+
+
+async def _write_stdin(proc: asyncio.subprocess.Process, feed: AsyncIterable[bytes]) -> None:
+    """Copy ``feed`` into ffmpeg's stdin, then close it (end of input). ffmpeg going away
+    first (a broken pipe) just ends the copy; the runner reports why it went."""
+    stdin = proc.stdin
+    assert stdin is not None
+    try:
+        async for chunk in feed:
+            stdin.write(chunk)
+            await stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
+            stdin.close()
+        aclose = getattr(feed, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from live import recorder_commands as commands
+from live.browser_ingest import PhoneFeeds
 from live.ffmpeg import MediaError, Progress, probe, run_ffmpeg
 from live.hls_upload import HlsUploader
 from live.media_store import MediaStore, MediaStoreError, hls_key
@@ -182,6 +183,7 @@ class Recorder:
         clock: Callable[[], float] = time.time,
         store: MediaStore | None = None,
         time_zone: str = "Asia/Shanghai",
+        phones: PhoneFeeds | None = None,
     ) -> None:
         self.media_dir = Path(media_dir)
         self.store = store  # None or a local store: ffmpeg writes in place
@@ -207,6 +209,7 @@ class Recorder:
         self._rate_task: asyncio.Task[None] | None = None
         self._clock: tuple[bool, str | None] | None = None  # see _clock_font
         self._uploader: HlsUploader | None = None
+        self.phones = phones  # where a ``browser:`` source's chunks arrive
 
     # -- public ----------------------------------------------------------------------------
 
@@ -299,10 +302,13 @@ class Recorder:
             try:
                 await self._restore(out)
                 args, startup = await self._command(source, out, copy)
+                phone = self.phones.feed(out.parent.name) \
+                    if source.kind == "browser" and self.phones is not None else None
                 await run_ffmpeg(args, stall_timeout=self.stall_seconds,
                                  startup_timeout=startup, on_progress=self._on_progress,
-                                 graceful_stop=self.stop_grace, env=self.clock_env)
-                error = "the source ended"
+                                 graceful_stop=self.stop_grace, env=self.clock_env,
+                                 feed=phone.stream() if phone else None)
+                error = "the phone disconnected" if phone else "the source ended"
             except (MediaError, OSError, MediaStoreError) as exc:
                 error = str(exc)
             if source.url:  # ffmpeg quotes its input: keep credentials and keys out of sight
@@ -313,7 +319,8 @@ class Recorder:
                 backoff = self.backoff_initial  # it ran well for a while: start over
             self._went_down(error, now, backoff)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.backoff_max)
+            if source.kind != "browser":  # the next run waits for the phone, idle
+                backoff = min(backoff * 2, self.backoff_max)
             self._set(replace(self._health, status="starting", since=self.clock(),
                               detail=self._waiting_detail(source), retry_in=None,
                               restarts=self._health.restarts + 1))
@@ -341,7 +348,11 @@ class Recorder:
                 two_inputs=True, segment_seconds=self.segment_seconds,
                 encoder=self.encoder), startup
         copy_video = copy_audio = copy is not False
-        if source.kind == "listen":
+        if source.kind == "browser":
+            if self.phones is None:
+                raise MediaError("this server takes no phone broadcasts")
+            startup, copy_video, copy_audio = math.inf, False, False  # VP8/Opus, any GOP
+        elif source.kind == "listen":
             startup = math.inf  # waiting for the encoder to push is not a stall
         elif copy is None:
             info = await probe(source.url, ffmpeg=self.ffmpeg, ffprobe=self.ffprobe,
@@ -375,6 +386,8 @@ class Recorder:
     def _waiting_detail(source: Source) -> str:
         if source.kind == "listen":
             return f"waiting for the encoder to connect ({source.label})"
+        if source.kind == "browser":
+            return "waiting for the phone to connect"
         return f"starting ({source.label})"
 
     def _on_progress(self, progress: Progress) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PLAYLIST_NAME = "index.m3u8"
+BROWSER_SOURCE = "browser:"  # the source text of a session broadcast from a phone
 SEGMENT_PATTERN = "seg_%06d.ts"
 
 
@@ -91,10 +92,12 @@ class Source:
       pushes to ``rtmp://<host>:1935/live/KEY``;
     * ``listen:srt://0.0.0.0:9000`` → SRT in listener mode;
     * any other URL (``rtmp://``, ``srt://``, ``http(s)://…m3u8``) → ffmpeg pulls it;
+    * ``browser:`` → a phone's browser sends MediaRecorder chunks over a websocket, piped
+      into ffmpeg's stdin (``live.browser_ingest``);
     * anything else is a local file, read at its native rate (``-re``).
     """
 
-    kind: str  # "test" | "listen" | "pull" | "file"
+    kind: str  # "test" | "listen" | "pull" | "file" | "browser"
     url: str = ""
 
     @classmethod
@@ -102,6 +105,8 @@ class Source:
         text = text.strip()
         if not text:
             return cls("test")
+        if text == BROWSER_SOURCE:
+            return cls("browser")
         if text.startswith("listen:"):
             url = text.removeprefix("listen:")
             if urlsplit(url).scheme not in ("rtmp", "srt"):
@@ -116,6 +121,8 @@ class Source:
         """The source for display: no credentials, no query string, no stream key."""
         if self.kind == "test":
             return "test picture"
+        if self.kind == "browser":
+            return "phone browser"
         if self.kind == "file":
             return f"file {Path(self.url).name}"
         parts = urlsplit(self.url)
@@ -136,6 +143,9 @@ def source_input_args(source: Source) -> list[str]:
         return ["-re", "-i", source.url]
     if source.kind == "pull":
         return ["-i", source.url]
+    if source.kind == "browser":
+        # MediaRecorder's WebM (or fragmented MP4) arrives on stdin; ffmpeg finds the format.
+        return ["-i", "pipe:0"]
     raise ValueError(f"no input arguments for a {source.kind} source")
 
 

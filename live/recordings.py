@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from live.browser_ingest import PhoneFeeds
 from live.events import INGEST, STAFF, Event, Publish
 from live.ffmpeg import FFmpegNotFound, MediaError, find_ffmpeg, find_ffprobe
 from live.hls_recorder import IngestHealth, Recorder, reopen_playlist, session_playlist
@@ -417,11 +418,13 @@ class Recordings:
 
 
 def make_recordings(settings: Settings, store: Store, publish: Publish,
-                    media_store: MediaStore | None = None, *, node: str = "") -> Recordings:
+                    media_store: MediaStore | None = None, *, node: str = "",
+                    phones: PhoneFeeds | None = None) -> Recordings:
     """The recordings the settings ask for: off, on, or on but without an ffmpeg.
     ``media_store``: where recordings go (None: ``media_dir``; a remote store: uploaded from
     ``media_dir`` as a spool, ``live.hls_upload``). With ``node`` (this node's id), each
-    session is recorded under a lease (one node records it)."""
+    session is recorded under a lease (one node records it). ``phones``: where phones'
+    streams arrive, for ``browser:`` sources (``live.browser_ingest``)."""
     media = settings.media
     if not media.record:
         return Recordings(store, publish, None)
@@ -438,7 +441,8 @@ def make_recordings(settings: Settings, store: Store, publish: Publish,
                         segment_seconds=media.segment_seconds,
                         stall_seconds=float(media.stall_seconds),
                         test_size=media.test_picture_size, on_health=on_health,
-                        store=media_store, time_zone=settings.server.time_zone)
+                        store=media_store, time_zone=settings.server.time_zone,
+                        phones=phones)
 
     leases = RecorderLeases(store, node, media.recorder_lease_seconds) if node else None
     return Recordings(store, publish, factory, media_dir=media_dir, leases=leases)

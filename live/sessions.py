@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from live.recorder_commands import Source
+from live.recorder_commands import BROWSER_SOURCE, Source
 from store.base import Store, VersionConflict
 from store.records import HOSTS, LiveSession, Question, StaffUser, new_id
 
 MAX_TITLE = 60
 MAX_DESCRIPTION = 500
 STATUS_LABELS = {"scheduled": "即将开始", "live": "直播中", "ended": "已结束"}
-SOURCE_KINDS = {"test": "测试画面", "rtmp": "RTMP 推流", "pull": "拉流地址", "file": "本地文件"}
+SOURCE_KINDS = {"test": "测试画面", "rtmp": "RTMP 推流", "pull": "拉流地址", "file": "本地文件",
+                "browser": "手机直播"}
 PULL_SCHEMES = ("rtmp", "rtmps", "srt", "http", "https", "udp")
 MAX_SOURCE = 500
 
@@ -83,6 +84,8 @@ def source_kind(source: str) -> str:
     text = source.strip()
     if not text:
         return "test"
+    if text == BROWSER_SOURCE:
+        return "browser"
     if text.startswith("listen:rtmp://"):
         return "rtmp"
     if "://" in text:
@@ -104,8 +107,8 @@ def new_stream_key() -> str:
 def describe_source(source: str) -> str:
     """The source for the audit log and the pages: no stream key, no credentials."""
     kind = source_kind(source)
-    if kind == "test":
-        return SOURCE_KINDS["test"]
+    if kind in ("test", "browser"):
+        return SOURCE_KINDS[kind]
     if kind == "rtmp":
         digest = hashlib.sha256(stream_key(source).encode()).hexdigest()[:8]
         return f"{SOURCE_KINDS['rtmp']}（密钥指纹 {digest}）"
@@ -196,6 +199,8 @@ class Sessions:
             return old
         if kind == "test":
             return ""
+        if kind == "browser":  # a host's phone sends the picture (live.browser_ingest)
+            return BROWSER_SOURCE
         if kind == "rtmp":
             key = "" if form.new_key else stream_key(old)
             return f"listen:{self.rtmp_listen}/{key or new_stream_key()}"

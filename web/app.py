@@ -21,6 +21,7 @@ from clips.review import ClipReview
 from clips.search_sync import SearchSync
 from clips.worker import ClipWorker, node_name
 from live.broker import Broker, LocalBroker
+from live.browser_ingest import PhoneFeeds
 from live.eventlog import EventLog
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.ROUTE_ROLES] = {}
     app[keys.CAPS] = Caps(settings.live)
     app[keys.DRAIN] = Drain()  # SIGTERM: /healthz says 503 draining (web.server.drain)
+    app[keys.PHONES] = PhoneFeeds()  # phones' camera streams (web.phone_pages)
     setup_routes(app)
     app.on_response_prepare.append(add_security_headers)
     app.on_startup.append(_check_public_url)
@@ -300,7 +302,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     those that end are finalized, those left live by a restart resume; all stop here."""
     recordings = make_recordings(app[keys.SETTINGS], app[keys.STORE],
                                  app[keys.EVENTLOG].emit_later, app[keys.MEDIA],
-                                 node=app[keys.NODE_ID])
+                                 node=app[keys.NODE_ID], phones=app[keys.PHONES])
     app[keys.RECORDINGS] = recordings
     listeners = app[keys.SESSIONS].listeners
     listeners.append(recordings.session_changed)

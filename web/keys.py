@@ -11,6 +11,7 @@ from clips.replays import Replays
 from clips.review import ClipReview
 from clips.search_sync import SearchSync
 from live.broker import Broker
+from live.browser_ingest import PhoneFeeds
 from live.eventlog import EventLog
 from live.hub import Hub
 from live.media_store import MediaStore
@@ -45,6 +46,8 @@ MODERATION = web.AppKey("moderation", Moderation)
 SESSIONS = web.AppKey("sessions", Sessions)
 UNDERSTANDER = web.AppKey("understander", Understander)
 RECORDINGS = web.AppKey("recordings", Recordings)
+# Phones' camera streams on their way to the recorders (live.browser_ingest; web.phone_pages).
+PHONES = web.AppKey("phones", PhoneFeeds)
 LIBRARY = web.AppKey("library", ClipLibrary)
 CAPS = web.AppKey("caps", Caps)
 NODE_ID = web.AppKey("node_id", str)

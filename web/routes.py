@@ -33,6 +33,7 @@ from web import (
     media,
     overlay,
     pages,
+    phone_pages,
     replay_pages,
     ws,
 )
@@ -72,7 +73,7 @@ ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
                               + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
-                              + overlay.ROUTES
+                              + overlay.ROUTES + phone_pages.ROUTES
                               + admin_knowledge.ROUTES + desk_schedule.ROUTES
                               + replay_pages.ROUTES)
 

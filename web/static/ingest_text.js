@@ -20,9 +20,11 @@ const DETAIL = [
   [/^restarting in (.+) s$/, (m) => `${m[1]} 秒后重新连接`],
   [/^waiting for the encoder to connect \((.*)\)$/, (m) => `等待编码器推流（${ingestSource(m[1])}）`],
   [/^starting \((.*)\)$/, (m) => `正在启动（${ingestSource(m[1])}）`],
+  [/^waiting for the phone to connect$/, () => "等待手机连接"],
+  [/^the phone disconnected$/, () => "手机连接中断"],
   [/^the recorder failed; stop and start again$/, () => "录制程序出错：请结束直播后重新开始"],
 ];
-const SOURCE = [["test picture", "测试画面"], ["file ", "文件 "], ["pull ", "拉流 "], ["listen ", "推流 "]];
+const SOURCE = [["phone browser", "手机直播"], ["test picture", "测试画面"], ["file ", "文件 "], ["pull ", "拉流 "], ["listen ", "推流 "]];
 
 /** A video source as the recorder names it ("pull rtmp://…"), in Chinese; unknown ones as is. */
 export function ingestSource(text) {
