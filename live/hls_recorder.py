@@ -361,8 +361,8 @@ class Recorder:
             copy_audio = info.audio_codec == "aac"
         return commands.record_args(
             self.ffmpeg, commands.source_input_args(source), out, copy_video=copy_video,
-            copy_audio=copy_audio, segment_seconds=self.segment_seconds,
-            encoder=self.encoder), startup
+            copy_audio=copy_audio, segment_seconds=self.segment_seconds, encoder=self.encoder,
+            frame_rate=commands.PHONE_FRAME_RATE if source.kind == "browser" else 0), startup
 
     async def _clock_font(self) -> tuple[bool, str | None]:
         """Whether this ffmpeg can draw the test clock (it needs drawtext, built with

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 PLAYLIST_NAME = "index.m3u8"
 BROWSER_SOURCE = "browser:"  # the source text of a session broadcast from a phone
+PHONE_FRAME_RATE = 25  # what a phone's variable-rate picture is recorded at
 SEGMENT_PATTERN = "seg_%06d.ts"
 
 
@@ -199,17 +200,19 @@ def test_source_args(*, size: str = "1280x720", rate: int = 25, clock: bool = Tr
 
 def record_args(ffmpeg: str, inputs: Sequence[str], out_dir: Path, *, copy_video: bool,
                 copy_audio: bool, two_inputs: bool = False, segment_seconds: int = 2,
-                encoder: Encoder = DEFAULT_ENCODER) -> list[str]:
+                encoder: Encoder = DEFAULT_ENCODER, frame_rate: int = 0) -> list[str]:
     """Ingest ``inputs`` (from ``source_input_args`` or ``test_source_args``) into HLS under
     ``out_dir``. H.264 video and AAC audio are copied as they come (``copy_*``); anything
     else is encoded, with a keyframe forced at every segment boundary. ``two_inputs``: the
-    video and audio come from separate inputs (the test picture)."""
+    video and audio come from separate inputs (the test picture). ``frame_rate``: encode at
+    this constant rate (a phone's WebM has a 1 kHz time base and a variable rate, which
+    ffmpeg would otherwise fill up to 1000 frames a second)."""
     audio_map = "1:a:0" if two_inputs else "0:a:0?"
     args = [*base(ffmpeg), *inputs, "-map", "0:v:0", "-map", audio_map]
     if copy_video:
         args += ["-c:v", "copy"]
     else:
-        args += [*video_encode_args(encoder),
+        args += [*video_encode_args(encoder), *(["-r", str(frame_rate)] if frame_rate else []),
                  "-force_key_frames", f"expr:gte(t,n_forced*{segment_seconds})",
                  "-sc_threshold", "0"]
     args += ["-c:a", "copy"] if copy_audio else audio_encode_args(encoder)
