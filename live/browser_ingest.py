@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 MAX_BUFFER_BYTES = 16 * 1024 * 1024  # ~50 s of a 2.5 Mbit/s phone while no ffmpeg reads
@@ -112,7 +112,7 @@ class PhoneFeed:
         self.detach(sender, reason)
         sender.kick(reason)
 
-    async def stream(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncGenerator[bytes, None]:
         """One ffmpeg run's input: the current (else the next) phone's chunks, from its first,
         until it leaves."""
         while self.current is None or self.current.ended is not None:

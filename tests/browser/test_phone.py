@@ -70,7 +70,11 @@ def streams(path: Path) -> dict[str, str]:
     out = subprocess.run([ffprobe, "-v", "error", "-show_entries",
                           "stream=codec_type,codec_name", "-of", "csv=p=0", str(path)],
                          check=True, capture_output=True, text=True).stdout
-    found = dict(reversed(line.strip().split(",")) for line in out.splitlines() if line)
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        if line.strip():
+            name, kind = line.strip().split(",")
+            found[kind] = name
     return found
 
 
