@@ -298,12 +298,12 @@ class Recorder:
 
     async def _supervise(self, source: Source, out: Path, copy: bool | None) -> None:
         backoff = self.backoff_initial
+        phone = self.phones.feed(out.parent.name) \
+            if source.kind == "browser" and self.phones is not None else None
         while True:
             try:
                 await self._restore(out)
                 args, startup = await self._command(source, out, copy)
-                phone = self.phones.feed(out.parent.name) \
-                    if source.kind == "browser" and self.phones is not None else None
                 await run_ffmpeg(args, stall_timeout=self.stall_seconds,
                                  startup_timeout=startup, on_progress=self._on_progress,
                                  graceful_stop=self.stop_grace, env=self.clock_env,
@@ -319,10 +319,14 @@ class Recorder:
                 backoff = self.backoff_initial  # it ran well for a while: start over
             self._went_down(error, now, backoff)
             await asyncio.sleep(backoff)
-            if source.kind != "browser":  # the next run waits for the phone, idle
+            if phone is None:  # (the next run waits for the phone, idle)
                 backoff = min(backoff * 2, self.backoff_max)
-            self._set(replace(self._health, status="starting", since=self.clock(),
-                              detail=self._waiting_detail(source), retry_in=None,
+            # A phone that dropped out is still down (no picture) until it is back.
+            dropped = phone is not None and any(g.end is None for g in self._health.gaps)
+            self._set(replace(self._health, status="down" if dropped else "starting",
+                              since=self.clock(), retry_in=None,
+                              detail="waiting for the phone to reconnect" if dropped
+                              else self._waiting_detail(source),
                               restarts=self._health.restarts + 1))
 
     async def _restore(self, out: Path) -> None:

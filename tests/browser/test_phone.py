@@ -91,7 +91,8 @@ async def open_camera(browser: Browser, live_server: LiveServer, session_id: str
     page = await context.new_page()
     await log_in(page, "officer", PASSWORD)
     await expect(page.get_by_role("heading", level=1)).to_have_text("工作台")
-    await page.goto(f"/staff/sessions/{session_id}/camera")
+    await page.get_by_role("link", name="手机直播").click()  # on the staff home page
+    await expect(page).to_have_url(f"{live_server.url}/staff/sessions/{session_id}/camera")
     return page
 
 

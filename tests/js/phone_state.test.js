@@ -65,5 +65,6 @@ describe("the phone source in the staff's words", () => {
   test("label and details", () => {
     assert.equal(ingestSource("phone browser"), "手机直播");
     assert.equal(ingestDetail("waiting for the phone to connect"), "等待手机连接");
+    assert.equal(ingestDetail("waiting for the phone to reconnect"), "等待手机重新连接");
   });
 });

@@ -232,6 +232,13 @@ async def test_a_phone_stream_is_recorded_and_resumes_after_a_drop(
         return h is not None and h.last_error == "the phone disconnected" and bool(h.gaps)
 
     await until(went_down, "the ingest down with a gap")
+
+    def waiting() -> bool:  # still down (no picture) while the next run waits for the phone
+        h = recordings.health(session.id)
+        return h is not None and (h.status, h.detail) == (
+            "down", "waiting for the phone to reconnect")
+
+    await until(waiting, "the ingest waiting for the phone")
     before = len(segments(playlist))
     again = await connect(officer, session.id)
     await ready(again)

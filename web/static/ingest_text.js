@@ -21,6 +21,7 @@ const DETAIL = [
   [/^waiting for the encoder to connect \((.*)\)$/, (m) => `等待编码器推流（${ingestSource(m[1])}）`],
   [/^starting \((.*)\)$/, (m) => `正在启动（${ingestSource(m[1])}）`],
   [/^waiting for the phone to connect$/, () => "等待手机连接"],
+  [/^waiting for the phone to reconnect$/, () => "等待手机重新连接"],
   [/^the phone disconnected$/, () => "手机连接中断"],
   [/^the recorder failed; stop and start again$/, () => "录制程序出错：请结束直播后重新开始"],
 ];
