@@ -168,6 +168,14 @@ async def test_one_phone_at_a_time_and_the_frame_limits(site: Site) -> None:
             await fast.send_bytes(b"\x1a\x45\xdf\xa3")
     assert await refusal(fast) == ("too_fast", 4429)
 
+    # A logout ends the stream at the next check (every 2 s).
+    logged = await connect(officer, session.id)
+    await ready(logged)
+    token = await staff_csrf(officer)
+    await officer.post("/logout", data={"_csrf": token}, allow_redirects=False)
+    assert await refusal(logged) == ("unauthorized", 4401)
+    officer = await site.login("officer")
+
     # The session ends: the phone is told and the socket closes normally.
     last = await connect(officer, session.id)
     await ready(last)
