@@ -82,7 +82,7 @@ class PhoneFeed:
         if current is not None and current.ended is None:
             if not take_over:
                 raise PhoneBusy(current.user_id)
-            self._end(current, "taken_over")
+            self.end(current, "taken_over")
         sender = PhoneSender(user_id, kick)
         self.current = sender
         self._attached.set()
@@ -94,7 +94,7 @@ class PhoneFeed:
         if sender.ended is not None or sender is not self.current:
             return False
         if sender.buffered + len(chunk) > self.max_buffer:
-            self._end(sender, "overloaded")
+            self.end(sender, "overloaded")
             return False
         sender.chunks.append(chunk)
         sender.buffered += len(chunk)
@@ -108,7 +108,8 @@ class PhoneFeed:
         if self.current is sender:
             self.current = None
 
-    def _end(self, sender: PhoneSender, reason: str) -> None:
+    def end(self, sender: PhoneSender, reason: str) -> None:
+        """End ``sender``'s stream and close its connection, telling it ``reason``."""
         self.detach(sender, reason)
         sender.kick(reason)
 
@@ -136,7 +137,7 @@ class PhoneFeed:
             if sender.ended is None:
                 # The run ended under a phone that is still sending: its stream cannot be
                 # resumed mid-way, so the phone starts a new one for the next run.
-                self._end(sender, "restart")
+                self.end(sender, "restart")
 
 
 class PhoneFeeds:
@@ -151,6 +152,13 @@ class PhoneFeeds:
         if found is None:
             found = self._feeds[session_id] = PhoneFeed(session_id, self.max_buffer)
         return found
+
+    def end(self, session_id: str, reason: str = "ended") -> None:
+        """End the phone's stream (the session ended): ffmpeg gets the end of its input and
+        finishes its last segment; the phone is told why."""
+        found = self._feeds.get(session_id)
+        if found is not None and found.current is not None:
+            found.end(found.current, reason)
 
     def sender(self, session_id: str) -> PhoneSender | None:
         """The phone sending this session's picture now, if any."""

@@ -258,6 +258,8 @@ class Recorder:
         task, session = self._task, self._session
         if task is None or session is None:
             return
+        if self.phones is not None:  # the phone's stream ends first: a clean last segment
+            self.phones.end(session)
         task.cancel()
         if self._rate_task is not None:
             self._rate_task.cancel()

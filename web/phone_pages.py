@@ -55,6 +55,7 @@ CLOSE_RESTART = 4000  # start a new MediaRecorder stream and connect again
 CLOSE_TOO_FAST = 4429
 KICKS = {  # why live.browser_ingest ended a phone's stream, as the phone is told
     "taken_over": (CLOSE_REFUSED, "taken_over", "另一台设备接管了本场直播的画面。"),
+    "ended": (WSCloseCode.OK, "not_live", "直播已结束。"),
     "restart": (CLOSE_RESTART, "restart", "录制重新开始，正在重新连接……"),
     "overloaded": (CLOSE_RESTART, "restart", "服务器来不及接收，正在重新连接……"),
 }

@@ -131,3 +131,15 @@ async def test_run_ffmpeg_writes_a_feed_into_stdin_and_closes_it(tmp_path: Path)
          "-i", "pipe:0", "-c", "copy", "-y", str(out)], timeout=30,
         feed=chunks())
     assert result.returncode == 0 and result.progress.frame >= 45
+
+
+async def test_the_end_of_the_session_ends_the_phone_stream_first() -> None:
+    feeds = PhoneFeeds()
+    kicked: list[str] = []
+    sender = feeds.feed("s1").attach("u1", kicked.append)
+    feeds.feed("s1").push(sender, b"header")
+    stream = feeds.feed("s1").stream()
+    feeds.end("s1")  # Recorder.stop: ffmpeg reads what was sent, then the end of input
+    assert [c async for c in stream] == [b"header"]
+    assert kicked == ["ended"] and feeds.sender("s1") is None
+    feeds.end("nosuchsession")  # harmless
