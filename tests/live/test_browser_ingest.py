@@ -139,7 +139,9 @@ async def test_the_end_of_the_session_ends_the_phone_stream_first() -> None:
     sender = feeds.feed("s1").attach("u1", kicked.append)
     feeds.feed("s1").push(sender, b"header")
     stream = feeds.feed("s1").stream()
+    assert await take(stream, 1) == [b"header"]
+    feeds.feed("s1").push(sender, b"c1")
     feeds.end("s1")  # Recorder.stop: ffmpeg reads what was sent, then the end of input
-    assert [c async for c in stream] == [b"header"]
+    assert [c async for c in stream] == [b"c1"]
     assert kicked == ["ended"] and feeds.sender("s1") is None
     feeds.end("nosuchsession")  # harmless
