@@ -45,6 +45,7 @@ INGEST = "ingest"
 CLIP = "clip"
 CLIP_REMOVED = "clip_removed"
 CAPTION = "caption"
+SIMULCAST = "simulcast"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind(CLIP_REMOVED, {STAFF: ("id",)}, "a clip was deleted"),
     Kind(CAPTION, {PUBLIC: ("caption",), STAFF: ("caption",)},
          "a line of live captions: its id, text (masked) and broadcast time"),
+    Kind(SIMULCAST, {STAFF: ("simulcast",)},
+         "the health of the session's simulcast destinations changed (no stream keys)"),
 )}
 
 

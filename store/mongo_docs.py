@@ -60,6 +60,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "jobs": [IndexModel([("state", ASCENDING), ("run_after", ASCENDING)])],
     "term_rules": [IndexModel([("term", ASCENDING)], unique=True)],
     "captions": [IndexModel([("session_id", ASCENDING), ("at", ASCENDING)])],
+    "simulcast_targets": [IndexModel([("session_id", ASCENDING)])],
 }
 
 # Indexes earlier versions created that must go: the retry key was (viewer, client id), which

@@ -401,6 +401,29 @@ class Caption:
     version: int = 1
 
 
+@dataclass(frozen=True)
+class SimulcastTarget:
+    """One RTMP destination a live session's programme is pushed to (``live.simulcast``).
+
+    ``stream_key`` is a secret: it is read only to build the push command, and shown
+    nowhere in full (pages show ``live.simulcast.mask_key``, the audit log a fingerprint)."""
+
+    collection: ClassVar[str] = "simulcast_targets"
+    json_fields: ClassVar[tuple[str, ...]] = ()
+    mutable: ClassVar[tuple[str, ...]] = ("name", "url", "stream_key", "enabled")
+
+    id: str
+    session_id: str
+    name: str
+    url: str  # rtmp:// or rtmps://, without the key
+    stream_key: str = ""
+    enabled: bool = True
+    created_by: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 1
+
+
 def field_names(cls: type[Any]) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from clips.replays import STATE_LABELS as REPLAY_LABELS
 from clips.replays import ReplayError
+from live import simulcast
 from live.recordings import INGEST_LABELS, rtmp_push_address
 from live.sessions import (
     MAX_SOURCE,
@@ -20,6 +21,7 @@ from live.sessions import (
     source_kind,
     stream_key,
 )
+from live.simulcast_push import SIMULCAST_LABELS, PushHealth
 from moderation import lists as moderator_lists
 from store.records import HOSTS, LiveSession, StaffUser
 from web import keys
@@ -110,7 +112,32 @@ async def session_detail(request: web.Request, *, error: str = "",
                   stream_key=stream_key(session.source),
                   replay_state=request.app[keys.REPLAYS].state(session),
                   replay_labels=REPLAY_LABELS,
-                  retention_days=request.app[keys.SETTINGS].replays.retention_days)
+                  retention_days=request.app[keys.SETTINGS].replays.retention_days,
+                  **await _simulcast_view(request, session.id))
+
+
+async def _simulcast_view(request: web.Request, session_id: str) -> dict[str, object]:
+    """The session's simulcast destinations (masked keys) and their health, if pushing."""
+    pushes = request.app[keys.SIMULCASTS]
+    targets = [{**simulcast.target_view(t),
+                **(pushes.health(session_id, t.id) or PushHealth()).as_dict()}
+               for t in await simulcast.targets(request.app[keys.STORE], session_id)]
+    return {"simulcast_targets": targets, "simulcast_labels": SIMULCAST_LABELS,
+            "simulcast_max": simulcast.MAX_TARGETS}
+
+
+async def _simulcast_update(request: web.Request, session_id: str, action: str) -> None:
+    data = await request.post()
+    store, audit = request.app[keys.STORE], request.app[keys.SESSIONS].audit
+    if action == "add_target":
+        form = simulcast.TargetForm(str(data.get("target_name", ""))[:200],
+                                    str(data.get("target_url", ""))[:simulcast.MAX_URL + 1],
+                                    str(data.get("target_key", ""))[:simulcast.MAX_KEY + 1])
+        await simulcast.add_target(store, audit, session_id, form, actor=actor(request))
+    else:
+        await simulcast.remove_target(store, audit, session_id,
+                                      str(data.get("target_id", ""))[:64], actor=actor(request))
+    request.app[keys.SIMULCASTS].targets_changed(session_id)
 
 
 async def session_update(request: web.Request) -> web.Response:
@@ -128,9 +155,11 @@ async def session_update(request: web.Request) -> web.Response:
                 session_id, action == "publish_replay", actor=actor(request))
         elif action == "edit":
             await sessions.edit(session_id, await _form(request), actor=actor(request))
+        elif action in ("add_target", "remove_target"):
+            await _simulcast_update(request, session_id, action)
         else:
             raise web.HTTPBadRequest(text="未知操作")
-    except (SessionError, ReplayError) as exc:
+    except (SessionError, ReplayError, simulcast.SimulcastError) as exc:
         return await session_detail(request, error=str(exc), status=400)
     notice = {"start": "started", "end": "ended", "publish_replay": "replay_published",
               "unpublish_replay": "replay_unpublished"}.get(action, "saved")

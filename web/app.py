@@ -31,6 +31,7 @@ from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.simulcast_push import make_simulcasts
 from live.viewer_counts import LocalViewerCounts, RedisViewerCounts
 from live.viewer_samples import ViewerSampler
 from moderation import data_files
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_shared_state)
     app.cleanup_ctx.append(_viewer_samples)
     app.cleanup_ctx.append(_recording)
+    app.cleanup_ctx.append(_simulcast)
     app.cleanup_ctx.append(_clips)
     app.cleanup_ctx.append(_replays)
     app.cleanup_ctx.append(understanding)
@@ -313,3 +315,17 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     finally:
         listeners.remove(recordings.session_changed)
         await recordings.close()
+
+
+async def _simulcast(app: web.Application) -> AsyncIterator[None]:
+    """The sessions this node records are pushed to their simulcast destinations; the
+    pushes stop before the recorders do."""
+    recordings = app[keys.RECORDINGS]
+    simulcasts = make_simulcasts(app[keys.SETTINGS], app[keys.STORE],
+                                 app[keys.EVENTLOG].emit_later, recordings.recording)
+    app[keys.SIMULCASTS] = simulcasts
+    simulcasts.watch()
+    try:
+        yield
+    finally:
+        await simulcasts.close()

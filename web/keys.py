@@ -19,6 +19,7 @@ from live.recordings import Recordings
 from live.redis_link import Redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.simulcast_push import Simulcasts
 from live.viewer_counts import ViewerCounts
 from live.viewer_samples import ViewerSampler
 from moderation.logins import ActiveLogin, Logins
@@ -68,6 +69,8 @@ VIEWER_SAMPLER = web.AppKey("viewer_sampler", ViewerSampler)
 # Replays of ended sessions and the retention of their recordings ([replays]).
 REPLAYS = web.AppKey("replays", Replays)
 RETENTION = web.AppKey("retention", RecordingRetention)
+# The simulcast pushes of the sessions this node records (live.simulcast_push).
+SIMULCASTS = web.AppKey("simulcasts", Simulcasts)
 
 # Per-request storage.
 LOGIN = web.RequestKey("login", ActiveLogin)  # absent for anonymous requests

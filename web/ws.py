@@ -306,7 +306,8 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
         except Refused as exc:
             raise _refusal(message, exc, moderation.item_names) from None
 
-    recordings = request.app[keys.RECORDINGS]
+    recordings, simulcasts = request.app[keys.RECORDINGS], request.app[keys.SIMULCASTS]
     return await _run(request, ws, conn, sender, lambda: {**moderation.staff_snapshot(board),
-                                                  "ingest": recordings.view(session_id)},
+                                                  "ingest": recordings.view(session_id),
+                                                  "simulcast": simulcasts.view(session_id)},
                       handle, STAFF_MESSAGES, VIEWER_MESSAGES)

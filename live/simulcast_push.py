@@ -1,0 +1,281 @@
+"""Pushing a live session's programme to its simulcast destinations, each with its health.
+
+The source is the recorder's own output: each destination is one ffmpeg that reads the
+session's live HLS playlist from its newest segment on, paced at its own rate (``-re``), and
+copies the streams into FLV over RTMP (``live.simulcast.push_args``). No decode, no encode:
+the recorder has already made H.264/AAC with a keyframe every segment. A destination that
+refuses, drops or stalls is restarted alone after a back-off (1 s doubling to 30 s, reset
+once a run has stayed up that long); the recording and the other destinations never notice.
+The price is the segment length plus ffmpeg's read-ahead (a few seconds) of extra delay on
+the destination, and measured CPU of a copy (see docs/video.md).
+
+Lifecycle: the pushes follow this node's recorders. ``watch`` looks every ``FOLLOW_SECONDS``
+at the sessions ``Recordings.recording()`` says this node records (it holds their recorder
+lease): a session that starts recording here starts its pushes, one that stops (the session
+ended, the lease went elsewhere, the node shuts down) stops them. So exactly one node pushes
+each session, and a takeover moves the pushes with the recording. Destinations added or
+removed while live take effect at once on the node that handled the request
+(``targets_changed``) and within ``REFRESH_SECONDS`` on the node that pushes.
+
+Health (``PushHealth``: connecting, up, down, stopped; last error, retries, next retry) goes
+to the session's staff as a ``simulcast`` event on every change, scrubbed of the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from live.events import SIMULCAST, STAFF, Event, Publish
+from live.ffmpeg import FFmpegNotFound, MediaError, Progress, find_ffmpeg, run_ffmpeg
+from live.hls_recorder import session_playlist
+from live.recordings import scrub
+from live.simulcast import destination_label, push_args, push_url, target_secrets, targets
+from settings import Settings
+from store.base import Store, StoreError
+from store.records import SimulcastTarget
+
+log = logging.getLogger(__name__)
+
+FOLLOW_SECONDS = 1.0
+REFRESH_SECONDS = 5.0
+SIMULCAST_LABELS = {"idle": "未开始", "connecting": "正在连接", "up": "推流正常",
+                    "down": "推流中断", "stopped": "已停止"}  # as web/static/simulcast.js
+
+
+@dataclass(frozen=True)
+class PushHealth:
+    status: str = "idle"  # idle | connecting | up | down | stopped
+    detail: str = ""
+    last_error: str = ""
+    last_error_at: float | None = None
+    retries: int = 0
+    retry_in: float | None = None  # seconds until the next attempt, while down
+    since: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Pusher:
+    """One destination of one session: a supervised ffmpeg and its health."""
+
+    def __init__(self, target: SimulcastTarget, playlist: Path, *, ffmpeg: str,
+                 on_health: Callable[[PushHealth], None], backoff_initial: float = 1.0,
+                 backoff_max: float = 30.0, stall_seconds: float = 20.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.target = target
+        self.playlist = playlist
+        self.ffmpeg = ffmpeg
+        self.on_health = on_health
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stall_seconds = stall_seconds
+        self.clock = clock
+        self.secrets = target_secrets(target)
+        self._health = PushHealth()
+        self._task: asyncio.Task[None] | None = None
+
+    def health(self) -> PushHealth:
+        return self._health
+
+    def start(self) -> None:
+        if self._task is None:
+            self._set(PushHealth(status="connecting", detail="waiting for the recording",
+                                 since=self.clock()))
+            self._task = asyncio.create_task(self._supervise(),
+                                             name=f"simulcast:{self.target.id}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._set(replace(self._health, status="stopped", detail="session ended",
+                          retry_in=None, since=self.clock()))
+
+    def scrub(self, text: str) -> str:
+        return scrub(text.replace(push_url(self.target), destination_label(self.target.url)),
+                     self.secrets)
+
+    async def _supervise(self) -> None:
+        backoff = self.backoff_initial
+        while True:
+            await self._recorded()
+            self._set(replace(self._health, status="connecting", retry_in=None,
+                              detail=f"pushing to {destination_label(self.target.url)}",
+                              since=self.clock()))
+            try:
+                await run_ffmpeg(push_args(self.ffmpeg, self.playlist, push_url(self.target)),
+                                 stall_timeout=self.stall_seconds, on_progress=self._progress,
+                                 graceful_stop=1.0)
+                error = "the push ended"
+            except (MediaError, OSError, ValueError) as exc:
+                error = str(exc)
+            now = self.clock()
+            health = self._health
+            if health.status == "up" and now - (health.since or now) >= self.backoff_max:
+                backoff = self.backoff_initial
+            self._set(replace(health, status="down", detail=f"retrying in {backoff:g} s",
+                              last_error=self.scrub(error), last_error_at=now,
+                              retry_in=backoff, since=now))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.backoff_max)
+            self._set(replace(self._health, retries=self._health.retries + 1))
+
+    async def _recorded(self) -> None:
+        """Wait until the recorder has written its playlist (its first segment)."""
+        while True:  # the task is cancelled with the session
+            if await asyncio.to_thread(self.playlist.exists):
+                return
+            await asyncio.sleep(0.5)
+
+    def _progress(self, progress: Progress) -> None:
+        if progress.out_time > 0 and self._health.status != "up":
+            self._set(replace(self._health, status="up", detail="pushing", retry_in=None,
+                              since=self.clock()))
+
+    def _set(self, health: PushHealth) -> None:
+        self._health = health
+        self.on_health(health)
+
+
+class Simulcasts:
+    """The pushes of the sessions this node records; their health to staff."""
+
+    def __init__(self, store: Store, publish: Publish, *, ffmpeg: str | None,
+                 media_dir: Path, recording: Callable[[], list[str]] = list,
+                 backoff_initial: float = 1.0, backoff_max: float = 30.0) -> None:
+        self.store = store
+        self.recording = recording  # the sessions this node records (Recordings.recording)
+        self.publish = publish
+        self.ffmpeg = ffmpeg
+        self.media_dir = media_dir
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._active: set[str] = set()  # sessions recorded here
+        self._pushers: dict[str, dict[str, Pusher]] = {}  # session -> target id -> pusher
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+
+    def pushing(self, session_id: str) -> list[str]:
+        return list(self._pushers.get(session_id, {}))
+
+    def view(self, session_id: str) -> list[dict[str, Any]]:
+        """The health of each destination being pushed (``simulcast`` event, snapshot)."""
+        return [{"id": tid, "name": p.target.name,
+                 "destination": destination_label(p.target.url), **p.health().as_dict()}
+                for tid, p in self._pushers.get(session_id, {}).items()]
+
+    def health(self, session_id: str, target_id: str) -> PushHealth | None:
+        pusher = self._pushers.get(session_id, {}).get(target_id)
+        return pusher.health() if pusher is not None else None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def recording_changed(self, session_id: str, recording: bool) -> None:
+        """This node started (True) or stopped (False) recording ``session_id``."""
+        if recording:
+            self._active.add(session_id)
+        else:
+            self._active.discard(session_id)
+        self._spawn(session_id)
+
+    def targets_changed(self, session_id: str) -> None:
+        """A destination was added or removed: follow it here if this node pushes."""
+        if session_id in self._active or session_id in self._pushers:
+            self._spawn(session_id)
+
+    def watch(self) -> None:
+        if self._watch is None and self.ffmpeg is not None:
+            self._watch = asyncio.create_task(self._watching(), name="simulcast:watch")
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        self._active.clear()
+        await self.settle()
+        for sid in list(self._pushers):
+            await self._sync(sid)
+
+    def _spawn(self, session_id: str) -> None:
+        task = asyncio.create_task(self._sync(session_id), name=f"simulcast:{session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watching(self) -> None:
+        refreshed = time.monotonic()
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            now = set(self.recording())
+            for sid in now ^ self._active:
+                self.recording_changed(sid, sid in now)
+            if time.monotonic() - refreshed >= REFRESH_SECONDS:
+                refreshed = time.monotonic()
+                for sid in list(self._active):
+                    self._spawn(sid)
+
+    async def _sync(self, session_id: str) -> None:
+        """Bring the session's pushers in line with its destinations (none unless active)."""
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            wanted: dict[str, SimulcastTarget] = {}
+            if session_id in self._active and self.ffmpeg is not None:
+                try:
+                    wanted = {t.id: t for t in await targets(self.store, session_id)
+                              if t.enabled}
+                except StoreError as exc:
+                    log.warning("simulcast: cannot read the destinations of %s: %s",
+                                session_id, exc)
+                    return
+            running = self._pushers.setdefault(session_id, {})
+            changed = False
+            for tid in [t for t in running if t not in wanted
+                        or running[t].target != wanted[t]]:
+                await running.pop(tid).stop()
+                changed = True
+            for tid, target in wanted.items():
+                if tid not in running and session_id in self._active:
+                    running[tid] = self._pusher(session_id, target)
+                    running[tid].start()
+                    changed = True
+            if not running:
+                del self._pushers[session_id]
+            if changed:
+                self._announce(session_id)
+
+    def _pusher(self, session_id: str, target: SimulcastTarget) -> Pusher:
+        assert self.ffmpeg is not None
+        return Pusher(target, session_playlist(self.media_dir, session_id), ffmpeg=self.ffmpeg,
+                      on_health=lambda _h: self._announce(session_id),
+                      backoff_initial=self.backoff_initial, backoff_max=self.backoff_max)
+
+    def _announce(self, session_id: str) -> None:
+        self.publish(session_id, [Event(STAFF, SIMULCAST,
+                                        {"simulcast": self.view(session_id)})])
+
+
+def make_simulcasts(settings: Settings, store: Store, publish: Publish,
+                    recording: Callable[[], list[str]]) -> Simulcasts:
+    """Pushes run where recordings do: without ffmpeg (or recording off) there are none."""
+    ffmpeg: str | None = None
+    if settings.media.record:
+        with contextlib.suppress(FFmpegNotFound):
+            ffmpeg = find_ffmpeg(settings.media.ffmpeg)
+    return Simulcasts(store, publish, ffmpeg=ffmpeg, media_dir=settings.media_dir,
+                      recording=recording)
