@@ -192,6 +192,18 @@ class OverlaySettings:
 
 
 @dataclass(frozen=True)
+class EmbedSettings:
+    """The embeddable player (``/embed/<session>``, ``web.embed``): the origins whose pages
+    may frame it (CSP ``frame-ancestors``), separated by spaces; empty: none may."""
+
+    frame_ancestors: str = ""
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(self.frame_ancestors.split())
+
+
+@dataclass(frozen=True)
 class UnderstandingSettings:
     enabled: bool = True
 
@@ -220,6 +232,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     replays: ReplaySettings = field(default_factory=ReplaySettings)
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
     source: str = "<defaults>"
 
     @property
@@ -264,6 +277,7 @@ SECTIONS: dict[str, type[Any]] = {
     "cluster": ClusterSettings,
     "overlay": OverlaySettings,
     "replays": ReplaySettings,
+    "embed": EmbedSettings,
 }
 
 # Values each choice-valued key accepts.
@@ -282,6 +296,11 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 COLOR_RE = re.compile(
     r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})"
     r"|rgba?\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*(?:,\s*(?:0|1|0?\.\d+)\s*)?\)")
+
+
+# An origin allowed to frame the embeddable player: scheme, host (optionally "*." first) and
+# port, nothing else, so a settings value can never carry more than a CSP source expression.
+ORIGIN_RE = re.compile(r"https?://(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?")
 
 
 def _check_value(path: str, section: str, key: str, expected: Any, value: Any) -> Any:
@@ -369,6 +388,10 @@ def load_settings(
         raise SettingsError(f"{file}: [overlay] font_px must be between 12 and 200")
     if settings.replays.retention_days < 0:
         raise SettingsError(f"{file}: [replays] retention_days must be 0 (keep) or more")
+    for origin in settings.embed.origins:
+        if not ORIGIN_RE.fullmatch(origin):
+            raise SettingsError(f"{file}: [embed] frame_ancestors: {origin!r} is not an origin "
+                                f"such as https://www.example.gov.cn or https://*.example.cn")
     try:
         load_zone(settings.server.time_zone)
     except ValueError as exc:

@@ -61,13 +61,15 @@ async def moderate_page(request: web.Request) -> web.Response:
     return render(request, "moderate.html", session=session, status_labels=STATUS_LABELS,
                   hosts=await _hosts(request, session), catalog=catalog_json(request),
                   reasons=[t.text for t in templates if t.kind != "reply"],
-                  replies=[t.text for t in templates if t.kind == "reply"])
+                  replies=[t.text for t in templates if t.kind == "reply"],
+                  video=request.app[keys.RECORDINGS].enabled)
 
 
 async def host_page(request: web.Request) -> web.Response:
     session = await session_or_404(request)
     return render(request, "host.html", session=session, status_labels=STATUS_LABELS,
-                  catalog=catalog_json(request), hosts=await _hosts(request, session))
+                  catalog=catalog_json(request), hosts=await _hosts(request, session),
+                  video=request.app[keys.RECORDINGS].enabled)
 
 
 async def captions_page(request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ from web import (
     desk_export,
     desk_pages,
     desk_schedule,
+    embed,
     keys,
     library_pages,
     live_pages,
@@ -73,7 +74,7 @@ ROUTES: tuple[Route, ...] = (CORE_ROUTES + media.ROUTES + admin_catalog.ROUTES
                               + clip_review.ROUTES + library_pages.ROUTES + api.ROUTES
                               + api_actions.ROUTES + desk_api.ROUTES + desk_export.ROUTES
                               + desk_pages.ROUTES + answers.ROUTES + ask_pages.ROUTES
-                              + overlay.ROUTES + phone_pages.ROUTES
+                              + overlay.ROUTES + phone_pages.ROUTES + embed.ROUTES
                               + admin_knowledge.ROUTES + desk_schedule.ROUTES
                               + replay_pages.ROUTES)
 

@@ -74,8 +74,10 @@ def security_headers(settings: Settings) -> dict[str, str]:
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     if response.status == 101:
         return  # a websocket upgrade renders nothing; 1 KiB per idle socket is better saved
+    own_policy = "Content-Security-Policy" in response.headers  # the embed page's (web.embed)
     for name, value in security_headers(request.app[keys.SETTINGS]).items():
-        response.headers.setdefault(name, value)
+        if not (own_policy and name == "X-Frame-Options"):  # it would forbid every frame
+            response.headers.setdefault(name, value)
     if request.path.startswith(("/login", "/staff", "/admin", "/account", "/moderate", "/host")):
         response.headers["Cache-Control"] = "no-store"
 

@@ -12,6 +12,10 @@
 // down and starts it again after a back-off (1 s doubling to 15 s), saying 信号中断，正在重连….
 // The page tells the player the session's status (setStatus) whenever the websocket does,
 // so the video starts when the broadcast does, without a reload.
+//
+// The consoles and the embed page start it muted (data-muted="on", with the unmute button
+// shown) and read the broadcast delay (delaySeconds): how far the picture being shown lags
+// behind wall clock, from the segments' EXT-X-PROGRAM-DATE-TIME.
 
 import { backoffDelay } from "./stream.js";
 
@@ -31,6 +35,19 @@ export const PLAYER_TEXT = {
   unsupported: "当前浏览器无法播放直播画面，请使用最新版的 Chrome、Edge、Firefox 或 Safari。",
   paused: "点击播放按钮观看直播",
 };
+
+/** The delay of a picture stamped `dateMs` (its program date time) at wall clock `nowMs`, in
+ * seconds; null when the date is unknown. Never negative (clocks a little apart). */
+export function playbackDelay(dateMs, nowMs) {
+  if (typeof dateMs !== "number" || !Number.isFinite(dateMs) || dateMs <= 0) return null;
+  return Math.max(0, (nowMs - dateMs) / 1000);
+}
+
+/** The delay as the consoles show it: "8.2 秒", or "—" when unknown. */
+export function delayText(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} 秒`;
+}
 
 let hlsScript = null; // the one load of hls.js, shared by every player on the page
 
@@ -68,6 +85,7 @@ export class LivePlayer {
     this.src = root.dataset.src;
     this.hlsSrc = root.dataset.hls;
     this.enabled = root.dataset.video === "on";
+    this.startMuted = root.dataset.muted === "on"; // consoles, embeds: sound only on request
     this.status = "";
     this.hls = null;
     this.run = 0; // bumped by every start and stop: callbacks of an older run do nothing
@@ -76,6 +94,7 @@ export class LivePlayer {
     this.retryTimer = null;
     this.stallTimers = [];
     const video = this.video;
+    if (this.startMuted) video.muted = true;
     video.addEventListener("playing", () => this.onPlaying());
     video.addEventListener("timeupdate", () => {
       if (!video.paused && video.readyState >= 3) this.clearStall();
@@ -180,6 +199,21 @@ export class LivePlayer {
     this.attempt = 0;
     this.clearStall();
     this.show("");
+    if (this.startMuted && this.video.muted) this.unmute.hidden = false;
+  }
+
+  /** How far the picture shown lags behind wall clock, in seconds, from the playlist's
+   * EXT-X-PROGRAM-DATE-TIME (hls.js: playingDate; native HLS: getStartDate() plus the
+   * position); null before a dated frame plays. */
+  delaySeconds(now = Date.now()) {
+    let date = null;
+    if (this.hls) {
+      date = this.hls.playingDate ? this.hls.playingDate.getTime() : null;
+    } else if (this.video.getAttribute("src") && typeof this.video.getStartDate === "function") {
+      const start = this.video.getStartDate().getTime();
+      date = Number.isFinite(start) ? start + this.video.currentTime * 1000 : null;
+    }
+    return playbackDelay(date, now);
   }
 
   onStall() {
