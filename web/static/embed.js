@@ -2,7 +2,7 @@
 // frame on another site. No websocket (a third-party frame has no cookies): the session's
 // status comes from /embed/<id>/status, asked again every STATUS_POLL_MS until it has ended.
 
-import { LivePlayer } from "./player.js";
+import { LivePlayer, PLAYER_TEXT } from "./player.js";
 
 const STATUS_POLL_MS = 15_000;
 const root = document.getElementById("embed");
@@ -11,6 +11,7 @@ const replay = document.getElementById("embed-replay");
 
 function apply(status) {
   player.setStatus(status);
+  if (status === "ended" && !player.enabled) player.show(PLAYER_TEXT.ended);
   root.dataset.status = status;
   if (replay && replay.getAttribute("href")) replay.hidden = status !== "ended";
 }
