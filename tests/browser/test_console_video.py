@@ -148,3 +148,42 @@ async def test_only_an_allowed_origin_can_frame_the_embedded_player(
     await live_page.goto(f"{framing_sites['allowed']}/live")
     await live_page.wait_for_timeout(1500)
     assert await embedded(live_page).locator("#player").count() == 0
+
+
+# --- simulcast on the admin session page -----------------------------------------------------
+
+
+async def test_an_admin_adds_a_destination_and_sees_its_health_live(
+        live_server: LiveServer, open_page: PageFactory, admin: Credentials,
+        audit: Audit) -> None:
+    sessions = live_server.app[keys.SESSIONS]
+    session = await sessions.create(SessionForm("转推场", scheduled_start=time.time()),
+                                    actor="test")
+    key = "Br0wserS3cretStreamKey77"
+    page = await open_page(**DESKTOP)
+    await log_in(page, admin.name, admin.password)
+    await expect(page).to_have_url(f"{live_server.url}/staff")
+    await page.goto(f"/admin/sessions/{session.id}")
+    form = page.locator("form.simulcast-add")
+    await form.get_by_label("名称").fill("抖音")
+    await form.get_by_label("推流地址").fill(f"rtmp://127.0.0.1:{OTHER_PORT}/third")
+    await form.get_by_label("推流密钥").fill(key)
+    await form.get_by_role("button", name="添加转推目标").click()
+    row = page.locator("#simulcast-targets tbody tr[data-target-id]")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("••••ey77")
+    await expect(row.locator('[data-field="status"]')).to_have_text("未开始")
+    assert key not in await page.content()
+
+    await sessions.start(session.id, actor="test")  # nothing listens on that port
+    await expect(row.locator('[data-field="status"]')).to_have_text("推流中断",
+                                                                     timeout=30_000)
+    await expect(row.locator('[data-field="error"]')).to_contain_text("Connection refused")
+    assert key not in await page.content()
+    await audit.check(page, "admin session page with a simulcast destination down")
+    page.once("dialog", lambda dialog: dialog.accept())  # 删除转推目标“抖音”吗？
+    await row.get_by_role("button", name="删除转推目标 抖音").click()
+    await expect(page.locator("#simulcast-targets tbody tr[data-target-id]")).to_have_count(0)
+    await live_server.app[keys.SIMULCASTS].settle()
+    assert live_server.app[keys.SIMULCASTS].pushing(session.id) == []
+    audit.assert_clean()
