@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from live.ffmpeg import find_ffmpeg, find_ffprobe, probe
 from live.sessions import SessionForm
 from live.simulcast import (
     SimulcastError,
+    TargetForm,
+    add_target,
     check_key,
     check_url,
     destination_label,
@@ -31,8 +34,11 @@ from live.simulcast_push import Simulcasts
 from settings import Settings
 from store.records import AuditEntry, LiveSession, SimulcastTarget
 from tests.live.conftest import Live
+from tests.live.test_recorder_takeover import LEASE, nodes, wait
 from tests.support import Site, csrf_of
 from web import keys
+
+__all__ = ["nodes"]  # the two-node fixture
 
 KEY = "dyS3cr3tPushK3y-9f8e7d?sign=abcdef123456"
 
@@ -207,3 +213,38 @@ async def test_destinations_follow_this_nodes_recordings(site: Site, tmp_path: P
     finally:
         await pushes.close()
     assert events and all(sid == "s1" for sid, _ in events)
+
+
+# --- several nodes: the pushes follow the recorder lease --------------------------------------
+
+
+async def test_only_the_recording_node_pushes_and_a_takeover_moves_the_pushes(
+        nodes: tuple[web.Application, web.Application]) -> None:
+    a, b = nodes
+    sessions = a[keys.SESSIONS]
+    session = await sessions.create(SessionForm("两节点转推", scheduled_start=1.8e9), actor="t")
+    target = await add_target(a[keys.STORE], a[keys.SESSIONS].audit, session.id,
+                              TargetForm("甲", f"rtmp://127.0.0.1:{free_port()}/live",
+                                         "TwoN0desSecretKey"), actor="t")
+    await sessions.start(session.id, actor="t")
+
+    async def pushing(app: web.Application) -> bool:
+        return app[keys.SIMULCASTS].pushing(session.id) == [target.id]
+
+    await wait(lambda: pushing(a), "node A to push", 30)
+    await asyncio.sleep(2)  # B looks at the store and the recordings too: it must not push
+    assert b[keys.SIMULCASTS].pushing(session.id) == []
+
+    await a[keys.RECORDINGS].halt()  # node A dies; its pushes stop with its recorder
+
+    async def a_stopped() -> bool:
+        return a[keys.SIMULCASTS].pushing(session.id) == []
+
+    await wait(a_stopped, "node A's pushes to stop", 10)
+    await wait(lambda: pushing(b), "node B to take the pushes over", LEASE * 2 + 15)
+    await sessions.end(session.id, actor="t")
+
+    async def b_stopped() -> bool:
+        return b[keys.SIMULCASTS].pushing(session.id) == []
+
+    await wait(b_stopped, "node B's pushes to stop at the end", 20)
