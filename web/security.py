@@ -1,7 +1,9 @@
 """Security by default: response headers, Host and Origin checks and CSRF tokens.
 
 Every response carries a Content-Security-Policy without inline scripts, frame-ancestors
-'none', a strict Referrer-Policy and nosniff, and HSTS when the public address is https
+'none' (the embeddable player alone sends its own, naming ``[embed] frame_ancestors``, and
+then no X-Frame-Options: ``web.embed``), a strict Referrer-Policy and nosniff, and HSTS when
+the public address is https
 (``web.server`` puts the same headers on aiohttp's own low-level errors). Every
 state-changing request and every websocket handshake must be addressed to a host we serve
 and come from our own origin (when the browser says where it comes from); state-changing
