@@ -2,7 +2,7 @@
 
 A bare page with the session's live picture (``web/static/player.js``, the live page's
 player, muted until the viewer turns the sound on, as browsers require in a frame); once
-the session has ended, a link to its replay when the replay pages exist, else a notice. No
+the session has ended, a link to its replay once it is public, else a notice. No
 websocket: a frame on another site gets no first-party cookies, so the page learns the
 session's status from ``/embed/<session>/status`` (public JSON, polled while it waits).
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from settings import Settings
+from store.records import LiveSession
 from web import keys
 from web.live_pages import session_or_404
 from web.render import render
@@ -32,22 +33,27 @@ def embed_csp(settings: Settings) -> str:
     return CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
 
 
-def _has_replays(app: web.Application) -> bool:
-    return any(r.canonical == REPLAY_ROUTE for r in app.router.resources())
+def _replay(request: web.Request, session: LiveSession) -> str:
+    """The session's public replay page, or "" (not ended, not published, or no replays)."""
+    if not any(r.canonical == REPLAY_ROUTE for r in request.app.router.resources()):
+        return ""
+    public = request.app[keys.REPLAYS].may_watch(session, staff=False)
+    return f"/replay/{session.id}" if session.status == "ended" and public else ""
 
 
 async def embed_page(request: web.Request) -> web.StreamResponse:
     session = await session_or_404(request)
     recordings = request.app[keys.RECORDINGS]
     response = render(request, "embed.html", session=session, video=recordings.enabled,
-                      replay=f"/replay/{session.id}" if _has_replays(request.app) else "")
+                      replay=_replay(request, session))
     response.headers["Content-Security-Policy"] = embed_csp(request.app[keys.SETTINGS])
     return response
 
 
 async def embed_status(request: web.Request) -> web.StreamResponse:
     session = await session_or_404(request)
-    return web.json_response({"status": session.status},
+    return web.json_response({"status": session.status,
+                              "replay": _replay(request, session)},
                              headers={"Cache-Control": "no-cache"})
 
 

@@ -44,9 +44,9 @@ async def test_only_the_embed_page_may_be_framed_by_the_listed_origins(
             "frame-ancestors 'none'", path
         assert response.headers["X-Frame-Options"] == "DENY", path
     status = await client.get(f"/embed/{b.id}/status")
-    assert await status.json() == {"status": "scheduled"}
+    assert await status.json() == {"status": "scheduled", "replay": ""}
     await client.app[keys.SESSIONS].start(b.id, actor="t")
-    assert await (await client.get(f"/embed/{b.id}/status")).json() == {"status": "live"}
+    assert (await (await client.get(f"/embed/{b.id}/status")).json())["status"] == "live"
     assert (await client.get("/embed/nosuchsession")).status == 404
 
 
@@ -57,16 +57,21 @@ async def test_without_origins_nobody_may_frame_it(site: Site) -> None:
     assert ancestors(page.headers["Content-Security-Policy"]) == "frame-ancestors 'none'"
 
 
-async def test_an_ended_session_links_to_its_replay_when_replays_exist(site: Site) -> None:
+async def test_an_ended_session_links_to_its_replay_once_it_is_public(site: Site) -> None:
     sessions = site.app[keys.SESSIONS]
     b = await sessions.create(SessionForm("场", scheduled_start=1.8e9), actor="t")
     await sessions.start(b.id, actor="t")
     await sessions.end(b.id, actor="t")
     html = await (await site.first.get(f"/embed/{b.id}")).text()
     assert "直播已结束" in html
-    has_replays = any(r.canonical == "/replay/{session_id}"
-                      for r in site.app.router.resources())
-    assert (f'href="/replay/{b.id}"' in html) == has_replays
+    assert f'href="/replay/{b.id}"' not in html  # not published yet ([replays] publish)
+    status = await (await site.first.get(f"/embed/{b.id}/status")).json()
+    assert status == {"status": "ended", "replay": ""}
+    await site.app[keys.REPLAYS].set_published(b.id, True, actor="t")
+    html = await (await site.first.get(f"/embed/{b.id}")).text()
+    assert f'href="/replay/{b.id}"' in html and "观看回放" in html
+    status = await (await site.first.get(f"/embed/{b.id}/status")).json()
+    assert status == {"status": "ended", "replay": f"/replay/{b.id}"}
 
 
 @pytest.mark.parametrize("value", ["*", "'self' https://a.cn", "https://a.cn/path",

@@ -9,18 +9,22 @@ const root = document.getElementById("embed");
 const player = new LivePlayer(document.getElementById("player"));
 const replay = document.getElementById("embed-replay");
 
-function apply(status) {
+function apply(status, replayUrl) {
   player.setStatus(status);
   if (status === "ended" && !player.enabled) player.show(PLAYER_TEXT.ended);
   root.dataset.status = status;
-  if (replay && replay.getAttribute("href")) replay.hidden = status !== "ended";
+  if (replay && replayUrl !== undefined) replay.setAttribute("href", replayUrl);
+  if (replay) replay.hidden = !(status === "ended" && replay.getAttribute("href"));
 }
 
 async function poll() {
   try {
     const response = await fetch(`/embed/${encodeURIComponent(root.dataset.sessionId)}/status`,
       { cache: "no-store" });
-    if (response.ok) apply((await response.json()).status);
+    if (response.ok) {
+      const frame = await response.json();
+      apply(frame.status, frame.replay || "");
+    }
   } catch {
     // offline for a moment: ask again at the next poll
   }
