@@ -274,7 +274,7 @@ async def measure(app: web.Application, url: str, args: argparse.Namespace) -> d
                     await ask(app, session.id, n)
                     n += 1
                     await asyncio.sleep(1 / args.arrival_rate)
-                return n - args.pending
+                return n - int(args.pending)
 
             before = await browser_metrics(cdp)
             profiler = cProfile.Profile() if args.py_profile else None
