@@ -222,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 async def measure(app: web.Application, url: str, args: argparse.Namespace) -> dict[str, Any]:
     await app[keys.ACCOUNTS].create("mod", "moderator", PASSWORD, actor="bench")
+    time_login_lookups(app)
     sessions = app[keys.SESSIONS]
     created = await sessions.create(SessionForm("控制台基准", scheduled_start=time.time()),
                                     actor="bench")
@@ -277,9 +278,21 @@ async def measure(app: web.Application, url: str, args: argparse.Namespace) -> d
                 return n - int(args.pending)
 
             before = await browser_metrics(cdp)
+            LOOKUP_MS.clear()
             profiler = cProfile.Profile() if args.py_profile else None
             if profiler:
                 profiler.enable()
+            lags: list[float] = []
+
+            async def lag_monitor() -> None:
+                # How late the server's event loop wakes a 5 ms sleep: a loop busy with
+                # something else (the engine's hints, a long callback) delays every frame.
+                while not stop.is_set():
+                    t = time.perf_counter()
+                    await asyncio.sleep(0.005)
+                    lags.append((time.perf_counter() - t) * 1000 - 5)
+
+            monitor = asyncio.create_task(lag_monitor())
             feeder = asyncio.create_task(arrivals())
             await asyncio.sleep(1.0)  # questions are arriving before the first action
             actions: list[dict[str, Any]] = []
@@ -297,6 +310,7 @@ async def measure(app: web.Application, url: str, args: argparse.Namespace) -> d
             elapsed = time.perf_counter() - started
             stop.set()
             arrived = await feeder
+            await monitor
             if profiler:
                 profiler.disable()
             after = await browser_metrics(cdp)
@@ -330,6 +344,9 @@ async def measure(app: web.Application, url: str, args: argparse.Namespace) -> d
                          for name in ("handled", "sent", "ack", "event", "removed", "rtt")},
         "server_action_p50_ms": round(statistics.median(served), 1) if served else None,
         "server_action_p95_ms": round(p95(served), 1) if served else None,
+        "server_loop_lag_p95_ms": round(p95(lags), 1) if lags else None,
+        "server_loop_lag_max_ms": round(max(lags), 1) if lags else None,
+        "server_login_lookup_p95_ms": round(p95(LOOKUP_MS), 1) if LOOKUP_MS else None,
         # The page's main thread during the actions, per action (CDP Performance metrics).
         "browser_per_action_ms": {
             name: round((after[name] - before[name]) * 1000 / max(1, len(actions)), 1)
@@ -387,6 +404,24 @@ def print_js_profile(profile: dict[str, Any], top: int = 25) -> None:
 
 # Server time of each staff action (web.ws calls moderation.actions.perform): wrapped here.
 SERVER_MS: list[float] = []
+
+
+LOOKUP_MS: list[float] = []
+
+
+def time_login_lookups(app: web.Application) -> None:
+    """Every staff frame looks its login up again (web.ws): time those lookups."""
+    logins = app[keys.LOGINS]
+    original = logins.resolve
+
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            LOOKUP_MS.append((time.perf_counter() - t0) * 1000)
+
+    vars(logins)["resolve"] = timed
 
 
 def time_server_actions() -> None:
