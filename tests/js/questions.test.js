@@ -7,7 +7,7 @@ import {
   FINAL, OPEN, STATE_LABELS, activeRestriction, answeredOrder, approveFields, askClosedReason,
   cardStateLabel, mergeTargets, moderationGroups, moveDownFields, moveUpFields, myStateText,
   onAirQuestion, onlyCountsChanged, piiLabel, questionAction, queueOrder, restrictConfirmText,
-  restrictFields, restrictionText, sessionNote, unsentAsks, viewerQueue,
+  restrictFields, restrictionText, sessionNote, successor, unsentAsks, viewerQueue,
 } from "../../web/static/questions.js";
 import { RequestError } from "../../web/static/stream.js";
 
@@ -255,4 +255,22 @@ test("the host sees the question on air, even before the session event arrives",
   assert.equal(onAirQuestion({ on_air_id: "old" }, questions), air, "on_air_id lags behind");
   assert.equal(onAirQuestion({ on_air_id: "" }, questions), air);
   assert.equal(onAirQuestion({ on_air_id: "" }, new Map([["old", old]])), null);
+});
+
+describe("successor", () => {
+  const present = (list) => new Map(list.map((id, i) => [id, i]));
+  test("a place still in the list stays", () => {
+    assert.equal(successor(["a", "b", "c"], "b", present(["a", "b", "c"])), "b");
+  });
+  test("a place that left goes to the next one still there, not to its old index", () => {
+    // b was approved while x and y arrived above: the cursor goes on to c (index 1 is now y).
+    assert.equal(successor(["a", "b", "c", "d"], "b", present(["x", "y", "a", "c", "d"])), "c");
+    assert.equal(successor(["a", "b", "c", "d"], "b", present(["a", "d"])), "d");
+  });
+  test("the last one leaving goes back to the one before it; nothing left gives ''", () => {
+    assert.equal(successor(["a", "b", "c"], "c", present(["a", "b"])), "b");
+    assert.equal(successor(["a", "b"], "b", present(["z"])), "");
+    assert.equal(successor(["a"], "", present(["a"])), "");
+    assert.equal(successor(["a"], "q", present(["a"])), "");
+  });
 });

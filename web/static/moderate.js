@@ -13,7 +13,7 @@ import { clock, truncate } from "./format.js";
 import {
   OPEN, STATE_LABELS, activeRestriction, approveFields, cardStateLabel, mergeTargets as mergeChoices,
   moderationGroups, moveDownFields, moveUpFields, onAirList, piiLabel, questionAction,
-  restrictConfirmText, restrictFields, restrictionText,
+  restrictConfirmText, restrictFields, restrictionText, successor,
 } from "./questions.js";
 import { showIngestBadge } from "./ingest.js";
 import {
@@ -167,7 +167,7 @@ function render() {
   const g = groups();
   for (const [name, list] of Object.entries(g)) {
     const badge = document.querySelector(`[data-count="${name}"]`);
-    if (badge) badge.textContent = String(list.length);
+    if (badge) setText(badge, String(list.length));
   }
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.setAttribute("aria-selected", tab.dataset.tab === state.tab ? "true" : "false");
@@ -176,16 +176,21 @@ function render() {
   dom.panel.setAttribute("aria-labelledby", `tab-${state.tab}`);
   dom.queueRule.hidden = state.tab !== "queue";
   const shown = sortQuestions(g[state.tab].filter((q) => matchesFilter(q, state.filter)), state.sort);
+  const before = state.shownIds;
   state.shownIds = shown.map((q) => q.id);
-  let at = state.current ? state.shownIds.indexOf(state.current) : -1;
-  if (at < 0 && state.current) {
+  const index = new Map(state.shownIds.map((id, i) => [id, i]));
+  if (state.current && !index.has(state.current)) {
     // The question under the cursor left the list (approved, declined…): the cursor stays in
-    // its place, on the next question (restoreFocus below moves the focus the same way).
-    at = Math.min(state.cursorAt, state.shownIds.length - 1);
-    state.current = state.shownIds[at] || "";
+    // its place, on the question that followed it, whatever arrived above meanwhile
+    // (restoreFocus below moves the focus the same way); after a tab switch, the same index.
+    state.current = successor(before, state.current, index)
+      || state.shownIds[Math.min(state.cursorAt, state.shownIds.length - 1)] || "";
   }
+  const at = state.current ? index.get(state.current) : -1;
   state.cursorAt = Math.max(at, 0);
-  let start = state.current ? Math.max(0, state.shownIds.indexOf(state.topId)) : 0;
+  // The window's top card left too: the window stays where it was, from the card that took
+  // its place (a jump to the top would rebuild the window from the newest questions).
+  let start = state.current ? index.get(successor(before, state.topId, index)) ?? 0 : 0;
   if (at >= 0 && at < start) start = at;
   if (at >= start + state.limit) start = at - state.limit + 1;
   state.topId = state.shownIds[start] || "";
@@ -217,15 +222,21 @@ function render() {
   dom.empty.hidden = nodes.length > 0;
   const below = shown.length - start - state.limit;
   dom.more.hidden = below <= 0;
-  dom.more.textContent = `再显示 ${Math.min(WINDOW, below)} 条（共 ${shown.length} 条）`;
+  setText(dom.more, `再显示 ${Math.min(WINDOW, below)} 条（共 ${shown.length} 条）`);
   dom.above.hidden = start === 0;
-  dom.above.textContent = `上方还有 ${start} 个问题，点击显示`;
-  dom.shownCount.textContent = shown.length === g[state.tab].length ? `共 ${shown.length} 条`
-    : `筛选出 ${shown.length} / ${g[state.tab].length} 条`;
+  setText(dom.above, `上方还有 ${start} 个问题，点击显示`);
+  setText(dom.shownCount, shown.length === g[state.tab].length ? `共 ${shown.length} 条`
+    : `筛选出 ${shown.length} / ${g[state.tab].length} 条`);
   renderBulk(shown);
-  dom.empty.textContent = !state.synced ? "正在加载…"
-    : { pending: "没有待审核的问题。", queue: "队列是空的。", done: "还没有处理过的问题。" }[state.tab];
+  setText(dom.empty, !state.synced ? "正在加载…"
+    : { pending: "没有待审核的问题。", queue: "队列是空的。", done: "还没有处理过的问题。" }[state.tab]);
   renderRestrictions();
+}
+
+/** Write a text only when it changed: every write costs the frame a style and layout pass,
+ * and the console renders on every incoming event. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 /** The keyboard cursor: a class and aria-current on one card (not part of its signature, so
@@ -247,26 +258,26 @@ function markCurrent() {
 function renderSession() {
   const s = state.session;
   if (!s.status) return;
-  dom.title.textContent = s.title;
-  dom.status.textContent = STATUS_LABELS[s.status] || s.status;
-  dom.status.className = `tag status-${s.status}`;
+  setText(dom.title, s.title);
+  setText(dom.status, STATUS_LABELS[s.status] || s.status);
+  if (dom.status.className !== `tag status-${s.status}`) dom.status.className = `tag status-${s.status}`;
   const seconds = s.slow_mode_seconds || 0;
   if (![...dom.slowMode.options].some((o) => Number(o.value) === seconds)) {
     dom.slowMode.append(el("option", { value: String(seconds) }, `${seconds} 秒`));
   }
   if (document.activeElement !== dom.slowMode) dom.slowMode.value = String(seconds);
   // One question on air per host: each with its host's name when the session has several.
-  dom.onAirSummary.textContent = onAirList(s, state.questions).map(({ host, question }) => {
+  setText(dom.onAirSummary, onAirList(s, state.questions).map(({ host, question }) => {
     const who = HOSTS.length > 1 && host ? `（${HOST_NAMES.get(host) || "主持人"}）` : "";
     return `正在直播${who}：${truncate(question.text, 30)}`;
-  }).join("；");
+  }).join("；"));
   if (dom.meTooRaises && document.activeElement !== dom.meTooRaises) {
     dom.meTooRaises.checked = Boolean(s.me_too_raises);
   }
   if (dom.queueRule) {
-    dom.queueRule.textContent = s.me_too_raises
+    setText(dom.queueRule, s.me_too_raises
       ? "队列顺序：置顶的在前；其余按审核员排的位置，每多一人“也想问”前移一位。拖动或上移、下移可调整。"
-      : "队列顺序：置顶的在前，其余按审核员排的顺序（“也想问”人数只显示，不改变顺序）。拖动或上移、下移可调整。";
+      : "队列顺序：置顶的在前，其余按审核员排的顺序（“也想问”人数只显示，不改变顺序）。拖动或上移、下移可调整。");
   }
 }
 
@@ -277,6 +288,7 @@ function restrictionOf(viewerId) {
 function renderRestrictions() {
   const active = [...state.restrictions.values()].filter((r) => restrictionOf(r.viewer_id));
   dom.restrictionsCard.hidden = active.length === 0;
+  if (!active.length && !dom.restrictions.firstChild) return;
   dom.restrictions.replaceChildren(...active.map((r) => el("li", {},
     el("span", {}, r.kind === "ban" ? "封禁" : `禁言至 ${clock(r.until)}`),
     el("span", { class: "hint" }, `观众 ${r.viewer_id.slice(0, 6)}…${r.reason ? ` · ${r.reason}` : ""}${r.by ? ` · ${r.by}` : ""}`),
@@ -897,7 +909,7 @@ function renderBulk(shown) {
     if (!q || q.state !== "pending") state.selected.delete(id);
   }
   const n = state.selected.size;
-  dom.selectedCount.textContent = n ? `已选 ${n} 个` : "未选中";
+  setText(dom.selectedCount, n ? `已选 ${n} 个` : "未选中");
   const visible = shown.slice(state.start, state.start + state.limit);
   dom.selectAll.checked = visible.length > 0 && visible.every((q) => state.selected.has(q.id));
 }

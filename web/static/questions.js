@@ -52,6 +52,21 @@ export function moderationGroups(questions, raises = false) {
   return { pending, queue, done };
 }
 
+/** Where a list's place `id` went after the list changed: `id` itself when it is still in
+ * `present` (a Map id -> index in the new list), else the first id after it in `before` (the
+ * list as it was) that is still present, else the last one before it; "" when none is. A
+ * card leaving the list hands the cursor (or the window's top) to the question that took its
+ * place, whatever arrived above it meanwhile. */
+export function successor(before, id, present) {
+  if (!id) return "";
+  if (present.has(id)) return id;
+  const at = before.indexOf(id);
+  if (at < 0) return "";
+  for (let i = at + 1; i < before.length; i += 1) if (present.has(before[i])) return before[i];
+  for (let i = at - 1; i >= 0; i -= 1) if (present.has(before[i])) return before[i];
+  return "";
+}
+
 /** A moderator card's state tag: the queue place of a queued question, else its state. */
 export function cardStateLabel(q, index) {
   return q.state === "queued" && index >= 0 ? `队列第 ${index + 1} 位` : STATE_LABELS[q.state] || q.state;
