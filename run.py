@@ -285,6 +285,7 @@ async def serve(settings: Settings) -> int:
     from web import keys
     from web.app import create_app
     from web.drain import drain
+    from web.heap import freeze_startup_heap
     from web.server import EdgeRunner
 
     app = create_app(settings)
@@ -325,7 +326,9 @@ async def serve(settings: Settings) -> int:
             print(f"Staff log in at {url}/login  (add accounts on the 账号管理 page, or: "
                   f"{PYTHON} run.py adduser NAME --role moderator)")
         sys.stdout.flush()
+        heap = asyncio.create_task(freeze_startup_heap(app))  # web.heap: short full GCs
         await stop.wait()
+        heap.cancel()
         if settings.server.drain_seconds > 0:
             print(f"draining for {settings.server.drain_seconds:g} s ([server] drain_seconds): "
                   "/healthz answers 503", flush=True)
