@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
-  FINAL, OPEN, STATE_LABELS, activeRestriction, answeredOrder, approveFields, askClosedReason,
+  FINAL, OPEN, STATE_LABELS, activeRestriction, answeredOrder, approveFields, approveValues, askClosedReason,
   cardStateLabel, mergeTargets, moderationGroups, moveDownFields, moveUpFields, myStateText,
   onAirQuestion, onlyCountsChanged, piiLabel, questionAction, queueOrder, restrictConfirmText,
   restrictFields, restrictionText, sessionNote, successor, unsentAsks, viewerQueue,
@@ -98,6 +98,20 @@ describe("the moderation console", () => {
     assert.deepEqual(approveFields({ category: "驾驶证", item: "", host: "" }), { category: "驾驶证" });
     assert.deepEqual(approveFields({ category: "驾驶证", item: "i1", host: "h1" }),
       { category: "驾驶证", item_id: "i1", host_id: "h1" });
+  });
+
+  test("approving follows a suggestion that arrives later, unless the moderator chose", () => {
+    const values = {};
+    const before = { flags: {} };
+    assert.equal(approveFields(approveValues(values, before)), null, "nothing to file it under yet");
+    const hinted = { flags: { suggested_category: "驾驶证", suggested_item: "i1" } };
+    assert.deepEqual(approveFields(approveValues(values, hinted)), { category: "驾驶证", item_id: "i1" },
+      "asking before the hints came in left nothing behind");
+    values.item = "";  // the moderator cleared the item
+    assert.deepEqual(approveValues(values, hinted), { category: "驾驶证", item: "", host: "" });
+    const filed = { category: "机动车", item_id: "i2", host_id: "h1", flags: hinted.flags };
+    assert.deepEqual(approveValues({}, filed), { category: "机动车", item: "i2", host: "h1" },
+      "what the question already has comes before the suggestion");
   });
 
   test("a timeout stops counting when it runs out; a ban does not", () => {

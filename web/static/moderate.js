@@ -11,7 +11,7 @@
 import { LiveSocket, el, readJson, showStatus, frameScheduler } from "./socket.js";
 import { clock, truncate } from "./format.js";
 import {
-  OPEN, STATE_LABELS, activeRestriction, approveFields, cardStateLabel, mergeTargets as mergeChoices,
+  OPEN, STATE_LABELS, activeRestriction, approveFields, approveValues, cardStateLabel, mergeTargets as mergeChoices,
   moderationGroups, moveDownFields, moveUpFields, onAirList, piiLabel, questionAction,
   restrictConfirmText, restrictFields, restrictionText, successor,
 } from "./questions.js";
@@ -563,27 +563,27 @@ function itemOptions(select, category, selected) {
 }
 
 function approveForm(q, entry) {
+  // entry.values holds only what the moderator chose; the rest follows the question and the
+  // engine's suggestion, which may arrive after the card was first drawn.
   const values = entry.values;
-  const flags = q.flags || {};
-  if (values.category === undefined) values.category = q.category || flags.suggested_category || "";
-  if (values.item === undefined) values.item = q.item_id || flags.suggested_item || "";
-  if (values.host === undefined) values.host = q.host_id || "";
+  const shown = () => approveValues(values, q);
+  const start = shown();
   const category = el("select", { "aria-label": "分类", class: "compact" },
     el("option", { value: "" }, "选择分类"),
-    ...CATALOG.categories.map((c) => el("option", { value: c, selected: c === values.category }, c)));
-  category.value = values.category;
+    ...CATALOG.categories.map((c) => el("option", { value: c, selected: c === start.category }, c)));
+  category.value = start.category;
   const item = el("select", { "aria-label": "业务事项", class: "compact" });
-  itemOptions(item, values.category, values.item);
+  itemOptions(item, start.category, start.item);
   category.addEventListener("change", () => {
     values.category = category.value;
-    const current = ITEMS.get(values.item);
+    const current = ITEMS.get(shown().item);
     if (current && current.category !== values.category) values.item = "";
-    itemOptions(item, values.category, values.item);
+    itemOptions(item, values.category, shown().item);
   });
   item.addEventListener("change", () => {
     values.item = item.value;
     const chosen = ITEMS.get(item.value);
-    if (chosen && !values.category) {
+    if (chosen && !shown().category) {
       values.category = chosen.category;
       category.value = chosen.category;
       itemOptions(item, values.category, values.item);
@@ -593,14 +593,14 @@ function approveForm(q, entry) {
   if (HOSTS.length) {
     const host = el("select", { "aria-label": "指定主持人", class: "compact" },
       el("option", { value: "" }, "不指定主持人"),
-      ...HOSTS.map((h) => el("option", { value: h.id, selected: h.id === values.host }, h.name)));
+      ...HOSTS.map((h) => el("option", { value: h.id, selected: h.id === start.host }, h.name)));
     host.addEventListener("change", () => { values.host = host.value; });
     form.append(host);
   }
   form.append(el("button", { type: "submit", class: "small approve", disabled: entry.busy }, "通过"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const fields = approveFields(values);
+    const fields = approveFields(shown());
     if (!fields) {
       entry.error = "请先选择问题分类。";
       scheduleRender();
@@ -1001,12 +1001,7 @@ function openPanel(q, name) {
 
 function keyboardApprove(q) {
   const entry = ui(q.id);
-  const flags = q.flags || {};
-  const values = entry.values;
-  if (values.category === undefined) values.category = q.category || flags.suggested_category || "";
-  if (values.item === undefined) values.item = q.item_id || flags.suggested_item || "";
-  if (values.host === undefined) values.host = q.host_id || "";
-  const fields = approveFields(values);
+  const fields = approveFields(approveValues(entry.values, q));
   if (!fields) {
     entry.error = "请先选择问题分类（没有预选分类）。";
     render();

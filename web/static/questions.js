@@ -94,6 +94,18 @@ export function moveDownFields(queued, index) {
 }
 
 /** The "approve" fields from the console's choices, or null when no category is chosen. */
+/** What approving `q` would file it under: the moderator's own choices in `values` (a key
+ * left undefined means "not chosen"), else what the question already has, else the engine's
+ * suggestion. Nothing is written back, so a suggestion that arrives later still counts. */
+export function approveValues(values, q) {
+  const flags = q.flags || {};
+  return {
+    category: values.category ?? (q.category || flags.suggested_category || ""),
+    item: values.item ?? (q.item_id || flags.suggested_item || ""),
+    host: values.host ?? (q.host_id || ""),
+  };
+}
+
 export function approveFields(values) {
   if (!values.category) return null;
   const fields = { category: values.category };
