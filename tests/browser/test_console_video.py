@@ -17,7 +17,7 @@ from live.sessions import SessionForm
 from settings import Settings
 from store.records import LiveSession
 from tests.browser.conftest import Credentials, LiveServer, PageFactory, unexpected_errors
-from tests.browser.test_a11y_axe import Audit, audit
+from tests.browser.test_a11y_axe import PHONE, Audit, audit
 from tests.browser.test_staff_admin import log_in
 from web import keys
 
@@ -123,8 +123,13 @@ def embedded(page: Page) -> Frame:
 
 async def test_only_an_allowed_origin_can_frame_the_embedded_player(
         live_server: LiveServer, open_page: PageFactory,
-        framing_sites: dict[str, str]) -> None:
+        framing_sites: dict[str, str], audit: Audit) -> None:
     session = await live_session(live_server, "嵌入播放测试")
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        direct = await open_page(**viewport)
+        await audit.visit(direct, f"/embed/{session.id}", f"embedded player ({size})")
+    audit.assert_clean()
+
     allowed = await open_page(**DESKTOP)
     await allowed.goto(f"{framing_sites['allowed']}/?session={session.id}")
     frame = embedded(allowed)

@@ -155,7 +155,10 @@ async def test_every_action_over_http(live: Live) -> None:
     captioner = await staff(live, "cap", "captioner")
     line = "民警：请带上身份证。"
     assert (await captioner.ok("caption", text=line))["text"] == line
-    used |= {"slow_mode", "restrict", "unrestrict", "caption"}
+    assert await mod.ok("me_too_order", raises=True) == {}
+    assert (await live.app[keys.STORE].get(LiveSession, live.session.id)).settings[
+        "me_too_raises"] is True
+    used |= {"slow_mode", "restrict", "unrestrict", "caption", "me_too_order"}
     assert used == set(ACTIONS), "a declared action is not exercised over HTTP"
 
     entries = await live.app[keys.STORE].find(AuditEntry, {"session_id": live.session.id},
