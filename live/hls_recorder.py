@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from live import recorder_commands as commands
+from live.backoff import Backoff
 from live.browser_ingest import PhoneFeeds
 from live.ffmpeg import MediaError, Progress, probe, run_ffmpeg
 from live.hls_upload import HlsUploader
@@ -299,7 +300,7 @@ class Recorder:
     # -- supervision -----------------------------------------------------------------------
 
     async def _supervise(self, source: Source, out: Path, copy: bool | None) -> None:
-        backoff = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
         phone = self.phones.feed(out.parent.name) \
             if source.kind == "browser" and self.phones is not None else None
         while True:
@@ -317,12 +318,11 @@ class Recorder:
                 error = error.replace(source.url, source.label)
             now = self.clock()
             health = self._health
-            if health.status == "up" and now - (health.since or now) >= self.backoff_max:
-                backoff = self.backoff_initial  # it ran well for a while: start over
-            self._went_down(error, now, backoff)
-            await asyncio.sleep(backoff)
+            wait = backoff.after(now - (health.since or now) if health.status == "up" else 0)
+            self._went_down(error, now, wait)
+            await asyncio.sleep(wait)
             if phone is None:  # (the next run waits for the phone, idle)
-                backoff = min(backoff * 2, self.backoff_max)
+                backoff.grow()
             # A phone that dropped out is still down (no picture) until it is back.
             dropped = phone is not None and any(g.end is None for g in self._health.gaps)
             self._set(replace(self._health, status="down" if dropped else "starting",

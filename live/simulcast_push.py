@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from live.backoff import Backoff
 from live.events import SIMULCAST, STAFF, Event, Publish
 from live.ffmpeg import FFmpegNotFound, MediaError, Progress, find_ffmpeg, run_ffmpeg
 from live.hls_recorder import session_playlist
@@ -107,7 +108,7 @@ class Pusher:
                      self.secrets)
 
     async def _supervise(self) -> None:
-        backoff = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max)
         while True:
             await self._recorded()
             self._set(replace(self._health, status="connecting", retry_in=None,
@@ -122,13 +123,12 @@ class Pusher:
                 error = str(exc)
             now = self.clock()
             health = self._health
-            if health.status == "up" and now - (health.since or now) >= self.backoff_max:
-                backoff = self.backoff_initial
-            self._set(replace(health, status="down", detail=f"retrying in {backoff:g} s",
+            wait = backoff.after(now - (health.since or now) if health.status == "up" else 0)
+            self._set(replace(health, status="down", detail=f"retrying in {wait:g} s",
                               last_error=self.scrub(error), last_error_at=now,
-                              retry_in=backoff, since=now))
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.backoff_max)
+                              retry_in=wait, since=now))
+            await asyncio.sleep(wait)
+            backoff.grow()
             self._set(replace(self._health, retries=self._health.retries + 1))
 
     async def _recorded(self) -> None:
