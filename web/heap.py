@@ -36,6 +36,6 @@ async def freeze_startup_heap(app: web.Application) -> int:
     gc.collect()
     gc.freeze()
     frozen = gc.get_freeze_count()
-    log.info("heap: %d objects built at start moved out of the garbage collector's reach",
+    log.info("%d objects built at start moved out of the garbage collector's reach",
              frozen)
     return frozen
