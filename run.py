@@ -329,6 +329,8 @@ async def serve(settings: Settings) -> int:
         heap = asyncio.create_task(freeze_startup_heap(app))  # web.heap: short full GCs
         await stop.wait()
         heap.cancel()
+        if heap.done() and not heap.cancelled() and heap.exception() is None:
+            heap.result().remove()
         if settings.server.drain_seconds > 0:
             print(f"draining for {settings.server.drain_seconds:g} s ([server] drain_seconds): "
                   "/healthz answers 503", flush=True)

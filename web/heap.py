@@ -1,24 +1,42 @@
 """The serving process's heap: keep Python's full garbage collections short.
 
-A generation-2 collection walks every object the collector tracks. The understanding engine
-alone is about 270,000 of them (its indexes and models), and each viewer connection adds
-about a hundred: with the engine on and 5,000 viewers, ``bench/hub.py`` saw full collections
-of 470–760 ms in its question phases, and an ask arriving meanwhile waited that long.
+A generation-2 ("full") collection walks every object the collector tracks, and the event
+loop waits meanwhile. The understanding engine alone is about 340,000 of them (its indexes
+and models), and each open viewer connection about a hundred (aiohttp's request, parser and
+writer, the handler's coroutines, timers): with the engine on and 5,000 viewers that is
+850,000 objects, and ``bench/hub.py`` saw full collections of 300–760 ms in its question
+phases, every few seconds under load — each one an ask that waited that long.
 
-What the process builds at start and keeps — modules, the catalog, the word list, the first
-engine — is garbage only when replaced, and then reference counting frees it (the engine has
-no reference cycles: dropping one leaves nothing for ``gc.collect`` to find). So once the
-first engine is in use it is all moved out of the collector's reach with ``gc.freeze()``, and
-a full collection walks only what serving creates. An engine rebuilt later (an admin's edit)
-is not frozen: collections then include it again until the next start. Connections already
-open at the freeze (a restart in the middle of a broadcast) are frozen with it; what they
-hold in reference cycles is kept until the process ends.
+Most of that heap is long-lived and never cyclic garbage while it lives: the engine until it
+is replaced (it has no reference cycles, so dropping one frees it by reference counting), a
+connection until it closes. So the process keeps a young heap and an old one:
+
+* **At start**, once the first engine is in use, everything built so far is moved out of the
+  collector's reach (``gc.freeze()``).
+* **After every full collection** its survivors are frozen the same way (a ``gc.callbacks``
+  hook), so the next full collection walks only what arrived since — a few thousand objects,
+  milliseconds — however many viewers are connected.
+* **Frozen objects that become cyclic garbage** (a closed connection's request, transport and
+  task refer to one another) are not reclaimed while frozen; objects without cycles still are,
+  by reference counting. So the frozen heap is bounded: once it has grown to ``GROWTH`` times
+  what it was after the last whole collection, the process thaws it (``gc.unfreeze()``),
+  collects everything once — one long pause, as often as a growing list is reallocated — and
+  freezes the survivors again. With 5,000 viewers connecting to a fresh server that happens
+  once, while they connect; a broadcast whose viewers come and go thaws each time the dead
+  connections add up to the live heap.
+
+The collector's own schedule is unchanged (thresholds 700/10/10): full collections still
+come after ten younger ones once the objects promoted since the last one reach a quarter of
+what it left, only now "what it left" is the young survivors, not the whole heap.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import time
+from typing import Any
 
 from aiohttp import web
 
@@ -26,16 +44,92 @@ from web import keys
 
 log = logging.getLogger(__name__)
 
+# The frozen heap may grow to this many times its size after the last whole collection.
+GROWTH = 2.0
+# ... and by at least this many objects (a small heap does not thaw at every step).
+MIN_GROWTH = 100_000
+# Counting the frozen heap walks it (about 8 ms per million objects): at most this often.
+CHECK_SECONDS = 5.0
 
-async def freeze_startup_heap(app: web.Application) -> int:
-    """Wait for the first understanding engine (not when it is off), collect, and freeze
-    everything tracked so far. Returns how many objects are frozen."""
+
+class YoungHeap:
+    """Freezes each full collection's survivors; thaws and collects everything when the
+    frozen heap has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, growth: float = GROWTH,
+                 min_growth: int = MIN_GROWTH, check_every: float = CHECK_SECONDS) -> None:
+        self._loop = loop
+        self._growth = growth
+        self._min_growth = min_growth
+        self._installed = False
+        self._thaw_scheduled = False
+        self._check_every = check_every
+        self._next_check = 0.0
+        self.baseline = 0  # frozen objects after the last whole collection
+        self.thaws = 0
+
+    @property
+    def limit(self) -> int:
+        return max(int(self.baseline * self._growth), self.baseline + self._min_growth)
+
+    def install(self) -> int:
+        """Collect everything, freeze it, and start freezing after each full collection.
+        Returns how many objects are frozen."""
+        self._whole()
+        gc.callbacks.append(self._after_collection)
+        self._installed = True
+        return self.baseline
+
+    def remove(self) -> None:
+        if self._installed:
+            gc.callbacks.remove(self._after_collection)
+            self._installed = False
+
+    def _whole(self) -> None:
+        """Thaw, collect everything, freeze the survivors, and leave the collector's count of
+        long-lived objects at the (empty) young heap."""
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        # The collection above set the collector's long-lived total to the whole heap: a
+        # second one, over the now empty young heap, sets it to (nearly) nothing, or the
+        # next automatic full collection would wait for a quarter of the whole heap.
+        gc.collect()
+        gc.freeze()
+        self.baseline = gc.get_freeze_count()
+
+    def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
+        # Runs inside the collector, in whichever thread triggered it: it may not collect.
+        if phase != "stop" or info["generation"] != 2 or not self._installed:
+            return
+        gc.freeze()  # right after a full collection the younger generations are empty
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self._check_every
+            self._loop.call_soon_threadsafe(self._maybe_thaw)
+
+    def _maybe_thaw(self) -> None:
+        frozen = gc.get_freeze_count()
+        if frozen <= self.limit or not self._installed:
+            return
+        self._installed = False  # our own collections below must not re-enter
+        try:
+            self._whole()
+        finally:
+            self._installed = True
+        self.thaws += 1
+        log.info("frozen heap thawed and collected: %d objects before, %d kept", frozen,
+                 self.baseline)
+
+
+async def freeze_startup_heap(app: web.Application) -> YoungHeap:
+    """Wait for the first understanding engine (not when it is off), then install the
+    process's ``YoungHeap``: everything built so far is frozen at once."""
     understander = app.get(keys.UNDERSTANDER)
     if understander is not None and app[keys.SETTINGS].understanding.enabled:
         await understander.ready.wait()
-    gc.collect()
-    gc.freeze()
-    frozen = gc.get_freeze_count()
-    log.info("%d objects built at start moved out of the garbage collector's reach",
-             frozen)
-    return frozen
+    heap = YoungHeap(asyncio.get_running_loop())
+    frozen = heap.install()
+    log.info("%d objects built at start moved out of the garbage collector's reach; "
+             "full collections now walk only what is newer", frozen)
+    return heap

@@ -1,10 +1,12 @@
 """web.heap: what the process built at start leaves the garbage collector's walk — after the
-first engine is in use, not before."""
+first engine is in use, not before — and so does whatever survives a full collection, until
+the frozen heap has grown enough to be thawed and collected whole."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +15,9 @@ from aiohttp import web
 from moderation.understander import Understander
 from settings import Settings
 from web import keys
-from web.heap import freeze_startup_heap
+from web.heap import YoungHeap, freeze_startup_heap
+
+made: list[YoungHeap] = []
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +26,33 @@ def unfrozen() -> Iterator[None]:
     try:
         yield
     finally:
+        while made:
+            made.pop().remove()
         gc.unfreeze()  # the other tests' objects stay collectable
+
+
+def tracked(obj: object) -> bool:
+    """Whether a collection still walks ``obj`` (it is not frozen)."""
+    return any(obj is o for o in gc.get_objects())
+
+
+class Node:
+    """A container that can sit in a reference cycle and be watched with a weakref."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def cycle() -> weakref.ref[Node]:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
+def heap(**kwargs: float) -> YoungHeap:
+    young = YoungHeap(asyncio.get_running_loop(), **kwargs)  # type: ignore[arg-type]
+    made.append(young)
+    return young
 
 
 def app_with(settings: Settings, understander: Understander | None) -> web.Application:
@@ -35,11 +65,13 @@ def app_with(settings: Settings, understander: Understander | None) -> web.Appli
 
 async def test_with_the_engine_off_the_heap_is_frozen_at_once(settings: Settings) -> None:
     held = [object() for _ in range(10)]  # something built at start (a tracked list)
-    assert any(held is o for o in gc.get_objects())
-    assert await freeze_startup_heap(app_with(settings, Understander())) > 0
-    assert not any(held is o for o in gc.get_objects()), "a collection still walks it"
+    assert tracked(held)
+    young = await freeze_startup_heap(app_with(settings, Understander()))
+    made.append(young)
+    assert young.baseline > 0
+    assert not tracked(held), "a collection still walks it"
     later = [object()]  # built after the freeze: collected as usual
-    assert any(later is o for o in gc.get_objects())
+    assert tracked(later)
 
 
 async def test_with_the_engine_on_it_waits_for_the_first_engine(settings: Settings) -> None:
@@ -49,4 +81,64 @@ async def test_with_the_engine_on_it_waits_for_the_first_engine(settings: Settin
     await asyncio.sleep(0.05)
     assert not task.done() and gc.get_freeze_count() == 0  # still building: nothing frozen
     understander.ready.set()  # the engine is in use
-    assert await asyncio.wait_for(task, 5) > 0 and gc.get_freeze_count() > 0
+    made.append(await asyncio.wait_for(task, 5))
+    assert gc.get_freeze_count() > 0
+
+
+async def test_what_survives_a_full_collection_leaves_the_next_ones_walk() -> None:
+    heap().install()
+    survivor = [object()]
+    assert tracked(survivor)
+    gc.collect(1)  # a younger collection: nothing frozen
+    assert tracked(survivor)
+    gc.collect()  # a full one
+    assert not tracked(survivor)
+    assert gc.get_freeze_count() > 0
+
+
+async def test_young_garbage_cycles_are_still_collected() -> None:
+    heap().install()
+    ref = cycle()
+    assert ref() is not None
+    gc.collect()
+    assert ref() is None
+
+
+async def test_without_it_nothing_is_frozen_after_a_collection() -> None:
+    young = heap()
+    young.install()
+    young.remove()
+    later = [object()]
+    gc.collect()
+    assert tracked(later)
+
+
+async def test_frozen_garbage_is_reclaimed_once_the_frozen_heap_has_grown() -> None:
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0)
+    young.install()
+    ref = cycle()
+    held = ref()
+    gc.collect()  # the cycle survives (it is live) and is frozen
+    del held
+    # Now it is garbage, but frozen: collections do not see it.
+    gc.collect()
+    assert ref() is not None and young.thaws == 0
+    # The frozen heap grows by more than the limit allows (objects that stay alive) ...
+    grown = [[i] for i in range(30_000)]
+    gc.collect()
+    assert young.thaws == 0  # ... and the thaw is the event loop's, not the collector's
+    await asyncio.sleep(0)
+    assert young.thaws == 1
+    assert ref() is None, "the frozen cycle was not reclaimed"
+    assert not tracked(grown), "what lives is frozen again"
+    assert young.baseline >= len(grown)
+
+
+async def test_frozen_objects_freed_by_reference_counting_do_not_force_a_thaw() -> None:
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0)
+    young.install()
+    shortlived = [[i] for i in range(30_000)]
+    gc.collect()  # frozen while alive: the frozen heap passes the limit for a moment
+    del shortlived  # no cycles: reference counting frees them, frozen or not
+    await asyncio.sleep(0)
+    assert young.thaws == 0  # the frozen heap did not grow
