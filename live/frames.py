@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from live.events import PUBLIC, STAFF, viewer_audience
-from live.protocol import dumps
+from store.jsontext import dumps_utf8
 
 
 class Frame:
@@ -21,7 +21,7 @@ class Frame:
     def __init__(self, body: Mapping[str, Any]) -> None:
         # A lone surrogate cannot be sent as UTF-8. Parsing refuses them at the edge; one that
         # slips in some other way becomes "?" rather than an unsendable frame.
-        self.data: bytes = dumps(body).encode("utf-8", "replace")
+        self.data: bytes = dumps_utf8(body)
         # The socket layer's encoding of this frame (web.wsframes), made once on first use.
         self.wire: bytes | None = None
 

@@ -18,6 +18,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from store.jsontext import dumps_text
+
 MAX_FRAME_BYTES = 8 * 1024
 MAX_ID = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -188,5 +190,5 @@ def _check(name: str, spec: Field, value: Any, req_id: str) -> Any:
 
 
 def dumps(body: Mapping[str, Any]) -> str:
-    """Serialize a server frame (compact, UTF-8 text kept readable)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    """Serialize a server frame (compact, UTF-8 text kept readable: ``store.jsontext``)."""
+    return dumps_text(body)

@@ -23,6 +23,7 @@ from store.events import (
     check_new_events,
     refuse_outside_transaction,
 )
+from store.jsontext import dumps_text
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ Row = tuple[str, str, str]  # audience, kind, data as JSON
 
 def event_rows(session_id: str, events: Sequence[NewEvent]) -> list[Row]:
     """Events checked and encoded, ready for ``append_rows`` on the writer."""
-    return [(a, k, json.dumps(d, ensure_ascii=False))
+    return [(a, k, dumps_text(d))
             for a, k, d in check_new_events(session_id, events)]
 
 

@@ -30,6 +30,7 @@ from store.base import (
     parse_where,
 )
 from store.events import NewEvent
+from store.jsontext import dumps_text
 from store.records import Job, Question, field_names, to_dict
 from store.sqlite_events import SQLiteEvents, append_rows, event_rows
 
@@ -52,12 +53,12 @@ def _bool_fields(cls: type[Any]) -> frozenset[str]:
 def to_row(record: Any) -> dict[str, Any]:
     row = to_dict(record)
     for name in type(record).json_fields:
-        row[name] = json.dumps(row[name], ensure_ascii=False)
+        row[name] = dumps_text(row[name])
     return row
 
 
 def _encode(cls: type[Any], name: str, value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if name in cls.json_fields else value
+    return dumps_text(value) if name in cls.json_fields else value
 
 
 def from_row(cls: type[R], row: sqlite3.Row) -> R:
