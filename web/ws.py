@@ -82,7 +82,8 @@ def _socket(request: web.Request) -> web.WebSocketResponse:
                                  decode_text=False)
 
 
-async def _open(request: web.Request, ws: web.WebSocketResponse) -> FrameSender | None:
+async def _open(request: web.Request, ws: web.WebSocketResponse, *, staff: bool = False
+                ) -> FrameSender | None:
     """Send the 101 and make the socket's sender; None (and one log line, no traceback)
     when the client left before the handshake completed."""
     try:
@@ -94,7 +95,9 @@ async def _open(request: web.Request, ws: web.WebSocketResponse) -> FrameSender 
         log.info("websocket handshake on %s from %s aborted before 101 (%s)", request.path,
                  request.remote, exc or type(exc).__name__)
         return None
-    return FrameSender(ws, transport, request.app[keys.SETTINGS].live.send_queue_frames)
+    # A staff console's stream of small events is coalesced per pass of the loop (wsframes).
+    return FrameSender(ws, transport, request.app[keys.SETTINGS].live.send_queue_frames,
+                       coalesce=staff)
 
 
 async def _refuse(sender: FrameSender, code: str, message: str, reason: str) -> None:
@@ -270,7 +273,7 @@ async def staff_socket(request: web.Request) -> web.StreamResponse:
     board = await _board(request, staff=login is not None)
     moderation = request.app[keys.MODERATION]
     ws = _socket(request)
-    sender = await _open(request, ws)
+    sender = await _open(request, ws, staff=True)
     if sender is None:
         return ws
     if login is None:

@@ -11,6 +11,13 @@ through aiohttp's own writer (``send_frame``, which also waits for the socket to
 both are released once it has caught up. A backlog of more than ``limit`` frames means the
 client is not reading: ``send`` answers False and the hub drops the connection.
 
+A staff console's socket (``coalesce``) gets a stream of small events — every question
+asked, every moderator's action — often several in one pass of the event loop (a group
+commit acknowledges many questions at once). Its first batch in a pass is written at once;
+what follows in the same pass is gathered and written in one piece at the start of the next
+pass, so each such socket costs one system call per pass however busy the broadcast is.
+Viewers' sockets are not coalesced: their events are few, and a fan-out must not wait.
+
 Order: frames go straight to the transport only while nothing is waiting, and the writer
 task hands each frame to aiohttp before it yields, so a socket sees frames in publish order.
 Close: once the close handshake has started (ours or the client's) or the transport is
@@ -56,16 +63,20 @@ def wire(frame: Frame) -> bytes:
 class FrameSender:
     """Sends one socket's hub frames in order, never waiting and never after a Close."""
 
-    __slots__ = ("_backlog", "_held", "_transport", "_writer", "_ws", "limit")
+    __slots__ = ("_backlog", "_coalesce", "_corked", "_held", "_transport", "_writer", "_ws",
+                 "limit")
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
-                 limit: int) -> None:
+                 limit: int, *, coalesce: bool = False) -> None:
         self._ws = ws
         self._transport = transport
         self.limit = limit
+        self._coalesce = coalesce
         self._backlog: deque[Frame] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._held: list[Frame] | None = None
+        # Coalescing: frames gathered after this pass's write, or None (nothing written yet).
+        self._corked: list[Frame] | None = None
 
     @property
     def closing(self) -> bool:
@@ -85,9 +96,16 @@ class FrameSender:
             self._held = []
 
     def release(self) -> bool:
-        """Send what was held (in order, after nothing else); False as ``send`` would."""
+        """Send what was held (in order, after nothing else); False as ``send`` would. A
+        reply does not wait for the next pass: what was gathered goes now, with it."""
         held, self._held = self._held, None
-        return self.send(held) if held else True
+        if not held:
+            return True
+        corked = self._corked
+        if corked and not self.closing:
+            self._corked = None
+            return self._write(corked + held, force=False)
+        return self.send(held)
 
     def send(self, frames: Sequence[Frame]) -> bool:
         if self.closing:
@@ -101,18 +119,37 @@ class FrameSender:
             # held goes out now, so holding never delays or piles up more than this.
             self._held = []
             frames = held
+        corked = self._corked
+        if corked is not None:
+            corked.extend(frames)
+            return len(corked) <= self.limit
+        return self._write(frames, force=False)
+
+    def _write(self, frames: Sequence[Frame], *, force: bool) -> bool:
         backlog = self._backlog
         if backlog is None:
             if self._transport.get_write_buffer_size() <= HIGH_WATER:
                 self._transport.write(b"".join([wire(f) for f in frames]))
+                if self._coalesce:
+                    self._corked = []
+                    asyncio.get_running_loop().call_soon(self._uncork)
                 return True
             backlog = self._backlog = deque()
-        if len(backlog) + len(frames) > self.limit:
+        if not force and len(backlog) + len(frames) > self.limit:
             return False
         backlog.extend(frames)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain(backlog))
         return True
+
+    def _uncork(self) -> None:
+        """The next pass: write what was gathered since the last write, if anything (and
+        gather again after it). Frames accepted while gathering are never refused now: a
+        socket that has fallen behind meanwhile gets them in its backlog, and the next
+        ``send`` answers False if that is over the limit."""
+        corked, self._corked = self._corked, None
+        if corked and not self.closing:
+            self._write(corked, force=True)
 
     async def _drain(self, backlog: deque[Frame]) -> None:
         try:
@@ -128,12 +165,14 @@ class FrameSender:
 
     async def flush(self, within: float) -> None:
         """Wait up to ``within`` seconds for waiting frames (an error explaining a close)."""
+        self._uncork()
         writer = self._writer
         if writer is not None:
             await asyncio.wait((writer,), timeout=within)
 
     def abort(self) -> None:
         """Cut the connection now, without a close handshake."""
+        self._corked = None
         if self._writer is not None:
             self._writer.cancel()
         self._transport.abort()
@@ -141,6 +180,7 @@ class FrameSender:
     async def close(self, code: int, reason: str, within: float = CLOSE_TIMEOUT) -> None:
         """Close with ``code``: the handshake, or the connection cut if it takes longer than
         ``within`` seconds (a peer that does not read never answers our Close)."""
+        self._uncork()  # what was gathered goes before the Close
         writer = self._writer
         if writer is not None:
             writer.cancel()

@@ -138,6 +138,7 @@ async def connect() -> AsyncIterator[Callable[[int], Awaitable[Peer]]]:
     receive buffer, so a client that does not read backs the server up within kilobytes."""
     ready: asyncio.Queue[Peer] = asyncio.Queue()
     limit = [64]
+    coalesce = [False]
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False, timeout=60.0)  # only our bound applies
@@ -146,7 +147,8 @@ async def connect() -> AsyncIterator[Callable[[int], Awaitable[Peer]]]:
         assert transport is not None
         transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
                                                       4096)
-        peer = Peer(FrameSender(ws, transport, limit=limit[0]), ws, transport, asyncio.Event())
+        peer = Peer(FrameSender(ws, transport, limit=limit[0], coalesce=coalesce[0]), ws,
+                    transport, asyncio.Event())
         await ready.put(peer)
         await peer.done.wait()
         return ws
@@ -157,8 +159,9 @@ async def connect() -> AsyncIterator[Callable[[int], Awaitable[Peer]]]:
     await server.start_server()
     opened: list[Peer] = []
 
-    async def open_peer(size: int = 64) -> Peer:
+    async def open_peer(size: int = 64, staff: bool = False) -> Peer:
         limit[0] = size
+        coalesce[0] = staff
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
@@ -313,3 +316,80 @@ async def test_holding_never_gathers_more_than_its_bound(
     assert peer.sender.release()
     got = numbers(await peer.read_frames(HOLD_AT_MOST + 3))
     assert got == list(range(HOLD_AT_MOST + 3))
+
+
+def count_writes(peer: Peer) -> list[bytes]:
+    """The transport's writes from now on (each one a system call)."""
+    writes: list[bytes] = []
+    real_write = peer.transport.write
+
+    def counting(data: bytes) -> None:  # type: ignore[override]
+        writes.append(bytes(data))
+        real_write(data)
+
+    peer.transport.write = counting  # type: ignore[method-assign]
+    return writes
+
+
+Connect = Callable[..., Awaitable[Peer]]
+
+
+async def test_a_staff_socket_gets_one_write_per_pass_of_the_loop(connect: Connect) -> None:
+    peer = await connect(64, staff=True)
+    writes = count_writes(peer)
+    for i in range(10):  # ten events in one pass (a group commit's questions)
+        assert peer.sender.send([numbered(i)])
+    assert len(writes) == 1  # the first at once, the rest gathered
+    await asyncio.sleep(0)
+    assert len(writes) == 2  # the next pass: the nine gathered, in one piece
+    assert numbers(await peer.read_frames(10)) == list(range(10))
+    await asyncio.sleep(0.01)
+    assert peer.sender.send([numbered(10)])  # quiet again: written at once
+    assert len(writes) == 3
+
+
+async def test_a_viewer_socket_is_not_coalesced(connect: Connect) -> None:
+    peer = await connect(64)
+    writes = count_writes(peer)
+    for i in range(3):
+        assert peer.sender.send([numbered(i)])
+    assert len(writes) == 3
+
+
+async def test_a_reply_takes_what_was_gathered_with_it_at_once(connect: Connect) -> None:
+    peer = await connect(64, staff=True)
+    writes = count_writes(peer)
+    assert peer.sender.send([numbered(0)]) and peer.sender.send([numbered(1)])  # 1 gathered
+    peer.sender.hold()  # a moderator's action: its own event, then its ack
+    assert peer.sender.send([numbered(2)]) and peer.sender.send([numbered(3)])
+    assert peer.sender.release()
+    assert len(writes) == 2  # not left for the next pass
+    assert numbers(await peer.read_frames(4)) == [0, 1, 2, 3]
+
+
+async def test_gathered_frames_go_before_the_close(connect: Connect) -> None:
+    peer = await connect(64, staff=True)
+    for i in range(5):
+        assert peer.sender.send([numbered(i)])
+    closing = asyncio.create_task(peer.sender.close(1000, ""))
+    frames = await peer.read_all()
+    await closing
+    assert numbers(frames) == list(range(5))
+    assert frames[-1].opcode is Opcode.CLOSE
+
+
+async def test_gathering_is_bounded_like_the_backlog(connect: Connect) -> None:
+    peer = await connect(4, staff=True)
+    results = [peer.sender.send([numbered(i)]) for i in range(7)]
+    assert results == [True] * 5 + [False] * 2  # one written, four gathered, then refused
+
+
+async def test_order_holds_when_a_coalesced_socket_falls_behind(connect: Connect) -> None:
+    peer = await connect(10_000, staff=True)
+    sent = 0
+    for round_ in range(40):
+        for _ in range(1 + round_ % 4):
+            assert peer.sender.send([numbered(sent, 30_000 if sent % 5 == 0 else 40)])
+            sent += 1
+        await asyncio.sleep(0)
+    assert numbers(await peer.read_frames(sent, timeout=20)) == list(range(sent))
