@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from store.base import NotFound, Store, VersionConflict
+from store.base import NotFound, Store, StoreError, VersionConflict
 from store.records import SimulcastTarget
 
 log = logging.getLogger(__name__)
@@ -88,18 +88,22 @@ async def seal_plaintext(store: Store, keys: StreamKeys, *,
                          clock: Callable[[], float] = time.time) -> int:
     """Seal in place the stream keys stored as given (rows of migration 0016); returns how
     many were sealed. Safe to run on several nodes at once: each update quotes the version
-    it read, and a row changed meanwhile is left to whoever changed it."""
+    it read, and a row changed meanwhile is left to whoever changed it. A store that cannot
+    be reached only postpones it to the next start (such rows are read as they are)."""
     sealed = 0
-    for target in await store.find(SimulcastTarget, order_by=["created_at", "id"]):
-        if is_sealed(target.stream_key) or not target.stream_key:
-            continue
-        try:
-            await store.update(SimulcastTarget, target.id, {
-                "stream_key": keys.seal(target.id, target.url, target.stream_key)},
-                expected_version=target.version, now=clock())
-            sealed += 1
-        except (VersionConflict, NotFound):
-            continue
+    try:
+        for target in await store.find(SimulcastTarget, order_by=["created_at", "id"]):
+            if is_sealed(target.stream_key) or not target.stream_key:
+                continue
+            try:
+                await store.update(SimulcastTarget, target.id, {
+                    "stream_key": keys.seal(target.id, target.url, target.stream_key)},
+                    expected_version=target.version, now=clock())
+                sealed += 1
+            except (VersionConflict, NotFound):
+                continue
+    except StoreError as exc:
+        log.warning("simulcast: stream keys not sealed this time: %s", exc)
     if sealed:
         log.info("simulcast: sealed %d stream key(s) stored before encryption", sealed)
     return sealed
