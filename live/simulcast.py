@@ -4,12 +4,13 @@ An admin adds destinations to a session (name, ``rtmp://`` or ``rtmps://`` URL, 
 ``web.admin_sessions``); each is a ``SimulcastTarget`` in the store, added or removed with its
 audit entry in one transaction. The pushing itself is ``live.simulcast_push``.
 
-The stream key is a secret. It is stored as given (the push needs it) and read only to build
-the push command. Everywhere else it is masked (``mask_key``: the last four characters, on
-keys long enough that they reveal nothing useful), the audit log records a fingerprint (the
-first 8 hex digits of its SHA-256), and ``target_secrets`` lists what ``scrub`` must remove
-from any text ffmpeg echoes (the full push URL, the key, its stream name, a URL's password
-and query).
+The stream key is a secret. It is stored encrypted (``live.simulcast_keys``: sealed when
+added, opened only to build the push command and its mask). Everywhere it is shown it is
+masked (``mask_key``: the last four characters, on keys long enough that they reveal nothing
+useful), the audit log records a fingerprint (the first 8 hex digits of its SHA-256), and
+``target_secrets`` lists what ``scrub`` must remove from any text ffmpeg echoes (the full push
+URL, the key, its stream name, a URL's password and query). A key that no longer opens (the
+signing key changed) is shown as such (``UNREADABLE``) and entered again (``replace_key``).
 
 The push command (``push_args``) is an argument list: the URL is checked to start with
 ``rtmp://`` or ``rtmps://``, so neither it nor the key (appended to its path) can ever be read
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from live.recorder_commands import base
 from live.recordings import source_secrets
 from live.sessions import AuditWriter
+from live.simulcast_keys import StreamKeys
 from store.base import NotFound, Store
 from store.records import LiveSession, SimulcastTarget, new_id
 
@@ -36,6 +38,7 @@ MAX_TARGETS = 5  # per session: each is one more ffmpeg on the recording node
 MAX_URL = 500
 MAX_KEY = 500
 MAX_NAME = 40
+UNREADABLE = "密钥无法读取，请重新输入"  # a sealed key that does not open (simulcast_keys)
 
 
 class SimulcastError(Exception):
@@ -91,10 +94,10 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def push_url(target: SimulcastTarget) -> str:
+def push_url(url: str, key: str) -> str:
     """The full publishing address: the server URL with the key as its last path segment."""
-    url = target.url.rstrip("/")
-    return f"{url}/{target.stream_key}" if target.stream_key else url
+    url = url.rstrip("/")
+    return f"{url}/{key}" if key else url
 
 
 def destination_label(url: str) -> str:
@@ -107,19 +110,26 @@ def destination_label(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
-def target_secrets(target: SimulcastTarget) -> tuple[str, ...]:
+def target_secrets(url: str, key: str) -> tuple[str, ...]:
     """What must never be shown of a destination, longest first (see ``scrub``)."""
-    found = set(source_secrets(push_url(target)))
-    key = target.stream_key
+    found = set(source_secrets(push_url(url, key)))
     found.update({key, key.split("?", 1)[0]})
-    found.update(source_secrets(target.url))
+    found.update(source_secrets(url))
     return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
 
 
-def target_view(target: SimulcastTarget) -> dict[str, str | bool]:
-    """A destination as staff see it (no key, no credentials)."""
+def target_view(target: SimulcastTarget, keys: StreamKeys) -> dict[str, str | bool]:
+    """A destination as staff see it (no key, no credentials); ``readable`` is False when
+    its stored key no longer opens and must be entered again."""
+    key = keys.open(target)
     return {"id": target.id, "name": target.name, "destination": destination_label(target.url),
-            "key": mask_key(target.stream_key), "enabled": target.enabled}
+            "key": UNREADABLE if key is None else mask_key(key), "readable": key is not None,
+            "enabled": target.enabled}
+
+
+def audit_key(keys: StreamKeys, target: SimulcastTarget) -> str:
+    key = keys.open(target)
+    return "密钥无法读取" if key is None else f"密钥指纹 {key_fingerprint(key)}"
 
 
 def push_args(ffmpeg: str, playlist: Path, url: str) -> list[str]:
@@ -149,8 +159,10 @@ async def targets(store: Store, session_id: str) -> list[SimulcastTarget]:
 
 
 async def add_target(store: Store, audit: AuditWriter, session_id: str, form: TargetForm, *,
-                     actor: str, clock: Callable[[], float] = time.time) -> SimulcastTarget:
-    """Add a destination to a session (not an ended one), audited with a key fingerprint."""
+                     keys: StreamKeys, actor: str,
+                     clock: Callable[[], float] = time.time) -> SimulcastTarget:
+    """Add a destination to a session (not an ended one), its key sealed, audited with a key
+    fingerprint."""
     name, url, key = check_name(form.name), check_url(form.url), check_key(form.stream_key)
     try:
         session = await store.get(LiveSession, session_id)
@@ -160,9 +172,10 @@ async def add_target(store: Store, audit: AuditWriter, session_id: str, form: Ta
         raise SimulcastError("直播已结束，不能再添加转推目标。")
     if len(await targets(store, session_id)) >= MAX_TARGETS:
         raise SimulcastError(f"每场直播最多 {MAX_TARGETS} 个转推目标。")
-    now = clock()
-    target = SimulcastTarget(id=new_id(), session_id=session_id, name=name, url=url,
-                             stream_key=key, created_by=actor, created_at=now, updated_at=now)
+    now, target_id = clock(), new_id()
+    target = SimulcastTarget(id=target_id, session_id=session_id, name=name, url=url,
+                             stream_key=keys.seal(target_id, url, key), created_by=actor,
+                             created_at=now, updated_at=now)
     async with store.transaction() as tx:
         await tx.insert(target)
         await audit(tx, actor, "simulcast.add", f"session:{session_id}", session_id=session_id,
@@ -171,18 +184,40 @@ async def add_target(store: Store, audit: AuditWriter, session_id: str, form: Ta
     return target
 
 
-async def remove_target(store: Store, audit: AuditWriter, session_id: str, target_id: str, *,
-                        actor: str) -> SimulcastTarget:
+async def _target_of(store: Store, session_id: str, target_id: str) -> SimulcastTarget:
     try:
         target = await store.get(SimulcastTarget, target_id)
     except NotFound:
         raise SimulcastError("转推目标不存在（可能已被删除）。") from None
     if target.session_id != session_id:
         raise SimulcastError("转推目标不属于这场直播。")
+    return target
+
+
+async def remove_target(store: Store, audit: AuditWriter, session_id: str, target_id: str, *,
+                        keys: StreamKeys, actor: str) -> SimulcastTarget:
+    target = await _target_of(store, session_id, target_id)
     async with store.transaction() as tx:
         await tx.delete(SimulcastTarget, target_id)
         await audit(tx, actor, "simulcast.remove", f"session:{session_id}",
                     session_id=session_id,
                     before={"name": target.name, "destination": destination_label(target.url),
-                            "key": f"密钥指纹 {key_fingerprint(target.stream_key)}"})
+                            "key": audit_key(keys, target)})
     return target
+
+
+async def replace_key(store: Store, audit: AuditWriter, session_id: str, target_id: str,
+                      key: str, *, keys: StreamKeys, actor: str,
+                      clock: Callable[[], float] = time.time) -> SimulcastTarget:
+    """Enter a destination's stream key again (sealed anew), audited with both fingerprints
+    (or 密钥无法读取 for the old one when it no longer opened)."""
+    key = check_key(key)
+    target = await _target_of(store, session_id, target_id)
+    async with store.transaction() as tx:
+        updated = await tx.update(SimulcastTarget, target_id,
+                                  {"stream_key": keys.seal(target_id, target.url, key)},
+                                  now=clock())
+        await audit(tx, actor, "simulcast.key", f"session:{session_id}", session_id=session_id,
+                    before={"name": target.name, "key": audit_key(keys, target)},
+                    after={"name": target.name, "key": f"密钥指纹 {key_fingerprint(key)}"})
+    return updated

@@ -18,7 +18,9 @@ removed while live take effect at once on the node that handled the request
 (``targets_changed``) and within ``REFRESH_SECONDS`` on the node that pushes.
 
 Health (``PushHealth``: connecting, up, down, stopped; last error, retries, next retry) goes
-to the session's staff as a ``simulcast`` event on every change, scrubbed of the key.
+to the session's staff as a ``simulcast`` event on every change, scrubbed of the key. A
+destination whose stored key does not open (``live.simulcast_keys``: the signing key changed)
+is not pushed: it shows ``nokey`` until an admin enters the key again.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from live.ffmpeg import FFmpegNotFound, MediaError, Progress, find_ffmpeg, run_f
 from live.hls_recorder import session_playlist
 from live.recordings import scrub
 from live.simulcast import destination_label, push_args, push_url, target_secrets, targets
+from live.simulcast_keys import StreamKeys
 from settings import Settings
 from store.base import Store, StoreError
 from store.records import SimulcastTarget
@@ -47,12 +50,14 @@ log = logging.getLogger(__name__)
 FOLLOW_SECONDS = 1.0
 REFRESH_SECONDS = 5.0
 SIMULCAST_LABELS = {"idle": "未开始", "connecting": "正在连接", "up": "推流正常",
-                    "down": "推流中断", "stopped": "已停止"}  # as web/static/simulcast.js
+                    "down": "推流中断", "stopped": "已停止",
+                    "nokey": "密钥需重新输入"}  # as web/static/simulcast.js
+NO_KEY = "the stream key cannot be read (the signing key changed?): enter it again"
 
 
 @dataclass(frozen=True)
 class PushHealth:
-    status: str = "idle"  # idle | connecting | up | down | stopped
+    status: str = "idle"  # idle | connecting | up | down | stopped | nokey
     detail: str = ""
     last_error: str = ""
     last_error_at: float | None = None
@@ -64,14 +69,18 @@ class PushHealth:
         return asdict(self)
 
 
+NOKEY = PushHealth(status="nokey", detail=NO_KEY)
+
+
 class Pusher:
     """One destination of one session: a supervised ffmpeg and its health."""
 
-    def __init__(self, target: SimulcastTarget, playlist: Path, *, ffmpeg: str,
+    def __init__(self, target: SimulcastTarget, key: str, playlist: Path, *, ffmpeg: str,
                  on_health: Callable[[PushHealth], None], backoff_initial: float = 1.0,
                  backoff_max: float = 30.0, stall_seconds: float = 20.0,
                  clock: Callable[[], float] = time.time) -> None:
         self.target = target
+        self.url = push_url(target.url, key)
         self.playlist = playlist
         self.ffmpeg = ffmpeg
         self.on_health = on_health
@@ -79,7 +88,7 @@ class Pusher:
         self.backoff_max = backoff_max
         self.stall_seconds = stall_seconds
         self.clock = clock
-        self.secrets = target_secrets(target)
+        self.secrets = target_secrets(target.url, key)
         self._health = PushHealth()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +113,7 @@ class Pusher:
                           retry_in=None, since=self.clock()))
 
     def scrub(self, text: str) -> str:
-        return scrub(text.replace(push_url(self.target), destination_label(self.target.url)),
+        return scrub(text.replace(self.url, destination_label(self.target.url)),
                      self.secrets)
 
     async def _supervise(self) -> None:
@@ -115,7 +124,7 @@ class Pusher:
                               detail=f"pushing to {destination_label(self.target.url)}",
                               since=self.clock()))
             try:
-                await run_ffmpeg(push_args(self.ffmpeg, self.playlist, push_url(self.target)),
+                await run_ffmpeg(push_args(self.ffmpeg, self.playlist, self.url),
                                  stall_timeout=self.stall_seconds, on_progress=self._progress,
                                  graceful_stop=1.0)
                 error = "the push ended"
@@ -151,10 +160,11 @@ class Pusher:
 class Simulcasts:
     """The pushes of the sessions this node records; their health to staff."""
 
-    def __init__(self, store: Store, publish: Publish, *, ffmpeg: str | None,
+    def __init__(self, store: Store, publish: Publish, keys: StreamKeys, *, ffmpeg: str | None,
                  media_dir: Path, recording: Callable[[], list[str]] = list,
                  backoff_initial: float = 1.0, backoff_max: float = 30.0) -> None:
         self.store = store
+        self.keys = keys  # opens the destinations' stored stream keys
         self.recording = recording  # the sessions this node records (Recordings.recording)
         self.publish = publish
         self.ffmpeg = ffmpeg
@@ -163,6 +173,7 @@ class Simulcasts:
         self.backoff_max = backoff_max
         self._active: set[str] = set()  # sessions recorded here
         self._pushers: dict[str, dict[str, Pusher]] = {}  # session -> target id -> pusher
+        self._nokey: dict[str, dict[str, SimulcastTarget]] = {}  # keys that do not open
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watch: asyncio.Task[None] | None = None
@@ -172,11 +183,15 @@ class Simulcasts:
 
     def view(self, session_id: str) -> list[dict[str, Any]]:
         """The health of each destination being pushed (``simulcast`` event, snapshot)."""
-        return [{"id": tid, "name": p.target.name,
-                 "destination": destination_label(p.target.url), **p.health().as_dict()}
-                for tid, p in self._pushers.get(session_id, {}).items()]
+        pushes = [{"id": tid, "name": p.target.name,
+                   "destination": destination_label(p.target.url), **p.health().as_dict()}
+                  for tid, p in self._pushers.get(session_id, {}).items()]
+        return pushes + [{"id": tid, "name": t.name, "destination": destination_label(t.url),
+                          **NOKEY.as_dict()} for tid, t in self._nokey.get(session_id, {}).items()]
 
     def health(self, session_id: str, target_id: str) -> PushHealth | None:
+        if target_id in self._nokey.get(session_id, {}):
+            return NOKEY
         pusher = self._pushers.get(session_id, {}).get(target_id)
         return pusher.health() if pusher is not None else None
 
@@ -243,15 +258,25 @@ class Simulcasts:
                     log.warning("simulcast: cannot read the destinations of %s: %s",
                                 session_id, exc)
                     return
+            opened = {tid: self.keys.open(t) for tid, t in wanted.items()}
+            nokey = {tid: wanted.pop(tid) for tid, key in opened.items() if key is None}
+            if nokey.keys() - self._nokey.get(session_id, {}).keys():
+                log.warning("simulcast: %s: %d destination(s) not pushed: %s", session_id,
+                            len(nokey), NO_KEY)
+            changed = nokey.keys() != self._nokey.get(session_id, {}).keys()
+            if nokey:
+                self._nokey[session_id] = nokey
+            else:
+                self._nokey.pop(session_id, None)
             running = self._pushers.setdefault(session_id, {})
-            changed = False
             for tid in [t for t in running if t not in wanted
                         or running[t].target != wanted[t]]:
                 await running.pop(tid).stop()
                 changed = True
             for tid, target in wanted.items():
-                if tid not in running and session_id in self._active:
-                    running[tid] = self._pusher(session_id, target)
+                key = opened[tid]
+                if tid not in running and session_id in self._active and key is not None:
+                    running[tid] = self._pusher(session_id, target, key)
                     running[tid].start()
                     changed = True
             if not running:
@@ -259,9 +284,9 @@ class Simulcasts:
             if changed:
                 self._announce(session_id)
 
-    def _pusher(self, session_id: str, target: SimulcastTarget) -> Pusher:
+    def _pusher(self, session_id: str, target: SimulcastTarget, key: str) -> Pusher:
         assert self.ffmpeg is not None
-        return Pusher(target, session_playlist(self.media_dir, session_id), ffmpeg=self.ffmpeg,
+        return Pusher(target, key, session_playlist(self.media_dir, session_id), ffmpeg=self.ffmpeg,
                       on_health=lambda _h: self._announce(session_id),
                       backoff_initial=self.backoff_initial, backoff_max=self.backoff_max)
 
@@ -271,11 +296,12 @@ class Simulcasts:
 
 
 def make_simulcasts(settings: Settings, store: Store, publish: Publish,
-                    recording: Callable[[], list[str]]) -> Simulcasts:
-    """Pushes run where recordings do: without ffmpeg (or recording off) there are none."""
+                    recording: Callable[[], list[str]], *, signing_key: bytes) -> Simulcasts:
+    """Pushes run where recordings do: without ffmpeg (or recording off) there are none. The
+    stream keys are opened with a key derived from the signing key."""
     ffmpeg: str | None = None
     if settings.media.record:
         with contextlib.suppress(FFmpegNotFound):
             ffmpeg = find_ffmpeg(settings.media.ffmpeg)
-    return Simulcasts(store, publish, ffmpeg=ffmpeg, media_dir=settings.media_dir,
-                      recording=recording)
+    return Simulcasts(store, publish, StreamKeys(signing_key), ffmpeg=ffmpeg,
+                      media_dir=settings.media_dir, recording=recording)

@@ -405,8 +405,10 @@ class Caption:
 class SimulcastTarget:
     """One RTMP destination a live session's programme is pushed to (``live.simulcast``).
 
-    ``stream_key`` is a secret: it is read only to build the push command, and shown
-    nowhere in full (pages show ``live.simulcast.mask_key``, the audit log a fingerprint)."""
+    ``stream_key`` is a secret, stored sealed (``live.simulcast_keys``: AES-GCM; rows from
+    before that hold it as given): opened only to build the push command and the mask, and
+    shown nowhere in full (pages show ``live.simulcast.mask_key``, the audit log a
+    fingerprint)."""
 
     collection: ClassVar[str] = "simulcast_targets"
     json_fields: ClassVar[tuple[str, ...]] = ()

@@ -119,7 +119,7 @@ async def session_detail(request: web.Request, *, error: str = "",
 async def _simulcast_view(request: web.Request, session_id: str) -> dict[str, object]:
     """The session's simulcast destinations (masked keys) and their health, if pushing."""
     pushes = request.app[keys.SIMULCASTS]
-    targets = [{**simulcast.target_view(t),
+    targets = [{**simulcast.target_view(t, pushes.keys),
                 **(pushes.health(session_id, t.id) or PushHealth()).as_dict()}
                for t in await simulcast.targets(request.app[keys.STORE], session_id)]
     return {"simulcast_targets": targets, "simulcast_labels": SIMULCAST_LABELS,
@@ -129,14 +129,21 @@ async def _simulcast_view(request: web.Request, session_id: str) -> dict[str, ob
 async def _simulcast_update(request: web.Request, session_id: str, action: str) -> None:
     data = await request.post()
     store, audit = request.app[keys.STORE], request.app[keys.SESSIONS].audit
+    stream_keys = request.app[keys.SIMULCASTS].keys
+    target_key = str(data.get("target_key", ""))[:simulcast.MAX_KEY + 1]
+    target_id = str(data.get("target_id", ""))[:64]
     if action == "add_target":
         form = simulcast.TargetForm(str(data.get("target_name", ""))[:200],
                                     str(data.get("target_url", ""))[:simulcast.MAX_URL + 1],
-                                    str(data.get("target_key", ""))[:simulcast.MAX_KEY + 1])
-        await simulcast.add_target(store, audit, session_id, form, actor=actor(request))
+                                    target_key)
+        await simulcast.add_target(store, audit, session_id, form, keys=stream_keys,
+                                   actor=actor(request))
+    elif action == "replace_key":
+        await simulcast.replace_key(store, audit, session_id, target_id, target_key,
+                                    keys=stream_keys, actor=actor(request))
     else:
-        await simulcast.remove_target(store, audit, session_id,
-                                      str(data.get("target_id", ""))[:64], actor=actor(request))
+        await simulcast.remove_target(store, audit, session_id, target_id, keys=stream_keys,
+                                      actor=actor(request))
     request.app[keys.SIMULCASTS].targets_changed(session_id)
 
 
@@ -155,7 +162,7 @@ async def session_update(request: web.Request) -> web.Response:
                 session_id, action == "publish_replay", actor=actor(request))
         elif action == "edit":
             await sessions.edit(session_id, await _form(request), actor=actor(request))
-        elif action in ("add_target", "remove_target"):
+        elif action in ("add_target", "remove_target", "replace_key"):
             await _simulcast_update(request, session_id, action)
         else:
             raise web.HTTPBadRequest(text="未知操作")

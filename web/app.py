@@ -31,6 +31,7 @@ from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
 from live.relay import Relay
 from live.sessions import Sessions
+from live.simulcast_keys import seal_plaintext
 from live.simulcast_push import make_simulcasts
 from live.viewer_counts import LocalViewerCounts, RedisViewerCounts
 from live.viewer_samples import ViewerSampler
@@ -322,8 +323,11 @@ async def _simulcast(app: web.Application) -> AsyncIterator[None]:
     pushes stop before the recorders do."""
     recordings = app[keys.RECORDINGS]
     simulcasts = make_simulcasts(app[keys.SETTINGS], app[keys.STORE],
-                                 app[keys.EVENTLOG].emit_later, recordings.recording)
+                                 app[keys.EVENTLOG].emit_later, recordings.recording,
+                                 signing_key=app[keys.SECRET_KEY])
     app[keys.SIMULCASTS] = simulcasts
+    # Stream keys stored as given before they were encrypted (migration 0016) are sealed.
+    await seal_plaintext(app[keys.STORE], simulcasts.keys)
     simulcasts.watch()
     try:
         yield

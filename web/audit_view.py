@@ -18,6 +18,7 @@ ACTIONS = {
     "session.end": "结束直播", "session.slow_mode": "慢速模式",
     "session.me_too_order": "“也想问”排序",
     "simulcast.add": "添加转推目标", "simulcast.remove": "删除转推目标",
+    "simulcast.key": "重新输入转推密钥",
     "question.approve": "通过问题", "question.edit": "编辑问题", "question.merge": "合并问题",
     "question.reply": "文字回复", "question.decline": "拒绝问题", "question.pin": "置顶",
     "question.move": "调整顺序", "question.on_air": "上直播", "question.answered": "标记已解答",

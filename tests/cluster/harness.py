@@ -54,6 +54,12 @@ def netns_possible() -> bool:
     return IP is not None and TC is not None and os.geteuid() == 0
 
 
+def _toml(value: bool | int | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
 def _run(*args: str, timeout: float = 10) -> None:
     subprocess.run(args, check=True, timeout=timeout, capture_output=True)
 
@@ -229,6 +235,7 @@ class Node:
     netns: Netns | None = None
     front: tuple[str, int] | None = None  # where HAProxy reaches it, if not (host, port)
     live: dict[str, int] = field(default_factory=lambda: dict(LIVE_LIMITS))
+    media: dict[str, bool | int | str] = field(default_factory=lambda: {"record": False})
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -252,7 +259,8 @@ class Node:
             "[security]", f'secret_key = "{SECRET_KEY}"', "",
             "[store]", 'backend = "mongodb"', f'mongodb_uri = "{self.mongodb_uri}"',
             f'mongodb_database = "{self.database}"', "mongodb_timeout_ms = 1500", "",
-            "[media]", "record = false", f'media_dir = "{self.media_dir}"', "",
+            "[media]", f'media_dir = "{self.media_dir}"',
+            *(f"{k} = {_toml(v)}" for k, v in self.media.items()), "",
             "[understanding]", "enabled = false", "",
             "[cluster]", f'redis_url = "{self.redis_url}"', f'node_id = "{self.name}"', "",
             "[live]", *(f"{k} = {v}" for k, v in self.live.items()),
@@ -410,7 +418,8 @@ class Cluster:
     HAProxy, in ``directory``."""
 
     def __init__(self, directory: Path, size: int = 3, *, use_netns: bool = True,
-                 live: dict[str, int] | None = None) -> None:
+                 live: dict[str, int] | None = None,
+                 media: dict[str, bool | int | str] | None = None) -> None:
         self.directory = directory
         self.netns = Netns(f"tp{os.getpid() % 100000}") \
             if use_netns and netns_possible() else None
@@ -418,18 +427,20 @@ class Cluster:
                                   else "127.0.0.1")
         self.redis = RedisProcess(directory / "redis")
         self.database = f"cluster{os.getpid()}"
-        media = directory / "media"
-        media.mkdir(parents=True, exist_ok=True)
+        media_dir = directory / "media"
+        media_dir.mkdir(parents=True, exist_ok=True)
         self.nodes: list[Node] = []
         for i in range(size):
             in_ns = self.netns is not None and i == size - 1
             host = self.netns.ns_ip if in_ns and self.netns else "127.0.0.1"
             peer = self.netns.host_ip if in_ns and self.netns else "127.0.0.1"
             node = Node(f"node{i + 1}", directory / f"node{i + 1}", host, free_port(),
-                        f"redis://{peer}:{self.redis.port}/0", self.mongo.uri(peer), media,
+                        f"redis://{peer}:{self.redis.port}/0", self.mongo.uri(peer), media_dir,
                         self.database, self.netns if in_ns else None)
             if live:
                 node.live.update(live)
+            if media:  # e.g. recording on (the phone tests): {"record": True, ...}
+                node.media.update(media)
             node.write_settings()
             self.nodes.append(node)
         self.haproxy = HAProxy(directory / "haproxy", self.nodes)

@@ -30,6 +30,7 @@ from live.simulcast import (
     push_url,
     target_secrets,
 )
+from live.simulcast_keys import StreamKeys
 from live.simulcast_push import Simulcasts
 from settings import Settings
 from store.records import AuditEntry, LiveSession, SimulcastTarget
@@ -43,8 +44,6 @@ __all__ = ["nodes"]  # the two-node fixture
 KEY = "dyS3cr3tPushK3y-9f8e7d?sign=abcdef123456"
 
 
-def target(url: str = "rtmp://push.example.com/third", key: str = KEY) -> SimulcastTarget:
-    return SimulcastTarget(id="t1", session_id="s1", name="抖音", url=url, stream_key=key)
 
 
 def test_the_push_command_copies_the_live_playlist_to_flv() -> None:
@@ -70,11 +69,11 @@ def test_keys_are_checked_masked_and_scrubbed() -> None:
     with pytest.raises(SimulcastError):
         check_key("has space")
     assert mask_key(KEY) == "••••3456" and mask_key("short") == "••••"
-    t = target("rtmp://user:pa55word@push.example.com/third?auth=xyz123")
-    assert push_url(t).endswith("/third?auth=xyz123/" + KEY)
-    secrets = target_secrets(t)
+    url = "rtmp://user:pa55word@push.example.com/third?auth=xyz123"
+    assert push_url(url, KEY).endswith("/third?auth=xyz123/" + KEY)
+    secrets = target_secrets(url, KEY)
     assert KEY in secrets and "pa55word" in secrets and "auth=xyz123" in secrets
-    assert destination_label(t.url) == "rtmp://push.example.com/third"
+    assert destination_label(url) == "rtmp://push.example.com/third"
 
 
 # --- a real push -------------------------------------------------------------------------------
@@ -101,6 +100,17 @@ async def rtmp_listener(port: int, key: str, out: Path) -> asyncio.subprocess.Pr
         find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-listen", "1",
         "-f", "flv", "-i", f"rtmp://127.0.0.1:{port}/live/{key}", "-c", "copy", "-y",
         str(out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+
+
+def ffmpeg_arguments() -> list[str]:
+    """The arguments of every process running now (the pushes' ffmpeg among them)."""
+    found: list[str] = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.extend(a.decode(errors="replace") for a in cmdline.read_bytes().split(b"\0"))
+        except OSError:
+            continue  # the process has ended
+    return found
 
 
 def push_state(name: str, status: str) -> Any:
@@ -144,6 +154,8 @@ async def test_a_live_session_is_pushed_to_a_listener_and_a_refusal_shows_down(
         staff = await live.staff("boss", "admin", client=admin)
         await sessions.start(b.id, actor="boss")
         up = await staff.until(push_state("本地平台", "up"), timeout=30)
+        # The stored key is sealed; the push command is given the key itself.
+        assert f"rtmp://127.0.0.1:{port}/live/{good_key}" in ffmpeg_arguments()
         assert pushed(up, "本地平台")["destination"] == f"rtmp://127.0.0.1:{port}/live"
         down = pushed(await staff.until(push_state("拒绝连接", "down"), timeout=30), "拒绝连接")
         assert "Connection refused" in down["last_error"], down
@@ -194,7 +206,8 @@ async def test_destinations_follow_this_nodes_recordings(site: Site, tmp_path: P
     recording: list[str] = []
     events: list[tuple[str, Any]] = []
     pushes = Simulcasts(store, lambda sid, evs: events.append((sid, evs)),
-                        ffmpeg=find_ffmpeg(), media_dir=tmp_path, recording=lambda: recording)
+                        StreamKeys(b"test-secret-key"), ffmpeg=find_ffmpeg(),
+                        media_dir=tmp_path, recording=lambda: recording)
     pushes.watch()
     try:
         await asyncio.sleep(1.5)
@@ -225,7 +238,8 @@ async def test_only_the_recording_node_pushes_and_a_takeover_moves_the_pushes(
     session = await sessions.create(SessionForm("两节点转推", scheduled_start=1.8e9), actor="t")
     target = await add_target(a[keys.STORE], a[keys.SESSIONS].audit, session.id,
                               TargetForm("甲", f"rtmp://127.0.0.1:{free_port()}/live",
-                                         "TwoN0desSecretKey"), actor="t")
+                                         "TwoN0desSecretKey"),
+                              keys=a[keys.SIMULCASTS].keys, actor="t")
     await sessions.start(session.id, actor="t")
 
     async def pushing(app: web.Application) -> bool:

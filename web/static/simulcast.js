@@ -4,6 +4,7 @@
 
 export const SIMULCAST_LABELS = {
   idle: "未开始", connecting: "正在连接", up: "推流正常", down: "推流中断", stopped: "已停止",
+  nokey: "密钥需重新输入",
 };
 
 /** Update the rows of `table` (tbody rows carry data-target-id) from the pushes' health. */
