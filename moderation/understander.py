@@ -68,14 +68,18 @@ async def stored_examples(store: Store, limit: int = MAX_EXAMPLES) -> list[tuple
 def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
                  examples: Examples) -> Understanding:
     """The engine for these inputs, taught the shipped seed examples (of items still in the
-    catalog) before the learned ``examples`` (seconds of CPU: call it in a worker thread)."""
+    catalog) before the learned ``examples`` (seconds of CPU: call it in a worker thread). Its
+    n-gram model is fitted, now and at each refit, in a child process
+    (``moderation.understanding.fit_child``): the fit would otherwise hold the interpreter
+    lock for seconds, and the event loop with it."""
     from moderation.understanding import Understanding
+    from moderation.understanding.fit_child import fit_in_child
     from moderation.understanding.outside import load_outside
     from moderation.understanding.seeds import load_seeds
 
     seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
     return Understanding.build(catalog, words, knowledge, examples=[*seeds, *examples],
-                               outside=load_outside())
+                               outside=load_outside(), fit=fit_in_child)
 
 
 class Understander:
@@ -216,7 +220,14 @@ class Understander:
         self._since_fit += 1
         if self._since_fit >= REFIT_EVERY and (self._refit is None or self._refit.done()):
             self._since_fit = 0
-            self._refit = asyncio.create_task(in_daemon_thread(engine.refit))
+            self._refit = asyncio.create_task(_refitted(engine))
+
+
+async def _refitted(engine: Understanding) -> None:
+    try:
+        await in_daemon_thread(engine.refit)
+    except Exception:
+        log.exception("refitting the n-gram model failed; the previous one stays in use")
 
 
 async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:

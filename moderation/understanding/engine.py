@@ -22,7 +22,7 @@ import heapq
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -58,6 +58,11 @@ _CLAUSES = re.compile(r"[，,。；;！!？?\s]+|顺便|然后|另外|还有|并
 MIN_CLAUSE = 4
 MAX_CLAUSES = 4
 CLAUSE_INTENT = 0.5  # confidence a clause's own best item needs to be a second intent
+
+# Fits the n-gram model: (labels, texts, each text's label) -> the model. ``NgramModel`` itself
+# fits in the calling thread; ``moderation.understanding.fit_child.fit_in_child`` in a process
+# of its own, so that seconds of fitting never hold this process's interpreter lock.
+Fit = Callable[[Sequence[str], Sequence[str], Sequence[str]], NgramModel]
 
 _NAME_PARTS = re.compile(r"[（）()/]")
 _SENTENCES = re.compile(r"[；。;]")
@@ -100,8 +105,10 @@ class Understanding:
     """Thread-safe: ``understand`` may run while ``learn`` adds an example."""
 
     def __init__(self, catalog: Catalog, normalizer: Normalizer,
-                 texts: Sequence[tuple[str, str]], outside: Sequence[OutsideTopic] = ()) -> None:
+                 texts: Sequence[tuple[str, str]], outside: Sequence[OutsideTopic] = (),
+                 fit: Fit = NgramModel) -> None:
         self.catalog = catalog
+        self._fitter = fit
         self.normalizer = normalizer
         self._item_ids = tuple(item.id for item in catalog.items)
         # Each outside topic is one more class, labelled by a name no item id can have.
@@ -130,14 +137,15 @@ class Understanding:
     @classmethod
     def build(cls, catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase | None = None,
               examples: Iterable[tuple[str, str]] = (),
-              outside: Sequence[OutsideTopic] = ()) -> Understanding:
+              outside: Sequence[OutsideTopic] = (), fit: Fit = NgramModel) -> Understanding:
         """The engine for a catalog, a word list, the knowledge base, any labelled
-        (text, item id) examples kept from the desk, and the topics that are not ours."""
+        (text, item id) examples kept from the desk, and the topics that are not ours;
+        ``fit`` fits its n-gram model, now and at every ``refit``."""
         domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
         normalizer = Normalizer(words, domain, [p for topic in outside for p in topic.phrases])
         texts = item_texts(catalog, knowledge)
         texts.extend((item_id, text) for text, item_id in examples)
-        return cls(catalog, normalizer, texts, outside)
+        return cls(catalog, normalizer, texts, outside, fit)
 
     # --- learning ----------------------------------------------------------------------------
 
@@ -151,13 +159,19 @@ class Understanding:
 
     def refit(self) -> None:
         """Refit the n-gram model on everything known, learned examples included (seconds;
-        run it off the event loop). Questions are answered meanwhile by the old model."""
+        run it off the event loop). Questions are answered meanwhile by the old model, which
+        then hands over with the learned examples' vectors in the new one's feature space."""
         with self._lock:
             texts = list(self._texts)
+            examples = [text for _, text in self._examples]
         model = self._fit(texts)
+        vectors = model.vectors(examples) if examples else None
         with self._lock:
+            later = [text for _, text in self._examples[len(examples):]]
+            if later:
+                vectors = _stacked(vectors, model.vectors(later))
             self._ngram = model
-            self._example_vectors = None
+            self._example_vectors = vectors
 
     def _add(self, item_id: str, text: str, *, learned: bool) -> None:
         words = self.normalizer.tokens(text)
@@ -167,14 +181,16 @@ class Understanding:
         self._texts.append((item_id, " ".join(words)))
         if learned:
             self._examples.append((item_id, " ".join(words)))
-            self._example_vectors = None
+            if self._example_vectors is not None:  # one more row: the others stay as they are
+                self._example_vectors = _stacked(self._example_vectors,
+                                                 self._ngram.vectors([" ".join(words)]))
             # A word the desk files under an item is no longer only the outside topics'.
             self._foreign = self._foreign.difference(words)
 
     def _fit(self, texts: Sequence[tuple[str, str]] | None = None) -> NgramModel:
         pairs = self._texts if texts is None else texts
-        return NgramModel(self._labels, [text for _, text in pairs],
-                          [label for label, _ in pairs])
+        return self._fitter(self._labels, [text for _, text in pairs],
+                            [label for label, _ in pairs])
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -193,7 +209,7 @@ class Understanding:
             bm25 = self._bm25.scores(words)
             probabilities = self._ngram.probabilities(canonical)
             if self._examples:
-                if self._example_vectors is None:  # after a learn or a refit
+                if self._example_vectors is None:  # the first question after a build
                     self._example_vectors = self._ngram.vectors([t for _, t in self._examples])
                 similarities = self._ngram.similarity(canonical, self._example_vectors)
                 for (item_id, _), similarity in zip(self._examples, similarities, strict=True):
@@ -257,6 +273,13 @@ class Understanding:
             second = [item_id for item_id, value in items[1:2] if value >= SECOND_INTENT]
             intents = (items[0][0], *second)
         return Result(understood, items, intents, read)
+
+
+def _stacked(top: Any, bottom: Any) -> Any:
+    """Two sparse matrices of example vectors, one above the other."""
+    from scipy.sparse import vstack  # type: ignore[import-untyped]
+
+    return bottom if top is None else vstack([top, bottom], format="csr")
 
 
 def confidence(candidate: Candidate) -> float:

@@ -1,0 +1,93 @@
+"""Where and how the understanding engine's n-gram model is fitted and compared, without
+changing a single answer: the fit in a child process (``fit_child``) gives the same engine as
+the fit in this one, the fast cosine similarity gives scikit-learn's numbers exactly, and the
+learned examples' vectors kept up to date one example at a time (and carried over a refit)
+are the ones computed all at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from moderation.catalog import Catalog, load_catalog
+from moderation.knowledge import load_knowledge
+from moderation.understanding import Understanding
+from moderation.understanding.fit_child import fit_in_child
+from moderation.understanding.ngram import NgramModel
+from moderation.understanding.outside import load_outside
+from tests.data.understanding import Case, load_half, load_word_list
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def dev() -> list[Case]:
+    return load_half("dev")
+
+
+def test_the_model_fitted_in_a_child_process_gives_the_same_answers(
+        catalog: Catalog, dev: list[Case]) -> None:
+    fits: list[int] = []
+
+    def counted(item_ids: Sequence[str], texts: Sequence[str],
+                labels: Sequence[str]) -> NgramModel:
+        fits.append(len(texts))
+        return fit_in_child(item_ids, texts, labels)
+
+    words, knowledge, outside = load_word_list(), load_knowledge(catalog=catalog), load_outside()
+    here = Understanding.build(catalog, words, knowledge, outside=outside)
+    child = Understanding.build(catalog, words, knowledge, outside=outside, fit=counted)
+    assert len(fits) == 1 and fits[0] > 1000  # the whole training set went to the child
+    assert [child.understand(case.q) for case in dev] == [here.understand(case.q) for case in dev]
+    for engine in (here, child):  # a refit uses the engine's fit again
+        engine.learn("蓝色小本本上的钢印模糊了", "registration-cert")
+        engine.refit()
+    assert len(fits) == 2
+    assert [child.understand(case.q) for case in dev] == [here.understand(case.q) for case in dev]
+
+
+def test_a_failing_child_is_reported() -> None:
+    with pytest.raises(RuntimeError, match="n-gram fit's process failed"):
+        fit_in_child(["a", "b"], ["驾照到期"], ["a", "no-such-label", "c"])  # unequal lengths
+
+
+def test_the_fast_similarity_is_scikit_learns_exactly(dev: list[Case]) -> None:
+    texts = [case.q for case in dev if case.items]
+    model = NgramModel(sorted({case.items[0] for case in dev if case.items}), texts,
+                       [case.items[0] for case in dev if case.items])
+    examples = model.vectors(texts[::3])
+    for text in [*texts, "", "完全无关的字符串", "驾驶证驾驶证驾驶证"]:
+        fast = model.similarity(text, examples)
+        assert np.array_equal(fast, model.reference_similarity(text, examples)), text
+    assert model.similarity(texts[0], examples)[0] == pytest.approx(1.0)
+
+
+def test_example_vectors_kept_one_by_one_are_those_computed_at_once(
+        catalog: Catalog, dev: list[Case]) -> None:
+    engine = Understanding.build(catalog, load_word_list())  # small: names and keywords
+    questions = [case.q for case in dev[:60]]
+    taught = [(case.q, case.items[0]) for case in dev[60:90] if case.items]
+    for text, item_id in taught[:10]:  # each one read after it is learned
+        engine.learn(text, item_id)
+        engine.understand(questions[0])
+    fit = engine._fitter
+
+    def learning_meanwhile(item_ids: Sequence[str], texts: Sequence[str],
+                           labels: Sequence[str]) -> NgramModel:
+        for text, item_id in taught[10:15]:  # learned while the model is being refitted
+            engine.learn(text, item_id)
+        return fit(item_ids, texts, labels)
+
+    engine._fitter = learning_meanwhile
+    engine.refit()
+    for text, item_id in taught[15:]:
+        engine.learn(text, item_id)
+        engine.understand(questions[1])
+    kept = [engine.candidates(q) for q in questions]
+    engine._example_vectors = None  # as after a build: all of them computed at the next read
+    assert [engine.candidates(q) for q in questions] == kept
