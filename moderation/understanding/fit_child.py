@@ -7,9 +7,9 @@ code (L-BFGS-B steps of ~20 ms, sparse products of ~10 ms): measured while the m
 refitted in a thread (every ``moderation.understander.REFIT_EVERY`` approvals), the event loop
 woke up to 200 ms late and staff actions took up to 120 ms instead of 5. ``fit_in_child`` runs
 the same fit, on the same inputs, in a fresh interpreter (``python -m`` this module) and reads
-the fitted model back (a pickle on its standard output, a few MB), so the caller's thread only
-waits on a pipe. The child lowers its own priority (``nice`` 10), exits when its parent is gone,
-and takes the engine's libraries' memory (~150 MiB) only while it fits.
+the fitted model back (a pickle on its standard output), so the caller's thread only waits on
+a pipe. The child uses one core (``THREADS``) at a lower priority (``nice`` 10), exits when its
+parent is gone, and holds the engine's libraries' memory only while it fits.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]  # where ``moderation`` is imported from
 NICE = 10
+# One BLAS thread: with OpenBLAS's default (a thread per core) the seed's fit took 11.6 s of
+# CPU on 2 cores (its threads spin while they wait) against 3.4 s with one, and finished later.
+# The fitted model is the same (tests/moderation/test_understanding_fit.py).
+THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
@@ -40,6 +44,7 @@ def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
                            protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env.update(THREADS)
     try:
         done = subprocess.run([sys.executable, "-m", __name__],  # noqa: S603 - fixed argv
                               input=payload, capture_output=True, env=env, cwd=ROOT,
