@@ -9,8 +9,9 @@ there is none: ``item_hints`` leaves the keyword suggester's flags alone, and th
 The desk teaches it: ``question_changed`` is a listener of the moderation service (web.app
 wires it); a question approved under an item becomes a labelled example at once
 (``Understanding.learn``), and every ``REFIT_EVERY`` examples the n-gram model is refitted in
-a worker thread. Learned examples are kept here too, so that a rebuild (after an edit) starts
-from them.
+the background (a daemon thread that waits for the fit's child process,
+``moderation.understanding.fit_child``). Learned examples are kept here too, so that a rebuild
+(after an edit) starts from them.
 
 They survive a restart without a table of their own: a question carries an item only once a
 moderator has filed it under one (``questions.Approve``), and the store keeps the question, so
@@ -153,9 +154,9 @@ class Understander:
         self.knowledge = self.knowledge_for(catalog)
 
     async def close(self) -> None:
-        """Abandon a build or refit under way: its daemon thread cannot be interrupted, but
-        nothing waits for it, so stopping the server stays prompt (the next start builds
-        again)."""
+        """Abandon a build or refit under way: its daemon thread (and the fit's child process)
+        cannot be interrupted, but nothing waits for it, so stopping the server stays prompt
+        (the next start builds again)."""
         self._generation += 1
         for task in (self._task, self._refit):
             if task is not None and not task.done():

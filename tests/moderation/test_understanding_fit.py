@@ -6,7 +6,12 @@ are the ones computed all at once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +23,8 @@ from moderation.understanding.fit_child import fit_in_child
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.outside import load_outside
 from tests.data.understanding import Case, load_half, load_word_list
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +98,43 @@ def test_example_vectors_kept_one_by_one_are_those_computed_at_once(
     kept = [engine.candidates(q) for q in questions]
     engine._example_vectors = None  # as after a build: all of them computed at the next read
     assert [engine.candidates(q) for q in questions] == kept
+
+
+def test_the_fitting_process_exits_when_its_parent_does() -> None:
+    """A child whose server died (its input still open elsewhere) does not fit on for nothing."""
+    read, write = os.pipe()
+    parent = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys\n"
+         "child = subprocess.Popen([sys.executable, '-m', 'moderation.understanding.fit_child'],"
+         f" stdin={read}, pass_fds=[{read}])\n"
+         "print(child.pid, flush=True)\n"
+         "child.wait()\n"],
+        cwd=ROOT, stdout=subprocess.PIPE, pass_fds=[read])
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        time.sleep(3.0)  # the child is up, waiting for its input
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10.0
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(child)
+    finally:
+        os.close(read)
+        os.close(write)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited (its reaper is init)
