@@ -183,7 +183,7 @@ class Understanding:
             self._examples.append((item_id, " ".join(words)))
             if self._example_vectors is not None:  # one more row: the others stay as they are
                 self._example_vectors = _stacked(self._example_vectors,
-                                                 self._ngram.vectors([" ".join(words)]))
+                                                 self._ngram.vector(" ".join(words)))
             # A word the desk files under an item is no longer only the outside topics'.
             self._foreign = self._foreign.difference(words)
 

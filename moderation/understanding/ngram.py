@@ -83,28 +83,42 @@ class NgramModel:
         so rows of two calls can be stacked."""
         return self._vectorizer.transform(list(texts))
 
+    def vector(self, text: str) -> Any:
+        """``vectors([text])``, the same numbers, without scikit-learn's per-call checks (a
+        learned example's row, added on the event loop at each approval)."""
+        from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+
+        indices, values = self._features(text)
+        return csr_matrix((values, indices, [0, len(indices)]), shape=(1, len(self._idf)))
+
     def similarity(self, text: str, vectors: Any) -> np.ndarray:
         """Cosine similarity of ``text`` to each row of ``vectors``: the same numbers as
         ``reference_similarity``, computed without scikit-learn's per-call checks (two thirds
-        of a question's reading when the engine has learned examples). The text's vector is
-        built as ``TfidfVectorizer.transform`` builds it: features in column order, the
-        squares summed in that order for the norm."""
+        of a question's reading when the engine has learned examples)."""
+        indices, values = self._features(text)
         weights = np.zeros(len(self._idf))
+        weights[indices] = values
+        return np.asarray(vectors @ weights).ravel()
+
+    def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The text's features and their weights, as ``TfidfVectorizer.transform`` computes
+        them: in column order, 1 + ln(count) times the idf, divided by the norm with the
+        squares summed in that order."""
         counts: dict[int, int] = {}
         for gram in self._analyze(text):
             index = self._vocabulary.get(gram)
             if index is not None:
                 counts[index] = counts.get(index, 0) + 1
-        if counts:
-            indices = np.array(sorted(counts), dtype=np.intp)
-            values = np.log(np.array([counts[i] for i in indices], dtype=float))
-            values += 1.0
-            values *= self._idf[indices]
-            total = 0.0
-            for value in values.tolist():
-                total += value * value
-            weights[indices] = values / math.sqrt(total)
-        return np.asarray(vectors @ weights).ravel()
+        indices = np.array(sorted(counts), dtype=np.intp)
+        if not counts:
+            return indices, np.zeros(0)
+        values = np.log(np.array([counts[i] for i in indices], dtype=float))
+        values += 1.0
+        values *= self._idf[indices]
+        total = 0.0
+        for value in values.tolist():
+            total += value * value
+        return indices, values / math.sqrt(total)
 
     def reference_similarity(self, text: str, vectors: Any) -> np.ndarray:
         """``similarity`` through scikit-learn itself (for tests)."""

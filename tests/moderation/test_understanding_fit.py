@@ -63,7 +63,7 @@ def test_a_failing_child_is_reported() -> None:
         fit_in_child(["a", "b"], ["驾照到期"], ["a", "no-such-label", "c"])  # unequal lengths
 
 
-def test_the_fast_similarity_is_scikit_learns_exactly(dev: list[Case]) -> None:
+def test_the_fast_similarity_and_vector_are_scikit_learns_exactly(dev: list[Case]) -> None:
     texts = [case.q for case in dev if case.items]
     model = NgramModel(sorted({case.items[0] for case in dev if case.items}), texts,
                        [case.items[0] for case in dev if case.items])
@@ -71,6 +71,9 @@ def test_the_fast_similarity_is_scikit_learns_exactly(dev: list[Case]) -> None:
     for text in [*texts, "", "完全无关的字符串", "驾驶证驾驶证驾驶证"]:
         fast = model.similarity(text, examples)
         assert np.array_equal(fast, model.reference_similarity(text, examples)), text
+        row, reference = model.vector(text), model.vectors([text])
+        assert row.shape == reference.shape and (row != reference).nnz == 0, text
+        assert np.array_equal(row.indices, reference.indices), text
     assert model.similarity(texts[0], examples)[0] == pytest.approx(1.0)
 
 
