@@ -74,13 +74,14 @@ def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase
     (``moderation.understanding.fit_child``): the fit would otherwise hold the interpreter
     lock for seconds, and the event loop with it."""
     from moderation.understanding import Understanding
-    from moderation.understanding.fit_child import fit_in_child
+    from moderation.understanding.fit_child import fit_in_child, refit_in_background
     from moderation.understanding.outside import load_outside
     from moderation.understanding.seeds import load_seeds
 
     seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
     return Understanding.build(catalog, words, knowledge, examples=[*seeds, *examples],
-                               outside=load_outside(), fit=fit_in_child)
+                               outside=load_outside(), fit=fit_in_child,
+                               refit=refit_in_background)
 
 
 class Understander:

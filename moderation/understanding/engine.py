@@ -106,9 +106,10 @@ class Understanding:
 
     def __init__(self, catalog: Catalog, normalizer: Normalizer,
                  texts: Sequence[tuple[str, str]], outside: Sequence[OutsideTopic] = (),
-                 fit: Fit = NgramModel) -> None:
+                 fit: Fit = NgramModel, refit: Fit | None = None) -> None:
         self.catalog = catalog
         self._fitter = fit
+        self._refitter = refit or fit
         self.normalizer = normalizer
         self._item_ids = tuple(item.id for item in catalog.items)
         # Each outside topic is one more class, labelled by a name no item id can have.
@@ -137,15 +138,16 @@ class Understanding:
     @classmethod
     def build(cls, catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase | None = None,
               examples: Iterable[tuple[str, str]] = (),
-              outside: Sequence[OutsideTopic] = (), fit: Fit = NgramModel) -> Understanding:
+              outside: Sequence[OutsideTopic] = (), fit: Fit = NgramModel,
+              refit: Fit | None = None) -> Understanding:
         """The engine for a catalog, a word list, the knowledge base, any labelled
         (text, item id) examples kept from the desk, and the topics that are not ours;
-        ``fit`` fits its n-gram model, now and at every ``refit``."""
+        ``fit`` fits its n-gram model now, ``refit`` (else ``fit``) at every ``refit``."""
         domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
         normalizer = Normalizer(words, domain, [p for topic in outside for p in topic.phrases])
         texts = item_texts(catalog, knowledge)
         texts.extend((item_id, text) for text, item_id in examples)
-        return cls(catalog, normalizer, texts, outside, fit)
+        return cls(catalog, normalizer, texts, outside, fit, refit)
 
     # --- learning ----------------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class Understanding:
         with self._lock:
             texts = list(self._texts)
             examples = [text for _, text in self._examples]
-        model = self._fit(texts)
+        model = self._fit(texts, self._refitter)
         vectors = model.vectors(examples) if examples else None
         with self._lock:
             later = [text for _, text in self._examples[len(examples):]]
@@ -187,10 +189,11 @@ class Understanding:
             # A word the desk files under an item is no longer only the outside topics'.
             self._foreign = self._foreign.difference(words)
 
-    def _fit(self, texts: Sequence[tuple[str, str]] | None = None) -> NgramModel:
+    def _fit(self, texts: Sequence[tuple[str, str]] | None = None,
+             fit: Fit | None = None) -> NgramModel:
         pairs = self._texts if texts is None else texts
-        return self._fitter(self._labels, [text for _, text in pairs],
-                            [label for label, _ in pairs])
+        return (fit or self._fitter)(self._labels, [text for _, text in pairs],
+                                     [label for label, _ in pairs])
 
     # --- reading -----------------------------------------------------------------------------
 

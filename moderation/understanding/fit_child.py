@@ -8,8 +8,9 @@ refitted in a thread (every ``moderation.understander.REFIT_EVERY`` approvals), 
 woke up to 200 ms late and staff actions took up to 120 ms instead of 5. ``fit_in_child`` runs
 the same fit, on the same inputs, in a fresh interpreter (``python -m`` this module) and reads
 the fitted model back (a pickle on its standard output), so the caller's thread only waits on
-a pipe. The child uses one core (``THREADS``) at a lower priority (``nice`` 10), exits when its
-parent is gone, and holds the engine's libraries' memory only while it fits.
+a pipe. The child uses one core (``THREADS``), at a lower priority for a refit
+(``refit_in_background``), exits when its parent is gone, and holds the engine's libraries'
+memory only while it fits.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from moderation.understanding.ngram import NgramModel
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]  # where ``moderation`` is imported from
-NICE = 10
+REFIT_NICE = 10
 # One BLAS thread: with OpenBLAS's default (a thread per core) the seed's fit took 11.6 s of
 # CPU on 2 cores (its threads spin while they wait) against 3.4 s with one, and finished later.
 # The fitted model is the same (tests/moderation/test_understanding_fit.py).
@@ -37,16 +38,17 @@ THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
-                 labels: Sequence[str]) -> NgramModel:
+                 labels: Sequence[str], *, nice: int = 0) -> NgramModel:
     """``NgramModel(item_ids, texts, labels)``, fitted in a child process (blocks the calling
-    thread, not the interpreter). Where no child can be started it fits here."""
+    thread, not the interpreter) at ``nice`` below this process's priority. Where no child
+    can be started it fits here."""
     payload = pickle.dumps((list(item_ids), list(texts), list(labels)),
                            protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env.update(THREADS)
     try:
-        done = subprocess.run([sys.executable, "-m", __name__],  # noqa: S603 - fixed argv
+        done = subprocess.run([sys.executable, "-m", __name__, str(nice)],  # noqa: S603
                               input=payload, capture_output=True, env=env, cwd=ROOT,
                               check=False)
     except OSError as exc:
@@ -62,6 +64,13 @@ def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
     return model
 
 
+def refit_in_background(item_ids: Sequence[str], texts: Sequence[str],
+                        labels: Sequence[str]) -> NgramModel:
+    """``fit_in_child`` at ``REFIT_NICE``: a refit during a broadcast (nobody waits for it)
+    yields the cores to the server and its clients; the first fit, at start, does not."""
+    return fit_in_child(item_ids, texts, labels, nice=REFIT_NICE)
+
+
 def _exit_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
@@ -69,7 +78,7 @@ def _exit_with(parent: int) -> None:
 
 
 def main() -> None:
-    os.nice(NICE)  # a background fit yields the cores to the server and its clients
+    os.nice(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     item_ids, texts, labels = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
     model = NgramModel(item_ids, texts, labels)

@@ -19,7 +19,7 @@ import pytest
 from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.understanding import Understanding
-from moderation.understanding.fit_child import fit_in_child
+from moderation.understanding.fit_child import fit_in_child, refit_in_background
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.outside import load_outside
 from tests.data.understanding import Case, load_half, load_word_list
@@ -39,22 +39,29 @@ def dev() -> list[Case]:
 
 def test_the_model_fitted_in_a_child_process_gives_the_same_answers(
         catalog: Catalog, dev: list[Case]) -> None:
-    fits: list[int] = []
+    fits: list[str] = []
 
     def counted(item_ids: Sequence[str], texts: Sequence[str],
                 labels: Sequence[str]) -> NgramModel:
-        fits.append(len(texts))
+        fits.append("fit")
+        assert len(texts) > 1000  # the whole training set goes to the child
         return fit_in_child(item_ids, texts, labels)
+
+    def counted_refit(item_ids: Sequence[str], texts: Sequence[str],
+                      labels: Sequence[str]) -> NgramModel:
+        fits.append("refit")
+        return refit_in_background(item_ids, texts, labels)
 
     words, knowledge, outside = load_word_list(), load_knowledge(catalog=catalog), load_outside()
     here = Understanding.build(catalog, words, knowledge, outside=outside)
-    child = Understanding.build(catalog, words, knowledge, outside=outside, fit=counted)
-    assert len(fits) == 1 and fits[0] > 1000  # the whole training set went to the child
+    child = Understanding.build(catalog, words, knowledge, outside=outside, fit=counted,
+                                refit=counted_refit)
+    assert fits == ["fit"]
     assert [child.understand(case.q) for case in dev] == [here.understand(case.q) for case in dev]
-    for engine in (here, child):  # a refit uses the engine's fit again
+    for engine in (here, child):
         engine.learn("蓝色小本本上的钢印模糊了", "registration-cert")
         engine.refit()
-    assert len(fits) == 2
+    assert fits == ["fit", "refit"]
     assert [child.understand(case.q) for case in dev] == [here.understand(case.q) for case in dev]
 
 
@@ -85,7 +92,7 @@ def test_example_vectors_kept_one_by_one_are_those_computed_at_once(
     for text, item_id in taught[:10]:  # each one read after it is learned
         engine.learn(text, item_id)
         engine.understand(questions[0])
-    fit = engine._fitter
+    fit = engine._refitter
 
     def learning_meanwhile(item_ids: Sequence[str], texts: Sequence[str],
                            labels: Sequence[str]) -> NgramModel:
@@ -93,7 +100,7 @@ def test_example_vectors_kept_one_by_one_are_those_computed_at_once(
             engine.learn(text, item_id)
         return fit(item_ids, texts, labels)
 
-    engine._fitter = learning_meanwhile
+    engine._refitter = learning_meanwhile
     engine.refit()
     for text, item_id in taught[15:]:
         engine.learn(text, item_id)
