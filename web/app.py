@@ -26,6 +26,7 @@ from live.eventlog import EventLog
 from live.ffmpeg import FFmpegNotFound, find_ffmpeg
 from live.hub import Hub
 from live.media_store import make_media_store
+from live.outbox_trim import OutboxTrim
 from live.recordings import make_recordings, rtmp_listen_base
 from live.redis_broker import RedisBroker
 from live.redis_link import node_id, open_redis
@@ -48,20 +49,22 @@ from store import make_store
 from store.aggregates import rollup_offset
 from web import keys
 from web.answers import understanding
-from web.auth import auth_middleware
+from web.auth import authenticate
 from web.caps import Caps
 from web.drain import Drain
-from web.errors import error_middleware
+from web.errors import edge_middleware
 from web.render import make_templates
 from web.routes import setup_routes
-from web.security import add_security_headers, csrf_middleware, warn_without_public_url
+from web.security import add_security_headers, check_request, warn_without_public_url
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware, csrf_middleware],
+        # Errors answered in one shape around two guards: the login and roles, then Host,
+        # Origin and CSRF (one middleware: web.errors.edge_middleware says why).
+        middlewares=[edge_middleware(authenticate, check_request)],
         client_max_size=settings.server.max_request_kib * 1024,
     )
     app[keys.SETTINGS] = settings
@@ -294,10 +297,13 @@ async def _replays(app: web.Application) -> AsyncIterator[None]:
     retention = app[keys.RETENTION] = RecordingRetention(
         app[keys.STORE], app[keys.MEDIA], days=settings.replays.retention_days, audit=audit,
         spool=settings.media_dir if app[keys.MEDIA].kind != "local" else None)
+    # The event outbox is trimmed on the same tick ([live] event_history_days).
+    outbox = OutboxTrim(app[keys.STORE], settings.live.event_history_days)
     ticks = app[keys.VIEWER_SAMPLER].ticks
-    ticks.append(retention.tick)
+    ticks.extend((retention.tick, outbox.tick))
     yield
     ticks.remove(retention.tick)
+    ticks.remove(outbox.tick)
 
 
 async def _recording(app: web.Application) -> AsyncIterator[None]:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from moderation.logins import ActiveLogin, token_digest
 from moderation.staff import LoginFailed, LoginThrottled, StaffError
@@ -96,15 +95,16 @@ def safe_next(target: str) -> str:
     return quote(target, safe=NEXT_SAFE)
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def authenticate(request: web.Request) -> None:
+    """The login behind the request (``keys.LOGIN``), and the route's roles enforced: a
+    redirect to the login page, 401/403 for the API. A guard of ``web.errors.edge_middleware``."""
     token = request.cookies.get(LOGIN_COOKIE, "")
     login = await request.app[keys.LOGINS].resolve(token) if token else None
     if login is not None:
         request[keys.LOGIN] = login
     roles = request.app[keys.ROUTE_ROLES].get(request.match_info.route)
     if roles is None:
-        return await handler(request)
+        return
     if login is None:
         if request.path.startswith("/api/"):
             raise web.HTTPUnauthorized(text="login required")
@@ -121,7 +121,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise web.HTTPSeeOther(PASSWORD_PAGE)
     if login.user.role not in roles:
         raise web.HTTPForbidden(reason="role")
-    return await handler(request)
 
 
 async def refuse_until_password_changed(ws: web.WebSocketResponse, login: ActiveLogin) -> bool:

@@ -48,7 +48,8 @@ class Caps:
             max(live.session_questions_per_minute, 1), 60.0, clock=clock)
         self.session_rate_on = live.session_questions_per_minute > 0
 
-    def take_socket(self, viewer_id: str | None, address: str) -> Callable[[], None] | None:
+    def take_socket(self, viewer_id: str | None, address: str
+                    ) -> Callable[[object], None] | None:
         """A slot for one more socket (the callable gives it back), or None when a cap is
         reached. A cap of 0 means no cap."""
         if self.per_address and self.addresses[address] >= self.per_address:
@@ -60,7 +61,7 @@ class Caps:
         if viewer_id is not None:
             self.viewers[viewer_id] += 1
 
-        def give_back() -> None:
+        def give_back(_: object = None) -> None:  # also a done callback (admit)
             for counts, key in ((self.addresses, address), (self.viewers, viewer_id)):
                 if key is None:
                     continue
@@ -82,7 +83,7 @@ class Caps:
             return False
         task = asyncio.current_task()  # the task serving this request, socket and all
         assert task is not None
-        task.add_done_callback(lambda _: give_back())
+        task.add_done_callback(give_back)
         return True
 
     def use_shared_rate(self, window: WindowLimit) -> None:

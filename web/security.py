@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 
 from settings import Settings
@@ -163,20 +162,21 @@ def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse) ->
                         path="/", secure=cookie_secure(request))
 
 
-@web.middleware
-async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def check_request(request: web.Request) -> None:
+    """Host, Origin and CSRF checks for whatever changes something (and every websocket
+    handshake's Origin): 403 otherwise. A guard of ``web.errors.edge_middleware``."""
     login = request.get(keys.LOGIN)
     if login is not None:
         request[keys.CSRF_TOKEN] = login.session.csrf_token
     if request.match_info.http_exception is not None:  # 404/405: nothing to protect
-        return await handler(request)
+        return
     handshake = request.path.startswith("/ws/")
     if request.method in SAFE_METHODS and not handshake:
-        return await handler(request)
+        return
     if not host_allowed(request) or not same_origin(request):
         raise web.HTTPForbidden(reason="cross-origin request refused")
     if handshake:  # websockets authenticate themselves (web.ws)
-        return await handler(request)
+        return
     if (request.body_exists and request.content_type not in FORM_TYPES
             and not request.path.startswith("/api/")):  # pages take forms; the API, JSON
         raise web.HTTPUnsupportedMediaType(text="只接受表单提交。")
@@ -191,7 +191,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     expected = login.session.csrf_token if login else request.cookies.get(CSRF_COOKIE, "")
     if not expected or not sent or not same_token(sent, expected):
         raise web.HTTPForbidden(reason="csrf")
-    return await handler(request)
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
