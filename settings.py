@@ -119,6 +119,8 @@ class LiveSettings:
     send_queue_frames: int = 256
     resume_buffer_events: int = 1000
     heartbeat_seconds: int = 20
+    # Days a committed event stays in the store's outbox (live.outbox_trim); 0: for ever.
+    event_history_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -386,6 +388,8 @@ def load_settings(
                                 f"rgba(0, 40, 110, 0.88)")
     if not 12 <= settings.overlay.font_px <= 200:
         raise SettingsError(f"{file}: [overlay] font_px must be between 12 and 200")
+    if settings.live.event_history_days < 0:
+        raise SettingsError(f"{file}: [live] event_history_days must be 0 (keep) or more")
     if settings.replays.retention_days < 0:
         raise SettingsError(f"{file}: [replays] retention_days must be 0 (keep) or more")
     for origin in settings.embed.origins:

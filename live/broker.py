@@ -57,10 +57,13 @@ async def store_history(store: EventStore, session_id: str, after: int,
                         upto: int) -> list[Numbered] | None:
     """Events ``after`` < seq <= ``upto`` from the store: the run that follows ``after``
     without a hole (shorter when the store has no more yet), or None when the store no longer
-    has the first of them (trimmed)."""
+    has the first of them (trimmed: ``live.outbox_trim``). ``upto`` is a committed number, and
+    numbers commit in order, so a store with none of them has trimmed them all."""
     if upto <= after:
         return []
     rows = await store.events_since(session_id, after, upto - after)
+    if not rows:
+        return None
     found: list[Numbered] = []
     for row in rows:
         if row.seq > upto:
