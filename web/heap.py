@@ -21,9 +21,10 @@ connection until it closes. So the process keeps a young heap and an old one:
   by reference counting. So the frozen heap is bounded: once it has grown to ``GROWTH`` times
   what it was after the last whole collection, the process thaws it (``gc.unfreeze()``),
   collects everything once — one long pause, as often as a growing list is reallocated — and
-  freezes the survivors again. With 5,000 viewers connecting to a fresh server that happens
-  once, while they connect; a broadcast whose viewers come and go thaws each time the dead
-  connections add up to the live heap.
+  freezes the survivors again. The thaw waits for a lull — a second in which the process used
+  less than a quarter of a core — for at most a minute, so that its pause (about a second
+  per million objects) falls between bursts of questions rather than in one. A broadcast
+  whose viewers come and go thaws each time what it froze adds up to the heap it had.
 
 The collector's own schedule is unchanged (thresholds 700/10/10): full collections still
 come after ten younger ones once the objects promoted since the last one reach a quarter of
@@ -36,6 +37,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -50,6 +52,10 @@ GROWTH = 2.0
 MIN_GROWTH = 100_000
 # Counting the frozen heap walks it (about 8 ms per million objects): at most this often.
 CHECK_SECONDS = 5.0
+# A thaw that is due waits for a lull — a second in which the process used less than this
+# share of a core — and for at most LULL_WAIT_SECONDS.
+LULL_CPU = 0.25
+LULL_WAIT_SECONDS = 60.0
 
 
 class YoungHeap:
@@ -57,14 +63,20 @@ class YoungHeap:
     frozen heap has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, growth: float = GROWTH,
-                 min_growth: int = MIN_GROWTH, check_every: float = CHECK_SECONDS) -> None:
+                 min_growth: int = MIN_GROWTH, check_every: float = CHECK_SECONDS,
+                 look_every: float = 1.0, lull_wait: float = LULL_WAIT_SECONDS,
+                 cpu_clock: Callable[[], float] = time.process_time) -> None:
         self._loop = loop
         self._growth = growth
         self._min_growth = min_growth
         self._installed = False
-        self._thaw_scheduled = False
         self._check_every = check_every
         self._next_check = 0.0
+        self._look_every = look_every
+        self._lull_wait = lull_wait
+        self._cpu_clock = cpu_clock
+        self._due: float | None = None  # when the pending thaw became due
+        self._look: asyncio.TimerHandle | None = None
         self.baseline = 0  # frozen objects after the last whole collection
         self.thaws = 0
 
@@ -84,6 +96,9 @@ class YoungHeap:
         if self._installed:
             gc.callbacks.remove(self._after_collection)
             self._installed = False
+        if self._look is not None:
+            self._look.cancel()
+            self._look = None
 
     def _whole(self) -> None:
         """Thaw, collect everything, freeze the survivors, and leave the collector's count of
@@ -109,9 +124,28 @@ class YoungHeap:
             self._loop.call_soon_threadsafe(self._maybe_thaw)
 
     def _maybe_thaw(self) -> None:
-        frozen = gc.get_freeze_count()
-        if frozen <= self.limit or not self._installed:
+        if not self._installed or self._due is not None:
             return
+        if gc.get_freeze_count() <= self.limit:
+            return
+        self._due = time.monotonic()
+        self._look = self._loop.call_later(self._look_every, self._look_for_lull,
+                                           self._cpu_clock(), self._due)
+
+    def _look_for_lull(self, cpu_then: float, then: float) -> None:
+        """Thaw now if the last look's interval was a lull or the thaw has waited long
+        enough; else look again."""
+        now, cpu = time.monotonic(), self._cpu_clock()
+        busy = (cpu - cpu_then) / max(now - then, 1e-6)
+        assert self._due is not None
+        if busy >= LULL_CPU and now - self._due < self._lull_wait:
+            self._look = self._loop.call_later(self._look_every, self._look_for_lull, cpu, now)
+            return
+        self._look = None
+        self._due = None
+        if not self._installed:
+            return
+        frozen = gc.get_freeze_count()
         self._installed = False  # our own collections below must not re-enter
         try:
             self._whole()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -49,8 +51,8 @@ def cycle() -> weakref.ref[Node]:
     return weakref.ref(a)
 
 
-def heap(**kwargs: float) -> YoungHeap:
-    young = YoungHeap(asyncio.get_running_loop(), **kwargs)  # type: ignore[arg-type]
+def heap(**kwargs: Any) -> YoungHeap:
+    young = YoungHeap(asyncio.get_running_loop(), **kwargs)
     made.append(young)
     return young
 
@@ -114,7 +116,8 @@ async def test_without_it_nothing_is_frozen_after_a_collection() -> None:
 
 
 async def test_frozen_garbage_is_reclaimed_once_the_frozen_heap_has_grown() -> None:
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0)
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.0,
+                 lull_wait=0.0)
     young.install()
     ref = cycle()
     held = ref()
@@ -127,7 +130,7 @@ async def test_frozen_garbage_is_reclaimed_once_the_frozen_heap_has_grown() -> N
     grown = [[i] for i in range(30_000)]
     gc.collect()
     assert young.thaws == 0  # ... and the thaw is the event loop's, not the collector's
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert young.thaws == 1
     assert ref() is None, "the frozen cycle was not reclaimed"
     assert not tracked(grown), "what lives is frozen again"
@@ -135,10 +138,59 @@ async def test_frozen_garbage_is_reclaimed_once_the_frozen_heap_has_grown() -> N
 
 
 async def test_frozen_objects_freed_by_reference_counting_do_not_force_a_thaw() -> None:
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0)
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.0,
+                 lull_wait=0.0)
     young.install()
     shortlived = [[i] for i in range(30_000)]
     gc.collect()  # frozen while alive: the frozen heap passes the limit for a moment
     del shortlived  # no cycles: reference counting frees them, frozen or not
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     assert young.thaws == 0  # the frozen heap did not grow
+
+
+class CPU:
+    """A process CPU clock the test drives: it runs only while the test says it is busy
+    (the machine's own load cannot make a burst look like a lull)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.since: float | None = None
+
+    def __call__(self) -> float:
+        return self.total + (time.monotonic() - self.since if self.since is not None else 0.0)
+
+    async def busy(self, seconds: float) -> None:
+        self.since = time.monotonic()
+        await asyncio.sleep(seconds)
+        self.total += time.monotonic() - self.since
+        self.since = None
+
+
+def grow_past_the_limit() -> list[list[int]]:
+    grown = [[i] for i in range(30_000)]
+    gc.collect()
+    return grown
+
+
+async def test_a_due_thaw_waits_for_a_lull() -> None:
+    cpu = CPU()
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.05,
+                 lull_wait=30.0, cpu_clock=cpu)
+    young.install()
+    grown = grow_past_the_limit()
+    await cpu.busy(0.5)  # a burst of work: the thaw is due, and waits
+    assert young.thaws == 0
+    await asyncio.sleep(0.3)  # a lull
+    assert young.thaws == 1
+    assert not tracked(grown)
+
+
+async def test_a_due_thaw_waits_no_longer_than_its_bound() -> None:
+    cpu = CPU()
+    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.05,
+                 lull_wait=0.2, cpu_clock=cpu)
+    young.install()
+    grown = grow_past_the_limit()
+    await cpu.busy(0.8)  # no lull at all
+    assert young.thaws == 1
+    assert not tracked(grown)
