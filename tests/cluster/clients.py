@@ -40,6 +40,16 @@ NODE_HEADER = "X-Tippocket-Node"
 LOST = (ConnectionError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
+async def sign_in(http: aiohttp.ClientSession, name: str) -> None:
+    """Log in as staff account ``name`` through the login form, CSRF token and all."""
+    async with http.get("/login") as page:
+        match = CSRF_RE.search(await page.text())
+        assert match, "the login page has no CSRF field"
+    form = {"name": name, "password": PASSWORD, "_csrf": match.group(1), "next": "/staff"}
+    async with http.post("/login", data=form, allow_redirects=False) as done:
+        assert done.status == 303, await done.text()
+
+
 def open_store(uri: str, database: str) -> MongoStore:
     return MongoStore(uri, database=database, timeout_ms=3000)
 
@@ -157,12 +167,7 @@ class LiveClient:
     async def staff(cls, base: str, session_id: str, name: str, label: str = "") -> LiveClient:
         node = [""]
         http = cls._session(base, node)
-        async with http.get("/login") as page:
-            match = CSRF_RE.search(await page.text())
-            assert match, "the login page has no CSRF field"
-        form = {"name": name, "password": PASSWORD, "_csrf": match.group(1), "next": "/staff"}
-        async with http.post("/login", data=form, allow_redirects=False) as done:
-            assert done.status == 303, await done.text()
+        await sign_in(http, name)
         return cls(base, f"/ws/staff/{session_id}", http, label or name, _last_node=node)
 
     # --- the connection ---------------------------------------------------------------------

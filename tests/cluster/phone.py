@@ -25,7 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from live.ffmpeg import find_ffmpeg
-from tests.cluster.clients import CSRF_RE, NODE_HEADER, PASSWORD
+from tests.cluster.clients import NODE_HEADER, sign_in
 
 # phone_state.js afterClose: the refusals the page gives up on.
 STOPS = {"busy", "unauthorized", "forbidden", "wrong_source", "recording_off", "taken_over",
@@ -84,12 +84,7 @@ class Phone:
         trace.on_request_end.append(on_end)
         http = aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True),
                                      trace_configs=[trace])
-        async with http.get("/login") as page:
-            match = CSRF_RE.search(await page.text())
-            assert match, "the login page has no CSRF field"
-        form = {"name": name, "password": PASSWORD, "_csrf": match.group(1), "next": "/staff"}
-        async with http.post("/login", data=form, allow_redirects=False) as done:
-            assert done.status == 303, await done.text()
+        await sign_in(http, name)
         return cls(base, session_id, clip, seconds, http, node)
 
     @property

@@ -288,14 +288,7 @@ async def test_a_peer_that_never_reads_is_cut_off_in_bounded_time(
 async def test_held_frames_leave_in_one_write_in_order(
         connect: Callable[[int], Awaitable[Peer]]) -> None:
     peer = await connect(64)
-    writes: list[bytes] = []
-    real_write = peer.transport.write
-
-    def counting(data: bytes) -> None:  # type: ignore[override]
-        writes.append(bytes(data))
-        real_write(data)
-
-    peer.transport.write = counting  # type: ignore[method-assign]
+    writes = count_writes(peer)
     peer.sender.hold()
     assert peer.sender.send([numbered(0)]) and peer.sender.send([numbered(1), numbered(2)])
     assert writes == []  # nothing written while held
