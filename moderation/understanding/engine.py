@@ -58,6 +58,14 @@ _CLAUSES = re.compile(r"[，,。；;！!？?\s]+|顺便|然后|另外|还有|并
 MIN_CLAUSE = 4
 MAX_CLAUSES = 4
 CLAUSE_INTENT = 0.5  # confidence a clause's own best item needs to be a second intent
+# A clause's item is a second intent if the whole question already ranks it among its first
+# CLAUSE_RANK items, or if the clause says it on its own: at least CLAUSE_WORDS words read
+# with a confidence of CLAUSE_ALONE. A clause of one word says too little to bring in an item
+# the whole question does not support ("能撤销吗" alone reads as an appeal against a fine),
+# and such an item, put second, pushes a right third item out of the moderators' top three.
+CLAUSE_RANK = 3
+CLAUSE_WORDS = 2
+CLAUSE_ALONE = 0.95
 
 # Fits the n-gram model: (labels, texts, each text's label) -> the model. ``NgramModel`` itself
 # fits in the calling thread; ``moderation.understanding.fit_child.fit_in_child`` in a process
@@ -244,18 +252,24 @@ class Understanding:
     def _second_intent(self, text: str, result: Result) -> Result:
         """A question of several clauses ("驾照丢了，行驶证也找不着了") may ask two things:
         each clause is read on its own, and a clause confidently about another item than the
-        question's best adds that item as a second intent, ranked second."""
+        question's best, one the whole question ranks in its first ``CLAUSE_RANK`` or one a
+        clause of several words is near certain of, adds that item as a second intent, ranked
+        second."""
         clauses = [c for c in _CLAUSES.split(text[:MAX_CHARS]) if len(c.strip()) >= MIN_CLAUSE]
         if len(clauses) < 2:
             return result
         first = result.items[0][0]
+        supported = {item_id for item_id, _ in result.items[:CLAUSE_RANK]}
         for clause in clauses[:MAX_CLAUSES]:
             read, candidates, topic = self.candidates(clause)
             judged = self._judge(read, candidates, topic)
             if not judged.understood:
                 continue
             item_id, value = judged.items[0]
-            if item_id != first and value >= CLAUSE_INTENT:
+            if item_id == first or value < CLAUSE_INTENT:
+                continue
+            if item_id in supported or (value >= CLAUSE_ALONE and len(
+                    self.normalizer.tokens(clause, read=read)) >= CLAUSE_WORDS):
                 others = [pair for pair in result.items if pair[0] != item_id]
                 second = (item_id, min(value, result.items[0][1]))
                 items = (others[0], second, *others[1 : MAX_ITEMS - 1])

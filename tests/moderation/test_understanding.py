@@ -155,6 +155,16 @@ def test_two_requests_in_one_question_give_two_intents(engine: Understanding) ->
     assert result.items[1][1] <= result.items[0][1]
 
 
+def test_a_one_word_clause_does_not_bring_in_an_item_the_question_does_not_support(
+        engine: Understanding) -> None:
+    # "能撤销吗" read alone is an appeal against a fine; the whole question is about an exam
+    # booking, and the item it asks for (cancelling it) must stay in the top three.
+    result = engine.understand("科目二约好了但那天要出差，能撤销吗")
+    assert result.intents == ("exam-booking",)
+    assert "exam-cancel" in [item_id for item_id, _ in result.items[:3]]
+    assert "violation-appeal" not in [item_id for item_id, _ in result.items[:3]]
+
+
 def test_personal_data_and_length_do_not_derail_it(engine: Understanding) -> None:
     assert ranked(engine, "我手机13812345678，驾照丢了怎么补")[0] == "license-reissue"
     rambling = "你好，" + "我想问一下，" * 100 + "驾照丢了怎么补办"
