@@ -5,6 +5,9 @@ Steps, in order (``Normalizer.text`` does 1–5, ``Normalizer.tokens`` adds 6–
 
 1–2. ``moderation.text.fold``, the product's one matching form: invisible characters dropped,
    NFKC (full-width → half-width), case folded, traditional → simplified, punctuation → spaces.
+2b. Personal data read as what it is: a mobile number becomes the word 手机号, an identity
+   card number 身份证号, a plate number (浙A12345) 号牌号码. Citizens type their own; the
+   digits say nothing about the business, the kind of number does ("我的新号是1391234…").
 3. Typos from the word list, replaced whole ("驾找" → "驾照").
 4. Pinyin and homophone typos: a run of letters that spells a domain word's pinyin becomes
    the word ("jiazhao" → 驾照); a stretch of 2–4 Chinese characters that is no known word
@@ -62,6 +65,13 @@ _NUMERAL_RE = re.compile(
     rf"[{_NUMERALS}]{{2,}}|(?<=第|目)[{_NUMERALS}]|[{_NUMERALS}](?=[{_UNITS}])"
 )
 _SEPARATORS = re.compile(r"[\W_]+")
+# Personal data, in folded text (letters lower case), each with the word it reads as.
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PERSONAL = (
+    (re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])"), " 身份证号 "),
+    (re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"), " 手机号 "),
+    (re.compile(rf"[{_PROVINCES}][a-z][a-z0-9]{{5,6}}(?![a-z0-9])"), " 号牌号码 "),
+)
 # Characters of question words, particles and pronouns: a stretch holding one is a piece of
 # ordinary grammar ("车什么" is 车 + 什么, not a misspelt "车身"), never corrected.
 _GRAMMAR = frozenset(
@@ -83,6 +93,14 @@ def _numeral(match: re.Match[str]) -> str:
 
 def numerals_to_digits(text: str) -> str:
     return _NUMERAL_RE.sub(_numeral, text)
+
+
+def personal_data_named(text: str) -> str:
+    """Step 2b on folded text: each mobile, identity card or plate number replaced by the
+    word for what it is."""
+    for pattern, word in _PERSONAL:
+        text = pattern.sub(word, text)
+    return text
 
 
 class Normalizer:
@@ -136,7 +154,7 @@ class Normalizer:
 
     def text(self, raw: str) -> str:
         """Steps 1-5: the corrected text, punctuation kept as spaces."""
-        text = _SEPARATORS.sub(" ", self._early(raw)).strip()
+        text = _SEPARATORS.sub(" ", personal_data_named(self._early(raw))).strip()
         if self._typo_re is not None:
             text = self._typo_re.sub(lambda m: self._typos[m.group(0)], text)
         text = _LETTERS.sub(lambda m: self._by_letters.get(m.group(0), m.group(0)), text)

@@ -266,6 +266,12 @@ def normalizer(catalog: Catalog) -> Normalizer:
     ("秘码忘了", "密码忘了"),
     ("jiazhao丢了", "驾照丢了"),  # pinyin typed for a word
     ("车什么时候报废", "车什么时候报废"),  # ordinary grammar is not "corrected"
+    ("新号是13912345678", "新号是 手机号"),  # personal data read as what it is
+    ("手机１３９１２３４５６７８", "手机 手机号"),
+    ("身份证33010219850101123X丢了", "身份证 身份证号 丢了"),
+    ("浙A8B123违停", "号牌号码 违停"),
+    ("12123密码", "12123密码"),  # not a phone number: the app
+    ("编号3301001234567890", "编号3301001234567890"),  # 16 digits: neither
 ])
 def test_normalisation(normalizer: Normalizer, typed: str, read: str) -> None:
     assert normalizer.text(typed) == read
