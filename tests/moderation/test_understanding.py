@@ -282,6 +282,19 @@ def test_words_of_an_equivalence_group_read_as_one(normalizer: Normalizer) -> No
     assert normalizer.tokens("小电驴") == normalizer.tokens("电瓶车")
 
 
+@pytest.mark.parametrize(("typed", "word"), [
+    ("在日本考的驾照", "境外"),  # a foreign country is abroad
+    ("人在非洲", "境外"),
+    ("开大货车的", "大中型客货车"),  # the catalog's term for the vehicles
+    ("左腿不方便", "肢体残疾"),  # a limb named for the disability
+    ("考试费多付了", "多交了"),
+    ("驾照不想要了能销掉吗", "注销"),
+])
+def test_the_word_list_reads_colloquial_forms_as_the_catalogs_terms(
+        normalizer: Normalizer, typed: str, word: str) -> None:
+    assert word in normalizer.tokens(typed)
+
+
 def test_numerals_outside_counts_are_left_alone() -> None:
     assert numerals_to_digits("问一下") == "问一下"
     assert numerals_to_digits("七十多岁") == "70多岁"
