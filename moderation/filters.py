@@ -181,9 +181,11 @@ def find_duplicate(
     Candidates are ``(id, text)`` pairs; on equal scores the first candidate wins.
     """
     words = vocabulary or shipped_vocabulary()
-    key = _dup_key(text, words)
+    key: _DupKey | None = None  # read on the first candidate: none, no reading
     best: tuple[str, float] | None = None
     for candidate_id, candidate_text in candidates:
+        if key is None:
+            key = _dup_key(text, words)
         score = _similarity(key, _dup_key(candidate_text, words))
         if score >= threshold and (best is None or score > best[1]):
             best = (candidate_id, score)

@@ -13,22 +13,27 @@ connection until it closes. So the process keeps a young heap and an old one:
 
 * **At start**, once the first engine is in use, everything built so far is moved out of the
   collector's reach (``gc.freeze()``).
-* **After every full collection** its survivors are frozen the same way (a ``gc.callbacks``
-  hook), so the next full collection walks only what arrived since — a few thousand objects,
-  milliseconds — however many viewers are connected.
+* **After every middle-generation collection** its survivors — objects that have lived
+  through two collections, most of which live on (a connection, a question on the board) —
+  are frozen the same way (a ``gc.callbacks`` hook). The oldest generation so stays empty, and
+  the collector's own full collections, which it would start every few seconds under load
+  and which still took 30–120 ms each when they walked only what had aged since the last
+  one, are switched off (its third threshold set out of reach); a collection now walks at most
+  the two young generations, a few thousand objects, however many viewers are connected.
 * **Frozen objects that become cyclic garbage** (a closed connection's request, transport and
   task refer to one another) are not reclaimed while frozen; objects without cycles still are,
-  by reference counting. So the frozen heap is bounded: once it has grown to ``GROWTH`` times
-  what it was after the last whole collection, the process thaws it (``gc.unfreeze()``),
-  collects everything once — one long pause, as often as a growing list is reallocated — and
-  freezes the survivors again. The thaw waits for a lull — a second in which the process used
-  less than a quarter of a core — for at most a minute, so that its pause (about a second
-  per million objects) falls between bursts of questions rather than in one. A broadcast
-  whose viewers come and go thaws each time what it froze adds up to the heap it had.
+  by reference counting. So what they can hold is bounded by memory: once the process's
+  resident memory has grown by half (``GROWTH``, and at least ``MIN_GROWTH_BYTES``) since the
+  last whole collection, the process thaws the heap (``gc.unfreeze()``), collects everything
+  once — one long pause, as rarely as a growing list is reallocated — and freezes the
+  survivors again. The thaw waits for a lull — a second in which the process used less than
+  a quarter of a core — for at most a minute, so that its pause (up to a second per million
+  objects) falls between bursts of questions rather than in one. Memory is the measure, not
+  the frozen objects: counting those walks them all, and in a serving process with a million
+  of them that took over 100 ms of the event loop.
 
-The collector's own schedule is unchanged (thresholds 700/10/10): full collections still
-come after ten younger ones once the objects promoted since the last one reach a quarter of
-what it left, only now "what it left" is the young survivors, not the whole heap.
+The two young generations keep the collector's schedule (700 allocations, then every tenth
+collection); ``remove`` puts the third threshold back.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,12 +52,25 @@ from web import keys
 
 log = logging.getLogger(__name__)
 
-# The frozen heap may grow to this many times its size after the last whole collection.
-GROWTH = 2.0
-# ... and by at least this many objects (a small heap does not thaw at every step).
-MIN_GROWTH = 100_000
-# Counting the frozen heap walks it (about 8 ms per million objects): at most this often.
+# Resident memory may grow to this many times what it was after the last whole collection ...
+GROWTH = 1.5
+# ... and by at least this much (a small process does not thaw at every step).
+MIN_GROWTH_BYTES = 64 * 1024 * 1024
+# The oldest generation's threshold while installed: never reached.
+NEVER = 1 << 30
+# Memory is read at most this often (after a collection of the middle generation).
 CHECK_SECONDS = 5.0
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux ``/proc/self/statm``); 0 where it cannot be read
+    (then nothing is ever thawed)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
 # A thaw that is due waits for a lull — a second in which the process used less than this
 # share of a core — and for at most LULL_WAIT_SECONDS.
 LULL_CPU = 0.25
@@ -59,25 +78,29 @@ LULL_WAIT_SECONDS = 60.0
 
 
 class YoungHeap:
-    """Freezes each full collection's survivors; thaws and collects everything when the
-    frozen heap has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
+    """Freezes each full collection's survivors; thaws and collects everything when memory
+    has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, growth: float = GROWTH,
-                 min_growth: int = MIN_GROWTH, check_every: float = CHECK_SECONDS,
+                 min_growth: int = MIN_GROWTH_BYTES, check_every: float = CHECK_SECONDS,
                  look_every: float = 1.0, lull_wait: float = LULL_WAIT_SECONDS,
-                 cpu_clock: Callable[[], float] = time.process_time) -> None:
+                 cpu_clock: Callable[[], float] = time.process_time,
+                 memory: Callable[[], int] = resident_bytes) -> None:
         self._loop = loop
         self._growth = growth
         self._min_growth = min_growth
+        self._memory = memory
         self._installed = False
         self._check_every = check_every
         self._next_check = 0.0
         self._look_every = look_every
         self._lull_wait = lull_wait
         self._cpu_clock = cpu_clock
+        self._thresholds = gc.get_threshold()
         self._due: float | None = None  # when the pending thaw became due
         self._look: asyncio.TimerHandle | None = None
-        self.baseline = 0  # frozen objects after the last whole collection
+        self.baseline = 0  # resident bytes after the last whole collection
+        self.frozen = 0  # objects frozen by it (counted then, when a pause is expected)
         self.thaws = 0
 
     @property
@@ -85,16 +108,20 @@ class YoungHeap:
         return max(int(self.baseline * self._growth), self.baseline + self._min_growth)
 
     def install(self) -> int:
-        """Collect everything, freeze it, and start freezing after each full collection.
-        Returns how many objects are frozen."""
+        """Collect everything, freeze it, and from now on freeze what survives the middle
+        generation (no automatic full collections). Returns how many objects are frozen."""
         self._whole()
+        self._thresholds = gc.get_threshold()
+        young, middle, _ = self._thresholds
+        gc.set_threshold(young, middle, NEVER)
         gc.callbacks.append(self._after_collection)
         self._installed = True
-        return self.baseline
+        return self.frozen
 
     def remove(self) -> None:
         if self._installed:
             gc.callbacks.remove(self._after_collection)
+            gc.set_threshold(*self._thresholds)
             self._installed = False
         if self._look is not None:
             self._look.cancel()
@@ -111,13 +138,16 @@ class YoungHeap:
         # next automatic full collection would wait for a quarter of the whole heap.
         gc.collect()
         gc.freeze()
-        self.baseline = gc.get_freeze_count()
+        self.frozen = gc.get_freeze_count()
+        self.baseline = self._memory()
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
         # Runs inside the collector, in whichever thread triggered it: it may not collect.
-        if phase != "stop" or info["generation"] != 2 or not self._installed:
+        if phase != "stop" or info["generation"] == 0 or not self._installed:
             return
-        gc.freeze()  # right after a full collection the younger generations are empty
+        # Right after a collection of the middle (or every) generation, the younger ones are
+        # empty and the oldest holds exactly its survivors.
+        gc.freeze()
         now = time.monotonic()
         if now >= self._next_check:
             self._next_check = now + self._check_every
@@ -126,7 +156,7 @@ class YoungHeap:
     def _maybe_thaw(self) -> None:
         if not self._installed or self._due is not None:
             return
-        if gc.get_freeze_count() <= self.limit:
+        if self._memory() <= self.limit:
             return
         self._due = time.monotonic()
         self._look = self._loop.call_later(self._look_every, self._look_for_lull,
@@ -145,15 +175,15 @@ class YoungHeap:
         self._due = None
         if not self._installed:
             return
-        frozen = gc.get_freeze_count()
+        before = self._memory()
         self._installed = False  # our own collections below must not re-enter
         try:
             self._whole()
         finally:
             self._installed = True
         self.thaws += 1
-        log.info("frozen heap thawed and collected: %d objects before, %d kept", frozen,
-                 self.baseline)
+        log.info("frozen heap thawed and collected whole: %d objects kept; resident memory "
+                 "%d MiB before, %d MiB after", self.frozen, before >> 20, self.baseline >> 20)
 
 
 async def freeze_startup_heap(app: web.Application) -> YoungHeap:

@@ -81,8 +81,20 @@ class EdgeServer(web.Server):
                                   **self._kwargs)
 
 
+# aiohttp rounds every timer of 5 s or more up to a whole second, so that timers close in
+# time share a loop pass. For websocket heartbeats that is harmful: every socket opened within
+# one second pings in the same pass — 5,000 viewers who joined together (a broadcast starting,
+# a node's viewers reconnecting) cost one stall of a couple of hundred milliseconds every
+# heartbeat, and every ask waits through it. Timers shorter than this are left exact.
+TIMER_CEILING_FROM_SECONDS = 3600.0
+
+
 class EdgeRunner(web.AppRunner):
-    """``web.AppRunner`` whose server is an ``EdgeServer``."""
+    """``web.AppRunner`` whose server is an ``EdgeServer``, with exact timers."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout_ceil_threshold", TIMER_CEILING_FROM_SECONDS)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         base = await super()._make_server()

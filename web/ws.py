@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -55,6 +56,7 @@ SHUTDOWN_CLOSE_TIMEOUT = 1.0
 # Protocol errors that end the connection, and the close code each one sends.
 CLOSE_FATAL = {"binary_frame": WSCloseCode.UNSUPPORTED_DATA, "bad_text": WSCloseCode.INVALID_TEXT}
 MAX_ERRORS_PER_MINUTE = 20
+HEARTBEAT_JITTER_LOW = 0.9  # a socket's heartbeat: 90-110 % of [live] heartbeat_seconds
 MAX_FRAME_HARD = 64 * 1024  # past this aiohttp closes with 1009; below it we answer "too_large"
 
 
@@ -75,9 +77,13 @@ async def _board(request: web.Request, *, staff: bool) -> Board:
 
 def _socket(request: web.Request) -> web.WebSocketResponse:
     live = request.app[keys.SETTINGS].live
+    # Each socket's heartbeat is the setting ± 10 %, so that sockets opened together (a
+    # reconnecting crowd) drift apart rather than ping in the same instant every time.
+    heartbeat = live.heartbeat_seconds * (HEARTBEAT_JITTER_LOW
+                                          + random.random() * 2 * (1 - HEARTBEAT_JITTER_LOW))  # noqa: S311 - timing, not a secret
     # Text frames arrive undecoded, so that invalid UTF-8 gets a typed error (bad_text)
     # before the close (1007) rather than a bare close.
-    return web.WebSocketResponse(heartbeat=float(live.heartbeat_seconds), compress=False,
+    return web.WebSocketResponse(heartbeat=heartbeat, compress=False,
                                  max_msg_size=MAX_FRAME_HARD, timeout=CLOSE_TIMEOUT,
                                  decode_text=False)
 

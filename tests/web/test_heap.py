@@ -17,7 +17,7 @@ from aiohttp import web
 from moderation.understander import Understander
 from settings import Settings
 from web import keys
-from web.heap import YoungHeap, freeze_startup_heap
+from web.heap import YoungHeap, freeze_startup_heap, resident_bytes
 
 made: list[YoungHeap] = []
 
@@ -87,15 +87,26 @@ async def test_with_the_engine_on_it_waits_for_the_first_engine(settings: Settin
     assert gc.get_freeze_count() > 0
 
 
-async def test_what_survives_a_full_collection_leaves_the_next_ones_walk() -> None:
+async def test_what_survives_the_middle_generation_leaves_every_later_walk() -> None:
     heap().install()
     survivor = [object()]
     assert tracked(survivor)
-    gc.collect(1)  # a younger collection: nothing frozen
+    gc.collect(0)  # the youngest generation's collection: nothing frozen
     assert tracked(survivor)
-    gc.collect()  # a full one
+    gc.collect(1)  # the middle one's: its survivors are frozen
     assert not tracked(survivor)
-    assert gc.get_freeze_count() > 0
+    later = [object()]
+    gc.collect()  # and a full one
+    assert not tracked(later)
+
+
+async def test_no_automatic_full_collections_while_installed() -> None:
+    before = gc.get_threshold()
+    young = heap()
+    young.install()
+    assert gc.get_threshold()[:2] == before[:2] and gc.get_threshold()[2] > 1_000_000
+    young.remove()
+    assert gc.get_threshold() == before
 
 
 async def test_young_garbage_cycles_are_still_collected() -> None:
@@ -115,37 +126,17 @@ async def test_without_it_nothing_is_frozen_after_a_collection() -> None:
     assert tracked(later)
 
 
-async def test_frozen_garbage_is_reclaimed_once_the_frozen_heap_has_grown() -> None:
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.0,
-                 lull_wait=0.0)
-    young.install()
-    ref = cycle()
-    held = ref()
-    gc.collect()  # the cycle survives (it is live) and is frozen
-    del held
-    # Now it is garbage, but frozen: collections do not see it.
-    gc.collect()
-    assert ref() is not None and young.thaws == 0
-    # The frozen heap grows by more than the limit allows (objects that stay alive) ...
-    grown = [[i] for i in range(30_000)]
-    gc.collect()
-    assert young.thaws == 0  # ... and the thaw is the event loop's, not the collector's
-    await asyncio.sleep(0.01)
-    assert young.thaws == 1
-    assert ref() is None, "the frozen cycle was not reclaimed"
-    assert not tracked(grown), "what lives is frozen again"
-    assert young.baseline >= len(grown)
+class Memory:
+    """A resident-memory reading the test sets (real RSS moves with the allocator's whims)."""
 
+    def __init__(self, mib: int = 400) -> None:
+        self.bytes = mib << 20
 
-async def test_frozen_objects_freed_by_reference_counting_do_not_force_a_thaw() -> None:
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.0,
-                 lull_wait=0.0)
-    young.install()
-    shortlived = [[i] for i in range(30_000)]
-    gc.collect()  # frozen while alive: the frozen heap passes the limit for a moment
-    del shortlived  # no cycles: reference counting frees them, frozen or not
-    await asyncio.sleep(0.01)
-    assert young.thaws == 0  # the frozen heap did not grow
+    def __call__(self) -> int:
+        return self.bytes
+
+    def grow(self, mib: int) -> None:
+        self.bytes += mib << 20
 
 
 class CPU:
@@ -166,31 +157,71 @@ class CPU:
         self.since = None
 
 
-def grow_past_the_limit() -> list[list[int]]:
-    grown = [[i] for i in range(30_000)]
+def watched(memory: Memory, **kwargs: Any) -> YoungHeap:
+    """A heap that looks at memory after every full collection."""
+    options: dict[str, Any] = {"check_every": 0.0, "look_every": 0.0, "lull_wait": 0.0}
+    young = heap(memory=memory, **{**options, **kwargs})
+    young.install()
+    return young
+
+
+async def test_frozen_garbage_is_reclaimed_once_memory_has_grown() -> None:
+    memory = Memory()
+    young = watched(memory)
+    ref = cycle()
+    held = ref()
+    gc.collect()  # the cycle survives (it is live) and is frozen
+    del held
+    # Now it is garbage, but frozen: collections do not see it.
     gc.collect()
-    return grown
+    await asyncio.sleep(0.01)
+    assert ref() is not None and young.thaws == 0  # memory has not grown: no thaw
+    memory.grow(400)  # the process has grown by more than half
+    live = [[i] for i in range(1000)]
+    gc.collect()
+    assert young.thaws == 0  # the thaw is the event loop's, not the collector's
+    await asyncio.sleep(0.01)
+    assert young.thaws == 1
+    assert ref() is None, "the frozen cycle was not reclaimed"
+    assert not tracked(live), "what lives is frozen again"
+    assert young.baseline == memory.bytes  # the next thaw is measured from here
+
+
+async def test_small_growth_does_not_thaw() -> None:
+    memory = Memory()
+    young = watched(memory)
+    memory.grow(150)  # under half the process, and more than the minimum
+    gc.collect()
+    await asyncio.sleep(0.01)
+    assert young.thaws == 0
+    memory.grow(60)  # past half
+    gc.collect()
+    await asyncio.sleep(0.01)
+    assert young.thaws == 1
 
 
 async def test_a_due_thaw_waits_for_a_lull() -> None:
-    cpu = CPU()
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.05,
-                 lull_wait=30.0, cpu_clock=cpu)
-    young.install()
-    grown = grow_past_the_limit()
+    cpu, memory = CPU(), Memory()
+    young = watched(memory, look_every=0.05, lull_wait=30.0, cpu_clock=cpu)
+    memory.grow(400)
+    gc.collect()
     await cpu.busy(0.5)  # a burst of work: the thaw is due, and waits
     assert young.thaws == 0
     await asyncio.sleep(0.3)  # a lull
     assert young.thaws == 1
-    assert not tracked(grown)
 
 
 async def test_a_due_thaw_waits_no_longer_than_its_bound() -> None:
-    cpu = CPU()
-    young = heap(growth=1.0, min_growth=20_000, check_every=0.0, look_every=0.05,
-                 lull_wait=0.2, cpu_clock=cpu)
-    young.install()
-    grown = grow_past_the_limit()
+    cpu, memory = CPU(), Memory()
+    young = watched(memory, look_every=0.05, lull_wait=0.2, cpu_clock=cpu)
+    memory.grow(400)
+    gc.collect()
     await cpu.busy(0.8)  # no lull at all
     assert young.thaws == 1
-    assert not tracked(grown)
+
+
+def test_resident_memory_is_read_from_the_system() -> None:
+    before = resident_bytes()
+    block = b"x" * (64 << 20)  # written: resident
+    assert resident_bytes() >= before + (48 << 20)
+    del block
