@@ -29,6 +29,10 @@ from live.redis_link import Redis
 
 log = logging.getLogger(__name__)
 
+# How long stopping may wait for the change stream's task, and in how many cancels.
+STOP_SECONDS = 2.0
+CANCEL_TRIES = 4
+
 LEASE_KEY = "tp:relay:lease"
 TOKEN_KEY = "tp:relay:token"  # noqa: S105 - a Redis key name, not a secret
 LEASE_MS = 5000
@@ -69,9 +73,8 @@ class Relay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            # One cancel: its own cleanup (_lead's) does the repeated cancels of the stream.
+            await self._end(self._task, STOP_SECONDS + 1, tries=1)
         with contextlib.suppress(Exception):
             await self._release(keys=[LEASE_KEY], args=[self.node])
 
@@ -102,13 +105,27 @@ class Relay:
                     log.warning("relay on %s lost its lease", self.node)
                     break
         finally:
-            follow.cancel()
-            with contextlib.suppress(BaseException):
-                await follow
+            await self._end(follow, STOP_SECONDS)
             with contextlib.suppress(Exception):  # let another node take over at once
                 await self._release(keys=[LEASE_KEY], args=[self.node])
         if follow.done() and not follow.cancelled() and follow.exception() is not None:
             raise cast(BaseException, follow.exception())
+
+    async def _end(self, task: asyncio.Task[None], within: float,
+                   tries: int = CANCEL_TRIES) -> None:
+        """Cancel ``task`` and wait for it, at most ``within`` seconds. A change stream's read
+        can take a cancellation for a lost connection and resume (PyMongo's async change
+        stream did, against SecantusDB, and a node's shutdown waited for ever): so cancel
+        again while waiting, and past the bound leave the task to end with the store."""
+        for _ in range(tries):
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=within / tries)
+            if done:
+                with contextlib.suppress(BaseException):
+                    task.result()
+                return
+        log.warning("relay on %s: its change stream did not stop within %g s; it ends when "
+                    "the store closes", self.node, within)
 
     async def _follow(self) -> None:
         saved = await cast(Awaitable[Any], self.redis.get(TOKEN_KEY))

@@ -98,3 +98,40 @@ async def test_a_new_holder_continues_where_the_dead_one_stopped(
     finally:
         for relay in relays:
             await relay.stop()
+
+
+class StubbornStream:
+    """A store whose change stream takes a cancellation for a lost connection and waits
+    again, ``swallow`` times (what PyMongo's async change stream did against SecantusDB)."""
+
+    def __init__(self, swallow: int) -> None:
+        self.swallow = swallow
+        self.watching = asyncio.Event()
+        self.ended = False
+
+    async def watch_events(self, token: Any = None) -> AsyncIterator[tuple[Any, Any]]:
+        self.watching.set()
+        try:
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    if self.swallow <= 0:
+                        raise
+                    self.swallow -= 1  # "resume": wait for the next change again
+        finally:
+            self.ended = True
+        yield  # an async generator  # pragma: no cover
+
+
+async def test_stopping_cancels_again_a_change_stream_that_resumed(redis: Redis) -> None:
+    stream = StubbornStream(swallow=2)
+    relay = Relay(redis, stream, broker=None,  # type: ignore[arg-type]
+                  node=f"n-{secrets.token_hex(3)}")
+    await relay.start()
+    await asyncio.wait_for(stream.watching.wait(), 10)
+    started = time.monotonic()
+    await asyncio.wait_for(relay.stop(), 10)
+    assert time.monotonic() - started < 5
+    assert stream.ended  # the third cancel reached it
+    await redis.delete("tp:relay:lease")
