@@ -9,6 +9,7 @@ import gc
 import time
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,7 +222,12 @@ async def test_a_due_thaw_waits_no_longer_than_its_bound() -> None:
 
 
 def test_resident_memory_is_read_from_the_system() -> None:
-    before = resident_bytes()
-    block = b"x" * (64 << 20)  # written: resident
-    assert resident_bytes() >= before + (48 << 20)
-    del block
+    # Checked against the kernel's other report of it (VmRSS in /proc/self/status). Growing
+    # a block and watching RSS rise is not a test: the allocator may reuse pages already
+    # resident (a long test run's process holds gigabytes of them).
+    status = Path("/proc/self/status").read_text()
+    vm_rss = int(next(line for line in status.splitlines()
+                      if line.startswith("VmRSS:")).split()[1]) * 1024
+    read = resident_bytes()
+    assert read > 0
+    assert abs(read - vm_rss) <= max(vm_rss // 20, 16 << 20)
