@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -30,6 +31,16 @@ CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 PASSWORD = "correct-horse-battery"
 
 ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+async def sign_in(http: aiohttp.ClientSession | TestClient[web.Request, web.Application],
+                  name: str, password: str = PASSWORD) -> None:
+    """Log in as staff account ``name`` through the login form, CSRF token and all."""
+    async with http.get("/login") as page:
+        csrf = csrf_of(await page.text())
+    form = {"name": name, "password": password, "_csrf": csrf, "next": "/staff"}
+    async with http.post("/login", data=form, allow_redirects=False) as done:
+        assert done.status == 303, await done.text()
 
 
 def csrf_of(html: str) -> str:
@@ -56,11 +67,7 @@ class Site:
                     client: TestClient[web.Request, web.Application] | None = None
                     ) -> TestClient[web.Request, web.Application]:
         client = client or await self.new_client()
-        page = await client.get("/login")
-        form = {"name": name, "password": password, "_csrf": csrf_of(await page.text()),
-                "next": "/staff"}
-        response = await client.post("/login", data=form, allow_redirects=False)
-        assert response.status == 303, await response.text()
+        await sign_in(client, name, password)
         return client
 
 

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -32,22 +31,11 @@ from moderation.staff import LoginThrottle, StaffAccounts
 from store.base import Store
 from store.mongo import MongoStore
 from store.records import LiveSession, Question
+from tests.support import PASSWORD, sign_in
 
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 NODE_HEADER = "X-Tippocket-Node"
 # Connection failures a client treats as "reconnect" (a killed node, a cut session).
 LOST = (ConnectionError, aiohttp.ClientError, asyncio.TimeoutError)
-
-
-async def sign_in(http: aiohttp.ClientSession, name: str) -> None:
-    """Log in as staff account ``name`` through the login form, CSRF token and all."""
-    async with http.get("/login") as page:
-        match = CSRF_RE.search(await page.text())
-        assert match, "the login page has no CSRF field"
-    form = {"name": name, "password": PASSWORD, "_csrf": match.group(1), "next": "/staff"}
-    async with http.post("/login", data=form, allow_redirects=False) as done:
-        assert done.status == 303, await done.text()
 
 
 def open_store(uri: str, database: str) -> MongoStore:

@@ -25,7 +25,8 @@ from urllib.parse import quote
 import aiohttp
 
 from live.ffmpeg import find_ffmpeg
-from tests.cluster.clients import NODE_HEADER, sign_in
+from tests.cluster.clients import NODE_HEADER
+from tests.support import sign_in
 
 # phone_state.js afterClose: the refusals the page gives up on.
 STOPS = {"busy", "unauthorized", "forbidden", "wrong_source", "recording_off", "taken_over",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import socket
 import sys
@@ -28,10 +27,9 @@ from moderation.staff import LoginThrottle, StaffAccounts
 from settings import Settings, load_settings
 from store import make_store
 from store.records import LiveSession
+from tests.support import PASSWORD, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -160,10 +158,5 @@ class Viewer:
 async def staff_login(server: Server, name: str) -> Viewer:
     """A staff browser, logged in through the login form."""
     http = aiohttp.ClientSession(server.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with http.get("/login") as page:
-        match = CSRF_RE.search(await page.text())
-        assert match, "the login page has no CSRF field"
-    form = {"name": name, "password": PASSWORD, "_csrf": match.group(1), "next": "/staff"}
-    async with http.post("/login", data=form, allow_redirects=False) as done:
-        assert done.status == 303, await done.text()
+    await sign_in(http, name)
     return Viewer(http)
