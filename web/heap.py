@@ -60,6 +60,11 @@ MIN_GROWTH_BYTES = 64 * 1024 * 1024
 NEVER = 1 << 30
 # Memory is read at most this often (after a collection of the middle generation).
 CHECK_SECONDS = 5.0
+# A thaw that is due waits for a lull — a second in which the process used less than this
+# share of a core — and for at most LULL_WAIT_SECONDS.
+LULL_CPU = 0.25
+LULL_WAIT_SECONDS = 60.0
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -71,15 +76,11 @@ def resident_bytes() -> int:
             return int(statm.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
-# A thaw that is due waits for a lull — a second in which the process used less than this
-# share of a core — and for at most LULL_WAIT_SECONDS.
-LULL_CPU = 0.25
-LULL_WAIT_SECONDS = 60.0
 
 
 class YoungHeap:
-    """Freezes each full collection's survivors; thaws and collects everything when memory
-    has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
+    """Freezes what survives the middle generation; thaws and collects everything when
+    memory has grown ``GROWTH`` times. One per process (``install`` / ``remove``)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, growth: float = GROWTH,
                  min_growth: int = MIN_GROWTH_BYTES, check_every: float = CHECK_SECONDS,
@@ -128,14 +129,8 @@ class YoungHeap:
             self._look = None
 
     def _whole(self) -> None:
-        """Thaw, collect everything, freeze the survivors, and leave the collector's count of
-        long-lived objects at the (empty) young heap."""
+        """Thaw, collect everything, and freeze the survivors."""
         gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-        # The collection above set the collector's long-lived total to the whole heap: a
-        # second one, over the now empty young heap, sets it to (nearly) nothing, or the
-        # next automatic full collection would wait for a quarter of the whole heap.
         gc.collect()
         gc.freeze()
         self.frozen = gc.get_freeze_count()
