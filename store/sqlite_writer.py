@@ -98,6 +98,25 @@ class Channel:
 Member = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", bool, Any]
 
 
+def settle_members(members: list[Member], error: BaseException | None = None) -> None:
+    """Settle a group's members (all with ``error`` when one is given), with one thread-safe
+    call per event loop: each such call wakes the loop through its self-pipe (a system call
+    on both sides), and a group commit of a flood has a hundred members."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Member]] = {}
+    for member in members:
+        by_loop.setdefault(member[0], []).append(member)
+    for loop, waiting in by_loop.items():
+        loop.call_soon_threadsafe(_settle_each, waiting, error)
+
+
+def _settle_each(members: list[Member], error: BaseException | None) -> None:
+    for _loop, fut, ok, value in members:
+        if error is None:
+            settle(fut, ok, value)
+        else:
+            settle(fut, False, error)
+
+
 class GroupFailed(Exception):
     """A SQLite error ended the group: everything in it was rolled back."""
 
@@ -182,12 +201,10 @@ class Writer:
             self.rollback(conn, exc)
             error = StoreUnavailable(
                 f"SQLite commit to {self.path} failed, nothing was applied: {exc}")
-            for loop, fut, _ok, _value in members:
-                loop.call_soon_threadsafe(settle, fut, False, error)
+            settle_members(members, error)
             return
         self.commits += 1
-        for loop, fut, ok, value in members:
-            loop.call_soon_threadsafe(settle, fut, ok, value)
+        settle_members(members)
 
     def fail_group(self, conn: sqlite3.Connection, exc: BaseException, item: Any) -> None:
         """A SQLite error inside the group: roll all of it back and fail every member (and
@@ -197,8 +214,7 @@ class Writer:
         cause = exc.__cause__ if isinstance(exc, GroupFailed) else exc
         error = StoreUnavailable(f"SQLite write to {self.path} failed, nothing was applied "
                                  f"({cause})")
-        for loop, fut, _ok, _value in members:
-            loop.call_soon_threadsafe(settle, fut, False, error)
+        settle_members(members, error)
         if isinstance(item, Channel):
             item.abandon(f"a write failed and it was rolled back ({cause})", error)
         elif not isinstance(exc, GroupFailed):
