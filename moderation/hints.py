@@ -10,7 +10,11 @@ the staff event that shows them (the keyword suggester's guess instead while the
 still being built). At a normal pace the update lands within milliseconds, long before anyone
 can act on the question; in a flood the queue is bounded (``BACKLOG``) and a question that
 does not fit gets no suggested item — the moderator files it by hand — so a burst of
-questions slows neither acks nor moderators.
+questions slows neither acks nor moderators. The lane works in slices (``SLICE_QUESTIONS``
+questions or ``SLICE_SECONDS`` of reading, whichever comes first) and stores a slice's hints
+in one transaction per session, so a busy lane commits, locks and tells the consoles once
+per slice, not once per question. Acks come first: while questions wait, the lane rests after
+each slice so that it takes at most ``SHARE`` of the loop's time, and a flood's acks the rest.
 
 The update is taken under the board's lock and only if the question is still the version
 that was read, and it leaves the version as it was (hints are not a decision): a question a
@@ -21,9 +25,13 @@ the version they saw is never refused because the hints arrived.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
+from typing import Any
 
+from live.eventlog import Pending
+from live.events import Event
 from moderation.board import Board, ModerationCore
 from moderation.filters import find_duplicate
 from moderation.suggest import suggest_item
@@ -33,6 +41,14 @@ from store.records import Question
 log = logging.getLogger(__name__)
 
 BACKLOG = 1000
+# A slice of the hint lane: read at most this many questions, for at most this long, before
+# their hints are stored together and the loop serves acks again.
+SLICE_QUESTIONS = 32
+SLICE_SECONDS = 0.004
+# The share of the event loop's time the lane takes at most while questions wait for it: after
+# a slice it rests three times as long as it read, and the acks have the rest.
+SHARE = 0.25
+rest = asyncio.sleep  # how the lane waits (tests see it)
 
 
 class LaterHints(ModerationCore):
@@ -68,20 +84,44 @@ class LaterHints(ModerationCore):
             self._hint_queue.clear()
 
     async def _apply_hints(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._hint_queue:
-            question = self._hint_queue.popleft()
-            try:
-                await self._hint(question)
-            except Exception:
-                log.exception("hints for question %s failed; it is filed by hand",
-                              question.id)
-            await asyncio.sleep(0)  # acks and frames go out between two readings
+            # Read a slice's worth of questions back to back, then store their hints in
+            # one transaction per session: a flood's hints cost one commit, one lock and
+            # one staff frame per slice rather than per question.
+            read: dict[str, list[tuple[Question, dict[str, Any]]]] = {}
+            started = loop.time()
+            for _ in range(SLICE_QUESTIONS):
+                if not self._hint_queue:
+                    break
+                question = self._hint_queue.popleft()
+                try:
+                    flags = self._read_hints(question)
+                except Exception:
+                    log.exception("hints for question %s failed; it is filed by hand",
+                                  question.id)
+                    continue
+                if flags is not None:
+                    read.setdefault(question.session_id, []).append((question, flags))
+                if loop.time() - started >= SLICE_SECONDS:
+                    break
+            busy = loop.time() - started
+            for session_id, hinted in read.items():
+                try:
+                    await self._store_hints(session_id, hinted)
+                except Exception:
+                    log.exception("hints for %d questions not stored; they are filed by hand",
+                                  len(hinted))
+            if self._hint_queue:
+                # Acks first: the lane takes at most SHARE of the loop while questions wait.
+                await rest(busy * (1 - SHARE) / SHARE)
 
-    async def _hint(self, question: Question) -> None:
+    def _read_hints(self, question: Question) -> dict[str, Any] | None:
+        """The question's flags with the hints added, or None when there is nothing new."""
         hints = self.item_hints
         board = self.boards.get(question.session_id)
         if hints is None or board is None:
-            return
+            return None
         flags = dict(question.flags)
         hints(question.text, flags)
         duplicate = find_duplicate(question.text, _earlier_open(board, question),
@@ -94,28 +134,56 @@ class LaterHints(ModerationCore):
             if guess is not None:
                 flags["suggested_item"] = guess.item_id
                 flags["suggested_category"] = guess.category
-        if flags == question.flags:
+        return None if flags == question.flags else flags
+
+    async def _store_hints(self, session_id: str,
+                           hinted: list[tuple[Question, dict[str, Any]]]) -> None:
+        """Store the hints of one session's questions in one transaction, each only if the
+        question is still the version that was read; a conflict (another node acted on one)
+        stores them one by one instead, so one conflict costs the others nothing."""
+        board = self.boards.get(session_id)
+        if board is None:
             return
         async with board.lock:
-            current = board.questions.get(question.id)
-            if current is None or current.version != question.version:
-                return  # acted on meanwhile: the moderator's decision stands
+            still = [(board.questions[q.id], q, flags) for q, flags in hinted
+                     if q.id in board.questions
+                     and board.questions[q.id].version == q.version]
+            if not still:
+                return
             try:
-                async with self.store.transaction() as tx:
-                    # Hints are not a decision: the version stays, so a moderator acting on
-                    # what they saw is not refused as a conflict because the hints came in.
-                    updated = await tx.update(Question, question.id, {"flags": flags},
-                                              expected_version=question.version,
-                                              now=self.clock(), bump_version=False)
-                    pending = await self.eventlog.append(tx, question.session_id,
-                                                         self._events(current, updated))
+                updated, pending = await self._write_hints(session_id, still)
             except VersionConflict:
-                return
+                if len(still) == 1:
+                    return
+                updated, pending = [], []
+                for one in still:
+                    with contextlib.suppress(VersionConflict):
+                        more, events = await self._write_hints(session_id, [one])
+                        updated += more
+                        pending += events
             except StoreError as exc:
-                log.warning("hints for question %s not stored: %s", question.id, exc)
+                log.warning("hints for %d questions not stored: %s", len(still), exc)
                 return
-            board.put(updated)
-        self.eventlog.publish(pending)
+            for question in updated:
+                board.put(question)
+        self.eventlog.publish(*pending)
+
+    async def _write_hints(self, session_id: str,
+                           still: list[tuple[Question, Question, dict[str, Any]]]
+                           ) -> tuple[list[Question], list[Pending]]:
+        updated: list[Question] = []
+        events: list[Event] = []
+        async with self.store.transaction() as tx:
+            for current, question, flags in still:
+                # Hints are not a decision: the version stays, so a moderator acting on
+                # what they saw is not refused as a conflict because the hints came in.
+                done = await tx.update(Question, question.id, {"flags": flags},
+                                       expected_version=question.version,
+                                       now=self.clock(), bump_version=False)
+                updated.append(done)
+                events += self._events(current, done)
+            pending = await self.eventlog.append(tx, session_id, events)
+        return updated, [pending]
 
 
 def _earlier_open(board: Board, question: Question) -> list[tuple[str, str]]:

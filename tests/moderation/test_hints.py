@@ -5,6 +5,7 @@ flood beyond the backlog keeps the keyword guess instead of queueing without bou
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from moderation import hints
@@ -95,3 +96,74 @@ async def test_without_an_engine_nothing_is_queued(desk: Desk) -> None:
     assert q.flags["suggested_item"] == "license-renewal"  # the keyword guess, at once
     await desk.moderation.hints_settled()
     assert (await desk.store.get(Question, q.id)).version == q.version  # type: ignore[union-attr]
+
+
+async def test_a_slice_of_hints_is_stored_in_one_transaction(desk: Desk,
+                                                             monkeypatch: Any) -> None:
+    asked = [await desk.ask(f"第{i}个问题：驾照换证", viewer=f"v{i}") for i in range(5)]
+    desk.moderation.item_hints = engine_hints([])
+    store: Store = desk.store  # type: ignore[assignment]
+    opened = 0
+    real = store.transaction
+
+    def counted() -> Any:
+        nonlocal opened
+        opened += 1
+        return real()
+
+    monkeypatch.setattr(store, "transaction", counted)
+    for q in asked:
+        desk.moderation.queue_hints(q)
+    await desk.moderation.hints_settled()
+    assert opened == 1
+    for q in asked:
+        assert (await store.get(Question, q.id)).flags["suggested_items"]
+    staff = {e.data["question"]["id"] for _, e in desk.events
+             if e.kind == "question" and e.audience == "staff"
+             and "suggested_items" in e.data["question"]["flags"]}
+    assert staff == {q.id for q in asked}
+
+
+async def test_a_conflict_in_a_slice_costs_the_other_questions_nothing(desk: Desk) -> None:
+    asked = [await desk.ask(f"第{i}个问题：驾照换证", viewer=f"v{i}") for i in range(3)]
+    store: Store = desk.store  # type: ignore[assignment]
+    # Another node acts on the middle question: the store moves on, this node's board not.
+    async with store.transaction() as tx:
+        await tx.update(Question, asked[1].id, {"nickname": "x"},
+                        expected_version=asked[1].version, now=1.0)
+    desk.moderation.item_hints = engine_hints([])
+    for q in asked:
+        desk.moderation.queue_hints(q)
+    await desk.moderation.hints_settled()
+    hinted = [("suggested_items" in (await store.get(Question, q.id)).flags) for q in asked]
+    assert hinted == [True, False, True]
+
+
+async def test_in_a_flood_the_lane_rests_so_that_acks_come_first(desk: Desk,
+                                                                 monkeypatch: Any) -> None:
+    asked = [await desk.ask(f"第{i}个问题：驾照换证", viewer=f"v{i}") for i in range(4)]
+    rests: list[float] = []
+    real_rest = hints.rest
+
+    async def recorded(seconds: float) -> None:
+        rests.append(seconds)
+        await real_rest(0)
+
+    monkeypatch.setattr(hints, "rest", recorded)
+    slow = engine_hints([])
+
+    def reading_longer_than_a_slice(text: str, flags: dict[str, Any]) -> None:
+        time.sleep(hints.SLICE_SECONDS * 1.5)  # the loop busy reading, as the engine keeps it
+        slow(text, flags)
+
+    desk.moderation.item_hints = reading_longer_than_a_slice
+    for q in asked:
+        desk.moderation.queue_hints(q)
+    await desk.moderation.hints_settled()
+    # A slice per question, a rest after each but the last, each at least three times the
+    # slice's reading (SHARE = 1/4 of the loop).
+    assert len(rests) == len(asked) - 1
+    assert min(rests) >= hints.SLICE_SECONDS * 1.5 * (1 - hints.SHARE) / hints.SHARE
+    store: Store = desk.store  # type: ignore[assignment]
+    for q in asked:
+        assert "suggested_items" in (await store.get(Question, q.id)).flags
