@@ -29,6 +29,7 @@ from typing import Any
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
 from moderation.understanding.bm25 import Bm25Index
+from moderation.understanding.documents import Documents, prefer_named_document
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.normalize import Normalizer, WordListLike
 from moderation.understanding.outside import OutsideTopic
@@ -128,6 +129,10 @@ class Understanding:
         self._examples: list[tuple[str, str]] = []  # learned, canonical
         self._example_vectors: Any = None  # of the examples, by the current n-gram model
         self._bm25 = Bm25Index(self._labels)
+        # The issued documents each item's name names (``documents.prefer_named_document``).
+        self._documents = Documents(normalizer.forms)
+        self._named = {item.id: self._documents.named(normalizer.text(item.name))
+                       for item in catalog.items}
         self._foreign: frozenset[str] = frozenset()
         for item_id, text in texts:
             self._add(item_id, text, learned=False)
@@ -280,6 +285,7 @@ class Understanding:
         # Only the best-scored items can reach a confidence worth showing: rank those.
         shortlist = heapq.nlargest(SHORTLIST, candidates, key=lambda c: c.score)
         ranked = sorted(((confidence(c), c.item_id) for c in shortlist), reverse=True)
+        ranked = self._by_document(read, ranked)
         items = tuple((item_id, round(value, 3)) for value, item_id in ranked[:MAX_ITEMS])
         if topic is not None and shortlist and topic.score >= shortlist[0].score + OUTSIDE_MARGIN:
             # Closer to a topic that is not ours than to any item: not understood, and said so.
@@ -290,6 +296,21 @@ class Understanding:
             second = [item_id for item_id, value in items[1:2] if value >= SECOND_INTENT]
             intents = (items[0][0], *second)
         return Result(understood, items, intents, read)
+
+
+    def _by_document(self, read: str,
+                     ranked: list[tuple[float, str]]) -> list[tuple[float, str]]:
+        """``ranked`` with the item that names the question's document first, when the first
+        names another (``documents.prefer_named_document``); each place keeps its confidence."""
+        asked = self._documents.named(read, " ".join(self.normalizer.tokens(read, read=read)))
+        empty: frozenset[str] = frozenset()
+        moved = prefer_named_document([item_id for _, item_id in ranked], asked,
+                                      lambda item_id: self._named.get(item_id, empty))
+        if not moved:
+            return ranked
+        order = [ranked[moved][1], *(item_id for n, (_, item_id) in enumerate(ranked)
+                                     if n != moved)]
+        return [(value, item_id) for (value, _), item_id in zip(ranked, order, strict=True)]
 
 
 def _stacked(top: Any, bottom: Any) -> Any:

@@ -149,6 +149,13 @@ class Normalizer:
         self._known = lru_cache(maxsize=65536)(self._jieba.has_word)
         self._sound = lru_cache(maxsize=65536)(lambda s: tuple(lazy_pinyin(s)))
 
+    def forms(self, word: str) -> frozenset[str]:
+        """The word (folded, as the engine reads it) and every word of the word list's
+        equivalence group that it heads or belongs to ("行驶证" → 行驶证, 行驶本, 车本 …)."""
+        head = self._head.get(numerals_to_digits(self._early(word)),
+                              numerals_to_digits(self._early(word)))
+        return frozenset({head, *(member for member, h in self._head.items() if h == head)})
+
     def _early(self, text: str) -> str:
         return fold(text)
 

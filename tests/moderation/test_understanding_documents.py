@@ -1,0 +1,106 @@
+"""The document rule of the understanding engine (moderation/understanding/documents.py): an
+item whose name names the document a question names comes before one whose name names only
+another, on a real engine over a small catalog; and the rule's parts on their own."""
+
+from __future__ import annotations
+
+import heapq
+
+import pytest
+
+from moderation.catalog import Catalog, CatalogItem
+from moderation.segment import parse_word_list
+from moderation.understanding import Understanding
+from moderation.understanding.documents import REACH, Documents, prefer_named_document
+from moderation.understanding.engine import SHORTLIST, confidence
+
+WORDS = parse_word_list("""
+[equivalent]
+"驾驶证" = ["驾照", "驾驶本"]
+"行驶证" = ["行车本", "车本"]
+"号牌" = ["车牌", "牌照"]
+"临时号牌" = ["临牌"]
+"电子驾驶证" = ["电子驾照"]
+"丢了" = ["找不着", "找不到", "丢失"]
+"补领" = ["补办", "补"]
+""")
+
+
+def item(item_id: str, name: str, description: str, keywords: tuple[str, ...]) -> CatalogItem:
+    return CatalogItem(id=item_id, category="证件", name=name, description=description,
+                       keywords=keywords, channel="12123", link="", link_status="ok")
+
+
+# A lost driving licence is said in many ways, a lost vehicle licence in few: the shared
+# words (丢了, 补领) and the shared characters of 驾驶证 / 行驶证 favour the first.
+CATALOG = Catalog((
+    item("licence-lost", "驾驶证遗失补证", "驾驶证丢了可以补领；驾照找不到了补办；丢了驾照怎么补",
+         ("驾照丢了", "补驾照", "驾照找不到", "丢了怎么补", "补办", "找不着了补一个")),
+    item("vehicle-licence-lost", "补换领机动车行驶证", "行驶证损坏可以换领",
+         ("补行驶证",)),
+    item("fine", "交通违法罚款缴纳", "罚款可以在网上交", ("交罚款", "罚单")),
+))
+
+
+@pytest.fixture(scope="module")
+def engine() -> Understanding:
+    return Understanding.build(CATALOG, WORDS)
+
+
+def scored(engine: Understanding, text: str) -> list[str]:
+    """The items by calibrated confidence alone, before the document rule."""
+    _, candidates, _ = engine.candidates(text)
+    shortlist = heapq.nlargest(SHORTLIST, candidates, key=lambda c: c.score)
+    return [c.item_id for c in sorted(shortlist, key=confidence, reverse=True)]
+
+
+def ranked(engine: Understanding, text: str) -> list[str]:
+    return [item_id for item_id, _ in engine.understand(text).items]
+
+
+def test_the_item_naming_the_questions_document_comes_first(engine: Understanding) -> None:
+    question = "行车本找不着了怎么补一个"
+    assert scored(engine, question)[0] == "licence-lost"  # what the scores alone say
+    result = engine.understand(question)
+    assert [item_id for item_id, _ in result.items][:2] == ["vehicle-licence-lost",
+                                                            "licence-lost"]
+    # each place keeps its confidence: the first is still the most confident
+    values = [value for _, value in result.items]
+    assert values == sorted(values, reverse=True)
+
+
+def test_without_a_named_document_the_scores_decide(engine: Understanding) -> None:
+    question = "证件找不着了怎么补一个"
+    assert ranked(engine, question)[0] == scored(engine, question)[0] == "licence-lost"
+
+
+def test_the_first_item_naming_the_questions_document_stays(engine: Understanding) -> None:
+    question = "驾照找不着了怎么补一个"
+    assert ranked(engine, question)[0] == scored(engine, question)[0] == "licence-lost"
+
+
+def test_documents_are_found_by_any_form_and_with_their_kind(engine: Understanding) -> None:
+    documents = Documents(engine.normalizer.forms)
+    assert documents.named("行车本 丢了") == {"行驶证"}
+    assert documents.named("驾驶本", "车牌") == {"驾驶证", "号牌"}
+    assert documents.named("临牌过期") == {"临时号牌", "号牌"}  # the longest form first
+    assert documents.named("电子驾照") == {"电子驾驶证", "驾驶证"}
+    assert documents.named("体检证明") == frozenset()
+
+
+@pytest.mark.parametrize(("asked", "expected"), [
+    (frozenset(), 0),  # the question names no document
+    (frozenset({"驾驶证"}), 0),  # the first item names it
+    (frozenset({"行驶证"}), 2),  # the first does not, the third does
+    (frozenset({"号牌"}), 0),  # none within reach does
+])
+def test_which_item_comes_first(asked: frozenset[str], expected: int) -> None:
+    names = {"a": frozenset({"驾驶证"}), "b": frozenset(), "c": frozenset({"行驶证"}),
+             "d": frozenset({"号牌"})}
+    assert REACH == 3
+    assert prefer_named_document(["a", "b", "c", "d"], asked, names.__getitem__) == expected
+
+
+def test_a_first_item_naming_no_document_is_left_first() -> None:
+    names = {"a": frozenset[str](), "b": frozenset({"行驶证"})}
+    assert prefer_named_document(["a", "b"], frozenset({"行驶证"}), names.__getitem__) == 0
