@@ -3,6 +3,7 @@ finds the right business item, on the relevance set in tests/data/understanding.
 
     .venv/bin/python bench/understanding.py            # every system, dev and holdout
     .venv/bin/python bench/understanding.py --misses dev --system engine   # dev misses too
+    .venv/bin/python bench/understanding.py --half dev --knowledge-folds   # + knowledge base, 2-fold
 
 Systems, each asked every question of the set (dev and holdout reported separately):
 
@@ -56,7 +57,7 @@ from clips.search import SearchIndex
 # The layers refactor (issue 10) moves these; either layout works.
 from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
-from moderation.knowledge import load_knowledge
+from moderation.knowledge import KnowledgeBase, load_knowledge
 from moderation.segment import Segmenter
 from moderation.suggest import suggest_item
 from moderation.text import fold
@@ -191,6 +192,27 @@ def calibrate(engine_for: EngineFor, cases: list[Case]) -> None:
               f" off-topic rejected {rejected / (len(cases) - on):.3f}", file=sys.stderr)
 
 
+def knowledge_folds(catalog: Catalog) -> dict[str, Any]:
+    """A second held-out reading, from the product's own data: the knowledge base's entries
+    in two folds (alternate entries), each fold's phrasings read by the product's engine
+    (seed examples included) built with the other fold's entries only. Not the citizens'
+    words (staff wrote the phrasings), but no question of the relevance set is among them."""
+    knowledge = load_knowledge(catalog=catalog)
+    top1 = top3 = count = 0
+    for part in (0, 1):
+        kept = KnowledgeBase(knowledge.entries[1 - part :: 2])
+        engine = Understanding.build(catalog, load_word_list(), kept,
+                                     examples=load_seeds(), outside=load_outside())
+        for entry in knowledge.entries[part::2]:
+            for question in entry.questions:
+                result = engine.understand(question)
+                ranked = [item_id for item_id, _ in result.items] if result.understood else []
+                count += 1
+                top1 += ranked[:1] == [entry.item_id]
+                top3 += entry.item_id in ranked[:3]
+    return {"phrasings": count, "top1": round(top1 / count, 4), "top3": round(top3 / count, 4)}
+
+
 def confusions(engine_for: EngineFor, cases: list[Case]) -> None:
     """The item pairs the engine confuses on ``cases`` (its first item, the expected one),
     most frequent first, as ``moderation.confusions`` lists moderators' corrections; stderr."""
@@ -265,6 +287,9 @@ def main() -> None:
                         help="only these halves (default: both; tune with dev only)")
     parser.add_argument("--confusions", action="store_true",
                         help="list the item pairs the engine confuses on dev and stop")
+    parser.add_argument("--knowledge-folds", action="store_true",
+                        help="also read the knowledge base's phrasings two-fold (see "
+                             "knowledge_folds)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the engine's confidence calibration on dev and stop")
     args = parser.parse_args()
@@ -309,6 +334,9 @@ def main() -> None:
         else:
             run(name, {"keyword": keyword_ranker, "suggest": suggest_ranker}[name](catalog))
 
+    if args.knowledge_folds:
+        figures["engine-knowledge-2fold"] = knowledge_folds(catalog)
+        print(f"knowledge: {figures['engine-knowledge-2fold']}", file=sys.stderr)
     verdict = {}
     if "engine" in figures:
         engine = figures["engine"]
