@@ -3,7 +3,7 @@ finds the right business item, on the relevance set in tests/data/understanding.
 
     .venv/bin/python bench/understanding.py            # every system, dev and holdout
     .venv/bin/python bench/understanding.py --misses dev --system engine   # dev misses too
-    .venv/bin/python bench/understanding.py --half dev --knowledge-folds   # + knowledge base, 2-fold
+    .venv/bin/python bench/understanding.py --half dev --knowledge-folds   # + knowledge base
 
 Systems, each asked every question of the set (dev and holdout reported separately):
 
