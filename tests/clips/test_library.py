@@ -332,12 +332,18 @@ async def test_a_worker_killed_mid_cut_makes_exactly_one_good_clip_after_restart
         while (await store.get(Job, clip.job_id)).state == "running":
             assert time.monotonic() < deadline, "the job was never finished"
             await asyncio.sleep(0.05)
+        # Attempt 2's files, and nothing of the killed attempt 1: its temporary files are
+        # removed once attempt 2 has landed (only then is it sure the clip is its own), a
+        # moment after the job is marked done.
+        expected = ["g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]
+        while (left := sorted(p.name for p in env.review.clip_dir(clip.id).iterdir())
+               ) != expected:
+            assert time.monotonic() < deadline, left
+            await asyncio.sleep(0.05)
     finally:
         os.killpg(second.pid, signal.SIGKILL)
         second.communicate()
     assert done.state == "draft", done.error
-    assert sorted(p.name for p in env.review.clip_dir(clip.id).iterdir()) == [
-        "g1-2.jpg", "g1-2.mp4", "g1-2.vtt"]  # attempt 2: the killed one left nothing
     assert mp4_info(media_dir / done.media_path).track("vide") is not None
     job = await store.get(Job, clip.job_id)
     assert job.state == "done" and job.attempts == 2
