@@ -42,7 +42,7 @@ EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarit
 # Calibration: confidence = sigmoid(W0 + W_SCORE * score + W_BM25 * ln(1 + bm25) + W_P * p),
 # fitted on the dev half by ``bench/understanding.py --calibrate`` (each dev question read by
 # an engine seeded with the other half of dev, as the product's engine reads new questions).
-W0, W_SCORE, W_BM25, W_P = -10.74, 8.58, 0.74, 5.25
+W0, W_SCORE, W_BM25, W_P = -12.49, 8.73, 1.19, 6.60
 # Best item's confidence from which a question is understood: the middle of the range
 # (0.25-0.4 on dev) where off-topic rejection is flat, not its edge, so that questions unlike
 # dev's off-topic ones are still rejected at the cost of under 1 % of on-topic ones.
