@@ -34,6 +34,8 @@ ID_CHECK_CHARS = "10X98765432"
 
 _SEP = r"(?:[ ]{0,2}[-.·•・][ ]{0,2}|[ ]{1,2}|\)[ ]{0,2})"
 _GROUP = r"[0-9]+X?"
+# The fewest digits of any kind read here (a landline with its area code, 010 and 8 digits).
+MIN_DIGITS = 10
 RUN_RE = re.compile(
     rf"(?<![0-9])(?:\+|\((?=0[0-9]{{2,3}}\)))?{_GROUP}(?:{_SEP}{_GROUP})*(?![0-9])"
 )
@@ -123,6 +125,8 @@ def find_numbers(folded: str, today: date) -> Iterator[Found]:
         taken.append((start, end))
         yield Found(start, end, "licence_file", digits[:2] + "*" * 8 + digits[-2:])
     for run in RUN_RE.finditer(folded):
+        if run.end() - run.start() < MIN_DIGITS:
+            continue  # too short to hold one (most runs: a year, a count, an amount)
         if any(start < run.end() and run.start() < end for start, end in taken):
             continue
         groups = [(g.start(), g.end()) for g in _GROUP_RE.finditer(folded, run.start(), run.end())]
@@ -140,7 +144,7 @@ def _read_groups(folded: str, groups: list[tuple[int, int]], international: bool
                    key=lambda ij: groups[ij[1]][1] - groups[ij[0]][0], reverse=True)
     for i, j in spans:
         digits = "".join(folded[s:e] for s, e in groups[i : j + 1])
-        if len(digits) > 20 or len(digits) < 10:
+        if len(digits) > 20 or len(digits) < MIN_DIGITS:
             continue
         found = classify(digits, international and i == 0, today)
         if found is None:
