@@ -51,8 +51,9 @@ class History(Protocol):
         ...
 
     async def history(self, session_id: str, after: int, upto: int) -> list[Numbered] | None:
-        """Every event ``after`` < seq <= ``upto``, in order, or None when that range can no
-        longer be had."""
+        """The events ``after`` < seq <= ``upto`` in order, without a hole: all of them, or
+        the run that follows ``after`` when the rest cannot be had (a caller checks what it
+        got), or None when not even the first can be had."""
         ...
 
 
@@ -320,7 +321,10 @@ class Hub:
                     log.warning("history of %s unreadable: %s", conn.session_id, exc)
                     got = None
                 tail = channel.missed(conn, upto)
-                if got is not None and tail is not None and channel.epoch == epoch:
+                # Only a whole range replays: a history that has lost part of it (a trimmed
+                # stream or store) would leave a hole before the tail.
+                if (got is not None and len(got) == upto - seq and got[-1].seq == upto
+                        and tail is not None and channel.epoch == epoch):
                     replay = [e.frame for e in got if conn.entitled(e.audience)] + tail
         return self._attach(conn, channel, replay, snapshot)
 

@@ -240,6 +240,26 @@ async def test_resume_on_another_node_from_the_broker_history() -> None:
     assert outlet.take()[0]["resume"] == "snapshot"
 
 
+async def test_a_resume_the_history_can_only_partly_supply_gets_a_snapshot() -> None:
+    shared = Shared()
+    hub = Hub(history=shared, buffer_size=2)
+    conn, outlet = await connect(hub, viewer_id="a")
+    cursor = outlet.take()[0]["cursor"]
+    hub.disconnect(conn)
+    await hub.ready("s")
+    hub.deliver("s", "e1", shared.add(6))
+    # The history holds 1 and 2 and has lost 3 and 4 (a stream trimmed, a store trimmed):
+    # a replay of 1, 2, then the buffer's 5, 6 would skip two events without a word.
+    kept = shared.events
+    shared.events = kept[:2]
+    _, outlet = await connect(hub, since=cursor, viewer_id="a")
+    got = outlet.take()
+    assert got[0]["resume"] == "snapshot" and got[1]["type"] == "snapshot"
+    shared.events = kept
+    _, outlet = await connect(hub, since=cursor, viewer_id="a")
+    assert [f["seq"] for f in outlet.take()[1:]] == [1, 2, 3, 4, 5, 6]
+
+
 def test_a_frame_with_a_lone_surrogate_is_still_sendable() -> None:
     frame = Frame({"text": "a\ud800b"})
     assert frame.data.decode("utf-8") == '{"text":"a?b"}'
