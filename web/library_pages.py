@@ -42,11 +42,13 @@ from web.library_view import (
     views_text,
 )
 from web.render import render
+from web.replay_pages import replay_path
 from web.routing import Route
 from web.security import login_csrf_token, own_origin, set_login_csrf_cookie
 from web.viewers import ensure_viewer
 
 SITEMAP_LIMIT = 50_000  # URLs in one sitemap file (the sitemaps.org limit)
+SITEMAP_REPLAYS = 1_000  # the newest public replays listed (two broadcasts a working day: 2 years)
 RELATED = 4
 REPLAYS_SHOWN = 4  # the newest published replays on the library's front page
 
@@ -165,27 +167,33 @@ async def _replay_url(request: web.Request, clip: Clip) -> str:
         return ""
     if request.app[keys.REPLAYS].state(session) != PUBLISHED:
         return ""
-    return f"/replay/{session.id}" + (f"#q-{clip.question_id}" if clip.question_id else "")
+    return replay_path(session.id) + (f"#q-{clip.question_id}" if clip.question_id else "")
 
 
 # --- for search engines -------------------------------------------------------------------
 
 
 async def sitemap(request: web.Request) -> web.Response:
-    """The library, its category pages and every published clip (newest first, at most
-    ``SITEMAP_LIMIT``), with absolute URLs. A clip's ``lastmod`` is its publication time:
-    ``updated_at`` also moves with every counted view."""
+    """The library, its category pages, the newest public replays (``SITEMAP_REPLAYS``) and
+    every published clip (newest first; ``SITEMAP_LIMIT`` URLs in all), with absolute URLs.
+    A clip's ``lastmod`` is its publication time (``updated_at`` also moves with every
+    counted view); a replay's is the end of its broadcast."""
     library = _library(request)
     origin = own_origin(request)
     categories = library.catalog.categories
+    replays = await request.app[keys.REPLAYS].published(limit=SITEMAP_REPLAYS)
     clips = await library.store.find(Clip, {"state": "published"}, order_by=["-published_at"],
-                                     limit=SITEMAP_LIMIT - 1 - len(categories))
+                                     limit=SITEMAP_LIMIT - 1 - len(categories) - len(replays))
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
              f"<url><loc>{escape(origin)}/clips</loc></url>"]
     for category in categories:
         loc = f"{origin}/clips?{urlencode({'category': category})}"
         lines.append(f"<url><loc>{escape(loc)}</loc></url>")
+    for session in replays:
+        loc = escape(origin + replay_path(session.id))
+        modified = iso_time(session.ended_at, library.zone)
+        lines.append(f"<url><loc>{loc}</loc><lastmod>{modified}</lastmod></url>")
     for clip in clips:
         loc = escape(origin + clip_path(clip.id))
         modified = iso_time(clip.published_at, library.zone)

@@ -9,9 +9,11 @@ from urllib.parse import quote
 
 import pytest
 
+from live.sessions import SessionForm
 from store.records import Clip
 from tests.support import Site
 from tests.web.clip_seed import BASE_TIME, DAY, add_clip, add_relevance_library, reindex
+from web import keys
 
 CARD_TITLE = re.compile(r'<h2 class="clip-title"><a href="/clips/([^"]+)">(.*?)</a></h2>', re.S)
 
@@ -353,6 +355,20 @@ async def test_sitemap_lists_the_library_categories_and_published_clips_only(
     assert "<lastmod>2026-05-29T04:26:40+08:00</lastmod>" in xml
     for key in ("draft", "unpublished"):
         assert three[key].id not in xml
+
+
+async def test_sitemap_lists_public_replays_only(site: Site) -> None:
+    sessions = site.app[keys.SESSIONS]
+    shown, kept = [await sessions.create(SessionForm(title, scheduled_start=1.8e9), actor="t")
+                   for title in ("公开回放", "未公开")]
+    for b in (shown, kept):
+        await sessions.start(b.id, actor="t")
+        await sessions.end(b.id, actor="t")
+    await site.app[keys.REPLAYS].set_published(shown.id, True, actor="t")
+    xml = await (await site.first.get("/sitemap.xml")).text()
+    origin = f"http://127.0.0.1:{site.first.server.port}"
+    assert f"<url><loc>{origin}/replay/{shown.id}</loc><lastmod>" in xml
+    assert kept.id not in xml  # ended, but no one has made its replay public
 
 
 async def test_robots_txt_points_at_the_sitemap_and_keeps_out_of_staff_pages(
