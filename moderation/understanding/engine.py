@@ -302,6 +302,8 @@ class Understanding:
                      ranked: list[tuple[float, str]]) -> list[tuple[float, str]]:
         """``ranked`` with the item that names the question's document first, when the first
         names another (``documents.prefer_named_document``); each place keeps its confidence."""
+        if not ranked or not self._named.get(ranked[0][1]):
+            return ranked  # the first item names no document: nothing for the rule to correct
         asked = self._documents.named(read, " ".join(self.normalizer.tokens(read, read=read)))
         empty: frozenset[str] = frozenset()
         moved = prefer_named_document([item_id for _, item_id in ranked], asked,

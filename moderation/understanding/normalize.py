@@ -152,8 +152,8 @@ class Normalizer:
     def forms(self, word: str) -> frozenset[str]:
         """The word (folded, as the engine reads it) and every word of the word list's
         equivalence group that it heads or belongs to ("行驶证" → 行驶证, 行驶本, 车本 …)."""
-        head = self._head.get(numerals_to_digits(self._early(word)),
-                              numerals_to_digits(self._early(word)))
+        folded = numerals_to_digits(self._early(word))
+        head = self._head.get(folded, folded)
         return frozenset({head, *(member for member, h in self._head.items() if h == head)})
 
     def _early(self, text: str) -> str:
