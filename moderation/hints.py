@@ -150,17 +150,18 @@ class LaterHints(ModerationCore):
                      and board.questions[q.id].version == q.version]
             if not still:
                 return
+            updated: list[Question] = []
+            pending: list[Pending] = []
             try:
-                updated, pending = await self._write_hints(session_id, still)
-            except VersionConflict:
-                if len(still) == 1:
-                    return
-                updated, pending = [], []
-                for one in still:
-                    with contextlib.suppress(VersionConflict):
-                        more, events = await self._write_hints(session_id, [one])
-                        updated += more
-                        pending += events
+                updated, written = await self._write_hints(session_id, still)
+                pending.append(written)
+            except VersionConflict:  # one of them changed on another node: the others alone
+                if len(still) > 1:
+                    for one in still:
+                        with contextlib.suppress(VersionConflict):
+                            more, written = await self._write_hints(session_id, [one])
+                            updated += more
+                            pending.append(written)
             except StoreError as exc:
                 log.warning("hints for %d questions not stored: %s", len(still), exc)
                 return
@@ -170,7 +171,7 @@ class LaterHints(ModerationCore):
 
     async def _write_hints(self, session_id: str,
                            still: list[tuple[Question, Question, dict[str, Any]]]
-                           ) -> tuple[list[Question], list[Pending]]:
+                           ) -> tuple[list[Question], Pending]:
         updated: list[Question] = []
         events: list[Event] = []
         async with self.store.transaction() as tx:
@@ -183,7 +184,7 @@ class LaterHints(ModerationCore):
                 updated.append(done)
                 events += self._events(current, done)
             pending = await self.eventlog.append(tx, session_id, events)
-        return updated, [pending]
+        return updated, pending
 
 
 def _earlier_open(board: Board, question: Question) -> list[tuple[str, str]]:
