@@ -172,16 +172,17 @@ class LaterHints(ModerationCore):
     async def _write_hints(self, session_id: str,
                            still: list[tuple[Question, Question, dict[str, Any]]]
                            ) -> tuple[list[Question], Pending]:
-        updated: list[Question] = []
-        events: list[Event] = []
         async with self.store.transaction() as tx:
-            for current, question, flags in still:
-                # Hints are not a decision: the version stays, so a moderator acting on
-                # what they saw is not refused as a conflict because the hints came in.
-                done = await tx.update(Question, question.id, {"flags": flags},
-                                       expected_version=question.version,
-                                       now=self.clock(), bump_version=False)
-                updated.append(done)
+            # Hints are not a decision: the version stays, so a moderator acting on what
+            # they saw is not refused as a conflict because the hints came in. One batch:
+            # while a block is open, SQLite's writer serves it alone (acks wait), and each
+            # operation of a block is a round trip through the busy loop.
+            updated = await tx.update_many(
+                Question, [(question.id, {"flags": flags}, question.version)
+                           for _current, question, flags in still],
+                now=self.clock(), bump_version=False)
+            events: list[Event] = []
+            for (current, _question, _flags), done in zip(still, updated, strict=True):
                 events += self._events(current, done)
             pending = await self.eventlog.append(tx, session_id, events)
         return updated, pending

@@ -215,6 +215,18 @@ class Store(StoreAggregates, StoreEvents, abc.ABC):
         change nobody decides on (the engine's hints on a question, like a counter): a
         staff action quoting the version it saw still applies after it. Raises NotFound."""
 
+    async def update_many(
+        self, cls: type[R], changes: Sequence[tuple[str, dict[str, Any], int | None]], *,
+        now: float, bump_version: bool = True,
+    ) -> list[R]:
+        """``update`` of several records, each ``(record_id, changes, expected_version)``,
+        in order; the records as changed. It stops at the first refusal (VersionConflict,
+        NotFound), which propagates: use it in a transaction so that all apply or none. A
+        backend whose writes are cheap to send together runs them as one operation."""
+        return [await self.update(cls, record_id, fields, expected_version=expected,
+                                  now=now, bump_version=bump_version)
+                for record_id, fields, expected in changes]
+
     @abc.abstractmethod
     async def delete(self, cls: type[Any], record_id: str) -> bool: ...
 

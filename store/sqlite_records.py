@@ -113,6 +113,19 @@ def apply_changes(
     return get_row(conn, cls, record_id)
 
 
+def _update_checked(
+    conn: sqlite3.Connection, cls: type[R], record_id: str, changes: dict[str, Any],
+    expected_version: int | None, now: float, bump_version: bool,
+) -> R:
+    current = get_row(conn, cls, record_id)
+    if expected_version is not None and current.version != expected_version:  # type: ignore[attr-defined]
+        raise VersionConflict(f"{cls.__name__} {record_id} was changed meanwhile", current)
+    try:
+        return apply_changes(conn, cls, record_id, changes, now, bump_version=bump_version)
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(f"{cls.__name__} {record_id}: {exc}") from exc
+
+
 def _insert_question(conn: sqlite3.Connection, question: Question) -> tuple[Question, bool]:
     row = to_row(question)
     sql = (f"INSERT INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
@@ -193,18 +206,20 @@ class SQLiteRecords(SQLiteAggregates, SQLiteEvents, Store):
         expected_version: int | None = None, now: float, bump_version: bool = True,
     ) -> R:
         check_changes(cls, changes)
+        return await self._write(lambda conn: _update_checked(
+            conn, cls, record_id, changes, expected_version, now, bump_version))
 
-        def op(conn: sqlite3.Connection) -> R:
-            current = get_row(conn, cls, record_id)
-            if expected_version is not None and current.version != expected_version:  # type: ignore[attr-defined]
-                raise VersionConflict(f"{cls.__name__} {record_id} was changed meanwhile", current)
-            try:
-                return apply_changes(conn, cls, record_id, changes, now,
-                                     bump_version=bump_version)
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(f"{cls.__name__} {record_id}: {exc}") from exc
-
-        return await self._write(op)
+    async def update_many(
+        self, cls: type[R], changes: Sequence[tuple[str, dict[str, Any], int | None]], *,
+        now: float, bump_version: bool = True,
+    ) -> list[R]:
+        # One operation for the writer thread: inside a transaction block, each operation
+        # is a round trip through the event loop while the writer serves that block alone.
+        for _record_id, fields, _expected in changes:
+            check_changes(cls, fields)
+        return await self._write(lambda conn: [
+            _update_checked(conn, cls, record_id, fields, expected, now, bump_version)
+            for record_id, fields, expected in changes])
 
     async def delete(self, cls: type[Any], record_id: str) -> bool:
         sql = f"DELETE FROM {cls.collection} WHERE id = ?"

@@ -11,6 +11,7 @@ from typing import Any
 from moderation import hints
 from store.base import Store
 from store.records import Question
+from store.sqlite_writer import Channel
 from tests.moderation.test_service import MOD, Desk, desk
 
 __all__ = ["desk"]  # the fixture
@@ -112,10 +113,23 @@ async def test_a_slice_of_hints_is_stored_in_one_transaction(desk: Desk,
         return real()
 
     monkeypatch.setattr(store, "transaction", counted)
+    sent = 0  # on SQLite, what the block hands the writer thread
+    real_send = Channel.send
+
+    def counted_send(channel: Channel, item: Any) -> None:
+        nonlocal sent
+        sent += 1
+        real_send(channel, item)
+
+    monkeypatch.setattr(Channel, "send", counted_send)
     for q in asked:
         desk.moderation.queue_hints(q)
     await desk.moderation.hints_settled()
     assert opened == 1
+    if store.backend == "sqlite":
+        # The updates, the events, the commit: while a block is open the writer serves it
+        # alone, so its operations must not be one loop round trip per question.
+        assert sent == 3
     for q in asked:
         assert (await store.get(Question, q.id)).flags["suggested_items"]
     staff = {e.data["question"]["id"] for _, e in desk.events

@@ -105,6 +105,36 @@ async def test_an_update_that_is_no_decision_keeps_the_version(store: Store) -> 
     assert (decided.state, decided.version, decided.flags) == ("queued", 2, {"understood": True})
 
 
+async def test_update_many_changes_each_record_in_order(store: Store) -> None:
+    first = await store.insert(question(client_id="c1"))
+    second = await store.insert(question(client_id="c2"))
+    async with store.transaction() as tx:
+        done = await tx.update_many(Question, [
+            (first.id, {"flags": {"item": "a"}}, 1),
+            (second.id, {"flags": {"item": "b"}}, None),
+        ], now=NOW + 5, bump_version=False)
+    assert [(q.id, q.flags, q.version) for q in done] == [
+        (first.id, {"item": "a"}, 1), (second.id, {"item": "b"}, 1)]
+    assert (await store.get(Question, second.id)).flags == {"item": "b"}
+
+
+async def test_update_many_with_one_stale_version_applies_none_of_it(store: Store) -> None:
+    first = await store.insert(question(client_id="c1"))
+    second = await store.insert(question(client_id="c2"))
+    await store.update(Question, second.id, {"state": "queued"}, expected_version=1, now=NOW)
+    with pytest.raises(VersionConflict) as info:
+        async with store.transaction() as tx:
+            await tx.update_many(Question, [
+                (first.id, {"flags": {"item": "a"}}, 1),
+                (second.id, {"flags": {"item": "b"}}, 1),
+            ], now=NOW + 5, bump_version=False)
+    assert info.value.current.id == second.id
+    assert (await store.get(Question, first.id)).flags == {}
+    assert (await store.get(Question, second.id)).flags == {}
+    with pytest.raises(ValueError):  # an immutable field refuses the batch before it is sent
+        await store.update_many(Question, [(first.id, {"session_id": "s2"}, None)], now=NOW)
+
+
 async def test_update_with_stale_version_is_refused(store: Store) -> None:
     q = await store.insert(question())
     await store.update(Question, q.id, {"state": "queued"}, expected_version=1, now=NOW)
