@@ -4,6 +4,7 @@ finds the right business item, on the relevance set in tests/data/understanding.
     .venv/bin/python bench/understanding.py            # every system, dev and holdout
     .venv/bin/python bench/understanding.py --misses dev --system engine   # dev misses too
     .venv/bin/python bench/understanding.py --half dev --knowledge-folds   # + knowledge base
+    .venv/bin/python bench/understanding.py --half fresh   # the fresh set (see below)
 
 Systems, each asked every question of the set (dev and holdout reported separately):
 
@@ -24,6 +25,11 @@ Systems, each asked every question of the set (dev and holdout reported separate
   (``moderation/understanding/seed_examples.jsonl``, the dev half's questions). A holdout
   question is read by the engine with every seed; a dev question by an engine seeded with the
   other half of dev only (two folds), so no question is read by an engine that learned it.
+
+The fresh set (``tests/data/understanding/fresh.jsonl``, half ``fresh``) is read like the
+holdout half: by the engine with every seed. It is reported only when asked for with
+``--half fresh`` (never by default) and its misses are never listed: it stays a set nobody
+tuned on.
 
 Figures per system and half: ``top1`` (the first item is one of the expected ones), ``top3``
 (one of the expected items is among the first three), ``both`` (for two-intent questions, both
@@ -64,7 +70,7 @@ from moderation.text import fold
 from moderation.understanding import Understanding
 from moderation.understanding.outside import load_outside
 from moderation.understanding.seeds import load_seeds
-from tests.data.understanding import HALVES, Case, load_cases, load_word_list
+from tests.data.understanding import HALVES, SETS, Case, load_cases, load_fresh, load_word_list
 
 Ranker = Callable[[str], list[str]]  # question -> ranked item ids; [] = rejected
 EngineFor = Callable[[str], Understanding]  # the engine that may read a question
@@ -133,14 +139,14 @@ def dev_folds(cases: list[Case]) -> list[tuple[list[Case], list[tuple[str, str]]
 
 def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]]) -> EngineFor:
     """The product's engine (``moderation.understander.build_engine``: seeded with the dev
-    half's questions) for a holdout question, and for a dev question the engine seeded with
-    the other dev fold only, so that no question is read by an engine that learned it."""
+    half's questions) for a holdout or fresh question, and for a dev question the engine seeded
+    with the other dev fold only, so that no question is read by an engine that learned it."""
     by_question: dict[str, Understanding] = {}
     if "dev" in halves:
         for fold, seeds in dev_folds(halves["dev"]):
             engine = build_engine(catalog, seeds)
             by_question.update((case.q, engine) for case in fold)
-    full = build_engine(catalog, list(load_seeds())) if "holdout" in halves else None
+    full = build_engine(catalog, list(load_seeds())) if _unseen(halves) else None
 
     def engine_for(text: str) -> Understanding:
         engine = by_question.get(text, full)
@@ -148,6 +154,11 @@ def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]]) -> EngineFor
         return engine
 
     return engine_for
+
+
+def _unseen(halves: dict[str, list[Case]]) -> bool:
+    """Whether a half read by the engine with every seed is chosen."""
+    return "holdout" in halves or "fresh" in halves
 
 
 def _same(engine: Understanding, _text: str) -> Understanding:
@@ -283,8 +294,9 @@ def main() -> None:
     parser.add_argument("--system", choices=SYSTEMS, action="append",
                         help="only these systems (default: all)")
     parser.add_argument("--misses", choices=HALVES, help="list this half's misses on stderr")
-    parser.add_argument("--half", choices=HALVES, action="append",
-                        help="only these halves (default: both; tune with dev only)")
+    parser.add_argument("--half", choices=SETS, action="append",
+                        help="only these halves (default: dev and holdout; tune with dev only;"
+                             " fresh only when asked, see above)")
     parser.add_argument("--confusions", action="store_true",
                         help="list the item pairs the engine confuses on dev and stop")
     parser.add_argument("--knowledge-folds", action="store_true",
@@ -296,8 +308,8 @@ def main() -> None:
     systems = args.system or list(SYSTEMS)
 
     catalog = load_catalog()
-    cases = load_cases()
     chosen_halves = args.half or list(HALVES)
+    cases = load_cases() + (load_fresh() if "fresh" in chosen_halves else [])
     halves = {half: [case for case in cases if case.half == half] for half in chosen_halves}
     if args.confusions:
         confusions(seeded_engines(catalog, {"dev": halves["dev"]}), halves["dev"])
@@ -328,7 +340,7 @@ def main() -> None:
         elif name == "engine":
             started = time.perf_counter()
             rank = engine_ranker(seeded_engines(catalog, halves))
-            builds = len(halves) + ("dev" in halves)
+            builds = 2 * ("dev" in halves) + _unseen(halves)
             figures["engine_build_s"] = round((time.perf_counter() - started) / builds, 2)
             run(name, rank)
         else:

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
-HALVES = ("dev", "holdout")
+HALVES = ("dev", "holdout")  # the halves of questions.jsonl
+FRESH = Path(__file__).with_name("fresh.jsonl")
+SETS = (*HALVES, "fresh")  # every half a benchmark may report
 
 
 @dataclass(frozen=True)
@@ -38,28 +40,41 @@ class Case:
         return not self.items
 
 
-def load_cases(path: Path = QUESTIONS) -> list[Case]:
-    """Every question of the set, each with its half."""
-    seen: Counter[str] = Counter()
-    cases: list[Case] = []
+def _read(path: Path) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         raw = json.loads(line)
         if set(raw) != {"q", "items", "tags"}:
             raise ValueError(f"{path}:{number}: keys must be q, items, tags")
-        items = tuple(raw["items"])
+        rows.append((raw["q"], tuple(raw["items"]), tuple(raw["tags"])))
+    return rows
+
+
+def load_cases(path: Path = QUESTIONS) -> list[Case]:
+    """Every question of the set, each with its half."""
+    seen: Counter[str] = Counter()
+    cases: list[Case] = []
+    for q, items, tags in _read(path):
         group = items[0] if items else ""
         half = HALVES[seen[group] % 2]
         seen[group] += 1
-        cases.append(Case(raw["q"], items, tuple(raw["tags"]), half))
+        cases.append(Case(q, items, tags, half))
     return cases
 
 
-def load_half(half: str, path: Path = QUESTIONS) -> list[Case]:
+def load_fresh(path: Path = FRESH) -> list[Case]:
+    """Every question of the fresh set, all in the half ``fresh``."""
+    return [Case(q, items, tags, "fresh") for q, items, tags in _read(path)]
+
+
+def load_half(half: str, path: Path | None = None) -> list[Case]:
+    if half == "fresh":
+        return load_fresh(path or FRESH)
     if half not in HALVES:
         raise ValueError(f"unknown half {half!r}")
-    return [case for case in load_cases(path) if case.half == half]
+    return [case for case in load_cases(path or QUESTIONS) if case.half == half]
 
 
 def load_word_list() -> Any:
