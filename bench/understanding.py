@@ -113,7 +113,7 @@ def search_ranker(catalog: Catalog, engine_for: EngineFor | None = None) -> Iter
             SearchIndex(Path(tmp) / "search.sqlite3", segmenter, catalog) as index:
         index.rebuild(docs)
         if engine_for is not None:  # as the app wires it (clips.search_understood)
-            index.understand = lambda text: engine_for(text).understand(text).intents
+            index.understand = lambda text: engine_for(text).understand(text)
 
         def rank(text: str) -> list[str]:
             return list(dict.fromkeys(hit.item_id for hit in index.search(text, per_page=3).hits))

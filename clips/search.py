@@ -112,6 +112,10 @@ class SearchResult:
     sort: str
     hits: tuple[Hit, ...]
     suggestions: Suggestions | None = None  # only when nothing was found
+    # The understanding engine read the query as no traffic-administration question: only
+    # clips with all its words are shown (none, usually); ``where``: whom to ask, if known.
+    not_ours: bool = False
+    where: str = ""
 
     @property
     def pages(self) -> int:
@@ -157,7 +161,15 @@ class SearchIndex(IndexFile):
         understand = self.understand
         if understand is None or sort != "relevance" or item_id or page != 1 or not result.terms:
             return result
-        intents = [i for i in understand(" ".join(query.split())[:MAX_QUERY_CHARS])
+        reading = understand(" ".join(query.split())[:MAX_QUERY_CHARS])
+        if reading is None:
+            return result
+        if not reading.understood:
+            if result.relaxed:  # clips sharing a word with a question that is not ours
+                result = replace(result, hits=(), total=0)
+            return replace(result, suggestions=None, not_ours=True,
+                           where=reading.outside.where if reading.outside is not None else "")
+        intents = [i for i in reading.intents
                    if (item := self.catalog.get(i)) and (not category or item.category == category)]
         found: list[Hit] = []
         for intent in intents:

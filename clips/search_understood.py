@@ -4,22 +4,28 @@ those items come first, so a colloquial query ("小本本上的钢印看不清�
 its item even when it shares no word with the clip's text.
 
 ``SearchIndex.understand`` is the hook (``None``: plain BM25, as before); ``web/answers.py``
-sets it to the engine's intents when the engine is ready. It applies to the first page of a
-relevance-sorted search without an item filter; the intents are limited to the chosen
-category. Each intent contributes its ``INTENT_CLIPS`` best clips for the query (BM25 within
-the item, or its most watched when none match a word); the plain hits follow, without
+sets it to the engine's reading of a query when the engine is ready. It applies to the first
+page of a relevance-sorted search without an item filter; the intents are limited to the
+chosen category. Each intent contributes its ``INTENT_CLIPS`` best clips for the query (BM25
+within the item, or its most watched when none match a word); the plain hits follow, without
 repeats. Later pages are the plain search's, so a boosted clip may appear again there.
+
+A query the engine reads as no traffic-administration question ("今天天气怎么样") gets no
+clips unless some clip has every one of its words: the relaxed search would only find clips
+that share a word with it, which are unrelated by the engine's own reading. The result says
+so (``not_ours``), with whom to ask instead when the engine recognised the topic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:  # the engine (scikit-learn) loads only where it is built
+    from moderation.understanding import Result
 
 INTENT_CLIPS = 3  # clips of each understood item put first
-Understand = Callable[[str], Sequence[str]]  # query -> its business items; () when not ours
-
-
+Understand = Callable[[str], "Result | None"]  # query -> the engine's reading; None: no engine
 
 
 class _Clip(Protocol):

@@ -172,11 +172,11 @@ class Understander:
         engine = self.engine
         return engine.understand(text) if engine is not None else None
 
-    def intents(self, text: str) -> tuple[str, ...]:
-        """The items ``text`` asks about (library search's reading of a query); none while
-        there is no engine or when it is not understood."""
+    def read(self, text: str) -> Result | None:
+        """The engine's reading of ``text`` (library search's hook); None while there is no
+        engine."""
         engine = self.engine
-        return engine.understand(text).intents if engine is not None else ()
+        return engine.understand(text) if engine is not None else None
 
     def item_hints(self, text: str, flags: dict[str, Any]) -> None:
         """Put the engine's top items on a new question's flags: ``suggested_items`` (up to

@@ -13,6 +13,7 @@ from clips.search import SearchIndex
 from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
 from moderation.segment import Segmenter, load_word_list
+from moderation.understanding import Result
 from tests.web.understanding import shared_engine
 
 # Written for this test (not from the relevance set), as citizens type them.
@@ -48,6 +49,12 @@ def index(tmp_path: Path, catalog: Catalog) -> Iterator[SearchIndex]:
         yield index
 
 
+def reading(*items: str) -> Result:
+    """An engine's reading that understood ``items`` (none: not a traffic question)."""
+    return Result(understood=bool(items), items=tuple((i, 0.9) for i in items), intents=items,
+                  text="")
+
+
 def first_items(index: SearchIndex, query: str, **params: str) -> list[str]:
     return [hit.item_id for hit in index.search(query, per_page=3, **params).hits]
 
@@ -55,7 +62,7 @@ def first_items(index: SearchIndex, query: str, **params: str) -> list[str]:
 def test_a_colloquial_query_finds_the_clip_of_its_item_first(index: SearchIndex) -> None:
     plain = {query: first_items(index, query) for query in COLLOQUIAL}
     engine = shared_engine()
-    index.understand = lambda text: engine.understand(text).intents
+    index.understand = engine.understand
     for query, item_id in COLLOQUIAL.items():
         assert first_items(index, query)[:1] == [item_id], query
     # Plain BM25 put another item first for most of them: the engine made the difference.
@@ -64,7 +71,7 @@ def test_a_colloquial_query_finds_the_clip_of_its_item_first(index: SearchIndex)
 
 def test_an_understood_item_with_no_matching_word_still_brings_its_clips(
         index: SearchIndex) -> None:
-    index.understand = lambda text: ("registration-cert",)
+    index.understand = lambda text: reading("registration-cert")
     result = index.search("钢印", per_page=5)
     assert result.hits and result.hits[0].item_id == "registration-cert"
     assert result.total >= 1 and result.suggestions is None
@@ -74,10 +81,37 @@ def test_filters_other_sorts_and_later_pages_are_plain(index: SearchIndex) -> No
     query = "车牌子掉了一块"
     plain_newest = first_items(index, query, sort="newest")
     plain_page2 = index.search(query, per_page=3, page=2).hits
-    index.understand = lambda text: ("license-reissue",)
+    index.understand = lambda text: reading("license-reissue")
     assert first_items(index, query, sort="newest") == plain_newest
     assert index.search(query, per_page=3, page=2).hits == plain_page2
     # An item filter wins over the engine's reading; so does a category that excludes it.
     assert set(first_items(index, query, item_id="plate-replace")) == {"plate-replace"}
     assert "license-reissue" not in first_items(index, query, category="机动车")
     assert first_items(index, query)[0] == "license-reissue"
+
+
+# Written for this test, as people type them into a search box; none is about a business item.
+NOT_OURS = ["办护照需要带什么材料", "结婚登记要预约吗", "社保卡丢了怎么补办", "房子过户要交什么税",
+            "今天天气怎么样，会不会下雨", "公积金怎么提取出来"]
+
+
+def test_a_query_that_is_not_ours_gets_no_unrelated_clips(index: SearchIndex) -> None:
+    plain = {query: index.search(query, per_page=3) for query in NOT_OURS}
+    index.understand = shared_engine().understand
+    for query in NOT_OURS:
+        result = index.search(query, per_page=3)
+        assert (result.hits, result.total, result.not_ours) == ((), 0, True), query
+        assert result.suggestions is None
+    # Plain BM25, relaxing the query, found clips sharing a word (材料, 预约, 补办, 过户).
+    assert sum(bool(found.hits and found.relaxed) for found in plain.values()) >= 3
+    # The engine recognised the topic: the result says whom to ask instead.
+    assert "公积金" in index.search(NOT_OURS[-1]).where
+
+
+def test_a_query_not_understood_keeps_clips_that_have_all_its_words(
+        index: SearchIndex, catalog: Catalog) -> None:
+    name = catalog.items[0].name
+    index.understand = lambda text: reading()
+    result = index.search(name, per_page=3)
+    assert result.hits and not result.relaxed and result.not_ours
+    assert result.hits[0].item_id == catalog.items[0].id

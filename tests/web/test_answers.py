@@ -131,3 +131,24 @@ async def test_an_edit_of_the_word_list_rebuilds_the_engine_from_it(answers_site
     await until(rebuilt, "the engine rebuilt with the edited word list", timeout=60)
     assert understander.inputs is not None
     assert understander.inputs[0] == answers_site.app[keys.MODERATION].catalog
+
+
+async def test_library_search_shows_no_unrelated_clips_for_a_question_not_ours(
+        answers_site: Site) -> None:
+    # "今天" is in this clip's question: a relaxed plain search would show it for the weather.
+    await add_clip(answers_site.app, "fine-payment", "罚款怎么交", question="今天罚款在哪交")
+    await reindex(answers_site.app)
+    site = answers_site
+    body = await get_json(site, "/api/clips?q=" + quote("今天天气怎么样"))
+    check_schema(await openapi(site), "SearchPage", body)
+    assert (body["hits"], body["total"], body["not_ours"]) == ([], 0, True)
+    page = await site.first.get("/clips?q=" + quote("今天天气怎么样"))
+    html = await page.text()
+    assert page.status == 200 and 'id="not-ours"' in html and "罚款怎么交" not in html
+    assert f'href="/ask?q={quote("今天天气怎么样")}"' in html
+    # The engine recognised the topic: the page says whom to ask.
+    page = await site.first.get("/clips?q=" + quote("公积金怎么提取"))
+    assert "住房公积金中心" in await page.text()
+    # A question that is ours still finds the clip.
+    body = await get_json(site, "/api/clips?q=" + quote("今天罚款在哪交"))
+    assert body["not_ours"] is False and body["hits"][0]["title"] == "罚款怎么交"
