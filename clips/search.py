@@ -112,8 +112,9 @@ class SearchResult:
     sort: str
     hits: tuple[Hit, ...]
     suggestions: Suggestions | None = None  # only when nothing was found
-    # The understanding engine read the query as no traffic-administration question: only
-    # clips with all its words are shown (none, usually); ``where``: whom to ask, if known.
+    # The understanding engine recognised the query as another topic than traffic
+    # administration: only clips with all its words are shown (none, usually); ``where``:
+    # whom to ask instead.
     not_ours: bool = False
     where: str = ""
 
@@ -159,16 +160,17 @@ class SearchIndex(IndexFile):
         """
         result = self._search(query, category, item_id, sort, page, per_page)
         understand = self.understand
-        if understand is None or sort != "relevance" or item_id or page != 1 or not result.terms:
+        if understand is None or item_id or not result.terms:
             return result
         reading = understand(" ".join(query.split())[:MAX_QUERY_CHARS])
         if reading is None:
             return result
-        if not reading.understood:
-            if result.relaxed:  # clips sharing a word with a question that is not ours
+        if reading.outside is not None:  # another topic (公积金, the weather), on every page
+            if result.relaxed:  # clips that only share a word with it
                 result = replace(result, hits=(), total=0)
-            return replace(result, suggestions=None, not_ours=True,
-                           where=reading.outside.where if reading.outside is not None else "")
+            return replace(result, suggestions=None, not_ours=True, where=reading.outside.where)
+        if not reading.understood or sort != "relevance" or page != 1:
+            return result  # unsure ("办理流程"): the plain search
         intents = [i for i in reading.intents
                    if (item := self.catalog.get(i)) and (not category or item.category == category)]
         found: list[Hit] = []

@@ -10,10 +10,11 @@ chosen category. Each intent contributes its ``INTENT_CLIPS`` best clips for the
 within the item, or its most watched when none match a word); the plain hits follow, without
 repeats. Later pages are the plain search's, so a boosted clip may appear again there.
 
-A query the engine reads as no traffic-administration question ("今天天气怎么样") gets no
-clips unless some clip has every one of its words: the relaxed search would only find clips
-that share a word with it, which are unrelated by the engine's own reading. The result says
-so (``not_ours``), with whom to ask instead when the engine recognised the topic.
+A query the engine recognises as another topic ("今天天气怎么样", "公积金怎么取") gets no clips
+unless some clip has every one of its words, on every page and in every order: the relaxed
+search would only find clips that share a word with it, unrelated by the engine's own
+reading. The result says so (``not_ours``) and whom to ask instead (``where``). A query the
+engine is merely unsure of ("办理流程") gets the plain search.
 """
 
 from __future__ import annotations

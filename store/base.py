@@ -223,6 +223,8 @@ class Store(StoreAggregates, StoreEvents, abc.ABC):
         in order; the records as changed. It stops at the first refusal (VersionConflict,
         NotFound), which propagates: use it in a transaction so that all apply or none. A
         backend whose writes are cheap to send together runs them as one operation."""
+        for _record_id, fields, _expected in changes:
+            check_changes(cls, fields)
         return [await self.update(cls, record_id, fields, expected_version=expected,
                                   now=now, bump_version=bump_version)
                 for record_id, fields, expected in changes]

@@ -106,8 +106,8 @@ def _notes(query: LibraryQuery, result: SearchResult) -> list[str]:
         typed = "、".join(f"“{wrong}”" for wrong, _ in result.corrections)
         fixed = "、".join(f"“{right}”" for _, right in result.corrections)
         notes.append(f"已按{fixed}搜索（你输入的是{typed}）。")
-    if result.where:
-        notes.append(f"这个问题不属于车驾管业务，建议咨询：{result.where}。")
+    if result.not_ours:
+        notes.append(f"这个问题看起来不属于车驾管业务，建议咨询：{result.where}。")
     if result.relaxed and result.total:
         notes.append("没有同时包含全部关键词的视频，已按部分关键词搜索。")
     if query.q and not result.terms:

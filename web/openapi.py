@@ -132,10 +132,11 @@ def _schemas(categories: list[str]) -> dict[str, Any]:
                           f"{MAX_QUERY_CHARS} characters and was cut"},
             "relaxed": {"type": "boolean", "description": "no clip has every word; these "
                         "have some"},
-            "not_ours": {"type": "boolean", "description": "the query is not a traffic-"
-                         "administration question: only clips with all its words are hits"},
-            "where": _nullable({"type": "string", "description": "whom to ask instead, when "
-                                "the query's other topic was recognised"}),
+            "not_ours": {"type": "boolean", "description": "the query was recognised as "
+                         "another topic than traffic administration: only clips with all its "
+                         "words are hits"},
+            "where": _nullable({"type": "string", "description": "with not_ours: whom to ask "
+                                "instead"}),
             "total": {"type": "integer", "minimum": 0},
             "page": {"type": "integer", "minimum": 1},
             "per_page": {"type": "integer", "minimum": 1},

@@ -14,6 +14,7 @@ from clips.search_schema import IndexedClip
 from moderation.catalog import Catalog, load_catalog
 from moderation.segment import Segmenter, load_word_list
 from moderation.understanding import Result
+from moderation.understanding.outside import OutsideTopic
 from tests.web.understanding import shared_engine
 
 # Written for this test (not from the relevance set), as citizens type them.
@@ -49,10 +50,11 @@ def index(tmp_path: Path, catalog: Catalog) -> Iterator[SearchIndex]:
         yield index
 
 
-def reading(*items: str) -> Result:
-    """An engine's reading that understood ``items`` (none: not a traffic question)."""
+def reading(*items: str, outside: str = "") -> Result:
+    """An engine's reading that understood ``items``; none: unsure, or about the ``outside``
+    topic when one is named."""
     return Result(understood=bool(items), items=tuple((i, 0.9) for i in items), intents=items,
-                  text="")
+                  text="", outside=OutsideTopic(outside, "别处", (outside,)) if outside else None)
 
 
 def first_items(index: SearchIndex, query: str, **params: str) -> list[str]:
@@ -101,17 +103,29 @@ def test_a_query_that_is_not_ours_gets_no_unrelated_clips(index: SearchIndex) ->
     for query in NOT_OURS:
         result = index.search(query, per_page=3)
         assert (result.hits, result.total, result.not_ours) == ((), 0, True), query
-        assert result.suggestions is None
+        assert result.suggestions is None and result.where
+        # On every page and in every order.
+        for params in ({"page": 2}, {"sort": "newest"}, {"sort": "popular"},
+                       {"category": "机动车"}):
+            assert index.search(query, per_page=3, **params).hits == (), (query, params)
     # Plain BM25, relaxing the query, found clips sharing a word (材料, 预约, 补办, 过户).
     assert sum(bool(found.hits and found.relaxed) for found in plain.values()) >= 3
     # The engine recognised the topic: the result says whom to ask instead.
     assert "公积金" in index.search(NOT_OURS[-1]).where
 
 
-def test_a_query_not_understood_keeps_clips_that_have_all_its_words(
+def test_a_query_of_another_topic_keeps_clips_that_have_all_its_words(
         index: SearchIndex, catalog: Catalog) -> None:
     name = catalog.items[0].name
-    index.understand = lambda text: reading()
+    index.understand = lambda text: reading(outside="生活")
     result = index.search(name, per_page=3)
     assert result.hits and not result.relaxed and result.not_ours
     assert result.hits[0].item_id == catalog.items[0].id
+
+
+def test_a_query_the_engine_is_unsure_of_gets_the_plain_search(index: SearchIndex) -> None:
+    query = "办理流程和材料"
+    plain = index.search(query, per_page=3)
+    index.understand = lambda text: reading()
+    assert plain.hits and plain.relaxed
+    assert index.search(query, per_page=3) == plain

@@ -142,6 +142,26 @@ def test_an_off_topic_question_names_the_topic_it_is_about(engine: Understanding
     assert result.outside is not None and "公积金" in result.outside.where
 
 
+# Traffic questions that mention car life on the way (the film, the garage, the car loan):
+# the outside topics' words must not take them. Written for this test, not from any set.
+CAR_LIFE_BUT_OURS = {
+    "汽车贴膜会影响年检吗": "vehicle-inspection",
+    "修理厂修好了车要去年检吗": "vehicle-inspection",
+    "车被拖到停车场了，收费怎么交、车怎么领回来": "impounded-vehicle-release",
+    "外地户口有居住证明能办电动车上牌吗": "ebike-registration",
+    "刚买车怎么上牌": "new-vehicle-registration",
+    "车贷还清了怎么解押": "mortgage-release",
+}
+
+
+@pytest.mark.parametrize("text", sorted(CAR_LIFE_BUT_OURS))
+def test_a_traffic_question_that_mentions_car_life_is_ours(engine: Understanding,
+                                                           text: str) -> None:
+    result = engine.understand(text)
+    assert result.outside is None and result.understood, result
+    assert CAR_LIFE_BUT_OURS[text] in [item_id for item_id, _ in result.items[:3]], result
+
+
 def test_nothing_readable_is_not_understood(engine: Understanding) -> None:
     for text in ("", "？？？", "   "):
         result = engine.understand(text)
