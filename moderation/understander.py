@@ -172,12 +172,6 @@ class Understander:
         engine = self.engine
         return engine.understand(text) if engine is not None else None
 
-    def read(self, text: str) -> Result | None:
-        """The engine's reading of ``text`` (library search's hook); None while there is no
-        engine."""
-        engine = self.engine
-        return engine.understand(text) if engine is not None else None
-
     def item_hints(self, text: str, flags: dict[str, Any]) -> None:
         """Put the engine's top items on a new question's flags: ``suggested_items`` (up to
         three, each ``{"id", "confidence"}``) and, kept for older consoles,

@@ -59,7 +59,7 @@ async def understanding(app: web.Application) -> AsyncIterator[None]:
         understander.rebuild(moderation.catalog, words)
         moderation.item_hints = understander.item_hints
         moderation.on_changed.append(understander.question_changed)
-        app[keys.LIBRARY].index.understand = understander.read
+        app[keys.LIBRARY].index.understand = understander.understand
     try:
         yield
     finally:

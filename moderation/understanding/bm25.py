@@ -11,9 +11,10 @@ pieces a word shares with its neighbours outvote the word itself: 行驶证 is �
 
 Documents grow in place (``add``): a labelled example counts from the next question on.
 
-Reading is on the event loop (the moderators' hints, the library search), so a gram's BM25
-contribution to every item is computed once, as one vector, and a question's scores are the
-weighted sum of its grams' vectors; ``add`` changes the statistics, so it drops them.
+Every question is read (the moderators' hints on the event loop, library search and the
+answers in their threads), so a gram's BM25 contribution to every item is computed once, as
+one vector, and a question's scores are the weighted sum of its grams' vectors; ``add``
+changes the statistics, so it drops them (both run under the engine's lock).
 """
 
 from __future__ import annotations
