@@ -70,7 +70,14 @@ from moderation.text import fold
 from moderation.understanding import Understanding
 from moderation.understanding.outside import load_outside
 from moderation.understanding.seeds import load_seeds
-from tests.data.understanding import HALVES, SETS, Case, load_cases, load_fresh, load_word_list
+from tests.data.understanding import (
+    BLIND,
+    SETS,
+    TUNING,
+    Case,
+    load_half,
+    load_word_list,
+)
 
 Ranker = Callable[[str], list[str]]  # question -> ranked item ids; [] = rejected
 EngineFor = Callable[[str], Understanding]  # the engine that may read a question
@@ -126,24 +133,25 @@ def build_engine(catalog: Catalog, seeds: list[tuple[str, str]] | None = None) -
                                examples=seeds or (), outside=load_outside())
 
 
-def dev_folds(cases: list[Case]) -> list[tuple[list[Case], list[tuple[str, str]]]]:
-    """The dev half in two folds (alternate questions), each with the seed examples an engine
-    reading it may know: the seeds (the dev half's on-topic questions) of the other fold."""
-    folds = [cases[0::2], cases[1::2]]
+def tuning_folds() -> list[tuple[list[Case], list[tuple[str, str]]]]:
+    """The tuning halves (dev and fresh) in two folds (alternate questions of each half), each
+    with the seed examples an engine reading it may know: the other fold's on-topic questions."""
+    halves = [load_half(half) for half in TUNING]
+    folds = [[case for cases in halves for case in cases[n::2]] for n in (0, 1)]
     return [
         (fold, [(c.q, c.items[0]) for c in folds[1 - n] if not c.off_topic])
         for n, fold in enumerate(folds)
     ]
 
 
-
 def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]]) -> EngineFor:
-    """The product's engine (``moderation.understander.build_engine``: seeded with the dev
-    half's questions) for a holdout or fresh question, and for a dev question the engine seeded
-    with the other dev fold only, so that no question is read by an engine that learned it."""
+    """The product's engine (``moderation.understander.build_engine``: seeded with the tuning
+    halves' questions) for a blind half's question, and for a tuning half's question the
+    engine seeded with the other tuning fold only, so that no question is read by an engine
+    that learned it."""
     by_question: dict[str, Understanding] = {}
-    if "dev" in halves:
-        for fold, seeds in dev_folds(halves["dev"]):
+    if set(TUNING) & set(halves):
+        for fold, seeds in tuning_folds():
             engine = build_engine(catalog, seeds)
             by_question.update((case.q, engine) for case in fold)
     full = build_engine(catalog, list(load_seeds())) if _unseen(halves) else None
@@ -158,7 +166,7 @@ def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]]) -> EngineFor
 
 def _unseen(halves: dict[str, list[Case]]) -> bool:
     """Whether a half read by the engine with every seed is chosen."""
-    return "holdout" in halves or "fresh" in halves
+    return bool(set(BLIND) & set(halves))
 
 
 def _same(engine: Understanding, _text: str) -> Understanding:
@@ -293,10 +301,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system", choices=SYSTEMS, action="append",
                         help="only these systems (default: all)")
-    parser.add_argument("--misses", choices=HALVES, help="list this half's misses on stderr")
+    parser.add_argument("--misses", choices=TUNING,
+                        help="list this tuning half's misses on stderr")
     parser.add_argument("--half", choices=SETS, action="append",
-                        help="only these halves (default: dev and holdout; tune with dev only;"
-                             " fresh only when asked, see above)")
+                        help="only these halves (default: dev, fresh and holdout; tune with dev"
+                             " and fresh only; fresh2 only when asked, see above)")
     parser.add_argument("--confusions", action="store_true",
                         help="list the item pairs the engine confuses on dev and stop")
     parser.add_argument("--knowledge-folds", action="store_true",
@@ -308,14 +317,12 @@ def main() -> None:
     systems = args.system or list(SYSTEMS)
 
     catalog = load_catalog()
-    chosen_halves = args.half or list(HALVES)
-    cases = load_cases() + (load_fresh() if "fresh" in chosen_halves else [])
-    halves = {half: [case for case in cases if case.half == half] for half in chosen_halves}
-    if args.confusions:
-        confusions(seeded_engines(catalog, {"dev": halves["dev"]}), halves["dev"])
-        return
-    if args.calibrate:
-        calibrate(seeded_engines(catalog, {"dev": halves["dev"]}), halves["dev"])
+    chosen_halves = args.half or ["dev", "fresh", "holdout"]
+    halves = {half: load_half(half) for half in chosen_halves}
+    if args.confusions or args.calibrate:
+        tuning = {half: load_half(half) for half in TUNING}
+        pool = [case for cases in tuning.values() for case in cases]
+        (confusions if args.confusions else calibrate)(seeded_engines(catalog, tuning), pool)
         return
     figures: dict[str, Any] = {}
 
@@ -340,7 +347,7 @@ def main() -> None:
         elif name == "engine":
             started = time.perf_counter()
             rank = engine_ranker(seeded_engines(catalog, halves))
-            builds = 2 * ("dev" in halves) + _unseen(halves)
+            builds = 2 * bool(set(TUNING) & set(halves)) + _unseen(halves)
             figures["engine_build_s"] = round((time.perf_counter() - started) / builds, 2)
             run(name, rank)
         else:

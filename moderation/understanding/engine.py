@@ -28,8 +28,13 @@ from typing import Any
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
+from moderation.text import fold
 from moderation.understanding.bm25 import Bm25Index
-from moderation.understanding.documents import Documents, prefer_named_document
+from moderation.understanding.documents import (
+    Documents,
+    OtherDocuments,
+    prefer_named_document,
+)
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.normalize import Normalizer, WordListLike
 from moderation.understanding.outside import OutsideTopic
@@ -91,9 +96,21 @@ class Candidate:
     """An item's raw evidence for one question (exposed for calibration)."""
 
     item_id: str
-    score: float  # combined relative score, 0..1 (+ learned-example similarity)
+    score: float  # combined relative score, 0..1, + ``extra``
     bm25: float  # absolute BM25 evidence
     probability: float  # n-gram model probability
+    extra: float = 0.0  # learned-example similarity (an item) or FOREIGN_BONUS (a topic)
+
+    def against(self, top_bm25: float, top_p: float) -> Candidate:
+        """This evidence scored relative to other best values (``relative``)."""
+        return replace(self, score=relative(self.bm25, top_bm25, self.probability, top_p)
+                       + self.extra)
+
+
+def relative(bm25: float, top_bm25: float, probability: float, top_p: float) -> float:
+    """The combined score: each model's evidence relative to the best one's, mixed by MIX."""
+    return (MIX * (probability / top_p if top_p else 0.0)
+            + (1 - MIX) * (bm25 / top_bm25 if top_bm25 else 0.0))
 
 
 def item_texts(catalog: Catalog, knowledge: KnowledgeBase | None) -> list[tuple[str, str]]:
@@ -146,6 +163,9 @@ class Understanding:
             word for label, text in self._texts if label in self._topics
             for word in text.split() if word not in ours and len(word) >= 2
         )
+        self._other_documents = OtherDocuments(
+            (fold(document), label) for label, topic in self._topics.items()
+            for document in topic.documents)
         self._ngram = self._fit()
 
     @classmethod
@@ -232,24 +252,19 @@ class Understanding:
                     near[item_id] = max(near[item_id], float(similarity))
         top_bm25, top_p = max(bm25), max(probabilities)
         every = [
-            Candidate(
-                label,
-                MIX * p / top_p + (1 - MIX) * (bm / top_bm25 if top_bm25 else 0.0)
-                + EXAMPLE_WEIGHT * near[label] ** 2,
-                bm, p,
-            )
+            Candidate(label, 0.0, bm, p, EXAMPLE_WEIGHT * near[label] ** 2).against(top_bm25, top_p)
             for label, bm, p in zip(self._labels, bm25, probabilities, strict=True)
         ]
         items = every[: len(self._item_ids)]
         topics = every[len(self._item_ids) :]
         best = max(topics, key=lambda c: c.score, default=None)
         if best is not None and bonus:
-            best = replace(best, score=best.score + bonus)
+            best = replace(best, score=best.score + bonus, extra=best.extra + bonus)
         return read, items, best
 
     def understand(self, text: str) -> Result:
         read, candidates, topic = self.candidates(text)
-        result = self._judge(read, candidates, topic)
+        result = self._judge(read, candidates, topic, self._other_document(text))
         if not result.understood:
             return result
         return self._second_intent(text, result)
@@ -267,7 +282,7 @@ class Understanding:
         supported = {item_id for item_id, _ in result.items[:CLAUSE_RANK]}
         for clause in clauses[:MAX_CLAUSES]:
             read, candidates, topic = self.candidates(clause)
-            judged = self._judge(read, candidates, topic)
+            judged = self._judge(read, candidates, topic, self._other_document(clause))
             if not judged.understood:
                 continue
             item_id, value = judged.items[0]
@@ -281,7 +296,20 @@ class Understanding:
                 return replace(result, items=items, intents=(first, item_id))
         return result
 
-    def _judge(self, read: str, candidates: list[Candidate], topic: Candidate | None) -> Result:
+    def _judge(self, read: str, candidates: list[Candidate], topic: Candidate | None,
+               other: str | None = None) -> Result:
+        if other is not None and self._asked_documents(read):
+            other = None  # it names one of our documents too: about ours
+        if other is not None:
+            # About another department's document ("身份证丢了") and naming none of ours: an
+            # item about one of our documents is not what it asks, however close its words.
+            # The others are scored as if those items did not exist.
+            candidates = [c for c in candidates if not self._named[c.item_id]]
+            evidence = [*candidates, *([topic] if topic is not None else [])]
+            top_bm25 = max((c.bm25 for c in evidence), default=0.0)
+            top_p = max((c.probability for c in evidence), default=0.0)
+            candidates = [c.against(top_bm25, top_p) for c in candidates]
+            topic = topic.against(top_bm25, top_p) if topic is not None else None
         # Only the best-scored items can reach a confidence worth showing: rank those.
         shortlist = heapq.nlargest(SHORTLIST, candidates, key=lambda c: c.score)
         ranked = sorted(((confidence(c), c.item_id) for c in shortlist), reverse=True)
@@ -291,6 +319,8 @@ class Understanding:
             # Closer to a topic that is not ours than to any item: not understood, and said so.
             return Result(False, items, (), read, self._topics[topic.item_id])
         understood = bool(items) and items[0][1] >= UNDERSTOOD
+        if other is not None and not understood:
+            return Result(False, items, (), read, self._topics[other])
         intents: tuple[str, ...] = ()
         if understood:
             second = [item_id for item_id, value in items[1:2] if value >= SECOND_INTENT]
@@ -304,7 +334,7 @@ class Understanding:
         names another (``documents.prefer_named_document``); each place keeps its confidence."""
         if not ranked or not self._named.get(ranked[0][1]):
             return ranked  # the first item names no document: nothing for the rule to correct
-        asked = self._documents.named(read, " ".join(self.normalizer.tokens(read, read=read)))
+        asked = self._asked_documents(read)
         empty: frozenset[str] = frozenset()
         moved = prefer_named_document([item_id for _, item_id in ranked], asked,
                                       lambda item_id: self._named.get(item_id, empty))
@@ -313,6 +343,15 @@ class Understanding:
         order = [ranked[moved][1], *(item_id for n, (_, item_id) in enumerate(ranked)
                                      if n != moved)]
         return [(value, item_id) for (value, _), item_id in zip(ranked, order, strict=True)]
+
+
+    def _other_document(self, text: str) -> str | None:
+        """The topic of the first document of another department the question asks about."""
+        return self._other_documents.named(fold(text[:MAX_CHARS]))
+
+    def _asked_documents(self, read: str) -> frozenset[str]:
+        """The documents we issue that the question (as read) names."""
+        return self._documents.named(read, " ".join(self.normalizer.tokens(read, read=read)))
 
 
 def _stacked(top: Any, bottom: Any) -> Any:

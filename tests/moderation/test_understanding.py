@@ -26,7 +26,14 @@ from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
 from moderation.understanding.seeds import SeedExamplesError, load_seeds
-from tests.data.understanding import Case, load_cases, load_half, load_word_list
+from tests.data.understanding import (
+    BLIND,
+    TUNING,
+    Case,
+    load_cases,
+    load_half,
+    load_word_list,
+)
 
 MIN_TOP1 = 0.85
 MIN_TOP3 = 0.95
@@ -328,19 +335,31 @@ def test_outside_topics_file_is_validated() -> None:
         parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = []\n')
     with pytest.raises(OutsideTopicsError, match="TOML"):
         parse_outside("[[topic]\n")
+    with pytest.raises(OutsideTopicsError, match="documents"):
+        parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = ["z"]\ndocuments = [1]\n')
+    with pytest.raises(OutsideTopicsError, match="documents"):
+        parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = ["z"]\nextra = 1\n')
+    topics = parse_outside('[[topic]]\nname = "x"\nwhere = "y"\nphrases = ["z"]\n'
+                           'documents = ["护照"]\n')
+    assert topics[0].documents == ("护照",)
+    assert any("身份证" in topic.documents for topic in load_outside())
 
 
 # --- seed examples ---------------------------------------------------------------------------
 
 
-def test_the_seed_examples_are_the_dev_half_and_never_holdout(catalog: Catalog) -> None:
-    """The engine the product builds learns the dev half's questions; the holdout half must
-    stay unseen, so the benchmark's holdout figure means something."""
+def test_the_seed_examples_are_the_tuning_halves_and_never_a_blind_one(catalog: Catalog) -> None:
+    """The engine the product builds learns the on-topic questions of the halves tuned on (dev,
+    then fresh); the blind halves (holdout, fresh2) must stay unseen, so that the benchmark's
+    blind figures mean something."""
     seeds = load_seeds()
-    dev_pairs = [(case.q, case.items[0]) for case in load_half("dev") if not case.off_topic]
-    assert list(seeds) == dev_pairs
-    holdout = {case.q for case in load_half("holdout")}
-    assert holdout.isdisjoint(text for text, _ in seeds)
+    tuning = [(case.q, case.items[0]) for half in TUNING for case in load_half(half)
+              if not case.off_topic]
+    assert list(seeds) == tuning
+    assert [half for half in TUNING if half in BLIND] == []
+    for half in BLIND:
+        blind = {case.q for case in load_half(half)}
+        assert blind.isdisjoint(text for text, _ in seeds), half
     assert all(catalog.get(item_id) is not None for _, item_id in seeds)
 
 

@@ -5,14 +5,21 @@ another, on a real engine over a small catalog; and the rule's parts on their ow
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 
 import pytest
 
 from moderation.catalog import Catalog, CatalogItem
 from moderation.segment import parse_word_list
 from moderation.understanding import Understanding
-from moderation.understanding.documents import REACH, Documents, prefer_named_document
+from moderation.understanding.documents import (
+    REACH,
+    Documents,
+    OtherDocuments,
+    prefer_named_document,
+)
 from moderation.understanding.engine import SHORTLIST, confidence
+from moderation.understanding.outside import OutsideTopic
 
 WORDS = parse_word_list("""
 [equivalent]
@@ -104,3 +111,52 @@ def test_which_item_comes_first(asked: frozenset[str], expected: int) -> None:
 def test_a_first_item_naming_no_document_is_left_first() -> None:
     names = {"a": frozenset[str](), "b": frozenset({"行驶证"})}
     assert prefer_named_document(["a", "b"], frozenset({"行驶证"}), names.__getitem__) == 0
+
+
+# --- other departments' documents -----------------------------------------------------------
+
+ID_CARDS = OutsideTopic("户籍与身份证件", "派出所", ("户口迁移", "护照办理"), ("身份证", "护照"))
+
+
+@pytest.fixture(scope="module")
+def with_id_cards() -> Understanding:
+    return Understanding.build(CATALOG, WORDS, outside=[ID_CARDS])
+
+
+def test_a_question_about_another_departments_document_is_theirs(
+    with_id_cards: Understanding,
+) -> None:
+    # Without the topic's documents the shared verbs file it under the lost driving licence.
+    without = Understanding.build(CATALOG, WORDS, outside=[replace(ID_CARDS, documents=())])
+    assert without.understand("身份证丢了怎么补办").intents == ("licence-lost",)
+    result = with_id_cards.understand("身份证丢了怎么补办")
+    assert not result.understood and result.intents == ()
+    assert result.outside is not None and result.outside.name == "户籍与身份证件"
+    assert "licence-lost" not in [item_id for item_id, _ in result.items]
+
+
+def test_a_question_naming_our_document_too_or_bringing_theirs_is_ours(
+    with_id_cards: Understanding,
+) -> None:
+    for text in ("身份证和驾照都丢了怎么补", "补办驾照要带身份证吗", "补办要带身份证吗",
+                 "身份证号330102199001011234，驾照丢了怎么补"):
+        result = with_id_cards.understand(text)
+        assert result.understood and result.intents[0] == "licence-lost", text
+        assert result.outside is None, text
+
+
+def test_an_item_about_no_document_still_answers_beside_their_document(
+    with_id_cards: Understanding,
+) -> None:
+    result = with_id_cards.understand("身份证丢了，罚单还能在网上交罚款吗")
+    assert result.understood and result.intents[0] == "fine"
+
+
+def test_other_documents_skip_numbers_and_documents_brought_along() -> None:
+    documents = OtherDocuments([("身份证", "outside:0"), ("护照", "outside:1")])
+    assert documents.named("身份证丢了") == "outside:0"
+    assert documents.named("护照过期了") == "outside:1"
+    assert documents.named("身份证号 驾照丢了") is None
+    assert documents.named("补办要带身份证吗") is None
+    assert documents.named("拿着身份证去，护照丢了") == "outside:1"
+    assert OtherDocuments([]).named("身份证丢了") is None
