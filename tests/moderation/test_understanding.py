@@ -22,6 +22,7 @@ from moderation.data_files import WORD_LIST
 from moderation.knowledge import load_knowledge
 from moderation.segment import parse_word_list
 from moderation.understanding import Normalizer, Understanding
+from moderation.understanding import engine as engine_module
 from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
@@ -97,6 +98,22 @@ def test_off_topic_dev_questions_are_rejected(engine: Understanding, dev: list[C
     off_topic = [case for case in dev if case.off_topic]
     rejected = sum(not engine.understand(case.q).understood for case in off_topic)
     assert rejected / len(off_topic) >= MIN_OFFTOPIC_REJECTED
+
+
+def test_a_long_question_is_understood_from_a_lower_confidence(
+    engine: Understanding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = ("周末带着老婆孩子回乡下看老人，开到半路在一个岔路口跟一辆三轮车蹭了一下，"
+             "两边都没人受伤，对方说私了，我们拍了照片，后面还要走什么流程")
+    words = len(engine.normalizer.tokens(story))
+    best = engine.understand(story).items[0][1]
+    # Thresholds around this question's best confidence: over the short one, under the long.
+    monkeypatch.setattr(engine_module, "UNDERSTOOD", best + 0.01)
+    monkeypatch.setattr(engine_module, "UNDERSTOOD_LONG", best - 0.01)
+    monkeypatch.setattr(engine_module, "LONG_WORDS", words)
+    assert engine.understand(story).understood
+    monkeypatch.setattr(engine_module, "LONG_WORDS", words + 1)
+    assert not engine.understand(story).understood
 
 
 def test_confidence_is_calibrated(engine: Understanding, dev: list[Case]) -> None:
