@@ -63,7 +63,9 @@ SECOND_INTENT = 0.45  # another item's confidence from which it is a second inte
 # How far an outside topic's score must pass the best item's for the question to be theirs:
 # a traffic question may mention a life event ("离婚了车子判给我").
 OUTSIDE_MARGIN = 0.1
-FOREIGN_BONUS = 0.6  # added to the outside topic's score when a word only it uses is present
+# Added to the outside topic's score when a word only it uses is present and none of the
+# catalog's own terms is.
+FOREIGN_BONUS = 0.6
 
 # Clauses of a question, for second intents: split at punctuation and at words that join two
 # requests; a clause shorter than MIN_CLAUSE characters says too little on its own.
@@ -170,6 +172,12 @@ class Understanding:
             word for label, text in self._texts if label in self._topics
             for word in text.split() if word not in ours and len(word) >= 2
         )
+        # The words of the catalog's names and keywords that no outside topic uses.
+        theirs = {word for label, text in self._texts if label in self._topics
+                  for word in text.split()}
+        self._domain = frozenset(
+            word for item in catalog.items for term in (item.name, *item.keywords)
+            for word in normalizer.tokens(term) if word not in theirs and len(word) >= 2)
         self._other_documents = OtherDocuments(
             (fold(document), label) for label, topic in self._topics.items()
             for document in topic.documents)
@@ -245,7 +253,10 @@ class Understanding:
         words = self.normalizer.tokens(text[:MAX_CHARS], read=read)
         if not words:
             return read, [], None
-        bonus = FOREIGN_BONUS if not self._foreign.isdisjoint(words) else 0.0
+        # A word only the outside topics use speaks for them, unless the question also holds
+        # a word of the catalog's own terms ("台风天车被水泡了还能年检吗" is about 年检).
+        bonus = (FOREIGN_BONUS if not self._foreign.isdisjoint(words)
+                 and self._domain.isdisjoint(words) else 0.0)
         canonical = " ".join(words)
         near = dict.fromkeys(self._labels, 0.0)
         with self._lock:

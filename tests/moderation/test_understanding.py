@@ -251,6 +251,17 @@ def test_a_learned_example_can_claim_a_word_of_an_outside_topic(learner: Underst
     assert ranked(engine, question)[0] == "move-car"
 
 
+def test_a_word_only_outside_topics_use_speaks_for_them_unless_a_catalog_term_is_there(
+    engine: Understanding,
+) -> None:
+    alone = engine.candidates("台风什么时候来")[2]
+    beside = engine.candidates("台风天车被水泡了还能年检吗")[2]
+    assert alone is not None and alone.extra == FOREIGN_BONUS  # 台风: only 生活与闲聊 says it
+    assert beside is not None and beside.extra == 0.0  # 年检 is the catalog's own term
+    result = engine.understand("台风什么时候来")
+    assert not result.understood and result.outside is not None
+
+
 def test_an_admins_new_word_changes_what_the_engine_understands(
     catalog: Catalog, engine: Understanding
 ) -> None:
