@@ -1,12 +1,18 @@
 """Understanding benchmark (issue 12): how well each way the product reads a citizen's question
-finds the right business item, on the relevance set in tests/data/understanding.
+finds the right business item, on the relevance sets in tests/data/understanding.
 
-    .venv/bin/python bench/understanding.py            # every system, dev and holdout
-    .venv/bin/python bench/understanding.py --misses dev --system engine   # dev misses too
+    .venv/bin/python bench/understanding.py            # every system: dev, fresh, holdout
+    .venv/bin/python bench/understanding.py --misses fresh --system engine   # + fresh's misses
     .venv/bin/python bench/understanding.py --half dev --knowledge-folds   # + knowledge base
-    .venv/bin/python bench/understanding.py --half fresh   # the fresh set (see below)
+    .venv/bin/python bench/understanding.py --half fresh2  # the blind set (see below)
 
-Systems, each asked every question of the set (dev and holdout reported separately):
+Halves (tests/data/understanding/__init__.py): ``dev`` and ``holdout`` (the two halves of
+questions.jsonl), ``fresh`` and ``fresh2`` (sets of their own). The *tuning* halves, dev and
+fresh, may be studied (``--misses``) and tuned on, and their on-topic questions are the seed
+examples. The *blind* halves, holdout and fresh2, are only reported: fresh2 only when asked
+for, and no blind half's misses are ever listed.
+
+Systems, each asked every question of the chosen halves (each half reported separately):
 
 - ``keyword`` (the floor): the item whose name or keyword is the longest substring of the
   folded question; nothing when none is.
@@ -22,14 +28,10 @@ Systems, each asked every question of the set (dev and holdout reported separate
   word list and the knowledge base only; its ranked items when it says ``understood``, else
   rejected.
 - ``engine``: the product's engine, also taught the seed examples
-  (``moderation/understanding/seed_examples.jsonl``, the dev half's questions). A holdout
-  question is read by the engine with every seed; a dev question by an engine seeded with the
-  other half of dev only (two folds), so no question is read by an engine that learned it.
-
-The fresh set (``tests/data/understanding/fresh.jsonl``, half ``fresh``) is read like the
-holdout half: by the engine with every seed. It is reported only when asked for with
-``--half fresh`` (never by default) and its misses are never listed: it stays a set nobody
-tuned on.
+  (``moderation/understanding/seed_examples.jsonl``, the tuning halves' questions). A blind
+  half's question is read by the engine with every seed; a tuning half's question by an
+  engine seeded with the other fold of the tuning halves only (two folds: alternate questions
+  of each half), so no question is read by an engine that learned it.
 
 Figures per system and half: ``top1`` (the first item is one of the expected ones), ``top3``
 (one of the expected items is among the first three), ``both`` (for two-intent questions, both
@@ -307,12 +309,14 @@ def main() -> None:
                         help="only these halves (default: dev, fresh and holdout; tune with dev"
                              " and fresh only; fresh2 only when asked, see above)")
     parser.add_argument("--confusions", action="store_true",
-                        help="list the item pairs the engine confuses on dev and stop")
+                        help="list the item pairs the engine confuses on the tuning"
+                             " halves and stop")
     parser.add_argument("--knowledge-folds", action="store_true",
                         help="also read the knowledge base's phrasings two-fold (see "
                              "knowledge_folds)")
     parser.add_argument("--calibrate", action="store_true",
-                        help="fit the engine's confidence calibration on dev and stop")
+                        help="fit the engine's confidence calibration on the tuning"
+                             " halves and stop")
     args = parser.parse_args()
     systems = args.system or list(SYSTEMS)
 
