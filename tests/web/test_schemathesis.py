@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.conftest import require
@@ -43,6 +44,20 @@ async def run(server: Server, config: Path, what: str) -> None:
     assert " passed" in text and "failure" not in text.lower().replace("no failures", ""), text
 
 
+async def engine_ready(server: Server, timeout: float = 60) -> None:
+    """Waits until the understanding engine answers: until then ``/api/answers`` says 503
+    ``not_ready`` (documented), which schemathesis's server-error check would count."""
+    async with aiohttp.ClientSession() as http:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with http.get(f"{server.url}/api/answers", params={"q": "驾照"}) as response:
+                if response.status != 503:
+                    assert response.status == 200, response.status
+                    return
+            assert asyncio.get_running_loop().time() < deadline, "the engine never got ready"
+            await asyncio.sleep(0.2)
+
+
 @pytest.fixture
 async def server(tmp_path: Path) -> Server:
     return Server(tmp_path / "settings.toml", free_port(), tmp_path / "server.log")
@@ -55,6 +70,7 @@ async def test_schemathesis_finds_nothing_anonymous_and_as_staff(tmp_path: Path,
     session = await seed(settings, staff="mod")
     await server.start()
     try:
+        await engine_ready(server)
         anonymous = tmp_path / "anonymous.toml"
         anonymous.write_text(f'[parameters]\n"path.session_id" = "{session.id}"\n')
         mod = await staff_login(server, "mod")
