@@ -29,8 +29,10 @@ from collections.abc import Callable, Iterable, Sequence
 # about a licence's medical check names the certificate without being about it.
 ISSUED = ("驾驶证", "电子驾驶证", "行驶证", "号牌", "临时号牌", "登记证书", "检验合格标志")
 REACH = 3  # the item that names the question's document must be among the first REACH
-# A document named within BROUGHT_REACH characters after one of these is brought along.
-_BROUGHT = frozenset("带拿凭持用")
+# A document named within BROUGHT_REACH characters after one of these is brought along, and
+# so is one in a list ("带身份证和户口本") or a copy of one ("身份证复印件").
+_BROUGHT = frozenset("带拿凭持用和及、")
+_COPIES = ("复印件", "原件", "照片")
 BROUGHT_REACH = 3
 
 
@@ -56,8 +58,9 @@ class Documents:
 class OtherDocuments:
     """Finds the first document another department issues that a text asks about, as the
     label of that department's topic. A document followed by 号 is its number (``normalize``
-    reads a typed identity card number as 身份证号), and one just after 带, 拿, 凭, 持 or 用 is
-    brought along ("补办要带身份证吗"): a traffic question often gives either."""
+    reads a typed identity card number as 身份证号), and one just after 带, 拿, 凭, 持 or 用,
+    in a list (和, 及, 、) or followed by 复印件 is brought along ("补办要带身份证吗"): a traffic
+    question often gives either."""
 
     def __init__(self, documents: Iterable[tuple[str, str]]) -> None:
         self._of = {document: label for document, label in documents}
@@ -69,9 +72,15 @@ class OtherDocuments:
         if self._pattern is None:
             return None
         for found in self._pattern.finditer(text):
-            if _BROUGHT.isdisjoint(text[max(0, found.start() - BROUGHT_REACH) : found.start()]):
+            before = text[max(0, found.start() - BROUGHT_REACH) : found.start()]
+            if _BROUGHT.isdisjoint(before) and not text.startswith(_COPIES, found.end()):
                 return self._of[found.group(0)]
         return None
+
+    def without(self, text: str) -> str:
+        """The text with every document of another department blanked out, so that the
+        产权证 inside 不动产权证 is not read as one of ours."""
+        return self._pattern.sub(" ", text) if self._pattern else text
 
 
 def prefer_named_document(ranked: Sequence[str], asked: frozenset[str],

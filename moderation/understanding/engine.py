@@ -15,7 +15,7 @@ on the tuning halves that were right. A question is understood when its best ite
 ``UNDERSTOOD`` (a long one ``UNDERSTOOD_LONG``); a second item at ``SECOND_INTENT`` or more is
 a second intent, and so is an item that one clause of the question is confidently about on its
 own. A question about another department's document (``documents.OtherDocuments``: 身份证丢了)
-that names none of ours is read without the items about our documents, and is that
+that names none of ours is read without the items about replacing one of ours, and is that
 department's when no other item reaches ``UNDERSTOOD``.
 """
 
@@ -91,6 +91,7 @@ CLAUSE_ALONE = 0.95
 Fit = Callable[[Sequence[str], Sequence[str], Sequence[str]], NgramModel]
 
 _NAME_PARTS = re.compile(r"[（）()/]")
+_REPLACING = re.compile(r"补|换|遗失|损毁|注销|领回")
 _SENTENCES = re.compile(r"[；。;]")
 
 
@@ -160,6 +161,13 @@ class Understanding:
         self._bm25 = Bm25Index(self._labels)
         # The issued documents each item's name names (``documents.prefer_named_document``).
         self._documents = Documents(normalizer.forms)
+        # The items about one of our documents as a thing to replace, renew, reissue or hand
+        # back (驾驶证遗失补证, 补换领机动车号牌 …), which a question about another
+        # department's document is not about however close its words; 驾驶证记分查询 and
+        # 初次申领机动车驾驶证（报名学车） name a document too but are not about it as a thing.
+        self._replacing = frozenset(
+            item.id for item in catalog.items
+            if self._documents.named(normalizer.text(item.name)) and _REPLACING.search(item.name))
         self._named = {item.id: self._documents.named(normalizer.text(item.name))
                        for item in catalog.items}
         self._foreign: frozenset[str] = frozenset()
@@ -257,7 +265,7 @@ class Understanding:
         if not words:
             return read, [], None
         # A word only the outside topics use speaks for them, unless the question also holds
-        # a word of the catalog's own terms ("台风天车被水泡了还能年检吗" is about 年检).
+        # a word of the catalog's own terms ("台风天车被水泡了还能年检吗": 年检, read as 检验).
         bonus = (FOREIGN_BONUS if not self._foreign.isdisjoint(words)
                  and self._domain.isdisjoint(words) else 0.0)
         canonical = " ".join(words)
@@ -319,13 +327,13 @@ class Understanding:
 
     def _judge(self, read: str, candidates: list[Candidate], topic: Candidate | None,
                other: str | None = None) -> Result:
-        if other is not None and self._asked_documents(read):
+        if other is not None and self._asked_documents(self._other_documents.without(read)):
             other = None  # it names one of our documents too: about ours
         if other is not None:
             # About another department's document ("身份证丢了") and naming none of ours: an
             # item about one of our documents is not what it asks, however close its words.
             # The others are scored as if those items did not exist.
-            candidates = [c for c in candidates if not self._named[c.item_id]]
+            candidates = [c for c in candidates if c.item_id not in self._replacing]
             evidence = [*candidates, *([topic] if topic is not None else [])]
             top_bm25 = max((c.bm25 for c in evidence), default=0.0)
             top_p = max((c.probability for c in evidence), default=0.0)

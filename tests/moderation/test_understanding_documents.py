@@ -159,4 +159,7 @@ def test_other_documents_skip_numbers_and_documents_brought_along() -> None:
     assert documents.named("身份证号 驾照丢了") is None
     assert documents.named("补办要带身份证吗") is None
     assert documents.named("拿着身份证去，护照丢了") == "outside:1"
+    assert documents.named("过户要带身份证和护照吗") is None  # a list of things brought
+    assert documents.named("身份证复印件可以吗") is None
+    assert documents.without("不动产权证 护照丢了") == "不动产权证  丢了"
     assert OtherDocuments([]).named("身份证丢了") is None
