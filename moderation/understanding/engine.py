@@ -161,15 +161,14 @@ class Understanding:
         self._bm25 = Bm25Index(self._labels)
         # The issued documents each item's name names (``documents.prefer_named_document``).
         self._documents = Documents(normalizer.forms)
+        self._named = {item.id: self._documents.named(normalizer.text(item.name))
+                       for item in catalog.items}
         # The items about one of our documents as a thing to replace, renew, reissue or hand
         # back (驾驶证遗失补证, 补换领机动车号牌 …), which a question about another
         # department's document is not about however close its words; 驾驶证记分查询 and
         # 初次申领机动车驾驶证（报名学车） name a document too but are not about it as a thing.
-        self._replacing = frozenset(
-            item.id for item in catalog.items
-            if self._documents.named(normalizer.text(item.name)) and _REPLACING.search(item.name))
-        self._named = {item.id: self._documents.named(normalizer.text(item.name))
-                       for item in catalog.items}
+        self._replacing = frozenset(item.id for item in catalog.items
+                                    if self._named[item.id] and _REPLACING.search(item.name))
         self._foreign: frozenset[str] = frozenset()
         for item_id, text in texts:
             self._add(item_id, text, learned=False)
