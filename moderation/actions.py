@@ -160,9 +160,11 @@ class ReplyCommand(OnQuestion):
 @dataclass(frozen=True, kw_only=True)
 class DeclineCommand(OnQuestion):
     reason: str = spec(S(400), f"≤ {MAX_REASON} characters after trimming")
+    off_topic: bool | None = spec(Field(bool, required=False),
+                                  "not the desk's business: the engine learns it as such")
 
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
-        return Decline(self.reason)
+        return Decline(self.reason, bool(self.off_topic))
 
 
 @declare("pin", MODERATORS, "Pin a queued question to the top, or unpin it")
@@ -289,9 +291,11 @@ class BulkApproveCommand(OnQuestions):
 @dataclass(frozen=True, kw_only=True)
 class BulkDeclineCommand(OnQuestions):
     reason: str = spec(S(400), f"≤ {MAX_REASON} characters after trimming")
+    off_topic: bool | None = spec(Field(bool, required=False),
+                                  "not the desk's business: the engine learns them as such")
 
     def build(self, ctx: Context, board: Board, q: Question) -> Action:
-        return Decline(self.reason)
+        return Decline(self.reason, bool(self.off_topic))
 
 
 # --- the session and its viewers -------------------------------------------------------------

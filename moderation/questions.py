@@ -55,6 +55,9 @@ SESSION_ENDED_REASON = ("本场直播已结束，这个问题没能在直播中�
 
 MAX_REPLY = 1000
 MAX_REASON = 200
+# The flag a question declined as not the desk's business carries (the engine learns it as an
+# off-topic example, ``moderation.understander``).
+OFF_TOPIC = "off_topic"
 MAX_NOTE = 500
 MAX_NOTES = 20  # notes on one question; the oldest go first
 
@@ -95,6 +98,7 @@ class Reply:
 @dataclass(frozen=True)
 class Decline:
     reason: str
+    off_topic: bool = False  # not the desk's business (flags["off_topic"]; the engine learns it)
 
 
 @dataclass(frozen=True)
@@ -233,8 +237,12 @@ def transition(question: Question, action: Action, *, now: float,
             return {"state": MERGED, "merged_into": target.id}
         case Reply(text=text):
             return {"state": REPLIED, "reply": _clean(text, MAX_REPLY, "回复")}
-        case Decline(reason=reason):
-            return {"state": DECLINED, "decline_reason": _clean(reason, MAX_REASON, "原因")}
+        case Decline(reason=reason, off_topic=off_topic):
+            changes: dict[str, Any] = {"state": DECLINED,
+                                       "decline_reason": _clean(reason, MAX_REASON, "原因")}
+            if off_topic:
+                changes["flags"] = {**question.flags, OFF_TOPIC: True}
+            return changes
         case Pin(pinned=pinned):
             return {"pinned": pinned}
         case Move(position=position):

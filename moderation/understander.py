@@ -8,15 +8,19 @@ there is none: ``item_hints`` leaves the keyword suggester's flags alone, and th
 
 The desk teaches it: ``question_changed`` is a listener of the moderation service (web.app
 wires it); a question approved under an item becomes a labelled example at once
-(``Understanding.learn``), and every ``REFIT_EVERY`` examples the n-gram model is refitted in
-the background (a daemon thread that waits for the fit's child process,
+(``Understanding.learn``), one declined as not the desk's business (the moderator ticks it:
+``questions.OFF_TOPIC``) an example of the outside topic it reads closest to
+(``Understanding.learn_outside``), and every ``REFIT_EVERY`` examples the n-gram models are
+refitted in the background (a daemon thread that waits for the fit's child process,
 ``moderation.understanding.fit_child``). Learned examples are kept here too, so that a rebuild
 (after an edit) starts from them.
 
 They survive a restart without a table of their own: a question carries an item only once a
-moderator has filed it under one (``questions.Approve``), and the store keeps the question, so
-``stored_examples`` reads them back at start (the newest ``MAX_EXAMPLES``) and ``restore``
-hands them to the first build. A moderator who later corrects the item corrects the example.
+moderator has filed it under one (``questions.Approve``), the off-topic flag only once one has
+declined it so, and the store keeps the question, so ``stored_examples`` reads them back at
+start (the newest ``MAX_EXAMPLES`` of each) and ``restore`` hands them to the first build (a
+declined one teaches the gate, ``Understanding.not_ours``). A moderator who later corrects
+the item corrects the example.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase, load_knowledge
-from moderation.questions import PENDING, QUEUED
+from moderation.questions import DECLINED, OFF_TOPIC, PENDING, QUEUED
 from store.base import Store
 from store.records import Question
 
@@ -47,7 +51,8 @@ SUGGESTED = 3  # items shown to moderators on a question
 REFIT_EVERY = 50  # learned examples between two refits of the n-gram model
 MAX_EXAMPLES = 20_000  # learned examples kept for rebuilds (the oldest are dropped)
 
-Examples = Sequence[tuple[str, str]]  # (text, item id)
+Examples = Sequence[tuple[str, str]]  # (text, item id), or (text, OUTSIDE): not our business
+OUTSIDE = ""  # the "item" of a question a moderator declined as not the desk's business
 Builder = Callable[[Catalog, "WordListLike", KnowledgeBase, Examples], "Understanding"]
 
 
@@ -59,29 +64,40 @@ def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
 
 
 async def stored_examples(store: Store, limit: int = MAX_EXAMPLES) -> list[tuple[str, str]]:
-    """(text, item id) of the newest ``limit`` questions a moderator filed under an item, oldest
+    """(text, item id) of the newest ``limit`` questions a moderator filed under an item, and
+    (text, ``OUTSIDE``) of the newest ``limit`` declined as not the desk's business, oldest
     first (the texts as stored: personal data already masked)."""
     filed = await store.find(Question, {"item_id__ne": ""}, order_by=("-created_at",),
                              limit=limit)
-    return [(question.text, question.item_id) for question in reversed(filed)]
+    declined = await store.find(Question, {"state": DECLINED}, order_by=("-created_at",),
+                                limit=limit)
+    examples = [(q.created_at, q.text, q.item_id) for q in filed]
+    examples.extend((q.created_at, q.text, OUTSIDE) for q in declined if q.flags.get(OFF_TOPIC))
+    examples.sort(key=lambda example: example[0])
+    return [(text, label) for _, text, label in examples[-limit:]]
 
 
 def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
                  examples: Examples) -> Understanding:
     """The engine for these inputs, taught the shipped seed examples (of items still in the
-    catalog) before the learned ``examples`` (seconds of CPU: call it in a worker thread). Its
+    catalog, and of the topics that are not ours) before the learned ``examples`` (seconds
+    of CPU: call it in a worker thread). Its
     n-gram model is fitted, now and at each refit, in a child process
     (``moderation.understanding.fit_child``): the fit would otherwise hold the interpreter
     lock for seconds, and the event loop with it."""
     from moderation.understanding import Understanding
     from moderation.understanding.fit_child import fit_in_child, refit_in_background
     from moderation.understanding.outside import load_outside
-    from moderation.understanding.seeds import load_seeds
+    from moderation.understanding.seeds import load_outside_seeds, load_seeds
 
     seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
-    return Understanding.build(catalog, words, knowledge, examples=[*seeds, *examples],
+    filed = [(text, label) for text, label in examples if label != OUTSIDE]
+    # A declined question teaches the outside topic it reads closest to (a topic name of "").
+    declined = [(text, "") for text, label in examples if label == OUTSIDE]
+    return Understanding.build(catalog, words, knowledge, examples=[*seeds, *filed],
                                outside=load_outside(), fit=fit_in_child,
-                               refit=refit_in_background)
+                               refit=refit_in_background,
+                               outside_examples=[*load_outside_seeds(), *declined])
 
 
 class Understander:
@@ -122,7 +138,8 @@ class Understander:
             return  # superseded while waiting
         knowledge = self.knowledge_for(catalog)
         known = len(self._examples)
-        examples = [(t, i) for t, i in self._examples if catalog.get(i) is not None]
+        examples = [(t, i) for t, i in self._examples
+                    if i == OUTSIDE or catalog.get(i) is not None]
         try:
             engine = await in_daemon_thread(self._build, catalog, words, knowledge, examples)
         except Exception:
@@ -133,7 +150,9 @@ class Understander:
             return
         # Examples learned while it was being built.
         for text, item_id in self._examples[known:]:
-            if catalog.get(item_id) is not None:
+            if item_id == OUTSIDE:
+                engine.learn_outside(text)
+            elif catalog.get(item_id) is not None:
                 engine.learn(text, item_id)
         self.engine, self.knowledge, self.inputs = engine, knowledge, (catalog, words)
         self.ready.set()
@@ -196,23 +215,34 @@ class Understander:
     # --- learning ------------------------------------------------------------------------
 
     def question_changed(self, before: Question, after: Question) -> None:
-        """A moderation listener: a question approved under an item is a labelled example."""
-        if before.state != PENDING or after.state != QUEUED or not after.item_id:
-            return
-        self.learn(after.text, after.item_id)
+        """A moderation listener: a question approved under an item is a labelled example, and
+        one declined as not the desk's business (``questions.OFF_TOPIC``) an off-topic one."""
+        if before.state == PENDING and after.state == QUEUED and after.item_id:
+            self.learn(after.text, after.item_id)
+        elif (after.state == DECLINED and before.state != DECLINED
+              and after.flags.get(OFF_TOPIC)):
+            self.learn(after.text, OUTSIDE)
 
     @property
     def learned(self) -> tuple[tuple[str, str], ...]:
-        """The (text, item id) examples learned in this process, oldest first."""
+        """The (text, item id or ``OUTSIDE``) examples learned in this process, oldest
+        first."""
         return tuple(self._examples)
 
     def learn(self, text: str, item_id: str) -> None:
+        """Teach the engine a question filed under ``item_id``, or (``OUTSIDE``) one that is
+        not the desk's business."""
         self._examples.append((text, item_id))
         del self._examples[:-MAX_EXAMPLES]
         engine = self.engine
-        if engine is None or engine.catalog.get(item_id) is None:
+        if engine is None:
             return  # kept for the build under way
-        engine.learn(text, item_id)
+        if item_id == OUTSIDE:
+            engine.learn_outside(text)
+        elif engine.catalog.get(item_id) is None:
+            return
+        else:
+            engine.learn(text, item_id)
         self._since_fit += 1
         if self._since_fit >= REFIT_EVERY and (self._refit is None or self._refit.done()):
             self._since_fit = 0

@@ -57,15 +57,16 @@ class Documents:
 
 class OtherDocuments:
     """Finds the first document another department issues that a text asks about, as the
-    label of that department's topic. A document followed by 号 is its number (``normalize``
-    reads a typed identity card number as 身份证号), and one just after 带, 拿, 凭, 持 or 用,
-    in a list (和, 及, 、) or followed by 复印件 is brought along ("补办要带身份证吗"): a traffic
-    question often gives either."""
+    label of that department's topic. A document followed by 号 or by digits is its number
+    given (``normalize`` reads a typed identity card number as 身份证号), and one just after
+    带, 拿, 凭, 持 or 用, in a list (和, 及, 、) or followed by 复印件 is brought along
+    ("补办要带身份证吗"): a traffic question often gives either."""
 
     def __init__(self, documents: Iterable[tuple[str, str]]) -> None:
         self._of = {document: label for document, label in documents}
         alternatives = sorted(self._of, key=len, reverse=True)
-        self._pattern = (re.compile(f"(?:{'|'.join(map(re.escape, alternatives))})(?!号)")
+        self._pattern = (re.compile(
+            f"(?:{'|'.join(map(re.escape, alternatives))})(?!号|[:：]?\\s*[0-9])")
                          if alternatives else None)
 
     def named(self, text: str) -> str | None:

@@ -22,10 +22,21 @@ class SeedExamplesError(ValueError):
 
 def load_seeds(path: Path | None = None) -> tuple[tuple[str, str], ...]:
     """The (text, item id) seed examples, in file order."""
+    return _load(path, "seed_examples.jsonl", "item")
+
+
+def load_outside_seeds(path: Path | None = None) -> tuple[tuple[str, str], ...]:
+    """The (text, outside topic name) seed examples (``outside_examples.jsonl``, one
+    ``{"text", "topic"}`` object a line): questions that are not the desk's business, each
+    labelled with the topic of ``outside.toml`` it belongs to."""
+    return _load(path, "outside_examples.jsonl", "topic")
+
+
+def _load(path: Path | None, name: str, key: str) -> tuple[tuple[str, str], ...]:
     if path is None:
-        source = "moderation/understanding/seed_examples.jsonl"
-        text = resources.files("moderation.understanding").joinpath(
-            "seed_examples.jsonl").read_text(encoding="utf-8")
+        source = f"moderation/understanding/{name}"
+        text = resources.files("moderation.understanding").joinpath(name).read_text(
+            encoding="utf-8")
     else:
         source, text = str(path), path.read_text(encoding="utf-8")
     seeds: list[tuple[str, str]] = []
@@ -36,10 +47,10 @@ def load_seeds(path: Path | None = None) -> tuple[tuple[str, str], ...]:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SeedExamplesError(f"{source} 第 {number} 行不是有效的 JSON：{exc}") from exc
-        if not (isinstance(raw, dict) and set(raw) == {"text", "item"}
+        if not (isinstance(raw, dict) and set(raw) == {"text", key}
                 and isinstance(raw["text"], str) and raw["text"].strip()
-                and isinstance(raw["item"], str) and raw["item"]):
+                and isinstance(raw[key], str) and raw[key]):
             raise SeedExamplesError(
-                f"{source} 第 {number} 行必须是 text、item 两个非空字符串")
-        seeds.append((raw["text"], raw["item"]))
+                f"{source} 第 {number} 行必须是 text、{key} 两个非空字符串")
+        seeds.append((raw["text"], raw[key]))
     return tuple(seeds)

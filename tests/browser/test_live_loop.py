@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from playwright.async_api import Page, expect
 
 from live.sessions import SessionForm
-from store.records import LiveSession, ReasonTemplate, new_id
+from store.records import LiveSession, Question, ReasonTemplate, new_id
 from tests.browser.conftest import LiveServer, PageFactory, unexpected_errors
 from tests.browser.test_staff_admin import log_in
 from web import keys
@@ -159,8 +159,12 @@ async def test_a_declined_question_shows_the_reason_to_the_viewer(
     await card.get_by_role("button", name="拒绝").click()
     await card.get_by_label("常用原因").select_option(label=OFF_TOPIC)
     await expect(card.get_by_label("拒绝原因")).to_have_value(OFF_TOPIC)
+    # Ticked, the question teaches the understanding engine (questions.OFF_TOPIC).
+    await card.get_by_label(re.compile("不属于车驾管业务")).check()
     await card.get_by_role("button", name="确认拒绝").click()
     await expect(card).to_have_count(0)
+    (declined,) = await store.find(Question, {"state": "declined"})
+    assert declined.flags.get("off_topic") is True
 
     mine = viewer.locator("#mine li[data-question-id]")
     await expect(mine.locator(".my-state")).to_have_text("未采用")

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from moderation.questions import (
+    OFF_TOPIC,
     SESSION_ENDED_REASON,
     Answered,
     Approve,
@@ -99,6 +100,14 @@ def test_reply_and_decline_text_is_cleaned_and_bounded() -> None:
         assert info.value.code == "empty"
     with pytest.raises(Refused):
         transition(q(), Decline("长" * 201), now=NOW)
+
+
+def test_a_question_declined_as_not_ours_keeps_its_flags_and_says_so() -> None:
+    question = replace(q(), flags={"pii": ["phone"]})
+    assert transition(question, Decline("与本场主题无关", off_topic=True), now=NOW) == {
+        "state": "declined", "decline_reason": "与本场主题无关",
+        "flags": {"pii": ["phone"], OFF_TOPIC: True}}
+    assert "flags" not in transition(question, Decline("重复"), now=NOW)
 
 
 def test_pin_and_move_only_in_queue() -> None:

@@ -23,10 +23,14 @@ from moderation.knowledge import load_knowledge
 from moderation.segment import parse_word_list
 from moderation.understanding import Normalizer, Understanding
 from moderation.understanding import engine as engine_module
-from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
+from moderation.understanding.engine import FOREIGN_BONUS, GATE_UNSURE, MAX_CHARS, UNDERSTOOD
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
-from moderation.understanding.seeds import SeedExamplesError, load_seeds
+from moderation.understanding.seeds import (
+    SeedExamplesError,
+    load_outside_seeds,
+    load_seeds,
+)
 from tests.data.understanding import (
     BLIND,
     TUNING,
@@ -303,6 +307,44 @@ def test_examples_given_at_build_count_like_learned_ones(catalog: Catalog) -> No
     assert ranked(engine, phrase)[0] == "registration-cert"
 
 
+def test_questions_that_are_not_ours_given_at_build_teach_the_gate(catalog: Catalog) -> None:
+    """Whole off-topic questions (the outside seed examples, the desk's off-topic declines)
+    teach the gate: a question like them, which the items' evidence alone files under an item,
+    is then not understood and named as the closest topic's; a traffic question that shares
+    their words stays ours."""
+    examples = [("电动车头盔哪个牌子好", "汽车消费与保养"),
+                ("买个电瓶车头盔多少钱", "汽车消费与保养"),
+                ("电动车的头盔要买3C认证的吗", "汽车消费与保养"),
+                ("孩子骑电动车戴什么头盔安全", "汽车消费与保养"),
+                ("头盔夏天戴太热有透气的吗", "")]  # a topic of "" or none known: the gate only
+    untaught, taught = (
+        Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                            outside=load_outside(), outside_examples=given)
+        for given in ((), examples))
+    question = "电瓶车头盔去哪里买便宜"
+    assert untaught.understand(question).understood
+    assert untaught.not_ours(question) < GATE_UNSURE <= taught.not_ours(question)
+    result = taught.understand(question)
+    assert not result.understood and result.intents == ()
+    assert result.outside is not None and result.outside.name == "汽车消费与保养"
+    assert ranked(taught, "电动车上牌要带什么")[:1] == ["ebike-registration"]
+
+
+def test_a_question_declined_as_not_ours_teaches_its_closest_topic_at_once(
+        catalog: Catalog) -> None:
+    engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
+                                 outside=load_outside())
+    question = "电瓶车头盔去哪里买便宜"
+    assert engine.understand(question).understood
+    assert engine.learn_outside("电瓶车头盔哪里买便宜啊") == "汽车消费与保养"
+    result = engine.understand(question)  # a close match to it, before any refit
+    assert not result.understood
+    assert result.outside is not None and result.outside.name == "汽车消费与保养"
+    engine.refit()  # the gate takes it in
+    assert engine.not_ours("电瓶车头盔哪里买便宜啊") > engine.not_ours("电动车上牌要带什么")
+    assert engine.learn_outside("，。！") is None  # nothing to learn
+
+
 DOMAIN_CHARACTERS = "驾照年检罚款扣分十二一二三两第科目車輛ｊｉａｚｈａｏ，？ 0123456789"
 
 
@@ -407,6 +449,20 @@ def test_the_seed_examples_are_the_tuning_halves_and_never_a_blind_one(catalog: 
         blind = {case.q for case in load_half(half)}
         assert blind.isdisjoint(text for text, _ in seeds), half
     assert all(catalog.get(item_id) is not None for _, item_id in seeds)
+
+
+def test_the_outside_seed_examples_are_the_tuning_halves_labelled_off_topic_questions() -> None:
+    """The engine learns the off-topic questions of the halves tuned on that carry a topic
+    (dev's, fresh's and the whole offtopic set), in that order, each under a topic that
+    exists; no blind half's question is among them."""
+    seeds = load_outside_seeds()
+    tuning = [(case.q, case.topic) for half in TUNING for case in load_half(half)
+              if case.topic]
+    assert list(seeds) == tuning and len(seeds) >= 500
+    assert {topic for _, topic in seeds} <= {topic.name for topic in load_outside()}
+    for half in BLIND:
+        assert {case.q for case in load_half(half)}.isdisjoint(text for text, _ in seeds), half
+    assert {text for text, _ in seeds}.isdisjoint(text for text, _ in load_seeds())
 
 
 def test_a_malformed_seed_line_is_named(tmp_path: Path) -> None:

@@ -157,6 +157,9 @@ def test_other_documents_skip_numbers_and_documents_brought_along() -> None:
     assert documents.named("身份证丢了") == "outside:0"
     assert documents.named("护照过期了") == "outside:1"
     assert documents.named("身份证号 驾照丢了") is None
+    # Followed by its number: a number given, as the normaliser reads 身份证号.
+    assert documents.named("对方身份证330102199003154821，过户要到场吗") is None
+    assert documents.named("护照: 12345678 丢了") is None
     assert documents.named("补办要带身份证吗") is None
     assert documents.named("拿着身份证去，护照丢了") == "outside:1"
     assert documents.named("过户要带身份证和护照吗") is None  # a list of things brought

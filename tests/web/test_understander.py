@@ -7,7 +7,7 @@ from typing import Any
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
-from moderation.understander import Examples, Understander
+from moderation.understander import OUTSIDE, Examples, Understander
 from moderation.understanding import Understanding, WordListLike
 from settings import Settings
 from tests.support import ClientFactory, Site, staff_csrf, until
@@ -17,6 +17,7 @@ from web import keys
 from web.app import create_app
 
 TAUGHT = "蓝色小本本上的钢印看不清了怎么弄"
+DECLINED = "楼下新开的奶茶店哪款好喝"
 
 
 class RecordingBuilder:
@@ -69,7 +70,55 @@ async def test_examples_learned_from_approvals_survive_a_restart(
     restarted = await started(settings, aiohttp_client, again)
     assert (TAUGHT, "registration-cert") in again.given[0]
     assert (TAUGHT, "registration-cert") in restarted.app[keys.UNDERSTANDER].learned
-    # A question nobody filed under an item teaches nothing.
+    # A question nobody filed under an item (nor declined as not ours) teaches nothing.
     assert all(item_id for _, item_id in again.given[0])
 
 
+
+
+async def test_a_question_declined_as_not_ours_teaches_it_and_survives_a_restart(
+        settings: Settings, aiohttp_client: ClientFactory) -> None:
+    settings = settings.replace(understanding={"enabled": True})
+    site = await started(settings, aiohttp_client, RecordingBuilder())
+    session = await scheduled(site)
+    for text in (DECLINED, "今天风好大"):
+        assert (await leave(await site.new_client(), text)).status == 303
+    board = await site.app[keys.MODERATION].board(session.id)
+    by_text = {question.text: question for question in board.questions.values()}
+    await site.add_user("mod", "moderator")
+    mod = await site.login("mod")
+    token = await staff_csrf(mod)
+    for text, off_topic in ((DECLINED, True), ("今天风好大", None)):
+        body = {"question_id": by_text[text].id, "version": by_text[text].version,
+                "reason": "与本场直播的主题无关"}
+        if off_topic is not None:
+            body["off_topic"] = off_topic
+        response = await mod.post(f"/api/sessions/{session.id}/actions/decline", json=body,
+                                  headers={"X-CSRF-Token": token})
+        assert response.status == 200, await response.text()
+    learned = site.app[keys.UNDERSTANDER].learned
+    assert (DECLINED, OUTSIDE) in learned
+    assert all(text != "今天风好大" for text, _ in learned)  # declined, but not as off-topic
+    await site.first.close()
+
+    again = RecordingBuilder()
+    await started(settings, aiohttp_client, again)
+    assert (DECLINED, OUTSIDE) in again.given[0]
+    assert all(text != "今天风好大" for text, _ in again.given[0])
+
+
+async def test_off_topic_must_be_a_boolean(settings: Settings,
+                                           aiohttp_client: ClientFactory) -> None:
+    site = await started(settings.replace(understanding={"enabled": True}), aiohttp_client,
+                         RecordingBuilder())
+    session = await scheduled(site)
+    assert (await leave(await site.new_client(), DECLINED)).status == 303
+    (question,) = (await site.app[keys.MODERATION].board(session.id)).questions.values()
+    await site.add_user("mod", "moderator")
+    mod = await site.login("mod")
+    response = await mod.post(
+        f"/api/sessions/{session.id}/actions/decline",
+        json={"question_id": question.id, "version": question.version, "reason": "无关",
+              "off_topic": "yes"}, headers={"X-CSRF-Token": await staff_csrf(mod)})
+    assert response.status == 400
+    assert site.app[keys.UNDERSTANDER].learned == ()

@@ -665,8 +665,14 @@ function panel(q, entry) {
         values.reason = text;
         area.value = text;
       });
-      return panelForm("拒绝原因（提问者会看到）", [templates, area], "确认拒绝",
-        () => act(q, "decline", { reason: values.reason || "" }), cancel, entry, "danger");
+      // Ticked, the question teaches the understanding engine what is not the desk's business.
+      const offTopic = el("input", { type: "checkbox", checked: Boolean(values.offTopic) });
+      offTopic.addEventListener("change", () => { values.offTopic = offTopic.checked; });
+      const offTopicLabel = el("label", { class: "off-topic" }, offTopic,
+        " 不属于车驾管业务（系统会学习，以后自动识别这类问题）");
+      return panelForm("拒绝原因（提问者会看到）", [templates, area, offTopicLabel], "确认拒绝",
+        () => act(q, "decline", { reason: values.reason || "", off_topic: Boolean(values.offTopic) }),
+        cancel, entry, "danger");
     }
     case "note": {
       const area = el("textarea", { rows: 2, "aria-label": "备注内容", maxlength: 500 });

@@ -4,7 +4,8 @@
 expected catalog item ids (first = primary; two for a question with two intents; empty for an
 off-topic question, which must be rejected) and ``tags`` saying what makes it hard (typo,
 homophone, dialect, digits, cn-numerals, pii, two-intents, short, long, traditional,
-full-width, pinyin, off-topic ...).
+full-width, pinyin, off-topic ...); an off-topic question of a tuning half may carry ``topic``,
+the outside topic (``moderation/understanding/outside.toml``) it belongs to.
 
 The set is split in two halves by a fixed rule, so that it never depends on results: counting
 the questions of each primary item in file order from 0 (the off-topic questions counted as
@@ -12,11 +13,22 @@ one group), even positions are ``dev`` (failures may be studied and the engine t
 odd positions are ``holdout`` (reported only, never tuned on). Every item has questions in both
 halves.
 
-Two more sets, each its own half, were written later from the catalog alone by someone who had
-seen none of the others: ``fresh.jsonl`` (half ``fresh``) was blind for one stop and then, worn
-by four looks at its totals, opened: it is tuned on like dev and its on-topic questions are
-seed examples too. ``fresh2.jsonl`` (half ``fresh2``) is the blind set now: reported only when
-asked for, its misses never listed.
+More sets, each its own half, were written later from the catalog (and, for the off-topic ones,
+the outside topics) by someone who had seen none of the others' questions:
+
+- ``fresh.jsonl`` (half ``fresh``) was blind for one stop and then, worn by four looks at its
+  totals, opened: it is tuned on like dev.
+- ``fresh4.jsonl``: on-topic questions only, a third of them very short and a third told in
+  everyday words (money, moving house, a phone, a flood) around a traffic request; tuned on.
+- ``offtopic.jsonl`` and ``offtopic2.jsonl`` (two writers): questions that are not the desk's
+  business, half of them near-misses (car prices, repairs, road works, an ID card), each
+  labelled with its topic; tuned on, and the outside seed examples.
+- ``fresh2.jsonl`` and ``fresh3.jsonl`` are blind: reported only when asked for, their misses
+  never listed. fresh3 was written with fresh4, by another writer, to measure the off-topic
+  gate (``moderation.understanding.engine``) on questions it never saw.
+
+The tuning halves' on-topic questions are the seed examples, their labelled off-topic ones the
+outside seed examples (``moderation.understanding.seeds``).
 """
 
 from __future__ import annotations
@@ -32,10 +44,18 @@ QUESTIONS = Path(__file__).with_name("questions.jsonl")
 HALVES = ("dev", "holdout")  # the halves of questions.jsonl
 FRESH = Path(__file__).with_name("fresh.jsonl")
 FRESH2 = Path(__file__).with_name("fresh2.jsonl")
-EXTRA = {"fresh": FRESH, "fresh2": FRESH2}  # the sets that are a half of their own
+OFFTOPIC = Path(__file__).with_name("offtopic.jsonl")
+OFFTOPIC2 = Path(__file__).with_name("offtopic2.jsonl")
+FRESH3 = Path(__file__).with_name("fresh3.jsonl")
+FRESH4 = Path(__file__).with_name("fresh4.jsonl")
+# The sets that are a half of their own.
+EXTRA = {"fresh": FRESH, "fresh4": FRESH4, "offtopic": OFFTOPIC, "offtopic2": OFFTOPIC2,
+         "fresh2": FRESH2, "fresh3": FRESH3}
 SETS = (*HALVES, *EXTRA)  # every half a benchmark may report
-TUNING = ("dev", "fresh")  # the halves tuned on, whose on-topic questions are seed examples
-BLIND = ("holdout", "fresh2")  # the halves never tuned on
+# The halves tuned on: their on-topic questions are the seed examples, their off-topic
+# questions labelled with a topic the outside seed examples.
+TUNING = ("dev", "fresh", "fresh4", "offtopic", "offtopic2")
+BLIND = ("holdout", "fresh2", "fresh3")  # the halves never tuned on
 
 
 @dataclass(frozen=True)
@@ -44,21 +64,24 @@ class Case:
     items: tuple[str, ...]  # expected item ids, primary first; empty = off-topic
     tags: tuple[str, ...]
     half: str
+    topic: str = ""  # an off-topic question's outside topic (offtopic.jsonl), if labelled
 
     @property
     def off_topic(self) -> bool:
         return not self.items
 
 
-def _read(path: Path) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def _read(path: Path) -> list[tuple[str, tuple[str, ...], tuple[str, ...], str]]:
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         raw = json.loads(line)
-        if set(raw) != {"q", "items", "tags"}:
-            raise ValueError(f"{path}:{number}: keys must be q, items, tags")
-        rows.append((raw["q"], tuple(raw["items"]), tuple(raw["tags"])))
+        if not {"q", "items", "tags"} <= set(raw) <= {"q", "items", "tags", "topic"} or (
+                "topic" in raw and raw["items"]):
+            raise ValueError(f"{path}:{number}: keys must be q, items, tags (and, off-topic,"
+                             " topic)")
+        rows.append((raw["q"], tuple(raw["items"]), tuple(raw["tags"]), raw.get("topic", "")))
     return rows
 
 
@@ -66,17 +89,17 @@ def load_cases(path: Path = QUESTIONS) -> list[Case]:
     """Every question of the set, each with its half."""
     seen: Counter[str] = Counter()
     cases: list[Case] = []
-    for q, items, tags in _read(path):
+    for q, items, tags, topic in _read(path):
         group = items[0] if items else ""
         half = HALVES[seen[group] % 2]
         seen[group] += 1
-        cases.append(Case(q, items, tags, half))
+        cases.append(Case(q, items, tags, half, topic))
     return cases
 
 
 def load_fresh(path: Path = FRESH, half: str = "fresh") -> list[Case]:
     """Every question of a set of its own (``fresh`` or ``fresh2``), all in one half."""
-    return [Case(q, items, tags, half) for q, items, tags in _read(path)]
+    return [Case(q, items, tags, half, topic) for q, items, tags, topic in _read(path)]
 
 
 def load_half(half: str, path: Path | None = None) -> list[Case]:
