@@ -146,10 +146,10 @@ Seeds = tuple[list[tuple[str, str]], list[tuple[str, str]]]  # (text, item), (te
 def build_engine(catalog: Catalog, seeds: Seeds = ([], [])) -> Understanding:
     return Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
                                examples=seeds[0], outside=load_outside(),
-                               outside_examples=seeds[1])
+                               outside_examples=[text for text, _ in seeds[1]])
 
 
-def tuning_folds(count: int = 2) -> list[tuple[list[Case], Seeds]]:
+def tuning_folds(count: int = FOLDS) -> list[tuple[list[Case], Seeds]]:
     """The tuning halves in ``count`` folds (every ``count``-th question of each half), each
     with the seed examples an engine reading it may know: the other folds' on-topic questions
     and their off-topic questions labelled with a topic."""
@@ -168,7 +168,7 @@ def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]],
                    folds: int = FOLDS) -> EngineFor:
     """The product's engine (``moderation.understander.build_engine``: seeded with the tuning
     halves' questions) for a blind half's question, and for a tuning half's question the
-    engine seeded with the other tuning fold only, so that no question is read by an engine
+    engine seeded with the other tuning folds only, so that no question is read by an engine
     that learned it."""
     by_question: dict[str, Understanding] = {}
     if set(TUNING) & set(halves):
@@ -244,7 +244,7 @@ def knowledge_folds(catalog: Catalog) -> dict[str, Any]:
         kept = KnowledgeBase(knowledge.entries[1 - part :: 2])
         engine = Understanding.build(catalog, load_word_list(), kept,
                                      examples=load_seeds(), outside=load_outside(),
-                                     outside_examples=load_outside_seeds())
+                                     outside_examples=[t for t, _ in load_outside_seeds()])
         for entry in knowledge.entries[part::2]:
             for question in entry.questions:
                 result = engine.understand(question)

@@ -9,18 +9,17 @@ there is none: ``item_hints`` leaves the keyword suggester's flags alone, and th
 The desk teaches it: ``question_changed`` is a listener of the moderation service (web.app
 wires it); a question approved under an item becomes a labelled example at once
 (``Understanding.learn``), one declined as not the desk's business (the moderator ticks it:
-``questions.OFF_TOPIC``) an example of the outside topic it reads closest to
-(``Understanding.learn_outside``), and every ``REFIT_EVERY`` examples the n-gram models are
-refitted in the background (a daemon thread that waits for the fit's child process,
+``questions.OFF_TOPIC``) an example for the off-topic gate (``Understanding.learn_outside``),
+taken in at the next refit. Every ``REFIT_EVERY`` examples the n-gram models are refitted in
+the background (a daemon thread that waits for the fit's child process,
 ``moderation.understanding.fit_child``). Learned examples are kept here too, so that a rebuild
 (after an edit) starts from them.
 
 They survive a restart without a table of their own: a question carries an item only once a
 moderator has filed it under one (``questions.Approve``), the off-topic flag only once one has
 declined it so, and the store keeps the question, so ``stored_examples`` reads them back at
-start (the newest ``MAX_EXAMPLES`` of each) and ``restore`` hands them to the first build (a
-declined one teaches the gate, ``Understanding.not_ours``). A moderator who later corrects
-the item corrects the example.
+start (the newest ``MAX_EXAMPLES`` of both kinds) and ``restore`` hands them to the first
+build. A moderator who later corrects the item corrects the example.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase, load_knowledge
-from moderation.questions import DECLINED, OFF_TOPIC, PENDING, QUEUED
+from moderation.questions import DECLINED, OFF_TOPIC, PENDING, QUEUED, SESSION_ENDED_REASON
 from store.base import Store
 from store.records import Question
 
@@ -50,6 +49,8 @@ log = logging.getLogger(__name__)
 SUGGESTED = 3  # items shown to moderators on a question
 REFIT_EVERY = 50  # learned examples between two refits of the n-gram model
 MAX_EXAMPLES = 20_000  # learned examples kept for rebuilds (the oldest are dropped)
+PAGE = 1_000  # declined questions read at a time at start
+MAX_DECLINED_READ = 200_000  # declined questions read at most at start, newest first
 
 Examples = Sequence[tuple[str, str]]  # (text, item id), or (text, OUTSIDE): not our business
 OUTSIDE = ""  # the "item" of a question a moderator declined as not the desk's business
@@ -64,17 +65,34 @@ def shipped_knowledge(catalog: Catalog) -> KnowledgeBase:
 
 
 async def stored_examples(store: Store, limit: int = MAX_EXAMPLES) -> list[tuple[str, str]]:
-    """(text, item id) of the newest ``limit`` questions a moderator filed under an item, and
-    (text, ``OUTSIDE``) of the newest ``limit`` declined as not the desk's business, oldest
-    first (the texts as stored: personal data already masked)."""
+    """The newest ``limit`` examples the desk gave, oldest first: (text, item id) of the
+    questions a moderator filed under an item and (text, ``OUTSIDE``) of those declined as not
+    the desk's business (a question filed and then declined so counts as the latter only). The
+    texts are as stored: personal data already masked."""
     filed = await store.find(Question, {"item_id__ne": ""}, order_by=("-created_at",),
                              limit=limit)
-    declined = await store.find(Question, {"state": DECLINED}, order_by=("-created_at",),
-                                limit=limit)
-    examples = [(q.created_at, q.text, q.item_id) for q in filed]
-    examples.extend((q.created_at, q.text, OUTSIDE) for q in declined if q.flags.get(OFF_TOPIC))
+    examples = [(q.created_at, q.text, q.item_id) for q in filed if not q.flags.get(OFF_TOPIC)]
+    declined = await _declined_off_topic(store, limit)
+    examples.extend((q.created_at, q.text, OUTSIDE) for q in declined)
     examples.sort(key=lambda example: example[0])
     return [(text, label) for _, text, label in examples[-limit:]]
+
+
+async def _declined_off_topic(store: Store, limit: int) -> list[Question]:
+    """The newest ``limit`` questions declined as not the desk's business. The flag is not a
+    field the store can select on, so declined questions are read a page at a time, newest
+    first, skipping those the end of a session declined (every open question at once)."""
+    found: list[Question] = []
+    offset = 0
+    where = {"state": DECLINED, "decline_reason__ne": SESSION_ENDED_REASON}
+    while len(found) < limit and offset < MAX_DECLINED_READ:
+        page = await store.find(Question, where, order_by=("-created_at",), limit=PAGE,
+                                offset=offset)
+        found.extend(question for question in page if question.flags.get(OFF_TOPIC))
+        if len(page) < PAGE:
+            break
+        offset += PAGE
+    return found[:limit]
 
 
 def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase,
@@ -92,12 +110,12 @@ def build_engine(catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase
 
     seeds = [(text, item_id) for text, item_id in load_seeds() if catalog.get(item_id)]
     filed = [(text, label) for text, label in examples if label != OUTSIDE]
-    # A declined question teaches the outside topic it reads closest to (a topic name of "").
-    declined = [(text, "") for text, label in examples if label == OUTSIDE]
+    declined = [text for text, label in examples if label == OUTSIDE]  # teach the gate
     return Understanding.build(catalog, words, knowledge, examples=[*seeds, *filed],
                                outside=load_outside(), fit=fit_in_child,
                                refit=refit_in_background,
-                               outside_examples=[*load_outside_seeds(), *declined])
+                               outside_examples=[*(text for text, _ in load_outside_seeds()),
+                                                 *declined])
 
 
 class Understander:
@@ -238,7 +256,8 @@ class Understander:
         if engine is None:
             return  # kept for the build under way
         if item_id == OUTSIDE:
-            engine.learn_outside(text)
+            if not engine.learn_outside(text):
+                return
         elif engine.catalog.get(item_id) is None:
             return
         else:
@@ -253,7 +272,7 @@ async def _refitted(engine: Understanding) -> None:
     try:
         await in_daemon_thread(engine.refit)
     except Exception:
-        log.exception("refitting the n-gram model failed; the previous one stays in use")
+        log.exception("refitting the n-gram models failed; the previous ones stay in use")
 
 
 async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:

@@ -83,10 +83,6 @@ class Bm25Index:
             self._postings.setdefault(gram, set()).add(position)
         self._vectors.clear()  # lengths and document frequencies moved
 
-    def length(self, item_id: str) -> int:
-        """How many grams ``item_id``'s document holds."""
-        return self._length[self._position[item_id]]
-
     def scores(self, words: Iterable[str]) -> list[float]:
         """One BM25 score per item, in ``item_ids`` order (0 where nothing matches)."""
         out = np.zeros(len(self.item_ids))

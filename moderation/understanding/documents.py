@@ -34,6 +34,9 @@ REACH = 3  # the item that names the question's document must be among the first
 _BROUGHT = frozenset("带拿凭持用和及、")
 _COPIES = ("复印件", "原件", "照片")
 BROUGHT_REACH = 3
+# A document's number typed after it ("身份证330102…", masked "330*************29"), not a
+# count ("身份证3天前丢了").
+NUMBER = r"[:：]?\s*[0-9][0-9*xX]{5,}"
 
 
 class Documents:
@@ -57,16 +60,16 @@ class Documents:
 
 class OtherDocuments:
     """Finds the first document another department issues that a text asks about, as the
-    label of that department's topic. A document followed by 号 or by digits is its number
-    given (``normalize`` reads a typed identity card number as 身份证号), and one just after
-    带, 拿, 凭, 持 or 用, in a list (和, 及, 、) or followed by 复印件 is brought along
-    ("补办要带身份证吗"): a traffic question often gives either."""
+    label of that department's topic. A document followed by 号 or by a number (six digits or
+    more, masked or not) is its number given (``normalize`` reads a typed identity card number
+    as 身份证号), and one just after 带, 拿, 凭, 持 or 用, in a list (和, 及, 、) or followed
+    by 复印件 is brought along ("补办要带身份证吗"): a traffic question often gives either."""
 
     def __init__(self, documents: Iterable[tuple[str, str]]) -> None:
         self._of = {document: label for document, label in documents}
         alternatives = sorted(self._of, key=len, reverse=True)
         self._pattern = (re.compile(
-            f"(?:{'|'.join(map(re.escape, alternatives))})(?!号|[:：]?\\s*[0-9])")
+            f"(?:{'|'.join(map(re.escape, alternatives))})(?!号|{NUMBER})")
                          if alternatives else None)
 
     def named(self, text: str) -> str | None:

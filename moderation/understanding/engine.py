@@ -16,7 +16,8 @@ on the tuning halves that were right. A question is understood when its best ite
 a second intent, and so is an item that one clause of the question is confidently about on its
 own. A question about another department's document (``documents.OtherDocuments``: 身份证丢了)
 that names none of ours is read without the items about replacing one of ours, and is that
-department's when no other item reaches ``UNDERSTOOD``.
+department's when no other item reaches ``UNDERSTOOD``. Last, the off-topic gate (``gate``)
+may still find an understood question more like the questions that are not ours.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from moderation.understanding.documents import (
     OtherDocuments,
     prefer_named_document,
 )
+from moderation.understanding.gate import Gate
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.normalize import Normalizer, WordListLike
 from moderation.understanding.outside import OutsideTopic
@@ -48,8 +50,9 @@ MAX_CHARS = 500  # of a question read; the rest of a very long one adds nothing 
 MIX = 0.3  # weight of the n-gram model next to BM25 (0.2-0.5 measured on dev)
 EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarity
 # Calibration: confidence = sigmoid(W0 + W_SCORE * score + W_BM25 * ln(1 + bm25) + W_P * p),
-# fitted on the tuning halves (dev and fresh) by ``bench/understanding.py --calibrate`` (each
-# question read by an engine seeded with the other fold, as the product reads new questions).
+# fitted on the tuning halves of the time (dev and fresh) by ``bench/understanding.py
+# --calibrate`` (each question read by an engine seeded with the other fold, as the product
+# reads new questions); the gate is applied after it and leaves it as it is.
 W0, W_SCORE, W_BM25, W_P = -10.98, 7.10, 1.17, 5.93
 # Best item's confidence from which a question is understood: in the range where off-topic
 # rejection is flat (0.3-0.35 on the tuning halves), not past it, so that off-topic questions
@@ -66,22 +69,6 @@ SECOND_INTENT = 0.45  # another item's confidence from which it is a second inte
 # How far an outside topic's score must pass the best item's for the question to be theirs:
 # a traffic question may mention a life event ("离婚了车子判给我").
 OUTSIDE_MARGIN = 0.1
-# The gate (``not_ours``): a question the items' evidence understands is still not ours when
-# the gate gives it this probability of being like the questions that are not: GATE_UNSURE
-# when its best item's confidence is under SURE, else GATE. Measured on the tuning halves
-# (bench/understanding.py --folds 5): one threshold of 0.5-0.8 trades 3-5 on-topic questions
-# for each point of off-topic rejection; the pair keeps the confident ones (0.7 alone keeps as
-# many on-topic questions and rejects 0.5-1.5 points fewer off-topic ones; 0.45-0.5 / 0.7-0.75
-# / 0.6-0.8 around it measured the same within a question or two).
-GATE = 0.7
-GATE_UNSURE = 0.5
-SURE = 0.7
-# A question of GATE_WORDS words or more is a story, whose everyday words (the children, the
-# compound's parking, a wage) the gate reads rather than its request: it is left to the items'
-# evidence. From 12, 16 or 20 words on, measured on the tuning halves, three stories are kept
-# and 0.7-1.5 points fewer off-topic questions rejected (20 the fewest).
-GATE_WORDS = 20
-OURS, NOT_OURS = "ours", "not-ours"  # the gate's two classes
 # Added to the outside topic's score when a word only it uses is present and none of the
 # catalog's own terms is.
 FOREIGN_BONUS = 0.6
@@ -162,7 +149,7 @@ class Understanding:
     def __init__(self, catalog: Catalog, normalizer: Normalizer,
                  texts: Sequence[tuple[str, str]], outside: Sequence[OutsideTopic] = (),
                  fit: Fit = NgramModel, refit: Fit | None = None,
-                 outside_examples: Iterable[tuple[str, str]] = ()) -> None:
+                 outside_examples: Iterable[str] = ()) -> None:
         self.catalog = catalog
         self._fitter = fit
         self._refitter = refit or fit
@@ -205,28 +192,25 @@ class Understanding:
         self._domain = frozenset(
             word for item in catalog.items for term in (item.name, *item.keywords)
             for word in normalizer.tokens(term) if word not in theirs and len(word) >= 2)
-        # Whole questions that are not the desk's business (``seeds.load_outside_seeds`` and
-        # those moderators declined as such) teach the gate, not the topics' classes: taught
-        # to the classes, a thousand of them outweighed the items' own examples and took
-        # short traffic questions ("微信能交罚款吗") with them (bench/RESULTS.md).
-        self._outside_texts = [canonical for text, _ in outside_examples
+        # Whole questions that are not the desk's business teach the gate (``gate``) only.
+        self._outside_texts = [canonical for text in outside_examples
                                if (canonical := " ".join(normalizer.tokens(text[:MAX_CHARS])))]
         self._other_documents = OtherDocuments(
             (fold(document), label) for label, topic in self._topics.items()
             for document in topic.documents)
         self._ngram = self._fit()
-        self._gate = self._fit_gate(self._texts, self._outside_texts) if self._topics else None
+        self._gate = self._fit_gate(self._texts, self._outside_texts)
 
     @classmethod
     def build(cls, catalog: Catalog, words: WordListLike, knowledge: KnowledgeBase | None = None,
               examples: Iterable[tuple[str, str]] = (),
               outside: Sequence[OutsideTopic] = (), fit: Fit = NgramModel,
               refit: Fit | None = None,
-              outside_examples: Iterable[tuple[str, str]] = ()) -> Understanding:
+              outside_examples: Iterable[str] = ()) -> Understanding:
         """The engine for a catalog, a word list, the knowledge base, any labelled
         (text, item id) examples kept from the desk, the topics that are not ours and
-        questions about them ((text, topic name): the gate learns the text); ``fit`` fits
-        its n-gram models now, ``refit`` (else ``fit``) at every ``refit``."""
+        questions that are not ours (the gate learns them); ``fit`` fits its n-gram models
+        now, ``refit`` (else ``fit``) at every ``refit``."""
         domain = [term for item in catalog.items for term in (item.name, *item.keywords)]
         normalizer = Normalizer(words, domain, [p for topic in outside for p in topic.phrases])
         texts = item_texts(catalog, knowledge)
@@ -243,30 +227,14 @@ class Understanding:
         with self._lock:
             self._add(item_id, text[:MAX_CHARS], learned=True)
 
-    def learn_outside(self, text: str) -> str | None:
-        """Add a question a moderator declined as not the desk's business: from the next
-        question on it counts, as ``learn`` does, for the outside topic it reads closest to
-        (``_closest_topic``: BM25 and as a close match), whose name is returned (None when
-        there are no topics or the text has no word); the gate takes it in at the next
-        ``refit``."""
-        with self._lock:
-            label = self._closest_topic(text[:MAX_CHARS])
-            if label is None:
-                return None
-            self._add(label, text[:MAX_CHARS], learned=True)  # the gate reads the topic's texts
-        return self._topics[label].name
-
-    def _closest_topic(self, text: str) -> str | None:
-        """The label of the outside topic whose words ``text`` shares most (BM25); when it
-        shares none, the topic with the longest document, the most general one."""
-        words = self.normalizer.tokens(text)
-        if not self._topics or not words:
-            return None
-        scores = self._bm25.scores(words)[len(self._item_ids):]
-        labels = list(self._topics)
-        if max(scores) > 0:
-            return labels[max(range(len(labels)), key=scores.__getitem__)]
-        return max(labels, key=self._bm25.length)
+    def learn_outside(self, text: str) -> bool:
+        """Add a question a moderator declined as not the desk's business: the gate takes it
+        in at the next ``refit``, as it does the ones given at build. False: no word in it."""
+        canonical = " ".join(self.normalizer.tokens(text[:MAX_CHARS]))
+        if canonical:
+            with self._lock:
+                self._outside_texts.append(canonical)
+        return bool(canonical)
 
     def refit(self) -> None:
         """Refit the n-gram model and the gate on everything known, learned examples included
@@ -278,7 +246,7 @@ class Understanding:
             outside = list(self._outside_texts)
             examples = [text for _, text in self._examples]
         model = self._fit(texts, self._refitter)
-        gate = self._fit_gate(texts, outside, self._refitter) if self._topics else None
+        gate = self._fit_gate(texts, outside, self._refitter)
         vectors = model.vectors(examples) if examples else None
         with self._lock:
             later = [text for _, text in self._examples[len(examples):]]
@@ -298,9 +266,8 @@ class Understanding:
             if self._example_vectors is not None:  # one more row: the others stay as they are
                 self._example_vectors = _stacked(self._example_vectors,
                                                  self._ngram.vector(" ".join(words)))
-            if item_id not in self._topics:
-                # A word the desk files under an item is no longer only the outside topics'.
-                self._foreign = self._foreign.difference(words)
+            # A word the desk files under an item is no longer only the outside topics'.
+            self._foreign = self._foreign.difference(words)
 
     def _fit(self, texts: Sequence[tuple[str, str]] | None = None,
              fit: Fit | None = None) -> NgramModel:
@@ -309,13 +276,14 @@ class Understanding:
                                      [label for label, _ in pairs])
 
     def _fit_gate(self, texts: Sequence[tuple[str, str]], outside: Sequence[str],
-                  fit: Fit | None = None) -> NgramModel:
-        """The gate: the same character n-gram model over two classes, the items' texts
-        (``OURS``) against the outside topics' phrasings and the questions that are not the
-        desk's business (``NOT_OURS``)."""
-        labels = [NOT_OURS if label in self._topics else OURS for label, _ in texts]
-        return (fit or self._fitter)((OURS, NOT_OURS), [text for _, text in texts] + list(outside),
-                                     labels + [NOT_OURS] * len(outside))
+                  fit: Fit | None = None) -> Gate | None:
+        """The gate for these (label, text) pairs and questions that are not ours: none
+        without both items and outside topics."""
+        if not self._topics or not self._item_ids:
+            return None
+        return Gate.fit(fit or self._fitter,
+                        [text for label, text in texts if label not in self._topics],
+                        [*(text for label, text in texts if label in self._topics), *outside])
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -359,22 +327,19 @@ class Understanding:
         result = self._judge(read, candidates, topic, self._other_document(text))
         if not result.understood:
             return result
-        words = self.normalizer.tokens(text[:MAX_CHARS], read=read)
-        threshold = GATE if result.items[0][1] >= SURE else GATE_UNSURE
-        if len(words) < GATE_WORDS and self._not_ours(words) >= threshold:
+        gate = self._gate
+        if gate is not None and gate.rejects(
+                self.normalizer.tokens(text[:MAX_CHARS], read=read), result.items[0][1]):
             # Read as ours by the items' evidence, but more like the questions that are not.
             return replace(result, understood=False, intents=(),
                            outside=self._topics[topic.item_id] if topic is not None else None)
         return self._second_intent(text, result)
 
     def not_ours(self, text: str) -> float:
-        """The gate's probability that ``text`` is not the desk's business; 0 without outside
-        topics."""
-        return self._not_ours(self.normalizer.tokens(text[:MAX_CHARS]))
-
-    def _not_ours(self, words: Sequence[str]) -> float:
+        """The gate's probability that ``text`` is not the desk's business (``gate``); 0
+        without a gate."""
         gate = self._gate
-        return gate.probabilities(" ".join(words))[1] if gate is not None and words else 0.0
+        return gate.not_ours(self.normalizer.tokens(text[:MAX_CHARS])) if gate else 0.0
 
     def _second_intent(self, text: str, result: Result) -> Result:
         """A question of several clauses ("驾照丢了，行驶证也找不着了") may ask two things:

@@ -125,10 +125,12 @@ async def test_bulk_approve_and_decline_each_question_its_own_unit(live: Live) -
     assert [(r["question_id"], r["code"]) for r in ack["refused"]] == [(ids[2], "conflict")]
     for qid in ids[:2]:
         await mod.until(state_of(qid, "queued"))
-    declined = await mod.request("bulk_decline", reason="与本场主题无关",
+    declined = await mod.request("bulk_decline", reason="与本场主题无关", off_topic=True,
                                  questions=f"{ids[2]}:{versions[ids[2]]},{ids[3]}:"
                                            f"{versions[ids[3]]},{ids[0]}:{versions[ids[0]]}")
     assert [d["question_id"] for d in declined["done"]] == ids[2:]
+    for qid in ids[2:]:  # each one flagged as not the desk's business, for the engine to learn
+        assert (await live.app[keys.STORE].get(Question, qid)).flags.get("off_topic") is True
     assert [r["code"] for r in declined["refused"]] == ["conflict"]  # ids[0] moved on
     got = await asker.until(lambda f: state_of(ids[3], "declined")(f)
                             and f["question"].get("mine"))

@@ -23,7 +23,9 @@ from moderation.knowledge import load_knowledge
 from moderation.segment import parse_word_list
 from moderation.understanding import Normalizer, Understanding
 from moderation.understanding import engine as engine_module
-from moderation.understanding.engine import FOREIGN_BONUS, GATE_UNSURE, MAX_CHARS, UNDERSTOOD
+from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
+from moderation.understanding.gate import STORY_WORDS, SURE_ENOUGH, UNSURE, Gate
+from moderation.understanding.ngram import NgramModel
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
 from moderation.understanding.seeds import (
@@ -312,37 +314,45 @@ def test_questions_that_are_not_ours_given_at_build_teach_the_gate(catalog: Cata
     teach the gate: a question like them, which the items' evidence alone files under an item,
     is then not understood and named as the closest topic's; a traffic question that shares
     their words stays ours."""
-    examples = [("电动车头盔哪个牌子好", "汽车消费与保养"),
-                ("买个电瓶车头盔多少钱", "汽车消费与保养"),
-                ("电动车的头盔要买3C认证的吗", "汽车消费与保养"),
-                ("孩子骑电动车戴什么头盔安全", "汽车消费与保养"),
-                ("头盔夏天戴太热有透气的吗", "")]  # a topic of "" or none known: the gate only
+    examples = ["电动车头盔哪个牌子好", "买个电瓶车头盔多少钱", "电动车的头盔要买3C认证的吗",
+                "孩子骑电动车戴什么头盔安全", "头盔夏天戴太热有透气的吗"]
     untaught, taught = (
         Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
                             outside=load_outside(), outside_examples=given)
         for given in ((), examples))
     question = "电瓶车头盔去哪里买便宜"
     assert untaught.understand(question).understood
-    assert untaught.not_ours(question) < GATE_UNSURE <= taught.not_ours(question)
+    assert untaught.not_ours(question) < UNSURE <= taught.not_ours(question)
     result = taught.understand(question)
     assert not result.understood and result.intents == ()
     assert result.outside is not None and result.outside.name == "汽车消费与保养"
     assert ranked(taught, "电动车上牌要带什么")[:1] == ["ebike-registration"]
 
 
-def test_a_question_declined_as_not_ours_teaches_its_closest_topic_at_once(
+def test_a_question_declined_as_not_ours_teaches_the_gate_at_the_next_refit(
         catalog: Catalog) -> None:
     engine = Understanding.build(catalog, load_word_list(), load_knowledge(catalog=catalog),
                                  outside=load_outside())
-    question = "电瓶车头盔去哪里买便宜"
+    question, declined = "电瓶车头盔去哪里买便宜", "电瓶车头盔哪里买便宜啊"
+    before = engine.not_ours(question)
     assert engine.understand(question).understood
-    assert engine.learn_outside("电瓶车头盔哪里买便宜啊") == "汽车消费与保养"
-    result = engine.understand(question)  # a close match to it, before any refit
-    assert not result.understood
-    assert result.outside is not None and result.outside.name == "汽车消费与保养"
-    engine.refit()  # the gate takes it in
-    assert engine.not_ours("电瓶车头盔哪里买便宜啊") > engine.not_ours("电动车上牌要带什么")
-    assert engine.learn_outside("，。！") is None  # nothing to learn
+    assert engine.learn_outside(declined) and engine.learn_outside("头盔什么牌子好")
+    assert engine.not_ours(question) == before  # the gate in use is not changed under it
+    engine.refit()
+    assert engine.not_ours(question) > before
+    assert not engine.understand(question).understood
+    assert engine.learn_outside("，。！") is False  # nothing to learn
+
+
+def test_a_story_is_left_to_the_items_evidence(catalog: Catalog) -> None:
+    """The gate does not read a question of STORY_WORDS words or more: its everyday words
+    would speak louder than its request."""
+    gate = Gate.fit(NgramModel, ["驾驶证 补办", "年检 预约"], ["天气 下雨", "孩子 上学 早上"])
+    words = ["孩子", "上学", "早上", "天气"]
+    assert gate.not_ours(words) > SURE_ENOUGH
+    assert gate.rejects(words, confidence=0.9)
+    assert not gate.rejects(words * (STORY_WORDS // len(words) + 1), confidence=0.0)
+    assert gate.not_ours([]) == 0.0
 
 
 DOMAIN_CHARACTERS = "驾照年检罚款扣分十二一二三两第科目車輛ｊｉａｚｈａｏ，？ 0123456789"

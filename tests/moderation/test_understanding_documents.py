@@ -160,6 +160,8 @@ def test_other_documents_skip_numbers_and_documents_brought_along() -> None:
     # Followed by its number: a number given, as the normaliser reads 身份证号.
     assert documents.named("对方身份证330102199003154821，过户要到场吗") is None
     assert documents.named("护照: 12345678 丢了") is None
+    assert documents.named("对方身份证330*************29，过户要到场吗") is None  # masked
+    assert documents.named("身份证3天前丢了怎么补") == "outside:0"  # a count, not a number
     assert documents.named("补办要带身份证吗") is None
     assert documents.named("拿着身份证去，护照丢了") == "outside:1"
     assert documents.named("过户要带身份证和护照吗") is None  # a list of things brought

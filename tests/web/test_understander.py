@@ -3,13 +3,17 @@ item teaches it, and what it learned survives a restart (read back from the stor
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from moderation.catalog import Catalog
 from moderation.knowledge import KnowledgeBase
-from moderation.understander import OUTSIDE, Examples, Understander
+from moderation.questions import OFF_TOPIC, SESSION_ENDED_REASON
+from moderation.understander import OUTSIDE, Examples, Understander, stored_examples
 from moderation.understanding import Understanding, WordListLike
 from settings import Settings
+from store.records import Question
+from store.sqlite import SQLiteStore
 from tests.support import ClientFactory, Site, staff_csrf, until
 from tests.web.test_ask import leave, scheduled
 from tests.web.understanding import shared_engine
@@ -122,3 +126,30 @@ async def test_off_topic_must_be_a_boolean(settings: Settings,
               "off_topic": "yes"}, headers={"X-CSRF-Token": await staff_csrf(mod)})
     assert response.status == 400
     assert site.app[keys.UNDERSTANDER].learned == ()
+
+
+async def test_stored_examples_read_back_both_kinds_newest_first_without_session_ends(
+        tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    await store.open()
+    try:
+        rows = [  # (text, state, item, flags, decline reason)
+            ("年检带什么", "queued", "vehicle-inspection", {}, ""),
+            ("奶茶哪家好", "declined", "", {OFF_TOPIC: True}, "无关"),
+            ("驾照到期了", "declined", "", {}, SESSION_ENDED_REASON),  # a session's end
+            ("股票涨了吗", "declined", "license-renewal", {OFF_TOPIC: True}, "无关"),  # filed first
+            ("重复的问题", "declined", "", {}, "重复"),  # declined, not as off-topic
+            ("罚款怎么交", "answered", "fine-payment", {}, ""),
+        ]
+        for n, (text, state, item_id, flags, reason) in enumerate(rows):
+            await store.insert(Question(id=f"q{n}", session_id="s", viewer_id="v",
+                                        client_id=f"c{n}", text=text, state=state,
+                                        item_id=item_id, flags=flags, decline_reason=reason,
+                                        created_at=1000.0 + n))
+        assert await stored_examples(store) == [
+            ("年检带什么", "vehicle-inspection"), ("奶茶哪家好", OUTSIDE),
+            ("股票涨了吗", OUTSIDE), ("罚款怎么交", "fine-payment")]
+        assert await stored_examples(store, limit=2) == [
+            ("股票涨了吗", OUTSIDE), ("罚款怎么交", "fine-payment")]
+    finally:
+        await store.close()
