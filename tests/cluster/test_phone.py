@@ -135,10 +135,13 @@ async def test_a_phone_reaches_the_recorder_and_follows_it_when_its_node_dies(
         successor = await holder(cluster, session.id, not_=recorder, timeout=LEASE * 3 + 10)
         moved = await phone.wait_ready(tries, timeout=LEASE * 3 + 40)
         assert moved.served == successor != recorder, phone.tries
-        # Every try that named a live node was served by it.
+        # Every try that named a live node was served by it. There may be none: when the
+        # first try reached the holder through HAProxy, and the first after the kill went to
+        # the successor the same way, the only named try names the dead holder
+        # (test_haproxy_routes_a_phone_to_the_node_it_names covers named tries on purpose).
         named = [t for t in phone.tries if t.asked and t.served
                  and (t.asked != recorder or t.at < killed)]
-        assert named and all(t.served == t.asked for t in named), phone.tries
+        assert all(t.served == t.asked for t in named), phone.tries
         # Bounded: the page's back-off (1, 2, 4, 8 s) over the lease's expiry.
         assert len(phone.tries) - tries <= 6, phone.tries[tries:]
         # The new holder records the phone into the same playlist.
