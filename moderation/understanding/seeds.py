@@ -3,10 +3,11 @@ item, that the engine learns from at every build beside the catalog and the know
 (``seed_examples.jsonl`` next to this module, one ``{"text", "item"}`` object a line).
 
 They are the on-topic questions of the halves of tests/data/understanding tuned on (the dev
-half of the relevance set, then the fresh set; a test keeps them equal), so the engine starts
-with the labelled questions a desk would otherwise have to file first; the blind halves
-(holdout, fresh2) are never among them. Measuring on a tuning half therefore folds the tuning
-halves in two: each fold is read by an engine seeded with the other (bench/understanding.py).
+half of the relevance set, then the fresh, fresh4, fresh5 and fresh6 sets; a test keeps them
+equal), so the engine starts with the labelled questions a desk would otherwise have to file
+first; the blind halves (holdout, fresh2, fresh3) are never among them. Measuring on a tuning
+half therefore folds the tuning halves: each fold is read by an engine seeded with the others
+(bench/understanding.py).
 """
 
 from __future__ import annotations

@@ -449,8 +449,8 @@ def test_outside_topics_file_is_validated() -> None:
 
 def test_the_seed_examples_are_the_tuning_halves_and_never_a_blind_one(catalog: Catalog) -> None:
     """The engine the product builds learns the on-topic questions of the halves tuned on (dev,
-    then fresh); the blind halves (holdout, fresh2) must stay unseen, so that the benchmark's
-    blind figures mean something."""
+    fresh, fresh4-6, in that order); the blind halves (holdout, fresh2, fresh3) must stay
+    unseen, so that the benchmark's blind figures mean something."""
     seeds = load_seeds()
     tuning = [(case.q, case.items[0]) for half in TUNING for case in load_half(half)
               if not case.off_topic]
@@ -463,7 +463,7 @@ def test_the_seed_examples_are_the_tuning_halves_and_never_a_blind_one(catalog: 
 
 def test_the_outside_seed_examples_are_the_tuning_halves_labelled_off_topic_questions() -> None:
     """The engine learns the off-topic questions of the halves tuned on that carry a topic
-    (dev's, fresh's and the whole offtopic set), in that order, each under a topic that
+    (dev's, fresh's and the whole offtopic sets), in the halves' order, each under a topic that
     exists; no blind half's question is among them."""
     seeds = load_outside_seeds()
     tuning = [(case.q, case.topic) for half in TUNING for case in load_half(half)
