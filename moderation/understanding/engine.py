@@ -26,7 +26,7 @@ import heapq
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,7 +40,7 @@ from moderation.understanding.documents import (
     prefer_named_document,
 )
 from moderation.understanding.gate import Gate
-from moderation.understanding.ngram import NgramModel
+from moderation.understanding.ngram import Fit, NgramModel
 from moderation.understanding.normalize import Normalizer, WordListLike
 from moderation.understanding.outside import OutsideTopic
 
@@ -91,7 +91,6 @@ CLAUSE_ALONE = 0.95
 # Fits the n-gram model: (labels, texts, each text's label) -> the model. ``NgramModel`` itself
 # fits in the calling thread; ``moderation.understanding.fit_child.fit_in_child`` in a process
 # of its own, so that seconds of fitting never hold this process's interpreter lock.
-Fit = Callable[[Sequence[str], Sequence[str], Sequence[str]], NgramModel]
 
 _NAME_PARTS = re.compile(r"[（）()/]")
 _REPLACING = re.compile(r"补|换|遗失|损毁|注销|领回")

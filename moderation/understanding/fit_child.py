@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from moderation.understanding.ngram import NgramModel
+from moderation.understanding.ngram import NGRAMS, NgramModel
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,12 @@ THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
-                 labels: Sequence[str], *, nice: int = 0) -> NgramModel:
-    """``NgramModel(item_ids, texts, labels)``, fitted in a child process (blocks the calling
-    thread, not the interpreter) at ``nice`` below this process's priority. Where no child
-    can be started it fits here."""
-    payload = pickle.dumps((list(item_ids), list(texts), list(labels)),
+                 labels: Sequence[str], *, ngrams: tuple[int, int] = NGRAMS,
+                 nice: int = 0) -> NgramModel:
+    """``NgramModel(item_ids, texts, labels, ngrams=ngrams)``, fitted in a child process
+    (blocks the calling thread, not the interpreter) at ``nice`` below this process's
+    priority. Where no child can be started it fits here."""
+    payload = pickle.dumps((list(item_ids), list(texts), list(labels), tuple(ngrams)),
                            protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -53,7 +54,7 @@ def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
                               check=False)
     except OSError as exc:
         log.warning("no process for the n-gram fit (%s): fitting it in this one", exc)
-        return NgramModel(item_ids, texts, labels)
+        return NgramModel(item_ids, texts, labels, ngrams=ngrams)
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
         raise RuntimeError(f"the n-gram fit's process failed ({done.returncode}): "
@@ -65,10 +66,11 @@ def fit_in_child(item_ids: Sequence[str], texts: Sequence[str],
 
 
 def refit_in_background(item_ids: Sequence[str], texts: Sequence[str],
-                        labels: Sequence[str]) -> NgramModel:
+                        labels: Sequence[str], *,
+                        ngrams: tuple[int, int] = NGRAMS) -> NgramModel:
     """``fit_in_child`` at ``REFIT_NICE``: a refit during a broadcast (nobody waits for it)
     yields the cores to the server and its clients; the first fit, at start, does not."""
-    return fit_in_child(item_ids, texts, labels, nice=REFIT_NICE)
+    return fit_in_child(item_ids, texts, labels, ngrams=ngrams, nice=REFIT_NICE)
 
 
 def _exit_with(parent: int) -> None:
@@ -80,8 +82,8 @@ def _exit_with(parent: int) -> None:
 def main() -> None:
     os.nice(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-    item_ids, texts, labels = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our parent
-    model = NgramModel(item_ids, texts, labels)
+    item_ids, texts, labels, ngrams = pickle.load(sys.stdin.buffer)  # noqa: S301 - our parent's
+    model = NgramModel(item_ids, texts, labels, ngrams=ngrams)
     sys.stdout.buffer.write(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
 

@@ -13,19 +13,23 @@ and the items' scores and confidences stay as the items' evidence makes them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from moderation.understanding.ngram import NgramModel
+from moderation.understanding.ngram import Fit, NgramModel
 
+# The gate reads characters, character pairs and character triples of the canonical words
+# (the items' model reads up to pairs): measured on the tuning halves, both 5-fold and by
+# writer (each half read by an engine seeded with the other halves only), triples keep 6 to
+# 10 more on-topic questions at the same or a higher off-topic rejection (bench/RESULTS.md);
+# C 3 or 30, word features or balanced classes moved fewer.
+NGRAMS = (1, 3)
 # A question is not ours when the gate gives it this probability of being like the questions
 # that are not: UNSURE when its best item's confidence is under SURE, else SURE_ENOUGH.
-# Measured on the tuning halves (bench/understanding.py --folds 5): one threshold of 0.5-0.8
-# trades 3-5 on-topic questions for each point of off-topic rejection; the pair keeps the
-# confident ones (0.7 alone keeps as many on-topic questions and rejects 0.5-1.5 points fewer
-# off-topic ones; 0.45-0.5 / 0.7-0.75 / 0.6-0.8 around it measured the same within a question
-# or two).
-SURE_ENOUGH = 0.7
-UNSURE = 0.5
+# Chosen on the same two readings, where the pairs around it (0.65 / 0.35-0.45, 0.7 / 0.35-0.4)
+# measured within a few questions of it; one threshold for all trades 3-5 on-topic questions
+# for each point of off-topic rejection, the pair keeps the confident ones.
+SURE_ENOUGH = 0.65
+UNSURE = 0.4
 SURE = 0.7
 # A question of STORY_WORDS words or more is a story, whose everyday words (the children, the
 # compound's parking, a wage) the gate reads rather than its request: it is left to the items'
@@ -33,8 +37,6 @@ SURE = 0.7
 # and 0.7-1.5 points fewer off-topic questions rejected (20 the fewest).
 STORY_WORDS = 20
 OURS, NOT_OURS = "ours", "not-ours"  # the two classes
-
-Fit = Callable[[Sequence[str], Sequence[str], Sequence[str]], NgramModel]
 
 
 class Gate:
@@ -47,7 +49,7 @@ class Gate:
     def fit(cls, fit: Fit, ours: Sequence[str], not_ours: Sequence[str]) -> Gate:
         """The gate for canonical texts of both classes, fitted by ``fit``."""
         return cls(fit((OURS, NOT_OURS), [*ours, *not_ours],
-                       [OURS] * len(ours) + [NOT_OURS] * len(not_ours)))
+                       [OURS] * len(ours) + [NOT_OURS] * len(not_ours), ngrams=NGRAMS))
 
     def not_ours(self, words: Sequence[str]) -> float:
         """The probability that a question of these canonical words is not ours."""

@@ -14,24 +14,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 C = 10.0  # inverse regularisation; chosen on the dev half (5-50 measured, flat around 10)
+NGRAMS = (1, 2)  # character n-gram lengths, from and to (the items' model)
+
+
+class Fit(Protocol):
+    """What fits a model: ``NgramModel`` itself, or ``fit_child.fit_in_child`` (the same fit
+    in a child process)."""
+
+    def __call__(self, item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str],
+                 *, ngrams: tuple[int, int] = NGRAMS) -> NgramModel: ...
 
 
 class NgramModel:
     """Item probabilities of a canonical text; fitted once, then only read."""
 
     def __init__(
-        self, item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str]
+        self, item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str], *,
+        ngrams: tuple[int, int] = NGRAMS,
     ) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         self.item_ids = tuple(item_ids)
-        self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2),
+        self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=ngrams,
                                            sublinear_tf=True)
         matrix = self._vectorizer.fit_transform(list(texts))
         self._model = LogisticRegression(C=C, max_iter=3000)
@@ -46,8 +56,10 @@ class NgramModel:
         self._idf = np.asarray(self._vectorizer.idf_, dtype=float)
         coef = np.asarray(self._model.coef_, dtype=float)
         intercept = np.asarray(self._model.intercept_, dtype=float)
-        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row
-            coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+        if coef.shape[0] == 1:  # two classes: scikit-learn keeps the second one's row only,
+            # and its probability is the sigmoid of that row's score (a softmax over 0 and it)
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([np.zeros_like(intercept), intercept])
         self._coef_t = np.ascontiguousarray(coef.T)  # feature -> class weights
         self._intercept = intercept
 

@@ -20,7 +20,7 @@ from moderation.catalog import Catalog, load_catalog
 from moderation.knowledge import load_knowledge
 from moderation.understanding import Understanding
 from moderation.understanding.fit_child import fit_in_child, refit_in_background
-from moderation.understanding.ngram import NgramModel
+from moderation.understanding.ngram import NGRAMS, NgramModel
 from moderation.understanding.outside import load_outside
 from tests.data.understanding import Case, load_half, load_word_list
 
@@ -41,16 +41,16 @@ def test_the_model_fitted_in_a_child_process_gives_the_same_answers(
         catalog: Catalog, dev: list[Case]) -> None:
     fits: list[str] = []
 
-    def counted(item_ids: Sequence[str], texts: Sequence[str],
-                labels: Sequence[str]) -> NgramModel:
+    def counted(item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str], *,
+                ngrams: tuple[int, int] = NGRAMS) -> NgramModel:
         fits.append("fit")
         assert len(texts) > 1000  # the whole training set goes to the child
-        return fit_in_child(item_ids, texts, labels)
+        return fit_in_child(item_ids, texts, labels, ngrams=ngrams)
 
-    def counted_refit(item_ids: Sequence[str], texts: Sequence[str],
-                      labels: Sequence[str]) -> NgramModel:
+    def counted_refit(item_ids: Sequence[str], texts: Sequence[str], labels: Sequence[str],
+                      *, ngrams: tuple[int, int] = NGRAMS) -> NgramModel:
         fits.append("refit")
-        return refit_in_background(item_ids, texts, labels)
+        return refit_in_background(item_ids, texts, labels, ngrams=ngrams)
 
     words, knowledge, outside = load_word_list(), load_knowledge(catalog=catalog), load_outside()
     here = Understanding.build(catalog, words, knowledge, outside=outside)
@@ -63,6 +63,25 @@ def test_the_model_fitted_in_a_child_process_gives_the_same_answers(
         engine.refit()
     assert fits == ["fit", "fit", "refit", "refit"]
     assert [child.understand(case.q) for case in dev] == [here.understand(case.q) for case in dev]
+
+
+@pytest.mark.parametrize("ngrams", [(1, 2), (1, 3)])
+def test_the_fast_probabilities_are_scikit_learns_for_many_classes_and_for_two(
+        dev: list[Case], ngrams: tuple[int, int]) -> None:
+    """``probabilities`` computes ``predict_proba`` by hand: over the items, and over the
+    gate's two classes, where scikit-learn keeps one row of weights (the probability is the
+    sigmoid of its score: an early version read it as a softmax over minus the score and the
+    score, the sigmoid of twice it)."""
+    on = [case for case in dev if case.items]
+    items = NgramModel(sorted({case.items[0] for case in on}), [case.q for case in on],
+                       [case.items[0] for case in on], ngrams=ngrams)
+    gate = NgramModel(("ours", "not-ours"), [case.q for case in dev],
+                      ["not-ours" if case.off_topic else "ours" for case in dev], ngrams=ngrams)
+    for model in (items, gate):
+        for text in [*(case.q for case in dev[::5]), "", "今天天气怎么样", "驾照驾照"]:
+            assert np.allclose(model.probabilities(text), model.reference_probabilities(text),
+                               rtol=0, atol=1e-9), text
+    assert 0.0 < gate.probabilities("今天天气怎么样")[1] < 1.0
 
 
 def test_a_failing_child_is_reported() -> None:
