@@ -21,7 +21,7 @@ from clips.mp4 import mp4_info
 from clips.review import ClipConflict, ClipError, ClipReview
 from clips.timeline import load_playlist
 from clips.worker import ClipWorker
-from live.hls_recorder import session_hls_dir
+from live.hls_recorder import finalize_playlist, session_hls_dir
 from moderation.catalog import load_catalog
 from moderation.segment import load_word_list
 from settings import MediaSettings
@@ -35,10 +35,15 @@ ROOT = Path(__file__).resolve().parents[2]
 SESSION = "s-1"
 
 
-def copy_recording(recording: Path, media_dir: Path, session_id: str = SESSION) -> float:
-    """Put a test recording where the recorder would have written it; its first moment."""
+def copy_recording(recording: Path, media_dir: Path, session_id: str = SESSION, *,
+                   finished: bool = False) -> float:
+    """Put a test recording where the recorder would have written it; its first moment.
+    ``finished``: closed as the recorder closes it when the session ends (without it, a clip
+    past its end waits for footage until ``clip_wait_limit`` after the recording was made)."""
     target = session_hls_dir(media_dir, session_id)
     shutil.copytree(recording.parent, target)
+    if finished:
+        finalize_playlist(target / "index.m3u8")
     start = load_playlist(target / "index.m3u8").start
     assert start is not None
     return start
@@ -89,7 +94,7 @@ async def env(ffmpeg: str, recording: Path, tmp_path: Path) -> AsyncIterator[Env
     store = SQLiteStore(tmp_path / "store.sqlite3")
     await store.open()
     media_dir = tmp_path / "media"
-    t0 = copy_recording(recording, media_dir)
+    t0 = copy_recording(recording, media_dir, finished=True)  # the session has ended
     await store.insert(LiveSession(id=SESSION, title="交警视频帮", status="ended",
                                  started_at=t0, ended_at=t0 + 12))
     e = Env(store, media_dir, ffmpeg, t0, MediaSettings(record=True))
