@@ -67,7 +67,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from clips.search import SearchIndex
+from clips.search import MAX_QUERY_CHARS, SearchIndex
 
 # The layers refactor (issue 10) moves these; either layout works.
 from clips.search_schema import IndexedClip
@@ -175,6 +175,9 @@ def seeded_engines(catalog: Catalog, halves: dict[str, list[Case]],
         for fold, seeds in tuning_folds(folds):
             engine = build_engine(catalog, seeds)
             by_question.update((case.q, engine) for case in fold)
+            # as library search hands a query to the engine (collapsed, cut to its limit)
+            by_question.update((" ".join(case.q.split())[:MAX_QUERY_CHARS], engine)
+                               for case in fold)
     full = (build_engine(catalog, (list(load_seeds()), list(load_outside_seeds())))
             if _unseen(halves) else None)
 

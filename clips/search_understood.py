@@ -13,8 +13,10 @@ repeats. Later pages are the plain search's, so a boosted clip may appear again 
 A query the engine recognises as another topic ("今天天气怎么样", "公积金怎么取") gets no clips
 unless some clip has every one of its words, on every page and in every order: the relaxed
 search would only find clips that share a word with it, unrelated by the engine's own
-reading. The result says so (``not_ours``) and whom to ask instead (``where``). A query the
-engine is merely unsure of ("办理流程") gets the plain search.
+reading. The result says so (``not_ours``) and whom to ask instead (``where``). The engine
+names a query it does not understand as another topic's when its off-topic gate reads it so
+(``moderation.understanding.gate``); a query it is merely unsure of ("办理流程") gets the
+plain search.
 """
 
 from __future__ import annotations

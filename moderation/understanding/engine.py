@@ -324,15 +324,16 @@ class Understanding:
     def understand(self, text: str) -> Result:
         read, candidates, topic = self.candidates(text)
         result = self._judge(read, candidates, topic, self._other_document(text))
-        if not result.understood:
-            return result
         gate = self._gate
-        if gate is not None and gate.rejects(
-                self.normalizer.tokens(text[:MAX_CHARS], read=read), result.items[0][1]):
-            # Read as ours by the items' evidence, but more like the questions that are not.
+        if result.outside is None and gate is not None and topic is not None and gate.rejects(
+                self.normalizer.tokens(text[:MAX_CHARS], read=read), result.items[0][1],
+                understood=result.understood):
+            # More like the questions that are not ours: its closest topic's, whether the
+            # items' evidence understood it or was unsure (then search shows no clip that
+            # merely shares a word with it, ``clips.search_understood``).
             return replace(result, understood=False, intents=(),
-                           outside=self._topics[topic.item_id] if topic is not None else None)
-        return self._second_intent(text, result)
+                           outside=self._topics[topic.item_id])
+        return self._second_intent(text, result) if result.understood else result
 
     def not_ours(self, text: str) -> float:
         """The gate's probability that ``text`` is not the desk's business (``gate``); 0

@@ -24,7 +24,7 @@ from moderation.segment import parse_word_list
 from moderation.understanding import Normalizer, Understanding
 from moderation.understanding import engine as engine_module
 from moderation.understanding.engine import FOREIGN_BONUS, MAX_CHARS, UNDERSTOOD
-from moderation.understanding.gate import STORY_WORDS, SURE_ENOUGH, UNSURE, Gate
+from moderation.understanding.gate import NAMED_WORDS, STORY_WORDS, SURE_ENOUGH, UNSURE, Gate
 from moderation.understanding.ngram import NgramModel
 from moderation.understanding.normalize import numerals_to_digits
 from moderation.understanding.outside import OutsideTopicsError, load_outside, parse_outside
@@ -41,6 +41,7 @@ from tests.data.understanding import (
     load_half,
     load_word_list,
 )
+from tests.web.understanding import shared_engine
 
 MIN_TOP1 = 0.85
 MIN_TOP3 = 0.95
@@ -353,6 +354,33 @@ def test_a_story_is_left_to_the_items_evidence(catalog: Catalog) -> None:
     assert gate.rejects(words, confidence=0.9)
     assert not gate.rejects(words * (STORY_WORDS // len(words) + 1), confidence=0.0)
     assert gate.not_ours([]) == 0.0
+
+
+def test_a_question_the_items_do_not_understand_is_not_ours_when_the_gate_says_so() -> None:
+    """The gate also reads a question the items' evidence left unsure: one like the questions
+    that are not ours is named as its closest topic's (library search then shows no clip that
+    merely shares a word with it), unless it has fewer than NAMED_WORDS words, too few for the
+    gate to read ("办理流程")."""
+    gate = Gate.fit(NgramModel, ["驾驶证 补办", "年检 预约", "办理 流程"],
+                    ["天气 下雨", "孩子 上学 早上", "奶茶 好喝", "办理 户口"])
+    story = ["孩子", "上学", "早上", "天气"]
+    assert gate.not_ours(story) >= UNSURE
+    assert gate.rejects(story, confidence=0.05, understood=False)
+    assert not gate.rejects(story[: NAMED_WORDS - 1], confidence=0.05, understood=False)
+    assert gate.rejects(story[: NAMED_WORDS - 1], confidence=0.05)  # understood: the usual rule
+
+
+def test_an_unsure_question_like_those_not_ours_is_named_as_their_topics() -> None:
+    engine = shared_engine()  # as the app builds it: the gate taught the outside seeds
+    for question, topic in (("楼下新开的奶茶店哪款好喝", "生活与闲聊"),
+                            ("小区门口的路灯坏了找谁", "道路设施与交通秩序")):
+        read, candidates, best = engine.candidates(question)
+        assert not engine._judge(read, candidates, best).understood, question  # the items: unsure
+        result = engine.understand(question)
+        assert not result.understood and result.outside is not None, question
+        assert result.outside.name == topic
+    vague = engine.understand("办理流程")
+    assert not vague.understood and vague.outside is None
 
 
 DOMAIN_CHARACTERS = "驾照年检罚款扣分十二一二三两第科目車輛ｊｉａｚｈａｏ，？ 0123456789"
