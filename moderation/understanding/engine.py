@@ -17,7 +17,8 @@ a second intent, and so is an item that one clause of the question is confidentl
 own. A question about another department's document (``documents.OtherDocuments``: 身份证丢了)
 that names none of ours is read without the items about replacing one of ours, and is that
 department's when no other item reaches ``UNDERSTOOD``. Last, the off-topic gate (``gate``)
-may still find an understood question more like the questions that are not ours.
+may still find a question more like the questions that are not ours: one the items understood,
+or one they were unsure of, which is then named as its closest topic's rather than unsure.
 """
 
 from __future__ import annotations
@@ -87,10 +88,6 @@ CLAUSE_INTENT = 0.5  # confidence a clause's own best item needs to be a second 
 CLAUSE_RANK = 3
 CLAUSE_WORDS = 2
 CLAUSE_ALONE = 0.95
-
-# Fits the n-gram model: (labels, texts, each text's label) -> the model. ``NgramModel`` itself
-# fits in the calling thread; ``moderation.understanding.fit_child.fit_in_child`` in a process
-# of its own, so that seconds of fitting never hold this process's interpreter lock.
 
 _NAME_PARTS = re.compile(r"[（）()/]")
 _REPLACING = re.compile(r"补|换|遗失|损毁|注销|领回")

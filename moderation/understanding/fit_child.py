@@ -82,8 +82,10 @@ def _exit_with(parent: int) -> None:
 def main() -> None:
     os.nice(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
-    item_ids, texts, labels, ngrams = pickle.load(sys.stdin.buffer)  # noqa: S301 - our parent's
-    model = NgramModel(item_ids, texts, labels, ngrams=ngrams)
+    # A parent started before ``ngrams`` existed (a server updated in place, not yet
+    # restarted) sends three values: its models read up to character pairs.
+    item_ids, texts, labels, *rest = pickle.load(sys.stdin.buffer)  # noqa: S301 - our parent's
+    model = NgramModel(item_ids, texts, labels, ngrams=tuple(rest[0]) if rest else NGRAMS)
     sys.stdout.buffer.write(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
 

@@ -1,8 +1,8 @@
-"""The off-topic gate: whether a question the items' evidence understands is the desk's business
-at all. A character n-gram model (``ngram.NgramModel``) over two classes, every text the items
-learn from (catalog, knowledge base, seed and learned examples) against the outside topics'
-phrasings and whole questions that are not ours (``seeds.load_outside_seeds`` and the ones
-moderators declined as such).
+"""The off-topic gate: whether a question is the desk's business at all, when the items'
+evidence understood it or was unsure of it. A character n-gram model (``ngram.NgramModel``)
+over two classes, every text the items learn from (catalog, knowledge base, seed and learned
+examples) against the outside topics' phrasings and whole questions that are not ours
+(``seeds.load_outside_seeds`` and the ones moderators declined as such).
 
 Why a gate and not more examples in the topics' own classes: taught to those classes, a
 thousand outside questions outweighed the items' own examples and took short traffic
@@ -22,7 +22,7 @@ from moderation.understanding.ngram import Fit, NgramModel
 # writer (each half read by an engine seeded with the other halves only), triples keep 6 to
 # 10 more on-topic questions at the same or a higher off-topic rejection (bench/RESULTS.md);
 # C 3 or 30, word features or balanced classes moved fewer.
-NGRAMS = (1, 3)
+GATE_NGRAMS = (1, 3)
 # A question is not ours when the gate gives it this probability of being like the questions
 # that are not: UNSURE when its best item's confidence is under SURE, else SURE_ENOUGH.
 # Chosen on the same two readings, where the pairs around it (0.65 / 0.35-0.45, 0.7 / 0.35-0.4)
@@ -53,7 +53,7 @@ class Gate:
     def fit(cls, fit: Fit, ours: Sequence[str], not_ours: Sequence[str]) -> Gate:
         """The gate for canonical texts of both classes, fitted by ``fit``."""
         return cls(fit((OURS, NOT_OURS), [*ours, *not_ours],
-                       [OURS] * len(ours) + [NOT_OURS] * len(not_ours), ngrams=NGRAMS))
+                       [OURS] * len(ours) + [NOT_OURS] * len(not_ours), ngrams=GATE_NGRAMS))
 
     def not_ours(self, words: Sequence[str]) -> float:
         """The probability that a question of these canonical words is not ours."""

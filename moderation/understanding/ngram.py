@@ -1,7 +1,7 @@
-"""The character n-gram linear model: TF-IDF over characters and character pairs of the
-canonical words (scikit-learn's ``char_wb``, so n-grams stay inside a word), and a multinomial
-logistic regression over the items. It reads a misspelt or unknown word by its characters,
-where BM25 needs the words themselves.
+"""The character n-gram linear model: TF-IDF over characters and character pairs (by
+default; ``ngrams``) of the canonical words (scikit-learn's ``char_wb``, so n-grams stay
+inside a word), and a multinomial logistic regression over the items. It reads a misspelt
+or unknown word by its characters, where BM25 needs the words themselves.
 
 Fitting takes a few seconds on 2 cores for the seed (about 3,000 texts); predicting one
 question well under a millisecond. Learned examples are added by refitting (``fit`` again).

@@ -84,6 +84,21 @@ def test_the_fast_probabilities_are_scikit_learns_for_many_classes_and_for_two(
     assert 0.0 < gate.probabilities("今天天气怎么样")[1] < 1.0
 
 
+def test_a_child_reads_a_parent_that_sends_no_ngrams() -> None:
+    """A server updated in place and not yet restarted sends the child (this version's file)
+    three values, as before ``ngrams``: it fits the pairs model it always did."""
+    import pickle
+
+    labels = ["a", "b"]
+    texts = ["驾照 到期 换证", "车牌 怎么 选号"]
+    done = subprocess.run([sys.executable, "-m", "moderation.understanding.fit_child", "0"],
+                          input=pickle.dumps((labels, texts, labels)), capture_output=True,
+                          cwd=ROOT, check=True)
+    model = pickle.loads(done.stdout)
+    here = NgramModel(labels, texts, labels)
+    assert model.probabilities("驾照") == here.probabilities("驾照")
+
+
 def test_a_failing_child_is_reported() -> None:
     with pytest.raises(RuntimeError, match="n-gram fit's process failed"):
         fit_in_child(["a", "b"], ["驾照到期"], ["a", "no-such-label", "c"])  # unequal lengths
