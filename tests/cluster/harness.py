@@ -124,6 +124,24 @@ class MongoProcess:
 # A network namespace with a veth pair: the slow or partitioned node's link
 
 
+def _stale_namespaces() -> list[str]:
+    """The network namespaces named as ``Cluster`` names them (``tp`` + a process id) whose
+    process no longer runs."""
+    if IP is None:
+        return []
+    listed = subprocess.run([IP, "netns", "list"], capture_output=True, text=True, timeout=10,
+                            check=False).stdout
+    stale = []
+    for name in re.findall(r"^tp(\d+)\b", listed, flags=re.MULTILINE):
+        try:
+            os.kill(int(name), 0)
+        except ProcessLookupError:
+            stale.append(f"tp{name}")
+        except PermissionError:
+            pass  # somebody else's process: alive
+    return stale
+
+
 @dataclass
 class Netns:
     """``ip netns`` + a veth pair. The host side is ``host_ip``, the namespace side
@@ -144,7 +162,11 @@ class Netns:
         return f"{self.name}n"[:15]
 
     def create(self) -> None:
-        self.destroy()  # a namespace left by a killed run of the same name
+        # Namespaces left by killed runs hold the same addresses: the one of this name, and
+        # any other of ours whose process is gone.
+        for name in _stale_namespaces():
+            Netns(name).destroy()
+        self.destroy()
         assert IP is not None
         self.up = True
         _run(IP, "netns", "add", self.name)
