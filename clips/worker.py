@@ -212,6 +212,10 @@ class ClipWorker:
             outcome = Outcome(describe(exc), self.clock() + backoff(job.attempts))
         finally:
             renew.cancel()
+            # A renewal already being written (a store call in a thread goes on when its task
+            # is cancelled) lands before anything else reads the job: ``stop``'s hand-back
+            # would otherwise read the version before it and, fenced off, skip the job.
+            await asyncio.wait([renew])
             self.running.pop(job.id, None)
         landed = await self.land(job, outcome)
         if not landed:
