@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,10 @@ def s3_bucket(seaweedfs: Any, request: pytest.FixtureRequest) -> str:
     """A new, empty bucket on ``seaweedfs`` for this test."""
     import re
 
+    # The name's test part is cut short, so parametrised variants share it; the random
+    # tail keeps every bucket new (an object's id() is reused once it is freed).
     name = "t-" + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-    name = f"{name}-{os.getpid() % 10000}-{id(request) % 100000}"
+    name = f"{name}-{uuid.uuid4().hex[:12]}"
     seaweedfs.create_bucket(name)
     return name
 
