@@ -1,13 +1,17 @@
 """One normalisation for everything the understanding engine reads: the catalog, the knowledge
 base, labelled examples and the citizen's question all become the same canonical tokens.
 
-Steps, in order (``Normalizer.text`` does 1–5, ``Normalizer.tokens`` adds 6–7):
+Steps, in order (``Normalizer.text`` does 0–5, ``Normalizer.tokens`` adds 6–7):
 
 1–2. ``moderation.text.fold``, the product's one matching form: invisible characters dropped,
    NFKC (full-width → half-width), case folded, traditional → simplified, punctuation → spaces.
-2b. Personal data read as what it is: a mobile number becomes the word 手机号, an identity
-   card number 身份证号, a plate number (浙A12345) 号牌号码. Citizens type their own; the
-   digits say nothing about the business, the kind of number does ("我的新号是1391234…").
+0. Personal data read as what it is, before folding: a mobile number becomes the word 手机号,
+   an identity card number 身份证号, a plate number (浙A·12345) 号牌号码, a VIN 车架号 and so on;
+   a self-introduced name is dropped. Citizens type their own; the digits say nothing about
+   the business, the kind of number does ("我的新号是1391234…"). The product's detector
+   (``moderation.pii``) finds them, and its masks read the same ("138****5678" is 手机号):
+   a stored question, masked, reads as the question typed. After folding, a number shaped
+   like a mobile or an ID number that the detector's checks refused is read so too.
 3. Typos from the word list, replaced whole ("驾找" → "驾照").
 4. Pinyin and homophone typos: a run of letters that spells a domain word's pinyin becomes
    the word ("jiazhao" → 驾照); a stretch of 2–4 Chinese characters that is no known word
@@ -36,6 +40,8 @@ from typing import TYPE_CHECKING, Protocol
 import cn2an
 from pypinyin import lazy_pinyin
 
+from moderation.pii import find_pii
+from moderation.pii.plates import PROVINCES, SUFFIXES
 from moderation.text import fold
 
 if TYPE_CHECKING:
@@ -65,12 +71,28 @@ _NUMERAL_RE = re.compile(
     rf"[{_NUMERALS}]{{2,}}|(?<=第|目)[{_NUMERALS}]|[{_NUMERALS}](?=[{_UNITS}])"
 )
 _SEPARATORS = re.compile(r"[\W_]+")
-# Personal data, in folded text (letters lower case), each with the word it reads as.
-_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+# The word each kind of personal data reads as (``moderation.pii.PII_KINDS``); a name says
+# nothing about the business and is dropped.
+_KIND_WORDS = {"id_number": "身份证号", "mobile": "手机号", "plate": "号牌号码",
+               "landline": "电话号码", "bank_card": "银行卡号", "email": "邮箱",
+               "licence_file": "档案编号", "vin": "车架号", "name": ""}
+# The detector's masks (``moderation.pii``: at least two ``*``), each with the word it reads
+# as; a mask of any other shape (a name's "张**") is dropped.
+_MASKS = (
+    (re.compile(rf"[{PROVINCES}][A-Za-z][*]{{2,}}[0-9A-Za-z{SUFFIXES}]"), "号牌号码"),
+    (re.compile(r"(?<![0-9])1[3-9][0-9][*]{4}[0-9]{4}(?![0-9])"), "手机号"),
+    (re.compile(r"(?<![0-9])[0-9]{3}[*]{10,13}[0-9Xx]{2}(?![0-9])"), "身份证号"),
+    (re.compile(r"[0-9A-Za-z.+-]*[*]{2,}@[0-9A-Za-z.-]+"), "邮箱"),
+    (re.compile(r"(?<![0-9])0[0-9]{2,3}-?[*]{4,}[0-9]{2}(?![0-9])"), "电话号码"),
+    (re.compile(r"(?<![0-9])[0-9]{4}[*]{6,}[0-9]{4}(?![0-9])"), "银行卡号"),
+    (re.compile(r"[\u4e00-\u9fff][*]{2}(?![*0-9A-Za-z])"), ""),  # a surname and "**"
+    (re.compile(r"[0-9A-Za-z+.@-]*[*]{2,}[0-9A-Za-z.@-]*"), ""),
+)
+# In folded text (letters lower case): numbers shaped like an ID or a mobile number, which
+# the detector refuses when a check digit or a date is wrong (a citizen's made-up example).
 _PERSONAL = (
     (re.compile(r"(?<![0-9a-z])[0-9]{17}[0-9x](?![0-9a-z])"), " 身份证号 "),
     (re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"), " 手机号 "),
-    (re.compile(rf"[{_PROVINCES}][a-z][a-z0-9]{{5,6}}(?![a-z0-9])"), " 号牌号码 "),
 )
 # Characters of question words, particles and pronouns: a stretch holding one is a piece of
 # ordinary grammar ("车什么" is 车 + 什么, not a misspelt "车身"), never corrected.
@@ -95,12 +117,29 @@ def numerals_to_digits(text: str) -> str:
     return _NUMERAL_RE.sub(_numeral, text)
 
 
-def personal_data_named(text: str) -> str:
-    """Step 2b on folded text: each mobile, identity card or plate number replaced by the
-    word for what it is."""
+def personal_data_named(raw: str) -> str:
+    """Step 0 on the text as typed: each piece of personal data, or its mask, replaced by the
+    word for what it is (spaced, so it never joins a neighbouring word)."""
+    for pattern, word in _MASKS:
+        raw = pattern.sub(f" {word} ", raw)
+    found = find_pii(raw)
+    if not found:
+        return raw
+    parts: list[str] = []
+    last = 0
+    for item in found:
+        parts.append(raw[last : item.start])
+        parts.append(f" {_KIND_WORDS.get(item.kind, '')} ")
+        last = item.end
+    parts.append(raw[last:])
+    return "".join(parts)
+
+
+def numbers_named(folded: str) -> str:
+    """After folding: numbers shaped like an ID or a mobile number read as one."""
     for pattern, word in _PERSONAL:
-        text = pattern.sub(word, text)
-    return text
+        folded = pattern.sub(word, folded)
+    return folded
 
 
 class Normalizer:
@@ -161,7 +200,8 @@ class Normalizer:
 
     def text(self, raw: str) -> str:
         """Steps 1-5: the corrected text, punctuation kept as spaces."""
-        text = _SEPARATORS.sub(" ", personal_data_named(self._early(raw))).strip()
+        text = numbers_named(self._early(personal_data_named(raw)))
+        text = _SEPARATORS.sub(" ", text).strip()
         if self._typo_re is not None:
             text = self._typo_re.sub(lambda m: self._typos[m.group(0)], text)
         text = _LETTERS.sub(lambda m: self._by_letters.get(m.group(0), m.group(0)), text)
