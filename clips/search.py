@@ -37,7 +37,7 @@ from clips.search_query import (
     term_expression,
 )
 from clips.search_schema import CLIP_COLUMNS
-from clips.search_understood import INTENT_CLIPS, Understand, merge
+from clips.search_understood import INTENT_CLIPS, Understand, merge, runners_up
 from moderation.catalog import Catalog
 from moderation.segment import AnalyzedQuery, Segmenter, Term
 
@@ -174,10 +174,12 @@ class SearchIndex(IndexFile):
         intents = [i for i in reading.intents
                    if (item := self.catalog.get(i)) and (not category or item.category == category)]
         found: list[Hit] = []
-        for intent in intents:
-            within = self._search(query, category, intent, "relevance", 1, INTENT_CLIPS)
+        for intent, count in (*((i, INTENT_CLIPS) for i in intents),
+                              *((i, 1) for i in runners_up(reading, intents, category,
+                                                           self.catalog))):
+            within = self._search(query, category, intent, "relevance", 1, count)
             if not within.hits:
-                within = self._search("", category, intent, "popular", 1, INTENT_CLIPS)
+                within = self._search("", category, intent, "popular", 1, count)
             found.extend(within.hits)
         if not found:
             return result

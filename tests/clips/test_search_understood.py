@@ -129,3 +129,23 @@ def test_a_query_the_engine_is_unsure_of_gets_the_plain_search(index: SearchInde
     index.understand = lambda text: reading()
     assert plain.hits and plain.relaxed
     assert index.search(query, per_page=3) == plain
+
+
+def test_the_engines_next_items_follow_the_understood_one(index: SearchIndex,
+                                                          catalog: Catalog) -> None:
+    """What the citizen may mean if not the first: one clip of each of the engine's next two
+    ranked items comes after the understood item's clips, before the plain hits."""
+    ranked = ("license-reissue", "license-damaged", "vehicle-license-replace", "plate-replace")
+    plain = [hit.item_id for hit in index.search("证件补办", per_page=5).hits]
+    index.understand = lambda text: Result(
+        understood=True, items=tuple((i, 0.9 - n / 5) for n, i in enumerate(ranked)),
+        intents=ranked[:1], text="")
+    hits = [hit.item_id for hit in index.search("证件补办", per_page=5).hits]
+    assert hits[:3] == list(ranked[:3])
+    assert [item for item in hits[3:] if item not in ranked[:3]] == [
+        item for item in plain if item not in ranked[:3]][: len(hits) - 3]
+    # Within a category the next items of other categories are left out.
+    category = catalog.get("license-reissue").category
+    within = [hit.item_id for hit in index.search("证件补办", category=category,
+                                                  per_page=3).hits]
+    assert within[0] == "license-reissue" and "vehicle-license-replace" not in within[:2]

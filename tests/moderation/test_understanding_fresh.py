@@ -1,5 +1,5 @@
 """The sets of their own (tests/data/understanding/fresh*.jsonl and offtopic*.jsonl): their
-shape. The fresh, fresh4-7 and offtopic sets are tuned on (their questions are seed examples);
+shape. The fresh, fresh4-9 and offtopic sets are tuned on (their questions are seed examples);
 fresh2 and fresh3 are blind: no test reads them with the engine, they are reported
 by ``bench/understanding.py --half fresh2 --half fresh3`` and nothing is tuned on them."""
 
@@ -26,12 +26,12 @@ from tests.data.understanding import (
     load_half,
 )
 
-ON_TOPIC_ONLY = ("fresh4", "fresh5", "fresh6", "fresh7")
+ON_TOPIC_ONLY = ("fresh4", "fresh5", "fresh6", "fresh7", "fresh8", "fresh9")
 COUNT_EVERY_ITEM = ("fresh3", "fresh5", "fresh6", "fresh7")  # a second intent counts too
 
 
-@pytest.mark.parametrize("half", ["fresh", "fresh4", "fresh5", "fresh6", "fresh7", "fresh2",
-                                  "fresh3"])
+@pytest.mark.parametrize("half", ["fresh", "fresh4", "fresh5", "fresh6", "fresh7", "fresh8",
+                                  "fresh9", "fresh2", "fresh3"])
 def test_a_fresh_set_covers_every_item_with_known_ids_and_off_topic_questions(half: str) -> None:
     ids = {item.id for item in load_catalog().items}
     cases = load_fresh(EXTRA[half], half)
@@ -86,7 +86,8 @@ def test_the_sets_are_halves_of_their_own_apart_from_each_other() -> None:
         assert [case.q for case in cases if case.q in texts] == []  # names only the overlap
         texts |= {case.q for case in cases}
     assert SETS == ("dev", "holdout", "fresh", "fresh4", "offtopic", "offtopic2", "fresh5",
-                    "fresh6", "offtopic3", "offtopic4", "fresh7", "fresh2", "fresh3")
+                    "fresh6", "offtopic3", "offtopic4", "fresh7", "fresh8", "fresh9",
+                    "fresh2", "fresh3")
     assert set(TUNING) | set(BLIND) == set(SETS) and not set(TUNING) & set(BLIND)
     # Only the tuning halves carry topic labels: a blind half is never taught.
     assert not any(case.topic for half in BLIND for case in load_half(half))

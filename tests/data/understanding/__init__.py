@@ -32,6 +32,11 @@ the outside topics) by someone who had seen none of the others' questions:
   personal data, two intents, very short and very long), and off-topic questions, half of them
   near-misses, each labelled with its topic. Each was read once by the engine of the time as a
   set it had never seen (bench/RESULTS.md), then tuned on.
+- ``fresh8.jsonl`` and ``fresh9.jsonl`` (two more writers): on-topic questions, four or more
+  per item; fresh8 sets apart the items easy to confuse (the inspection items, lost, damaged
+  and expiring licences, the e-bike and account items), fresh9 speaks in the live chat's
+  voice (fragments, greetings, particles, emoji, half-remembered terms). Each read once as
+  unseen, then tuned on.
 - ``fresh2.jsonl`` and ``fresh3.jsonl`` are blind: reported only when asked for, their misses
   never listed. fresh3 was written with fresh4, by another writer, to measure the off-topic
   gate (``moderation.understanding.engine``) on questions it never saw.
@@ -62,15 +67,18 @@ FRESH6 = Path(__file__).with_name("fresh6.jsonl")
 OFFTOPIC3 = Path(__file__).with_name("offtopic3.jsonl")
 OFFTOPIC4 = Path(__file__).with_name("offtopic4.jsonl")
 FRESH7 = Path(__file__).with_name("fresh7.jsonl")
+FRESH8 = Path(__file__).with_name("fresh8.jsonl")
+FRESH9 = Path(__file__).with_name("fresh9.jsonl")
 # The sets that are a half of their own.
 EXTRA = {"fresh": FRESH, "fresh4": FRESH4, "offtopic": OFFTOPIC, "offtopic2": OFFTOPIC2,
          "fresh5": FRESH5, "fresh6": FRESH6, "offtopic3": OFFTOPIC3,
-         "offtopic4": OFFTOPIC4, "fresh7": FRESH7, "fresh2": FRESH2, "fresh3": FRESH3}
+         "offtopic4": OFFTOPIC4, "fresh7": FRESH7, "fresh8": FRESH8, "fresh9": FRESH9,
+         "fresh2": FRESH2, "fresh3": FRESH3}
 SETS = (*HALVES, *EXTRA)  # every half a benchmark may report
 # The halves tuned on: their on-topic questions are the seed examples, their off-topic
 # questions labelled with a topic the outside seed examples.
 TUNING = ("dev", "fresh", "fresh4", "offtopic", "offtopic2", "fresh5", "fresh6", "offtopic3",
-          "offtopic4", "fresh7")
+          "offtopic4", "fresh7", "fresh8", "fresh9")
 BLIND = ("holdout", "fresh2", "fresh3")  # the halves never tuned on
 
 
