@@ -58,9 +58,10 @@ def test_a_fresh_set_covers_every_item_with_known_ids_and_off_topic_questions(ha
     assert all(case.items[0] != case.items[1] for case in twos)
 
 
-@pytest.mark.parametrize("half", ["offtopic", "offtopic2", "offtopic3", "offtopic4"])
+@pytest.mark.parametrize("half", ["offtopic", "offtopic2", "offtopic3", "offtopic4",
+                                  "offtopic5"])
 def test_an_off_topic_set_is_labelled_with_known_topics(half: str) -> None:
-    """offtopic.jsonl to offtopic4.jsonl: questions that are not the desk's
+    """offtopic.jsonl to offtopic5.jsonl: questions that are not the desk's
     business, each with the outside topic it belongs to (they teach the gate;
     ``seeds.load_outside_seeds``)."""
     names = {topic.name for topic in load_outside()}
@@ -87,7 +88,7 @@ def test_the_sets_are_halves_of_their_own_apart_from_each_other() -> None:
         texts |= {case.q for case in cases}
     assert SETS == ("dev", "holdout", "fresh", "fresh4", "offtopic", "offtopic2", "fresh5",
                     "fresh6", "offtopic3", "offtopic4", "fresh7", "fresh8", "fresh9",
-                    "fresh2", "fresh3")
+                    "offtopic5", "fresh2", "fresh3")
     assert set(TUNING) | set(BLIND) == set(SETS) and not set(TUNING) & set(BLIND)
     # Only the tuning halves carry topic labels: a blind half is never taught.
     assert not any(case.topic for half in BLIND for case in load_half(half))

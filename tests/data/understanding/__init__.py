@@ -37,6 +37,9 @@ the outside topics) by someone who had seen none of the others' questions:
   and expiring licences, the e-bike and account items), fresh9 speaks in the live chat's
   voice (fragments, greetings, particles, emoji, half-remembered terms). Each read once as
   unseen, then tuned on.
+- ``offtopic5.jsonl`` (another writer): off-topic questions, two thirds of them near-misses
+  that use the desk's own words (an insurer's claim, a compound's parking, a theft, a fraud
+  posing as the police), each labelled with its topic; read once as unseen, then tuned on.
 - ``fresh2.jsonl`` and ``fresh3.jsonl`` are blind: reported only when asked for, their misses
   never listed. fresh3 was written with fresh4, by another writer, to measure the off-topic
   gate (``moderation.understanding.engine``) on questions it never saw.
@@ -69,16 +72,17 @@ OFFTOPIC4 = Path(__file__).with_name("offtopic4.jsonl")
 FRESH7 = Path(__file__).with_name("fresh7.jsonl")
 FRESH8 = Path(__file__).with_name("fresh8.jsonl")
 FRESH9 = Path(__file__).with_name("fresh9.jsonl")
+OFFTOPIC5 = Path(__file__).with_name("offtopic5.jsonl")
 # The sets that are a half of their own.
 EXTRA = {"fresh": FRESH, "fresh4": FRESH4, "offtopic": OFFTOPIC, "offtopic2": OFFTOPIC2,
          "fresh5": FRESH5, "fresh6": FRESH6, "offtopic3": OFFTOPIC3,
          "offtopic4": OFFTOPIC4, "fresh7": FRESH7, "fresh8": FRESH8, "fresh9": FRESH9,
-         "fresh2": FRESH2, "fresh3": FRESH3}
+         "offtopic5": OFFTOPIC5, "fresh2": FRESH2, "fresh3": FRESH3}
 SETS = (*HALVES, *EXTRA)  # every half a benchmark may report
 # The halves tuned on: their on-topic questions are the seed examples, their off-topic
 # questions labelled with a topic the outside seed examples.
 TUNING = ("dev", "fresh", "fresh4", "offtopic", "offtopic2", "fresh5", "fresh6", "offtopic3",
-          "offtopic4", "fresh7", "fresh8", "fresh9")
+          "offtopic4", "fresh7", "fresh8", "fresh9", "offtopic5")
 BLIND = ("holdout", "fresh2", "fresh3")  # the halves never tuned on
 
 
