@@ -75,6 +75,10 @@ STALL_SECONDS = 30.0
 POSTER_WIDTH = 640
 WAIT_POLL = 1.0  # seconds between looks at a recording that has not reached a clip's end
 LAND_TRIES = 3  # a transaction that met another process's write is tried again
+# A hand-back that met this worker's own late write (``_hand_back``) reads the job again and
+# tries again, this many times, this many seconds apart.
+HAND_BACK_TRIES = 5
+HAND_BACK_PAUSE = 0.05
 
 
 def node_name(data_dir: Path, pid: int | None = None) -> str:
@@ -172,14 +176,33 @@ class ClipWorker:
                                            "kind": JOB_KIND})
         count = 0
         for job in held:
-            with contextlib.suppress(VersionConflict, NotFound):
+            count += await self._hand_back(job, count_attempt)
+        return count
+
+    async def _hand_back(self, job: Job, count_attempt: bool) -> bool:
+        """Queue a job this worker holds again. A write of this worker's own may still land
+        after the job was read (a lease renewal whose task was cancelled while its store call
+        ran in a thread) and move the version: then the job is read again and handed back
+        while this worker still holds it; never once another worker has taken it over."""
+        for _ in range(HAND_BACK_TRIES):
+            try:
                 await self.store.update(
                     Job, job.id, {"state": "queued", "lease_owner": "", "lease_expires": 0.0,
                                   "run_after": self.clock(),
                                   "attempts": job.attempts - (0 if count_attempt else 1)},
                     expected_version=job.version, now=self.clock())
-                count += 1
-        return count
+                return True
+            except NotFound:
+                return False
+            except VersionConflict:
+                await asyncio.sleep(HAND_BACK_PAUSE)
+                try:
+                    job = await self.store.get(Job, job.id)
+                except NotFound:
+                    return False
+                if job.state != "running" or job.lease_owner != self.name:
+                    return False
+        return False
 
     async def _loop(self) -> None:
         while True:
@@ -212,9 +235,8 @@ class ClipWorker:
             outcome = Outcome(describe(exc), self.clock() + backoff(job.attempts))
         finally:
             renew.cancel()
-            # A renewal already being written (a store call in a thread goes on when its task
-            # is cancelled) lands before anything else reads the job: ``stop``'s hand-back
-            # would otherwise read the version before it and, fenced off, skip the job.
+            # The renewal task is done before the job is landed or handed back; a renewal
+            # write already queued to the store may still land after it (``_hand_back``).
             await asyncio.wait([renew])
             self.running.pop(job.id, None)
         landed = await self.land(job, outcome)

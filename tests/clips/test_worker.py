@@ -399,6 +399,36 @@ async def test_a_queued_cut_wakes_the_worker_and_stop_hands_back_a_cut_in_progre
     assert (await rig.store.get(Clip, clip.id)).state == "pending"
 
 
+async def test_stop_hands_back_a_job_whose_renewal_lands_after_it_was_read(
+        rig: Rig) -> None:
+    """A renewal whose task was cancelled may still be written by the store's thread after
+    ``stop`` has read the job: the hand-back reads it again, and queues it all the same. A
+    job another worker took over meanwhile is left to that worker."""
+    mine, theirs = await rig.clip("q1"), await rig.clip("q2")
+    worker = rig.worker("node-a")
+    assert await rig.claim(worker) and await rig.claim(worker)  # both running, attempt 1
+    find = rig.store.find
+
+    async def find_then_late_writes(*args: Any, **kwargs: Any) -> Any:
+        found = await find(*args, **kwargs)
+        own, other = await rig.job(mine), await rig.job(theirs)
+        await rig.store.update(Job, own.id, {"lease_expires": rig.clock() + 90},
+                               expected_version=own.version, now=rig.clock())
+        await rig.store.update(Job, other.id, {"lease_owner": "node-b"},
+                               expected_version=other.version, now=rig.clock())
+        return found
+
+    rig.store.find = find_then_late_writes  # type: ignore[method-assign]
+    try:
+        assert await worker.requeue_own(count_attempt=False) == 1
+    finally:
+        rig.store.find = find  # type: ignore[method-assign]
+    job = await rig.job(mine)
+    assert (job.state, job.lease_owner, job.attempts) == ("queued", "", 0)
+    other = await rig.job(theirs)
+    assert (other.state, other.lease_owner) == ("running", "node-b")
+
+
 async def test_a_hung_ffmpeg_is_killed_at_the_time_out_and_the_cut_retried(
         rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from clips.cutter import cut_clip
