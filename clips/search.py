@@ -169,8 +169,12 @@ class SearchIndex(IndexFile):
             if result.relaxed:  # clips that only share a word with it
                 result = replace(result, hits=(), total=0)
             return replace(result, suggestions=None, not_ours=True, where=reading.outside.where)
+        if not reading.understood and result.relaxed and result.total:
+            # Unsure of it, and no clip has all its words: a clip that shares one of them is
+            # as likely unrelated. No results, and the closest items instead, on every page.
+            return replace(result, hits=(), total=0, suggestions=self._closest(query, category))
         if not reading.understood or sort != "relevance" or page != 1:
-            return result  # unsure ("办理流程"): the plain search
+            return result  # unsure ("办理流程"), some clip has all its words: the plain search
         intents = [i for i in reading.intents
                    if (item := self.catalog.get(i)) and (not category or item.category == category)]
         found: list[Hit] = []
@@ -187,6 +191,12 @@ class SearchIndex(IndexFile):
         added = sum(hit.clip_id not in plain for hit in found)
         return replace(result, hits=merge(found, result.hits, per_page),
                        total=result.total + added, suggestions=None)
+
+    def _closest(self, query: str, category: str | None) -> Suggestions:
+        """The suggestions a search that found nothing shows (``_suggest``)."""
+        analyzed = self.segmenter.analyze(" ".join(query.split())[:MAX_QUERY_CHARS])
+        with self._lock:
+            return self._suggest(self._require(), analyzed, category)
 
     def _search(self, query: str, category: str | None, item_id: str | None, sort: str,
                 page: int, per_page: int) -> SearchResult:

@@ -123,12 +123,29 @@ def test_a_query_of_another_topic_keeps_clips_that_have_all_its_words(
     assert result.hits[0].item_id == catalog.items[0].id
 
 
-def test_a_query_the_engine_is_unsure_of_gets_the_plain_search(index: SearchIndex) -> None:
-    query = "办理流程和材料"
+def test_a_query_the_engine_is_unsure_of_gets_the_plain_search_when_a_clip_has_its_words(
+        index: SearchIndex, catalog: Catalog) -> None:
+    query = catalog.items[0].keywords[0]
     plain = index.search(query, per_page=3)
     index.understand = lambda text: reading()
-    assert plain.hits and plain.relaxed
+    assert plain.hits and not plain.relaxed
     assert index.search(query, per_page=3) == plain
+
+
+def test_a_query_the_engine_is_unsure_of_gets_no_clip_that_merely_shares_a_word(
+        index: SearchIndex) -> None:
+    """No clip has all its words, and the engine cannot place it: the relaxed search's clips
+    are unrelated as likely as not, so none are shown; the closest items are suggested, as
+    for any search that finds nothing."""
+    query = "办理流程和材料"
+    plain = index.search(query, per_page=3)
+    assert plain.hits and plain.relaxed and plain.suggestions is None
+    index.understand = lambda text: reading()
+    for params in ({}, {"page": 2}, {"sort": "newest"}, {"category": "机动车"}):
+        result = index.search(query, per_page=3, **params)
+        assert (result.hits, result.total, result.not_ours) == ((), 0, False), params
+        assert result.suggestions is not None
+        assert result.suggestions.items or result.suggestions.popular
 
 
 def test_the_engines_next_items_follow_the_understood_one(index: SearchIndex,
