@@ -7,9 +7,9 @@ finds the right business item, on the relevance sets in tests/data/understanding
     .venv/bin/python bench/understanding.py --half fresh2 --half fresh3  # the blind sets
 
 Halves (tests/data/understanding/__init__.py): ``dev`` and ``holdout`` (the two halves of
-questions.jsonl), and sets of their own: ``fresh``, ``fresh4``-``fresh6`` (on-topic),
-``offtopic``-``offtopic3`` (off-topic, each question labelled with its outside topic),
-``fresh2`` and ``fresh3``. The *tuning* halves (dev, fresh, fresh4-6, offtopic1-3) may be studied
+questions.jsonl), and sets of their own: ``fresh``, ``fresh4``-``fresh9`` (on-topic),
+``offtopic``-``offtopic5`` (off-topic, each question labelled with its outside topic),
+``fresh2`` and ``fresh3``. The *tuning* halves (dev, fresh, fresh4-9, offtopic1-5) may be studied
 (``--misses``) and tuned on; their on-topic questions are the seed examples and their labelled
 off-topic ones the outside seed examples. The *blind* halves, holdout, fresh2 and fresh3, are
 only reported: fresh2 and fresh3 only when asked for, and no blind half's misses are ever

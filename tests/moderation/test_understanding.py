@@ -497,7 +497,7 @@ def test_outside_topics_file_is_validated() -> None:
 
 def test_the_seed_examples_are_the_tuning_halves_and_never_a_blind_one(catalog: Catalog) -> None:
     """The engine the product builds learns the on-topic questions of the halves tuned on (dev,
-    fresh, fresh4-6, in that order); the blind halves (holdout, fresh2, fresh3) must stay
+    fresh, fresh4-9, in TUNING order); the blind halves (holdout, fresh2, fresh3) must stay
     unseen, so that the benchmark's blind figures mean something."""
     seeds = load_seeds()
     tuning = [(case.q, case.items[0]) for half in TUNING for case in load_half(half)
