@@ -172,7 +172,8 @@ class SearchIndex(IndexFile):
         if not reading.understood and result.relaxed and result.total:
             # Unsure of it, and no clip has all its words: a clip that shares one of them is
             # as likely unrelated. No results, and the closest items instead, on every page.
-            return replace(result, hits=(), total=0, suggestions=self._closest(query, category))
+            return replace(result, hits=(), total=0, relaxed=False,
+                           suggestions=self._closest(query, category))
         if not reading.understood or sort != "relevance" or page != 1:
             return result  # unsure ("办理流程"), some clip has all its words: the plain search
         intents = [i for i in reading.intents

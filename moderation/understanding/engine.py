@@ -60,8 +60,9 @@ EXAMPLE_WEIGHT = 0.5  # weight of the closest learned example's cosine similarit
 # reads new questions); the gate is applied after it and leaves it as it is.
 W0, W_SCORE, W_BM25, W_P = -10.98, 7.10, 1.17, 5.93
 # Best item's confidence from which a question is understood. 0.3 while off-topic questions
-# were judged by it alone; with the gate and MIX 0.5, 0.25 keeps six to eight more on-topic
-# questions and rejects as many off-topic ones (the gate rejects them, below).
+# were judged by it alone; with the gate, 0.25 with MIX 0.5 (above) keeps more on-topic
+# questions and rejects more off-topic ones than 0.3 with MIX 0.3 in both readings; 0.25
+# alone kept 6-8 more on-topic and rejected 3-4 fewer off-topic (bench/RESULTS.md).
 UNDERSTOOD = 0.25
 # A long question (a story: where, who, what happened, then the request) spreads its evidence
 # over many words, and its best item's confidence is lower than a short question's: from

@@ -11,7 +11,9 @@ Steps, in order (``Normalizer.text`` does 0–5, ``Normalizer.tokens`` adds 6–
    the business, the kind of number does ("我的新号是1391234…"). The product's detector
    (``moderation.pii``) finds them, and its masks read the same ("138****5678" is 手机号):
    a stored question, masked, reads as the question typed. After folding, a number shaped
-   like a mobile or an ID number that the detector's checks refused is read so too.
+   like a mobile or an ID number that the detector's checks refused is read so too (and all
+   personal data of a text of more than MAX_DIGIT_GROUPS numbers, which the detector reads
+   slowly, is left to those patterns).
 3. Typos from the word list, replaced whole ("驾找" → "驾照").
 4. Pinyin and homophone typos: a run of letters that spells a domain word's pinyin becomes
    the word ("jiazhao" → 驾照); a stretch of 2–4 Chinese characters that is no known word
@@ -34,13 +36,14 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Protocol
 
 import cn2an
 from pypinyin import lazy_pinyin
 
 from moderation.pii import find_pii
+from moderation.pii.names import COMPOUND_SURNAMES, SURNAMES
 from moderation.pii.plates import PROVINCES, SUFFIXES
 from moderation.text import fold
 
@@ -77,17 +80,27 @@ _KIND_WORDS = {"id_number": "身份证号", "mobile": "手机号", "plate": "号
                "landline": "电话号码", "bank_card": "银行卡号", "email": "邮箱",
                "licence_file": "档案编号", "vin": "车架号", "name": ""}
 # The detector's masks (``moderation.pii``: at least two ``*``), each with the word it reads
-# as; a mask of any other shape (a name's "张**") is dropped.
+# as, shape by shape; a name's ("张**", "欧阳**") is dropped, and any other run of ``*`` too.
+_ID_LENGTH = 18  # an 18-character number is an ID number, whatever check digit it carries
 _MASKS = (
-    (re.compile(rf"[{PROVINCES}][A-Za-z][*]{{2,}}[0-9A-Za-z{SUFFIXES}]"), "号牌号码"),
+    (re.compile(rf"[{PROVINCES}][A-Za-z][*]{{2,}}[0-9A-Za-z{SUFFIXES}]|使[*]{{5}}[0-9]"),
+     "号牌号码"),
     (re.compile(r"(?<![0-9])1[3-9][0-9][*]{4}[0-9]{4}(?![0-9])"), "手机号"),
     (re.compile(r"(?<![0-9])[0-9]{3}[*]{10,13}[0-9Xx]{2}(?![0-9])"), "身份证号"),
     (re.compile(r"[0-9A-Za-z.+-]*[*]{2,}@[0-9A-Za-z.-]+"), "邮箱"),
     (re.compile(r"(?<![0-9])0[0-9]{2,3}-?[*]{4,}[0-9]{2}(?![0-9])"), "电话号码"),
+    (re.compile(r"(?<![0-9A-Za-z])[A-HJ-NPR-Za-hj-npr-z0-9]{3}[*]{12}[A-HJ-NPR-Za-hj-npr-z0-9]{2}"
+                r"(?![0-9A-Za-z])"), "车架号"),
+    (re.compile(r"(?<![0-9])[0-9]{2}[*]{8}[0-9]{2}(?![0-9])"), "档案编号"),
     (re.compile(r"(?<![0-9])[0-9]{4}[*]{6,}[0-9]{4}(?![0-9])"), "银行卡号"),
-    (re.compile(r"[\u4e00-\u9fff][*]{2}(?![*0-9A-Za-z])"), ""),  # a surname and "**"
-    (re.compile(r"[0-9A-Za-z+.@-]*[*]{2,}[0-9A-Za-z.@-]*"), ""),
+    (re.compile(rf"(?:{'|'.join(sorted(COMPOUND_SURNAMES))}|[{''.join(sorted(SURNAMES))}])"
+                r"[*]{2}(?![*])"), ""),
+    (re.compile(r"[*]{2,}"), ""),
 )
+# Text with more digit groups than this is not searched for personal data by the detector
+# (its reading of many groups is slow); the patterns after folding still apply.
+MAX_DIGIT_GROUPS = 24
+_DIGIT_GROUP = re.compile(r"[0-9０-９]+")
 # In folded text (letters lower case): numbers shaped like an ID or a mobile number, which
 # the detector refuses when a check digit or a date is wrong (a citizen's made-up example).
 _PERSONAL = (
@@ -121,7 +134,9 @@ def personal_data_named(raw: str) -> str:
     """Step 0 on the text as typed: each piece of personal data, or its mask, replaced by the
     word for what it is (spaced, so it never joins a neighbouring word)."""
     for pattern, word in _MASKS:
-        raw = pattern.sub(f" {word} ", raw)
+        raw = pattern.sub(partial(_spaced_kind, word), raw)
+    if len(_DIGIT_GROUP.findall(raw)) > MAX_DIGIT_GROUPS:
+        return raw
     found = find_pii(raw)
     if not found:
         return raw
@@ -129,10 +144,21 @@ def personal_data_named(raw: str) -> str:
     last = 0
     for item in found:
         parts.append(raw[last : item.start])
-        parts.append(f" {_KIND_WORDS.get(item.kind, '')} ")
+        parts.append(f" {_kind_word(_KIND_WORDS.get(item.kind, ''), raw[item.start:item.end])} ")
         last = item.end
     parts.append(raw[last:])
     return "".join(parts)
+
+
+def _kind_word(word: str, found: str) -> str:
+    """A bank card number (or its mask) of an ID number's length reads as one: an ID number
+    with a wrong check digit may pass the card's."""
+    card = word == "银行卡号"
+    return "身份证号" if card and len(re.sub(r"\s", "", found)) == _ID_LENGTH else word
+
+
+def _spaced_kind(word: str, match: re.Match[str]) -> str:
+    return f" {_kind_word(word, match.group(0))} "
 
 
 def numbers_named(folded: str) -> str:

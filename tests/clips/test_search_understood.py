@@ -161,8 +161,15 @@ def test_the_engines_next_items_follow_the_understood_one(index: SearchIndex,
     assert hits[:3] == list(ranked[:3])
     assert [item for item in hits[3:] if item not in ranked[:3]] == [
         item for item in plain if item not in ranked[:3]][: len(hits) - 3]
-    # Within a category the next items of other categories are left out.
+    # Within a category the next items of other categories are left out, and the next one
+    # of the category takes their place.
     category = catalog.get("license-reissue").category
+    assert catalog.get("vehicle-license-replace").category != category
+    assert catalog.get("license-damaged").category == category
+    index.understand = lambda text: Result(
+        understood=True, items=(("license-reissue", 0.9), ("vehicle-license-replace", 0.5),
+                                ("plate-replace", 0.4), ("license-damaged", 0.3)),
+        intents=("license-reissue",), text="")
     within = [hit.item_id for hit in index.search("证件补办", category=category,
                                                   per_page=3).hits]
-    assert within[0] == "license-reissue" and "vehicle-license-replace" not in within[:2]
+    assert within[:2] == ["license-reissue", "license-damaged"]
