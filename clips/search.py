@@ -37,7 +37,7 @@ from clips.search_query import (
     term_expression,
 )
 from clips.search_schema import CLIP_COLUMNS
-from clips.search_understood import INTENT_CLIPS, Understand, merge, runners_up
+from clips.search_understood import Understand, merge, picks
 from moderation.catalog import Catalog
 from moderation.segment import AnalyzedQuery, Segmenter, Term
 
@@ -176,15 +176,11 @@ class SearchIndex(IndexFile):
                            suggestions=self._closest(query, category))
         if not reading.understood or sort != "relevance" or page != 1:
             return result  # unsure ("办理流程"), some clip has all its words: the plain search
-        intents = [i for i in reading.intents
-                   if (item := self.catalog.get(i)) and (not category or item.category == category)]
         found: list[Hit] = []
-        for intent, count in (*((i, INTENT_CLIPS) for i in intents),
-                              *((i, 1) for i in runners_up(reading, intents, category,
-                                                           self.catalog))):
-            within = self._search(query, category, intent, "relevance", 1, count)
+        for item_id, count in picks(reading, category, self.catalog):
+            within = self._search(query, category, item_id, "relevance", 1, count)
             if not within.hits:
-                within = self._search("", category, intent, "popular", 1, count)
+                within = self._search("", category, item_id, "popular", 1, count)
             found.extend(within.hits)
         if not found:
             return result

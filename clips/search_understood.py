@@ -62,15 +62,15 @@ class _Catalog(Protocol):
     def get(self, item_id: str) -> Any: ...
 
 
-def runners_up(reading: Result, intents: Sequence[str], category: str | None,
-               catalog: _Catalog) -> list[str]:
-    """The engine's next ranked items after the intents, within the chosen category."""
-    out: list[str] = []
-    for item_id, _ in reading.items:
-        if len(out) >= RUNNERS_UP:
-            break
+def picks(reading: Result, category: str | None, catalog: _Catalog) -> list[tuple[str, int]]:
+    """The items whose clips come first, each with how many: the intents ``INTENT_CLIPS``
+    each, then the engine's next ``RUNNERS_UP`` ranked items one each; all within the chosen
+    category."""
+    def within(item_id: str) -> bool:
         item = catalog.get(item_id)
-        if item_id not in intents and item is not None and (
-                not category or item.category == category):
-            out.append(item_id)
-    return out
+        return item is not None and (not category or item.category == category)
+
+    intents = [item_id for item_id in reading.intents if within(item_id)]
+    following = [item_id for item_id, _ in reading.items
+                 if item_id not in reading.intents and within(item_id)][:RUNNERS_UP]
+    return [(item_id, INTENT_CLIPS) for item_id in intents] + [(i, 1) for i in following]

@@ -20,6 +20,7 @@ and ``without_masked`` can find them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from moderation.pii.codes import find_emails, find_vins
@@ -35,7 +36,7 @@ from moderation.pii.numbers import (
 from moderation.pii.plates import find_plates
 
 __all__ = ["ID_CHECK_CHARS", "ID_WEIGHTS", "PII_KINDS", "Found", "find_pii", "is_valid_id15",
-           "is_valid_id18", "mask_pii", "without_masked"]
+           "is_valid_id18", "mask_pii", "replace_found", "without_masked"]
 
 PII_KINDS = ("id_number", "mobile", "plate", "landline", "bank_card", "email", "licence_file",
              "vin", "name")
@@ -76,15 +77,23 @@ def mask_pii(text: str, *, today: date | None = None) -> tuple[str, list[str]]:
     the birth dates accepted in ID numbers (a parameter so tests do not depend on the date).
     """
     found = find_pii(text, today=today)
+    kinds = {item.kind for item in found}
+    return replace_found(text, found, lambda item: item.mask), [
+        kind for kind in PII_KINDS if kind in kinds]
+
+
+def replace_found(text: str, found: list[Found], replacement: Callable[[Found], str]) -> str:
+    """``text`` with each piece of personal data ``find_pii`` found replaced by what
+    ``replacement`` makes of it (its mask; for the understanding engine, the word for its
+    kind)."""
     parts: list[str] = []
     last = 0
     for item in found:
         parts.append(text[last : item.start])
-        parts.append(item.mask)
+        parts.append(replacement(item))
         last = item.end
     parts.append(text[last:])
-    kinds = {item.kind for item in found}
-    return "".join(parts), [kind for kind in PII_KINDS if kind in kinds]
+    return "".join(parts)
 
 
 _MASKED_CLAUSE = re.compile(r"[^。！？!?；;，,\n]*\*{2,}[^。！？!?；;，,\n]*[。！？!?；;，,]?")

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 import cn2an
 from pypinyin import lazy_pinyin
 
-from moderation.pii import find_pii
+from moderation.pii import find_pii, replace_found
 from moderation.pii.names import COMPOUND_SURNAMES, SURNAMES
 from moderation.pii.plates import PROVINCES, SUFFIXES
 from moderation.text import fold
@@ -137,17 +137,8 @@ def personal_data_named(raw: str) -> str:
         raw = pattern.sub(partial(_spaced_kind, word), raw)
     if len(_DIGIT_GROUP.findall(raw)) > MAX_DIGIT_GROUPS:
         return raw
-    found = find_pii(raw)
-    if not found:
-        return raw
-    parts: list[str] = []
-    last = 0
-    for item in found:
-        parts.append(raw[last : item.start])
-        parts.append(f" {_kind_word(_KIND_WORDS.get(item.kind, ''), raw[item.start:item.end])} ")
-        last = item.end
-    parts.append(raw[last:])
-    return "".join(parts)
+    return replace_found(raw, find_pii(raw), lambda item: (
+        f" {_kind_word(_KIND_WORDS.get(item.kind, ''), raw[item.start : item.end])} "))
 
 
 def _kind_word(word: str, found: str) -> str:
